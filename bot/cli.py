@@ -1,0 +1,152 @@
+"""The `dvk` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Settings
+from bot.runtime import build_core, utc_now
+from storage.db import Database
+from storage.migrate import upgrade
+
+EXIT_CONFIG = 2
+DEMO_DATABASE = "sqlite+aiosqlite:///data/demo.sqlite3"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dvk", description='Bot for the "Dân vận khéo" emulation movement.'
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the Telegram bot (polling, or webhook if DVK_WEBHOOK_URL)")
+    sub.add_parser(
+        "start",
+        help="quick start: the Telegram bot if DVK_TELEGRAM_TOKEN is set, "
+        "otherwise the terminal chat on a demo database",
+    )
+    chat = sub.add_parser("chat", help="chat with the bot in the terminal")
+    chat.add_argument("--as", dest="person", default="ban", help="who you are (created if new)")
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"], help="apply all migrations")
+    sub.add_parser("demo-seed", help="fill the database with demo units, people and invites")
+    units = sub.add_parser("units", help="manage units")
+    units_sub = units.add_subparsers(dest="units_command", required=True)
+    units_import = units_sub.add_parser("import", help="import units from .xlsx or .csv")
+    units_import.add_argument("file", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = Settings()
+    match args.command:
+        case "run":
+            return run_telegram(settings)
+        case "start":
+            if settings.token_problem() is None:
+                return run_telegram(settings)
+            return asyncio.run(demo_chat(settings))
+        case "chat":
+            return asyncio.run(chat(settings, args.person))
+        case "db":
+            asyncio.run(migrate(settings.database_url))
+            print("database is up to date")
+            return 0
+        case "demo-seed":
+            return asyncio.run(demo_seed(settings.database_url))
+        case "units":
+            from bot.importing import import_units_command
+
+            return asyncio.run(import_units_command(settings, args.file))
+    return 1
+
+
+async def migrate(url: str) -> None:
+    db = Database.from_url(url)
+    try:
+        await upgrade(db.engine)
+    finally:
+        await db.dispose()
+
+
+def run_telegram(settings: Settings) -> int:
+    problem = settings.token_problem()
+    if problem is not None:
+        print(
+            f"DVK_TELEGRAM_TOKEN is {problem}: set it in the environment or in .env to the token "
+            "@BotFather gave you (like 123456789:AAH...). To try the bot without Telegram: "
+            "dvk chat",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    if settings.webhook_url and not settings.webhook_secret:
+        print(
+            "DVK_WEBHOOK_URL is set but DVK_WEBHOOK_SECRET is not: a webhook without a secret "
+            "would accept updates from anyone. Set DVK_WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -).",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    if settings.sqlite_path() is not None:
+        asyncio.run(migrate(settings.database_url))
+    from bot import telegram_channel
+
+    db = Database.from_url(settings.database_url)
+    telegram_channel.run(settings, build_core(settings, db))
+    return 0
+
+
+async def demo_seed(url: str) -> int:
+    from bot.demo import seed
+
+    db = Database.from_url(url)
+    try:
+        await upgrade(db.engine)
+        core = build_core(Settings(database_url=url), db)
+        now = utc_now()
+        async with db.session() as session:
+            created = await seed(
+                session, now=now, today=now.astimezone(core.config.timezone).date()
+            )
+    finally:
+        await db.dispose()
+    print("created: " + (", ".join(created) if created else "nothing (already seeded)"))
+    print("try: dvk chat --as an   (member)   |   --as phutrach (coordinator)   |   --as admin")
+    print("     dvk chat --as someone-new, then /start DEMO-TV to join through an invite")
+    return 0
+
+
+async def chat(settings: Settings, person: str) -> int:
+    from bot.terminal import TerminalChat
+
+    if settings.sqlite_path() is not None:
+        await migrate(settings.database_url)
+    db = Database.from_url(settings.database_url)
+    try:
+        terminal = TerminalChat(build_core(settings, db), person, print)
+        print(f"dvk chat — as «{person}». Type /help; numbers pick options; /thoat to quit.")
+        await terminal.run(sys.stdin, lambda: print("> ", end="", flush=True))
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def demo_chat(settings: Settings) -> int:
+    print(
+        "No Telegram token (DVK_TELEGRAM_TOKEN) set: starting the terminal chat on a demo "
+        "database (data/demo.sqlite3).\nTo connect Telegram: create a bot with @BotFather, put "
+        "DVK_TELEGRAM_TOKEN=<token> and DVK_ADMIN_IDS=<your Telegram id> in .env, and run again.\n"
+    )
+    await demo_seed(DEMO_DATABASE)
+    return await chat(settings.model_copy(update={"database_url": DEMO_DATABASE}), "an")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""Settings read from the environment and `.env`, every variable prefixed `DVK_`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A real token looks like "123456789:AAH..." (bot id, colon, 35 url-safe characters).
+_TOKEN_RE = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DVK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    telegram_token: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///data/dvk.sqlite3"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    language: str = "vi"
+    telegram_api_url: str | None = None
+    admin_ids: Annotated[list[int], NoDecode] = []
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    # An unfinished form pauses after this long without an answer; the draft is kept.
+    draft_ttl_hours: float = 24.0
+    outbox_interval_seconds: float = 2.0
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in re.split(r"[,\s;]+", value.strip()) if part]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    def token_problem(self) -> str | None:
+        """Why the Telegram token cannot be used, or None when it looks real."""
+        if self.telegram_token is None or not self.telegram_token.get_secret_value().strip():
+            return "missing"
+        if not _TOKEN_RE.match(self.telegram_token.get_secret_value().strip()):
+            return "placeholder"
+        return None
+
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url[len(prefix) :])
+        return None

@@ -1,0 +1,90 @@
+"""`dvk demo-seed`: a few units, people and invites to try the bot with. Running it twice
+changes nothing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import queries, rules
+from storage.models import Identity, Invite, Member
+
+UNITS = [
+    ("DUK", "Đảng ủy Khối cơ quan và doanh nghiệp tỉnh", None),
+    ("CB-VP", "Chi bộ Văn phòng", "DUK"),
+    ("DB-SYT", "Đảng bộ Sở Y tế", "DUK"),
+    ("CB-BV", "Chi bộ Bệnh viện Đa khoa", "DB-SYT"),
+    ("DB-SGD", "Đảng bộ Sở Giáo dục và Đào tạo", "DUK"),
+]
+PEOPLE = [
+    # terminal name, full name, category, admin, unit code, role
+    ("admin", "Trần Thị Quản Trị", "can_bo", True, None, None),
+    ("phutrach", "Lê Văn Phụ Trách", "dang_vien", False, "CB-VP", rules.ROLE_COORDINATOR),
+    ("an", "Nguyễn Văn An", "cong_chuc", False, "CB-VP", rules.ROLE_MEMBER),
+]
+INVITES = [("DEMO-TV", "CB-VP", rules.ROLE_MEMBER), ("DEMO-PT", "CB-VP", rules.ROLE_COORDINATOR)]
+CAMPAIGN = "DVK-DEMO"
+
+
+async def seed(session: AsyncSession, *, now: datetime, today: date) -> list[str]:
+    """Returns what was created, for the command's output."""
+    created: list[str] = []
+    units = {}
+    for code, name, parent in UNITS:
+        unit = await queries.unit_by_code(session, code=code)
+        if unit is None:
+            parent_id = units[parent].id if parent else None
+            unit = await queries.add_unit(
+                session, code=code, name=name, parent_id=parent_id, now=now
+            )
+            created.append(f"unit {code}")
+        units[code] = unit
+    if await queries.campaign_by_code(session, code=CAMPAIGN) is None:
+        await queries.add_campaign(
+            session,
+            code=CAMPAIGN,
+            name="Dân vận khéo (đợt thử)",
+            starts_on=today - timedelta(days=30),
+            ends_on=today + timedelta(days=700),
+            now=now,
+        )
+        created.append(f"campaign {CAMPAIGN}")
+    for handle, full_name, category, is_admin, unit_code, role in PEOPLE:
+        if await queries.find_identity(session, channel="terminal", external_id=handle):
+            continue
+        member = Member(full_name=full_name, category=category, is_admin=is_admin, created_at=now)
+        session.add(member)
+        session.add(
+            Identity(
+                member=member,
+                channel="terminal",
+                external_id=handle,
+                chat_id=handle,
+                display_name=full_name,
+                created_at=now,
+            )
+        )
+        await session.flush()
+        if unit_code and role:
+            await queries.add_membership(
+                session, member_id=member.id, unit_id=units[unit_code].id, role=role, now=now
+            )
+        created.append(f"person {handle}")
+    for code, unit_code, role in INVITES:
+        if await queries.invite_by_code(session, code=code) is None:
+            session.add(
+                Invite(
+                    code=code,
+                    unit_id=units[unit_code].id,
+                    role=role,
+                    expires_at=now + timedelta(days=3650),
+                    max_uses=1000,
+                    uses=0,
+                    revoked=False,
+                    created_at=now,
+                )
+            )
+            created.append(f"invite {code}")
+    await session.flush()
+    return created

@@ -1,0 +1,45 @@
+"""Assembles the core from the settings; shared by every channel and the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+from handlers.context import CoreConfig
+from handlers.dispatcher import Core
+from handlers.menu import commands_for
+from storage import queries
+from storage.db import Database
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def core_config(settings: Settings) -> CoreConfig:
+    return CoreConfig(
+        timezone=ZoneInfo(settings.timezone),
+        language=settings.language,
+        draft_ttl=timedelta(hours=settings.draft_ttl_hours),
+        bootstrap_admins={"telegram": {str(i) for i in settings.admin_ids}},
+    )
+
+
+def build_core(settings: Settings, db: Database, clock: Callable[[], datetime] = utc_now) -> Core:
+    return Core(db, core_config(settings), clock)
+
+
+async def menu_of(core: Core, *, channel: str, external_id: str) -> list[tuple[str, str]]:
+    """(command, description) pairs for one person's command menu."""
+    async with core.db.session() as session:
+        identity = await queries.find_identity(session, channel=channel, external_id=external_id)
+        if identity is None:
+            names = commands_for(is_admin=False, is_coordinator=False)
+        else:
+            coordinated = await queries.coordinated_unit_ids(session, member_id=identity.member_id)
+            names = commands_for(
+                is_admin=identity.member.is_admin, is_coordinator=bool(coordinated)
+            )
+    return [(name, core.texts(f"menu-{name}")) for name in names]

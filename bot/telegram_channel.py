@@ -1,0 +1,273 @@
+"""The Telegram adapter: turns updates into `Inbound` events for the core and its answers into
+Bot API calls. The only place python-telegram-bot is imported."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.runtime import menu_of
+from handlers.dispatcher import Core
+from handlers.types import Choice, Inbound, Outbound, Result
+from storage import outbox
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+MAX_MESSAGE = 4000
+
+
+def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
+    if not choices:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(c.label, callback_data=c.data) for c in row] for row in choices]
+    )
+
+
+def chunks(text: str, size: int = MAX_MESSAGE) -> list[str]:
+    """Split a long text on line breaks so each part fits in one Telegram message."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > size:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:size])
+            line = line[size:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > size:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not parts:
+        parts.append(current)
+    return parts
+
+
+async def send(app: Application, chat_id: str | int, message: Outbound) -> None:
+    parts = chunks(message.text)
+    for i, part in enumerate(parts):
+        markup = keyboard(message.choices) if i == len(parts) - 1 else None
+        await app.bot.send_message(chat_id=chat_id, text=part, reply_markup=markup)
+
+
+async def deliver(app: Application, chat_id: str | int, result: Result) -> None:
+    for message in result.messages:
+        await send(app, chat_id, message)
+    for channel, external_id in result.roles_changed:
+        if channel == CHANNEL:
+            await set_menu(app, int(external_id), external_id)
+
+
+def core_of(context: ContextTypes.DEFAULT_TYPE) -> Core:
+    return context.application.bot_data["core"]
+
+
+def attachment_kind(message: Message) -> str | None:
+    for kind in ("photo", "document", "sticker", "voice", "video", "audio", "location", "contact"):
+        if getattr(message, kind, None):
+            return kind
+    return None
+
+
+async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    inbound = Inbound(
+        channel=CHANNEL,
+        external_id=str(user.id),
+        chat_id=str(message.chat_id),
+        text=message.text or message.caption,
+        attachment=attachment_kind(message),
+        display_name=user.full_name,
+    )
+    result = await core_of(context).handle(inbound)
+    await deliver(context.application, message.chat_id, result)
+
+
+async def on_group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is not None and message.text and message.text.startswith("/"):
+        await message.reply_text(core_of(context).texts("group-not-supported"))
+
+
+def _pressed_label(message: Message, data: str) -> str | None:
+    markup = message.reply_markup
+    for row in markup.inline_keyboard if markup else ():
+        for pressed in row:
+            if pressed.callback_data == data:
+                return pressed.text
+    return None
+
+
+async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    message = query.message if isinstance(query.message, Message) else None
+    chat_id = message.chat_id if message else query.from_user.id
+    inbound = Inbound(
+        channel=CHANNEL,
+        external_id=str(query.from_user.id),
+        chat_id=str(chat_id),
+        choice=query.data or "",
+        display_name=query.from_user.full_name,
+    )
+    result = await core_of(context).handle(inbound)
+    await query.answer(result.notice)
+    if result.accepted_choice and message is not None and message.text:
+        # Keep the question readable in the chat, with the answer given, and no live buttons.
+        label = _pressed_label(message, query.data or "")
+        text = f"{message.text}\n\n→ {label}" if label else message.text
+        try:
+            await query.edit_message_text(text=text[:4096], reply_markup=None)
+        except BadRequest as error:
+            log.info("could not mark the answered message: %s", error)
+    await deliver(context.application, chat_id, result)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id, core_of(context).texts("error-internal")
+            )
+        except TelegramError:
+            log.exception("could not tell the person about the error")
+
+
+async def set_menu(app: Application, chat_id: int, external_id: str) -> None:
+    commands = await menu_of(core_of_app(app), channel=CHANNEL, external_id=external_id)
+    await app.bot.set_my_commands(
+        [BotCommand(name, text) for name, text in commands], scope=BotCommandScopeChat(chat_id)
+    )
+
+
+def core_of_app(app: Application) -> Core:
+    return app.bot_data["core"]
+
+
+async def drain_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send what the core queued. The reliable, paced sender is built on this in the outbox issue;
+    here: one batch per tick, 403 marks the person unreachable, 400 is recorded and not retried."""
+    app = context.application
+    core = core_of_app(app)
+    async with core.db.session() as session:
+        batch = await outbox.due(session, channel=CHANNEL, now=core.clock(), limit=25)
+    for message_id, chat_id, payload in batch:
+        status, error = outbox.SENT, None
+        choices = [[Choice(c["label"], c["data"]) for c in row] for row in payload["choices"]]
+        try:
+            await send(app, chat_id, Outbound(payload["text"], choices))
+        except Forbidden as exc:
+            status, error = outbox.FAILED, str(exc)
+            async with core.db.session() as session:
+                await outbox.mark_unreachable(
+                    session, channel=CHANNEL, chat_id=chat_id, now=core.clock()
+                )
+        except BadRequest as exc:
+            status, error = outbox.FAILED, str(exc)
+        except (RetryAfter, NetworkError) as exc:
+            log.warning("outbox paused: %s", exc)
+            return
+        async with core.db.session() as session:
+            await outbox.settle(
+                session, message_id=message_id, status=status, now=core.clock(), error=error
+            )
+
+
+async def post_init(app: Application) -> None:
+    core = core_of_app(app)
+    username = app.bot.username
+    core.config.invite_links[CHANNEL] = lambda code: f"https://t.me/{username}?start={code}"
+    default = await menu_of(core, channel=CHANNEL, external_id="")
+    await app.bot.set_my_commands(
+        [BotCommand(name, text) for name, text in default], scope=BotCommandScopeDefault()
+    )
+    from storage import queries
+
+    async with core.db.session() as session:
+        staff = await queries.staff_identities(session, channel=CHANNEL)
+        staff_ids = [(identity.chat_id, identity.external_id) for identity in staff]
+    for chat_id, external_id in staff_ids:
+        await set_menu(app, int(chat_id), external_id)
+
+
+def build_application(
+    settings: Settings,
+    core: Core,
+    *,
+    request: BaseRequest | None = None,
+    outbox_interval: float | None = None,
+) -> Application:
+    assert settings.telegram_token is not None
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value().strip())
+        .defaults(Defaults(tzinfo=ZoneInfo(settings.timezone)))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(post_init)
+    )
+    if settings.telegram_api_url:
+        base = settings.telegram_api_url.rstrip("/")
+        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    app = builder.build()
+    app.bot_data["core"] = core
+    app.add_handler(CallbackQueryHandler(on_callback))
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, on_message)
+    )
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS, on_group_message))
+    app.add_error_handler(on_error)
+    interval = outbox_interval if outbox_interval is not None else settings.outbox_interval_seconds
+    if app.job_queue is not None and interval > 0:
+        app.job_queue.run_repeating(drain_outbox, interval=interval, first=interval, name="outbox")
+    return app
+
+
+def run(settings: Settings, core: Core) -> None:
+    """Blocks until stopped: polling, or a webhook server when DVK_WEBHOOK_URL is set."""
+    app = build_application(settings, core)
+    if settings.webhook_url:
+        assert settings.webhook_secret is not None
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=urlparse(settings.webhook_url).path.lstrip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)

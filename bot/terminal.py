@@ -1,0 +1,78 @@
+"""`dvk chat`: the same conversations in a terminal. Buttons become numbered options; messages
+the bot queued for this person (outbox) are shown before each prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TextIO
+
+from handlers.dispatcher import Core
+from handlers.types import Choice, Inbound, Outbound
+from storage import outbox
+
+CHANNEL = "terminal"
+
+
+class TerminalChat:
+    def __init__(self, core: Core, person: str, out: Callable[[str], None]) -> None:
+        self.core = core
+        self.person = person
+        self.out = out
+        self.options: list[Choice] = []
+        core.config.invite_links.setdefault(CHANNEL, lambda code: f"/start {code}")
+
+    def show(self, messages: list[Outbound]) -> None:
+        for message in messages:
+            self.out("")
+            self.out(message.text)
+            numbered = [choice for row in message.choices for choice in row]
+            if numbered:
+                self.options = numbered
+                for i, choice in enumerate(numbered, 1):
+                    self.out(f"  [{i}] {choice.label}")
+
+    async def queued(self) -> None:
+        async with self.core.db.session() as session:
+            identity_rows = await outbox.due(
+                session, channel=CHANNEL, now=self.core.clock(), limit=50
+            )
+            mine = [row for row in identity_rows if row[1] == self.person]
+            for message_id, _, _ in mine:
+                await outbox.settle(
+                    session, message_id=message_id, status=outbox.SENT, now=self.core.clock()
+                )
+        for _, _, payload in mine:
+            choices = [[Choice(c["label"], c["data"]) for c in row] for row in payload["choices"]]
+            self.show([Outbound("🔔 " + payload["text"], choices)])
+
+    async def say(self, line: str) -> None:
+        line = line.strip()
+        choice = None
+        if line.isdigit() and self.options and 1 <= int(line) <= len(self.options):
+            choice = self.options[int(line) - 1].data
+        inbound = Inbound(
+            channel=CHANNEL,
+            external_id=self.person,
+            chat_id=self.person,
+            text=None if choice else line,
+            choice=choice,
+            display_name=self.person,
+        )
+        result = await self.core.handle(inbound)
+        if result.notice:
+            self.out(f"({result.notice})")
+        self.show(result.messages)
+        await self.queued()
+
+    async def run(self, stdin: TextIO, prompt: Callable[[], None]) -> None:
+        await self.queued()
+        while True:
+            prompt()
+            line = stdin.readline()
+            if not line:
+                self.out("")
+                return
+            if line.strip() in ("/thoat", "/exit", "/quit"):
+                return
+            if line.strip():
+                await self.say(line)

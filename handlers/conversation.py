@@ -1,0 +1,264 @@
+"""Runs a person's form: keeps its state in the conversation row, renders each step, applies
+typed answers and pressed buttons. Button data carries the row's version, so a button from an
+older message is refused instead of being applied to a different step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import vn
+from handlers.context import Ctx
+from handlers.flow import FLOWS, Flow
+from handlers.forms import engine
+from handlers.forms.spec import FieldSpec, FormEnv
+from handlers.types import Choice
+from storage import queries
+from storage.models import Conversation
+
+FORM_PREFIX = "f"
+
+
+def button(conv: Conversation, action: str, label: str) -> Choice:
+    return Choice(label, f"{FORM_PREFIX}:{conv.version}:{action}")
+
+
+async def start(ctx: Ctx, flow_name: str, context: dict[str, Any] | None = None) -> None:
+    conv = await queries.get_conversation(ctx.session, member_id=ctx.member.id)
+    if conv is None:
+        conv = Conversation(member_id=ctx.member.id)
+        ctx.session.add(conv)
+    conv.form = flow_name
+    conv.state = engine.new_state()
+    conv.context = context or {}
+    conv.paused = False
+    touch(ctx, conv)
+    await ctx.session.flush()
+    await render(ctx, conv)
+
+
+def touch(ctx: Ctx, conv: Conversation) -> None:
+    conv.expires_at = ctx.now + ctx.config.draft_ttl
+    conv.updated_at = ctx.now
+
+
+def flow_of(conv: Conversation) -> Flow:
+    return FLOWS[conv.form]
+
+
+def value_text(ctx: Ctx, spec: FieldSpec, value: Any, env: FormEnv) -> str:
+    if value is None:
+        return ctx.t("form-skipped")
+    match spec.type:
+        case "number":
+            return vn.format_number(engine.as_decimal(value))  # type: ignore[arg-type]
+        case "date":
+            from datetime import date
+
+            return vn.format_date(date.fromisoformat(value))
+        case "choice":
+            for option in env.options_for(spec):
+                if option.value == value:
+                    return ctx.label(option.label)
+            return str(value)
+        case "group":
+            return "\n".join(
+                f"  {i}. "
+                + " · ".join(value_text(ctx, sub, item.get(sub.name), env) for sub in spec.fields)
+                for i, item in enumerate(value, 1)
+            )
+    return str(value)
+
+
+def _nav_row(ctx: Ctx, conv: Conversation, *, can_skip: bool) -> list[Choice]:
+    row = []
+    if conv.state["history"]:
+        row.append(button(conv, "b", ctx.t("button-back")))
+    if can_skip:
+        row.append(button(conv, "s", ctx.t("button-skip")))
+    row.append(button(conv, "x", ctx.t("button-cancel")))
+    return row
+
+
+async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
+    flow = flow_of(conv)
+    form = flow.form
+    env = await flow.env(ctx, conv)
+    step = engine.current_step(form, conv.state)
+    title = ctx.label(form.title)
+    lines = [note] if note else []
+    if step.kind == "summary":
+        lines.append(ctx.t("form-summary-head", title=title))
+        answers = engine.final_answers(form, conv.state)
+        edit_buttons = []
+        for spec in form.fields:
+            if spec.name not in answers:
+                continue
+            shown = value_text(ctx, spec, answers[spec.name], env)
+            separator = "\n" if spec.type == "group" or "\n" in shown else " "
+            lines.append(f"• {ctx.label(spec.label)}:{separator}{shown}")
+            edit_buttons.append(
+                button(conv, f"e:{spec.name}", ctx.t("button-edit", label=ctx.label(spec.label)))
+            )
+        lines.append(ctx.t("form-summary-foot"))
+        rows = [[button(conv, "ok", ctx.t(form.confirm_label))]]
+        rows += [edit_buttons[i : i + 2] for i in range(0, len(edit_buttons), 2)]
+        rows.append(_nav_row(ctx, conv, can_skip=False))
+        ctx.result.say("\n".join(lines), rows)
+        return
+    assert step.field is not None
+    if step.kind == "more":
+        count = len(conv.state["answers"][step.field.name]["items"])
+        lines.append(ctx.t("form-more", label=ctx.label(step.field.label), count=count))
+        rows = [
+            [
+                button(conv, "y", ctx.t("button-yes-more")),
+                button(conv, "n", ctx.t("button-no-more")),
+            ],
+            _nav_row(ctx, conv, can_skip=False),
+        ]
+        ctx.result.say("\n".join(lines), rows)
+        return
+    spec = step.spec
+    assert spec is not None
+    prompt = ctx.label(spec.prompt)
+    if step.sub is not None:
+        group = conv.state["answers"].get(step.field.name) or {"items": []}
+        prompt = ctx.t("form-group-item", n=len(group["items"]) + 1) + " " + prompt
+    if conv.state.get("editing"):
+        prompt = ctx.t("form-editing") + " " + prompt
+    lines.append(prompt)
+    if not spec.required:
+        lines.append(ctx.t("form-optional-hint"))
+    rows: list[list[Choice]] = []
+    if spec.type == "choice":
+        options = env.options_for(spec)
+        shown, page, pages = engine.page_of(options, conv.state, spec.page_size)
+        rows += [[button(conv, f"o:{option.value}", ctx.label(option.label))] for option in shown]
+        if pages > 1:
+            lines.append(ctx.t("form-page", page=page + 1, pages=pages))
+            paging = []
+            if page > 0:
+                paging.append(button(conv, f"p:{page - 1}", ctx.t("button-prev")))
+            if page < pages - 1:
+                paging.append(button(conv, f"p:{page + 1}", ctx.t("button-next")))
+            rows.append(paging)
+        if len(options) > spec.page_size:
+            lines.append(ctx.t("form-search-hint"))
+        if conv.state.get("query"):
+            rows.append([button(conv, "p:all", ctx.t("button-show-all"))])
+    rows.append(_nav_row(ctx, conv, can_skip=not spec.required))
+    ctx.result.say("\n".join(lines), rows)
+
+
+async def _advance(ctx: Ctx, conv: Conversation, new_state: dict[str, Any]) -> None:
+    conv.state = new_state
+    touch(ctx, conv)
+    flow = flow_of(conv)
+    if engine.current_step(flow.form, new_state).kind == "done":
+        await finish(ctx, conv)
+        return
+    await ctx.session.flush()
+    await render(ctx, conv)
+
+
+async def finish(ctx: Ctx, conv: Conversation) -> None:
+    flow = flow_of(conv)
+    answers = engine.final_answers(flow.form, conv.state)
+    try:
+        await flow.complete(ctx, conv, answers)
+    except vn.InputError as error:
+        note = "⚠️ " + ctx.t(error.key, **error.params)
+        if not flow.form.summary:
+            # Nothing left to correct (the invite ran out meanwhile, say): end with the reason.
+            await ctx.session.delete(conv)
+            await ctx.session.flush()
+            ctx.result.say(note)
+            return
+        await ctx.session.flush()
+        await render(ctx, conv, note=note)
+        return
+    await ctx.session.delete(conv)
+    await ctx.session.flush()
+
+
+async def on_text(ctx: Ctx, conv: Conversation, text: str) -> None:
+    flow = flow_of(conv)
+    if not await flow.allowed(ctx, conv):
+        await cancel(ctx, conv, key="form-not-allowed")
+        return
+    env = await flow.env(ctx, conv)
+    step = engine.current_step(flow.form, conv.state)
+    try:
+        new_state, value = engine.answer_text(flow.form, conv.state, text, env)
+        if step.spec is not None:
+            await flow.check(ctx, conv, step.spec, value)
+    except vn.InputError as error:
+        if error.key == "error-choice-search":
+            conv.state = error.params.pop("state")
+            touch(ctx, conv)
+            await ctx.session.flush()
+            await render(ctx, conv, note=ctx.t("form-search-result", query=text.strip()))
+            return
+        await render(ctx, conv, note="⚠️ " + ctx.t(error.key, **error.params))
+        return
+    await _advance(ctx, conv, new_state)
+
+
+async def on_button(ctx: Ctx, conv: Conversation, action: str) -> None:
+    flow = flow_of(conv)
+    if not await flow.allowed(ctx, conv):
+        await cancel(ctx, conv, key="form-not-allowed")
+        return
+    form = flow.form
+    env = await flow.env(ctx, conv)
+    kind, _, arg = action.partition(":")
+    try:
+        match kind:
+            case "o":
+                step = engine.current_step(form, conv.state)
+                new_state = engine.choose(form, conv.state, arg, env)
+                if step.spec is not None:
+                    await flow.check(ctx, conv, step.spec, arg)
+            case "y" | "n":
+                new_state = engine.choose(form, conv.state, "yes" if kind == "y" else "no", env)
+            case "b":
+                new_state = engine.back(conv.state)
+            case "s":
+                new_state = engine.skip(form, conv.state)
+            case "e":
+                new_state = engine.edit(form, conv.state, arg)
+            case "p":
+                if arg == "all":
+                    new_state = dict(conv.state, query=None, page=0)
+                else:
+                    new_state = engine.set_page(conv.state, int(arg))
+            case "x":
+                await cancel(ctx, conv)
+                return
+            case "ok":
+                if engine.current_step(form, conv.state).kind != "summary":
+                    raise vn.InputError("error-choice")
+                await finish(ctx, conv)
+                return
+            case _:
+                raise vn.InputError("error-choice")
+    except (vn.InputError, ValueError, KeyError) as error:
+        key = error.key if isinstance(error, vn.InputError) else "error-choice"
+        params = error.params if isinstance(error, vn.InputError) else {}
+        await render(ctx, conv, note="⚠️ " + ctx.t(key, **params))
+        return
+    await _advance(ctx, conv, new_state)
+
+
+async def cancel(ctx: Ctx, conv: Conversation, key: str = "form-cancelled") -> None:
+    title = ctx.label(flow_of(conv).form.title)
+    await ctx.session.delete(conv)
+    await ctx.session.flush()
+    ctx.say(key, title=title)
+
+
+async def resume(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
+    conv.paused = False
+    touch(ctx, conv)
+    await ctx.session.flush()
+    await render(ctx, conv, note=note)

@@ -1,0 +1,310 @@
+"""The channel-neutral core: one inbound event in, what to answer out. One database session per
+event; everything the person sees is decided from the database, not from process memory."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.texts import Texts
+from handlers import admin, conversation, onboarding, registration
+from handlers.context import CoreConfig, Ctx
+from handlers.types import Choice, Inbound, Result
+from storage import queries
+from storage.db import Database
+from storage.models import Conversation
+
+log = logging.getLogger(__name__)
+
+Command = Callable[[Ctx, Conversation | None, str], Awaitable[None]]
+MAX_TEXT = 4000
+
+
+class Core:
+    def __init__(self, db: Database, config: CoreConfig, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.texts = Texts(config.language)
+
+    async def handle(self, inbound: Inbound) -> Result:
+        try:
+            return await self._handle(inbound)
+        except StaleDataError:
+            # Another replica changed this person's conversation in between: nothing applied.
+            log.info("conversation changed concurrently for %s", inbound.external_id)
+            result = Result(notice=self.texts("error-concurrent"))
+            result.say(self.texts("error-concurrent"))
+            return result
+
+    async def _handle(self, inbound: Inbound) -> Result:
+        now = self.clock()
+        async with self.db.session() as session:
+            identity = await queries.get_or_create_identity(
+                session,
+                channel=inbound.channel,
+                external_id=inbound.external_id,
+                chat_id=inbound.chat_id,
+                display_name=inbound.display_name,
+                now=now,
+            )
+            ctx = Ctx(session, inbound, identity, now, self.config, self.texts)
+            await self._bootstrap_admin(ctx)
+            await route(ctx)
+            return ctx.result
+
+    async def _bootstrap_admin(self, ctx: Ctx) -> None:
+        ids = self.config.bootstrap_admins.get(ctx.inbound.channel, set())
+        if ctx.inbound.external_id in ids and not ctx.member.is_admin:
+            ctx.member.is_admin = True
+            await queries.audit(
+                ctx.session, at=ctx.now, actor_id=ctx.member.id, action="admin.bootstrap"
+            )
+            ctx.result.roles_changed.append((ctx.inbound.channel, ctx.inbound.external_id))
+
+
+async def route(ctx: Ctx) -> None:
+    conv = await queries.get_conversation(ctx.session, member_id=ctx.member.id)
+    if conv is not None and not conv.paused and conv.expires_at <= ctx.now:
+        conv.paused = True
+        await ctx.session.flush()
+    inbound = ctx.inbound
+    if inbound.choice is not None:
+        await on_choice(ctx, conv, inbound.choice)
+        return
+    text = (inbound.text or "").strip()
+    if not text:
+        ctx.say("error-attachment" if inbound.attachment else "error-empty")
+        if conv is not None and not conv.paused:
+            await conversation.render(ctx, conv)
+        return
+    if len(text) > MAX_TEXT:
+        ctx.say("error-too-long", max=MAX_TEXT, length=len(text))
+        return
+    if text.startswith("/"):
+        name, _, args = text[1:].partition(" ")
+        command = COMMANDS.get(name.split("@")[0].lower())
+        if command is None:
+            ctx.say("unknown-command", command=name[:32])
+            return
+        await command(ctx, conv, args.strip())
+        return
+    if conv is None:
+        member = await ctx.is_member() or await ctx.is_admin()
+        ctx.say("idle-member" if member else "idle-guest")
+        return
+    if conv.paused:
+        paused_prompt(ctx, conv)
+        return
+    await conversation.on_text(ctx, conv, text)
+
+
+def paused_prompt(ctx: Ctx, conv: Conversation) -> None:
+    title = ctx.label(conversation.flow_of(conv).form.title)
+    ctx.result.say(
+        ctx.t("draft-paused", title=title),
+        [
+            [
+                Choice(ctx.t("button-continue"), f"d:{conv.version}:c"),
+                Choice(ctx.t("button-discard"), f"d:{conv.version}:x"),
+            ]
+        ],
+    )
+
+
+CHOICE_RE = re.compile(
+    r"^(f|d):(\d{1,9}):([A-Za-z0-9_:.-]{1,48})$|^(jr):([ar]):(\d{1,12})$|^(m):(\d{1,12})$"
+)
+
+
+async def on_choice(ctx: Ctx, conv: Conversation | None, data: str) -> None:
+    match = CHOICE_RE.match(data)
+    if match is None:
+        ctx.result.notice = ctx.t("button-stale")
+        return
+    if match.group(1):
+        kind, version, action = match.group(1), int(match.group(2)), match.group(3)
+        if conv is None or conv.version != version or (kind == "f" and conv.paused):
+            ctx.result.notice = ctx.t("button-stale")
+            return
+        ctx.result.accepted_choice = True
+        if kind == "f":
+            await conversation.on_button(ctx, conv, action)
+        else:
+            await on_draft_choice(ctx, conv, action)
+        return
+    if match.group(4):
+        await admin.decide_join_request(ctx, int(match.group(6)), match.group(5) == "a")
+        return
+    await registration.show_model(ctx, int(match.group(8)))
+
+
+async def on_draft_choice(ctx: Ctx, conv: Conversation, action: str) -> None:
+    if action == "c":
+        await conversation.resume(ctx, conv)
+    elif action == "x":
+        await conversation.cancel(ctx, conv, key="draft-discarded")
+    elif action == "n" and conv.context.get("_next"):
+        next_text = conv.context["_next"]
+        await conversation.cancel(ctx, conv, key="draft-discarded")
+        ctx.inbound = dataclasses.replace(ctx.inbound, text=next_text, choice=None)
+        await route(ctx)
+    else:
+        ctx.result.notice = ctx.t("button-stale")
+
+
+async def busy(ctx: Ctx, conv: Conversation | None, form: str) -> bool:
+    """Before a command starts a form: a form in progress is resumed or explicitly discarded,
+    never silently thrown away."""
+    if conv is None:
+        return False
+    if conv.form == form:
+        await conversation.resume(ctx, conv, note=ctx.t("draft-resumed"))
+        return True
+    conv.context = {**conv.context, "_next": ctx.inbound.text}
+    await ctx.session.flush()
+    title = ctx.label(conversation.flow_of(conv).form.title)
+    ctx.result.say(
+        ctx.t("draft-busy", title=title),
+        [
+            [Choice(ctx.t("button-continue"), f"d:{conv.version}:c")],
+            [Choice(ctx.t("button-discard-new"), f"d:{conv.version}:n")],
+        ],
+    )
+    return True
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+async def cmd_start(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    code = args.split()[0] if args else None
+    if conv is not None:
+        if code is None:
+            await conversation.resume(ctx, conv, note=ctx.t("draft-resumed"))
+            return
+        if await busy(ctx, conv, "profile"):
+            return
+    await onboarding.start_command(ctx, code)
+
+
+async def cmd_help(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    keys = []
+    if await ctx.is_member():
+        keys.append("help-member")
+    if await ctx.is_coordinator():
+        keys.append("help-coordinator")
+    if await ctx.is_admin():
+        keys.append("help-admin")
+    ctx.result.say(
+        "\n\n".join(ctx.t(key) for key in keys or ["help-guest"]) + "\n\n" + ctx.t("help-forms")
+    )
+    _still_open(ctx, conv)
+
+
+def _still_open(ctx: Ctx, conv: Conversation | None) -> None:
+    if conv is not None:
+        ctx.say("draft-open", title=ctx.label(conversation.flow_of(conv).form.title))
+
+
+async def cmd_cancel(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if conv is None:
+        ctx.say("nothing-to-cancel")
+        return
+    await conversation.cancel(ctx, conv)
+
+
+async def cmd_continue(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if conv is None:
+        ctx.say("nothing-to-continue")
+        return
+    await conversation.resume(ctx, conv)
+
+
+def _form_key(action: str) -> Command:
+    async def command(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+        if conv is None or conv.paused:
+            ctx.say("nothing-to-continue")
+            return
+        await conversation.on_button(ctx, conv, action)
+
+    return command
+
+
+async def cmd_register(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if not await ctx.is_member():
+        ctx.say("error-not-member")
+        return
+    if not await busy(ctx, conv, "register"):
+        await registration.start_registration(ctx)
+
+
+async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await registration.list_models(ctx)
+    _still_open(ctx, conv)
+
+
+def _admin_form(form: str) -> Command:
+    async def command(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+        if not await ctx.is_admin():
+            ctx.say("error-not-allowed")
+            return
+        if not await busy(ctx, conv, form):
+            await conversation.start(ctx, form)
+
+    return command
+
+
+async def cmd_invite(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if not (await ctx.is_admin() or await ctx.is_coordinator()):
+        ctx.say("error-not-allowed")
+        return
+    if not await busy(ctx, conv, "invite"):
+        await conversation.start(ctx, "invite")
+
+
+async def cmd_requests(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await admin.list_join_requests(ctx)
+    _still_open(ctx, conv)
+
+
+def _decide(accept: bool) -> Command:
+    async def command(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+        if not args.strip().isdigit():
+            ctx.say("join-usage")
+            return
+        await admin.decide_join_request(ctx, int(args.strip()), accept)
+
+    return command
+
+
+async def cmd_units(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if not await ctx.is_admin():
+        ctx.say("error-not-allowed")
+        return
+    await admin.list_units(ctx)
+
+
+COMMANDS: dict[str, Command] = {
+    "start": cmd_start,
+    "help": cmd_help,
+    "trogiup": cmd_help,
+    "huy": cmd_cancel,
+    "tieptuc": cmd_continue,
+    "quaylai": _form_key("b"),
+    "boqua": _form_key("s"),
+    "dangky": cmd_register,
+    "mohinh": cmd_models,
+    "moi": cmd_invite,
+    "yeucau": cmd_requests,
+    "chapnhan": _decide(True),
+    "tuchoi": _decide(False),
+    "themdonvi": _admin_form("unit"),
+    "cacdonvi": cmd_units,
+    "taodot": _admin_form("campaign"),
+}

@@ -1,0 +1,37 @@
+"""A flow is a form plus what to do around it: where its options come from, which answers need
+the database to be checked, and what happens when it is confirmed."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from handlers.context import Ctx
+from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
+from storage.models import Conversation
+
+
+class Flow:
+    form: ClassVar[FormSpec]
+
+    async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
+        return FormEnv(context=dict(conv.context))
+
+    async def check(
+        self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any
+    ) -> None:  # pragma: no cover - most flows have no database checks
+        """Raise vn.InputError when an answer is not acceptable against stored data."""
+
+    async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
+        """Checked again at every step: a role can be taken away in the middle of a form."""
+        return True
+
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+FLOWS: dict[str, Flow] = {}
+
+
+def register(flow: Flow) -> Flow:
+    FLOWS[flow.form.name] = flow
+    return flow

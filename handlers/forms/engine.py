@@ -1,0 +1,261 @@
+"""The form engine: pure functions over a JSON-able state, so the state can live in a database row.
+
+State: {"answers": {...}, "history": [previous answers, ...], "editing": bool, "query": str|None,
+"page": int}. Back is "undo the last answer", which works the same inside a repeated group, in the
+summary and while editing. A group's answer is {"items": [...], "current": {...}, "open": bool,
+"more": bool} until it is closed."""
+
+from __future__ import annotations
+
+import copy
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from handlers import vn
+from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+
+HISTORY_LIMIT = 80
+PAGE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: Literal["ask", "more", "summary", "done"]
+    field: FieldSpec | None = None  # the top-level field
+    sub: FieldSpec | None = None  # the group's field being asked, for groups
+
+    @property
+    def spec(self) -> FieldSpec | None:
+        return self.sub or self.field
+
+    @property
+    def path(self) -> str:
+        if self.field is None:
+            return self.kind
+        return f"{self.field.name}.{self.sub.name}" if self.sub else self.field.name
+
+
+def new_state() -> dict[str, Any]:
+    return {"answers": {}, "history": [], "editing": False, "query": None, "page": 0}
+
+
+def current_step(form: FormSpec, state: dict[str, Any]) -> Step:
+    answers = state["answers"]
+    for spec in form.fields:
+        if not spec.applies(answers):
+            continue
+        if spec.type == "group":
+            group = answers.get(spec.name)
+            if group is None:
+                return Step("ask", spec, spec.fields[0])
+            if not group["open"]:
+                continue
+            if group["more"]:
+                return Step("more", spec)
+            for sub in spec.fields:
+                if sub.name not in group["current"]:
+                    return Step("ask", spec, sub)
+        elif spec.name not in answers:
+            return Step("ask", spec)
+    return Step("summary") if form.summary else Step("done")
+
+
+def _remember(state: dict[str, Any]) -> dict[str, Any]:
+    state = copy.deepcopy(state)
+    state["history"] = [*state["history"], copy.deepcopy(state["answers"])][-HISTORY_LIMIT:]
+    state["query"] = None
+    state["page"] = 0
+    return state
+
+
+def _store(state: dict[str, Any], step: Step, value: Any) -> dict[str, Any]:
+    state = _remember(state)
+    answers = state["answers"]
+    assert step.field is not None
+    if step.sub is None:
+        answers[step.field.name] = value
+    else:
+        group = answers.setdefault(
+            step.field.name, {"items": [], "current": {}, "open": True, "more": False}
+        )
+        group["current"][step.sub.name] = value
+        if all(sub.name in group["current"] for sub in step.field.fields):
+            group["items"].append(group["current"])
+            group["current"] = {}
+            if len(group["items"]) >= step.field.max_items:
+                group["open"] = False
+            else:
+                group["more"] = True
+    return state
+
+
+def _date_bound(ref: str | None, answers: dict[str, Any], env: FormEnv) -> date | None:
+    if ref is None:
+        return None
+    raw = env.context.get(ref[1:]) if ref.startswith("@") else answers.get(ref)
+    return date.fromisoformat(raw) if raw else None
+
+
+def parse_value(spec: FieldSpec, raw: str, state: dict[str, Any], env: FormEnv) -> Any:
+    """Turn typed text into the stored answer, or raise vn.InputError."""
+    match spec.type:
+        case "text":
+            return vn.clean_text(
+                raw,
+                max_length=spec.max_length,
+                min_length=spec.min_length,
+                multiline=spec.multiline,
+            )
+        case "name":
+            return vn.clean_name(raw, max_length=spec.max_length)
+        case "phone":
+            return vn.parse_phone(raw)
+        case "number":
+            number = vn.parse_number(
+                raw, integer=spec.integer, minimum=spec.minimum, maximum=spec.maximum
+            )
+            return str(number.normalize()) if number != 0 else "0"
+        case "date":
+            value = vn.parse_date(raw)
+            low = _date_bound(spec.not_before, state["answers"], env)
+            high = _date_bound(spec.not_after, state["answers"], env)
+            if low and value < low:
+                raise vn.InputError("error-date-before", min=vn.format_date(low))
+            if high and value > high:
+                raise vn.InputError("error-date-after", max=vn.format_date(high))
+            return value.isoformat()
+        case "choice":
+            return _choose_by_text(spec, raw, env)
+    raise vn.InputError("error-choice")
+
+
+def fold(text: str) -> str:
+    """Case- and diacritic-insensitive form for searching ("dang uy" finds "Đảng ủy")."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def matching_options(options: list[Option], query: str | None) -> list[Option]:
+    if not query:
+        return options
+    needle = fold(query)
+    return [option for option in options if needle in fold(option.label)]
+
+
+def _choose_by_text(spec: FieldSpec, raw: str, env: FormEnv) -> str:
+    options = env.options_for(spec)
+    found = matching_options(options, raw)
+    exact = [option for option in found if fold(option.label) == fold(raw)]
+    if len(exact) == 1 or len(found) == 1:
+        return (exact or found)[0].value
+    raise vn.InputError("error-choice-search" if found else "error-choice-nomatch", query=raw)
+
+
+def answer_text(
+    form: FormSpec, state: dict[str, Any], raw: str, env: FormEnv
+) -> tuple[dict[str, Any], Any]:
+    """Apply typed text to the current step. Returns the new state and the stored value.
+
+    On a choice step, text that matches several options narrows the list instead (the caller
+    catches "error-choice-search" and shows the narrowed page)."""
+    step = current_step(form, state)
+    if step.kind == "more":
+        raise vn.InputError("error-use-buttons")
+    if step.kind != "ask" or step.spec is None:
+        raise vn.InputError("error-use-buttons")
+    try:
+        value = parse_value(step.spec, raw, state, env)
+    except vn.InputError as error:
+        if error.key == "error-choice-search":
+            narrowed = copy.deepcopy(state)
+            narrowed["query"] = raw.strip()
+            narrowed["page"] = 0
+            error.params["state"] = narrowed
+        raise
+    return _store(state, step, value), value
+
+
+def choose(form: FormSpec, state: dict[str, Any], value: str, env: FormEnv) -> dict[str, Any]:
+    """Apply a pressed option. The value must be one of the step's current options."""
+    step = current_step(form, state)
+    if step.kind == "more":
+        if value not in ("yes", "no"):
+            raise vn.InputError("error-choice")
+        state = _remember(state)
+        group = state["answers"][step.field.name]  # type: ignore[union-attr]
+        group["more"] = False
+        if value == "no":
+            group["open"] = False
+        return state
+    spec = step.spec
+    if step.kind != "ask" or spec is None or spec.type != "choice":
+        raise vn.InputError("error-choice")
+    if value not in {option.value for option in env.options_for(spec)}:
+        raise vn.InputError("error-choice")
+    return _store(state, step, value)
+
+
+def skip(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
+    step = current_step(form, state)
+    if step.kind != "ask" or step.spec is None or step.spec.required:
+        raise vn.InputError("error-cannot-skip")
+    return _store(state, step, None)
+
+
+def back(state: dict[str, Any]) -> dict[str, Any]:
+    if not state["history"]:
+        raise vn.InputError("error-first-step")
+    state = copy.deepcopy(state)
+    state["answers"] = state["history"].pop()
+    state["query"] = None
+    state["page"] = 0
+    return state
+
+
+def edit(form: FormSpec, state: dict[str, Any], name: str) -> dict[str, Any]:
+    """From the summary: ask one answer again, then come back to the summary."""
+    if current_step(form, state).kind != "summary":
+        raise vn.InputError("error-choice")
+    spec = form.field(name)
+    if not spec.applies(state["answers"]):
+        raise vn.InputError("error-choice")
+    state = _remember(state)
+    state["answers"].pop(name, None)
+    state["editing"] = True
+    return state
+
+
+def set_page(state: dict[str, Any], page: int) -> dict[str, Any]:
+    state = copy.deepcopy(state)
+    state["page"] = max(0, page)
+    return state
+
+
+def page_of(
+    options: list[Option], state: dict[str, Any], page_size: int = PAGE_SIZE
+) -> tuple[list[Option], int, int]:
+    """The options shown now (after a typed search), the page number and the page count."""
+    found = matching_options(options, state.get("query"))
+    pages = max(1, -(-len(found) // page_size))
+    page = min(state.get("page", 0), pages - 1)
+    return found[page * page_size : (page + 1) * page_size], page, pages
+
+
+def final_answers(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
+    """The answers that count: only applicable fields, groups as lists of items."""
+    answers = state["answers"]
+    result: dict[str, Any] = {}
+    for spec in form.fields:
+        if not spec.applies(answers):
+            continue
+        value = answers.get(spec.name)
+        result[spec.name] = value["items"] if spec.type == "group" and value else value
+    return result
+
+
+def as_decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)

@@ -1,0 +1,100 @@
+"""Forms as data: the fields a conversation asks, their types, validation and conditions.
+
+A form can be declared in code or read from a dict (so an admin's own questions, stored as
+JSON, go through the same engine)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+FieldType = Literal["text", "name", "number", "date", "choice", "phone", "group"]
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: FieldType
+    # Catalog keys; a text that is not a key is shown as written (admins' own questions).
+    label: str
+    prompt: str
+    required: bool = True
+    max_length: int = 200
+    min_length: int = 1
+    multiline: bool = False
+    integer: bool = False
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    options: tuple[Option, ...] = ()
+    # Options looked up at the moment of asking (fields, units), by name, from the caller.
+    source: str | None = None
+    # Asked only when every (answer name, value) pair holds.
+    when: tuple[tuple[str, str], ...] = ()
+    # Dates: bounds given as another answer's name or a context key starting with "@".
+    not_before: str | None = None
+    not_after: str | None = None
+    # A named check the caller runs against the database (a title must be new, say).
+    check: str | None = None
+    fields: tuple[FieldSpec, ...] = ()  # a group's own fields, asked once per item
+    page_size: int = 12  # choices shown at once; more are paged and searchable by typing
+    min_items: int = 1
+    max_items: int = 20
+
+    def applies(self, answers: dict[str, Any]) -> bool:
+        return all(answers.get(name) == value for name, value in self.when)
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    name: str
+    title: str
+    fields: tuple[FieldSpec, ...]
+    summary: bool = True
+    confirm_label: str = "form-confirm"
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def field_from_dict(data: dict[str, Any]) -> FieldSpec:
+    values = dict(data)
+    for key in ("minimum", "maximum"):
+        if values.get(key) is not None:
+            values[key] = Decimal(str(values[key]))
+    values["options"] = tuple(Option(**option) for option in values.get("options", ()))
+    values["when"] = tuple(tuple(pair) for pair in values.get("when", ()))
+    values["fields"] = tuple(field_from_dict(sub) for sub in values.get("fields", ()))
+    return FieldSpec(**values)
+
+
+def form_from_dict(data: dict[str, Any]) -> FormSpec:
+    return FormSpec(
+        name=data["name"],
+        title=data["title"],
+        fields=tuple(field_from_dict(item) for item in data["fields"]),
+        summary=data.get("summary", True),
+        confirm_label=data.get("confirm_label", "form-confirm"),
+    )
+
+
+@dataclass
+class FormEnv:
+    """What the engine needs from outside: dynamic options and context values (campaign dates)."""
+
+    options: dict[str, list[Option]] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def options_for(self, spec: FieldSpec) -> list[Option]:
+        if spec.source is not None:
+            return self.options.get(spec.source, [])
+        return list(spec.options)

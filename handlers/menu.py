@@ -1,0 +1,16 @@
+"""Which commands each role sees in the channel's command menu."""
+
+from __future__ import annotations
+
+MEMBER = ("start", "help", "dangky", "mohinh", "tieptuc", "huy")
+COORDINATOR = ("yeucau", "moi")
+ADMIN = ("themdonvi", "cacdonvi", "taodot")
+
+
+def commands_for(*, is_admin: bool, is_coordinator: bool) -> list[str]:
+    names = list(MEMBER)
+    if is_coordinator or is_admin:
+        names += COORDINATOR
+    if is_admin:
+        names += ADMIN
+    return names

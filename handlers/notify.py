@@ -1,0 +1,55 @@
+"""Messages the bot sends on its own go through the outbox, never straight to a channel."""
+
+from __future__ import annotations
+
+from handlers.context import Ctx
+from handlers.types import Choice
+from storage import queries, rules
+from storage.models import Unit
+
+
+def payload(text: str, choices: list[list[Choice]] | None = None) -> dict[str, object]:
+    return {
+        "text": text,
+        "choices": [[{"label": c.label, "data": c.data} for c in row] for row in choices or []],
+    }
+
+
+def decision_buttons(ctx: Ctx, request_id: int) -> list[list[Choice]]:
+    return [
+        [
+            Choice(ctx.t("button-accept"), f"jr:a:{request_id}"),
+            Choice(ctx.t("button-refuse"), f"jr:r:{request_id}"),
+        ]
+    ]
+
+
+async def join_request_to_reviewers(ctx: Ctx, request_id: int, unit: Unit) -> None:
+    """Tell the admins and the coordinators of the unit (or of a unit above it)."""
+    units = await queries.all_units(ctx.session, active_only=False)
+    parents = {u.id: u.parent_id for u in units}
+    chain: list[int] = []
+    current: int | None = unit.id
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    reviewers = {m.id for m in await queries.admins(ctx.session)}
+    reviewers |= set(
+        await queries.members_with_role(ctx.session, unit_ids=chain, role=rules.ROLE_COORDINATOR)
+    )
+    reviewers.discard(ctx.member.id)
+    text = ctx.t(
+        "join-request-notice",
+        name=ctx.member.full_name or "",
+        category=ctx.t(f"category-{ctx.member.category}") if ctx.member.category else "",
+        unit=unit.name,
+        phone=ctx.member.phone or ctx.t("form-skipped"),
+    )
+    for member_id in sorted(reviewers):
+        await queries.enqueue(
+            ctx.session,
+            key=f"join-request:{request_id}:{member_id}",
+            member_id=member_id,
+            payload=payload(text, decision_buttons(ctx, request_id)),
+            now=ctx.now,
+        )

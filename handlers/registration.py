@@ -1,0 +1,267 @@
+"""/dangky registers a model in the open campaign; /mohinh lists a member's models."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from handlers import conversation, vn
+from handlers.context import Ctx
+from handlers.flow import Flow, register
+from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.types import Choice
+from storage import queries, rules
+from storage.models import Campaign, Conversation, Model, Target
+
+COLLECTIVE = (("kind", rules.KIND_COLLECTIVE),)
+
+REGISTRATION = FormSpec(
+    "register",
+    "form-register",
+    (
+        FieldSpec(
+            "kind",
+            "choice",
+            "label-kind",
+            "ask-kind",
+            options=tuple(Option(kind, f"kind-{kind}") for kind in rules.KINDS),
+        ),
+        FieldSpec(
+            "collective_name",
+            "name",
+            "label-collective-name",
+            "ask-collective-name",
+            max_length=200,
+            when=COLLECTIVE,
+        ),
+        FieldSpec(
+            "headcount",
+            "number",
+            "label-headcount",
+            "ask-headcount",
+            integer=True,
+            minimum=Decimal(2),
+            maximum=Decimal(1_000_000),
+            when=COLLECTIVE,
+        ),
+        FieldSpec(
+            "title",
+            "text",
+            "label-title",
+            "ask-title",
+            min_length=5,
+            max_length=200,
+            check="title",
+        ),
+        FieldSpec("field", "choice", "label-field", "ask-field", source="fields"),
+        FieldSpec(
+            "approach",
+            "text",
+            "label-approach",
+            "ask-approach",
+            min_length=10,
+            max_length=2000,
+            multiline=True,
+        ),
+        FieldSpec(
+            "objectives",
+            "text",
+            "label-objectives",
+            "ask-objectives",
+            min_length=10,
+            max_length=2000,
+            multiline=True,
+        ),
+        FieldSpec(
+            "targets",
+            "group",
+            "label-targets",
+            "ask-targets",
+            fields=(
+                FieldSpec("indicator", "text", "label-indicator", "ask-indicator", max_length=200),
+                FieldSpec("unit", "text", "label-measure", "ask-measure", max_length=50),
+                FieldSpec(
+                    "value",
+                    "number",
+                    "label-target-value",
+                    "ask-target-value",
+                    minimum=Decimal("0.001"),
+                ),
+            ),
+            max_items=10,
+        ),
+        FieldSpec(
+            "starts_on",
+            "date",
+            "label-starts-on",
+            "ask-model-start",
+            not_before="@campaign_starts_on",
+            not_after="@campaign_ends_on",
+        ),
+        FieldSpec(
+            "ends_on",
+            "date",
+            "label-ends-on",
+            "ask-model-end",
+            not_before="starts_on",
+            not_after="@campaign_ends_on",
+        ),
+    ),
+    confirm_label="button-submit",
+)
+
+
+class RegistrationFlow(Flow):
+    form = REGISTRATION
+
+    async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
+        return any(m.unit_id == conv.context.get("unit_id") for m in await ctx.memberships())
+
+    async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
+        fields = await queries.visible_fields(ctx.session)
+        return FormEnv(
+            options={"fields": [Option(str(f.id), f.name) for f in fields]},
+            context=dict(conv.context),
+        )
+
+    async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
+        if spec.check == "title" and await queries.title_taken(
+            ctx.session,
+            campaign_id=conv.context["campaign_id"],
+            owner_id=ctx.member.id,
+            title_key=vn.title_key(value),
+        ):
+            raise vn.InputError("error-title-taken", title=value)
+
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        await self.check(ctx, conv, REGISTRATION.field("title"), answers["title"])
+        model = Model(
+            campaign_id=conv.context["campaign_id"],
+            owner_id=ctx.member.id,
+            unit_id=conv.context["unit_id"],
+            kind=answers["kind"],
+            collective_name=answers.get("collective_name"),
+            headcount=int(answers["headcount"]) if answers.get("headcount") else None,
+            title=answers["title"],
+            title_key=vn.title_key(answers["title"]),
+            field_id=int(answers["field"]),
+            approach=answers["approach"],
+            objectives=answers["objectives"],
+            starts_on=date.fromisoformat(answers["starts_on"]),
+            ends_on=date.fromisoformat(answers["ends_on"]),
+            status=rules.SUBMITTED,
+            extra={},
+            submitted_at=ctx.now,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+            targets=[
+                Target(
+                    position=i,
+                    indicator=item["indicator"],
+                    unit_of_measure=item["unit"],
+                    target_value=Decimal(item["value"]),
+                )
+                for i, item in enumerate(answers["targets"], 1)
+            ],
+        )
+        try:
+            async with ctx.session.begin_nested():
+                ctx.session.add(model)
+                await ctx.session.flush()
+        except IntegrityError as error:
+            # Two submissions racing past the check: the unique constraint decides.
+            raise vn.InputError("error-title-taken", title=answers["title"]) from error
+        await queries.audit(
+            ctx.session,
+            at=ctx.now,
+            actor_id=ctx.member.id,
+            action="model.submitted",
+            object_type="model",
+            object_id=model.id,
+            details={"title": model.title},
+        )
+        ctx.result.say(
+            ctx.t("register-done", title=model.title, id=model.id),
+            [[Choice(ctx.t("button-view-model"), f"m:{model.id}")]],
+        )
+
+
+register(RegistrationFlow())
+
+
+async def start_registration(ctx: Ctx) -> None:
+    memberships = await ctx.memberships()
+    if not memberships:
+        ctx.say("error-not-member")
+        return
+    campaign: Campaign | None = await queries.open_campaign(ctx.session, today=ctx.today)
+    if campaign is None:
+        ctx.say("register-no-campaign")
+        return
+    ctx.say("register-intro", campaign=campaign.name)
+    await conversation.start(
+        ctx,
+        "register",
+        {
+            "campaign_id": campaign.id,
+            "unit_id": memberships[0].unit_id,
+            "campaign_starts_on": campaign.starts_on.isoformat(),
+            "campaign_ends_on": campaign.ends_on.isoformat(),
+        },
+    )
+
+
+async def list_models(ctx: Ctx) -> None:
+    if not await ctx.is_member():
+        ctx.say("error-not-member")
+        return
+    models = await queries.models_of(ctx.session, owner_id=ctx.member.id)
+    if not models:
+        ctx.say("models-none")
+        return
+    lines = [ctx.t("models-head", count=len(models))]
+    rows = []
+    for i, model in enumerate(models, 1):
+        lines.append(f"{i}. {model.title} — {ctx.t(f'status-{model.status}')}")
+        rows.append([Choice(f"{i}. {model.title}"[:60], f"m:{model.id}")])
+    ctx.result.say("\n".join(lines), rows)
+
+
+async def show_model(ctx: Ctx, model_id: int) -> None:
+    model = await queries.model_details(ctx.session, model_id=model_id)
+    # Only the owner sees the page here; coordinators get theirs in the review screens.
+    if model is None or model.owner_id != ctx.member.id:
+        ctx.say("model-not-found")
+        return
+    t = ctx.t
+    lines = [
+        t("model-head", title=model.title),
+        f"• {t('label-status')}: {t(f'status-{model.status}')}",
+        f"• {t('label-campaign')}: {model.campaign.name}",
+        f"• {t('label-kind')}: {t(f'kind-{model.kind}')}",
+    ]
+    if model.kind == rules.KIND_COLLECTIVE:
+        lines.append(f"• {t('label-collective-name')}: {model.collective_name}")
+        lines.append(f"• {t('label-headcount')}: {vn.format_number(model.headcount or 0)}")
+    lines += [
+        f"• {t('label-field')}: {model.field.name}",
+        f"• {t('label-approach')}:\n{model.approach}",
+        f"• {t('label-objectives')}:\n{model.objectives}",
+        f"• {t('label-targets')}:",
+    ]
+    lines += [
+        f"  {target.position}. {target.indicator} · {target.unit_of_measure} · "
+        f"{vn.format_number(target.target_value)}"
+        for target in model.targets
+    ]
+    period = f"{vn.format_date(model.starts_on)} – {vn.format_date(model.ends_on)}"
+    lines.append(f"• {t('label-period')}: {period}")
+    if model.submitted_at:
+        lines.append(
+            f"• {t('label-submitted-at')}: "
+            f"{vn.format_datetime(model.submitted_at, ctx.config.timezone)}"
+        )
+    ctx.result.say("\n".join(lines))

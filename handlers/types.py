@@ -1,0 +1,43 @@
+"""What goes in and out of the channel-neutral core. Adapters translate these to and from
+Telegram, the terminal or (later) Zalo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # "telegram", "terminal", ...
+    external_id: str  # the person's id on that channel
+    chat_id: str
+    text: str | None = None
+    choice: str | None = None  # data of a pressed button; untrusted
+    attachment: str | None = None  # kind of file sent ("photo", "document", ...)
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    label: str
+    data: str  # at most 64 ASCII bytes (Telegram's callback_data limit)
+
+
+@dataclass
+class Outbound:
+    text: str
+    choices: list[list[Choice]] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    messages: list[Outbound] = field(default_factory=list)
+    # A short notice for a pressed button (Telegram shows it as a toast).
+    notice: str | None = None
+    # The pressed button was acted on: the adapter may mark the old message as answered.
+    accepted_choice: bool = False
+    # People whose commands menu must change (their role changed): (channel, external_id).
+    roles_changed: list[tuple[str, str]] = field(default_factory=list)
+
+    def say(self, text: str, choices: list[list[Choice]] | None = None) -> None:
+        self.messages.append(Outbound(text, choices or []))

@@ -1,0 +1,240 @@
+"""Parse and format user input the Vietnamese way.
+
+Pure functions only: every refusal is an :class:`InputError` whose ``key`` names a message in
+the bot's text catalog, so the handlers decide how to word it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.numbers import NumberFormatError, format_decimal, parse_decimal
+
+LOCALE = "vi"
+
+
+class InputError(ValueError):
+    """Bad user input. `key` is a message-catalog key, `params` fill its placeholders."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key, params)
+        self.key = key
+        self.params: dict[str, object] = params
+
+
+# --- text -------------------------------------------------------------------------------------
+
+_EMOJI_RANGES = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF))
+_EMOJI_CHARS = frozenset("\ufe0f\u200d\u20e3")  # variation selector, ZWJ, keycap
+
+
+def _is_emoji(ch: str) -> bool:
+    cp = ord(ch)
+    return (
+        ch in _EMOJI_CHARS
+        or any(lo <= cp <= hi for lo, hi in _EMOJI_RANGES)
+        or unicodedata.category(ch) == "So"
+    )
+
+
+def contains_emoji(text: str) -> bool:
+    return any(_is_emoji(ch) for ch in text)
+
+
+def _is_control(ch: str) -> bool:
+    # \t and \r are plain whitespace typed or pasted by users; they are normalised, not refused.
+    return ch not in "\n\t\r" and unicodedata.category(ch) in ("Cc", "Cf")
+
+
+_HSPACE = re.compile(r"[^\S\n]+")
+_ANY_SPACE = re.compile(r"\s+")
+
+
+def clean_text(raw: str, *, max_length: int, min_length: int = 1, multiline: bool = False) -> str:
+    # Vietnamese keyboards (notably on macOS/iOS) may send decomposed NFD diacritics.
+    text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    if contains_emoji(text):
+        raise InputError("error-emoji")
+    if any(_is_control(ch) for ch in text):
+        raise InputError("error-control")
+    if multiline:
+        text = _HSPACE.sub(" ", text)
+        text = re.sub(r" ?\n ?", "\n", text)
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    else:
+        text = _ANY_SPACE.sub(" ", text)
+    text = text.strip()
+    if not text:
+        raise InputError("error-empty")
+    if len(text) < min_length:
+        raise InputError("error-too-short", min=min_length)
+    if len(text) > max_length:
+        raise InputError("error-too-long", max=max_length, length=len(text))
+    return text
+
+
+# Typographic apostrophe: iOS keyboards send it instead of "'" by default.
+_NAME_PUNCTUATION = frozenset(" .,-'’()/&0123456789")
+
+
+def clean_name(raw: str, *, max_length: int = 100) -> str:
+    name = clean_text(raw, max_length=max_length, min_length=2)
+    if not any(ch.isalpha() for ch in name):
+        raise InputError("error-name")
+    for ch in name:
+        # Marks (M*) cover combining diacritics that have no precomposed NFC form.
+        if ch not in _NAME_PUNCTUATION and unicodedata.category(ch)[0] not in "LM":
+            raise InputError("error-name")
+    return name
+
+
+def title_key(title: str) -> str:
+    # NFD before casefold, NFC after: Unicode's recipe for canonical caseless matching.
+    key = unicodedata.normalize("NFC", unicodedata.normalize("NFD", title).casefold())
+    key = _ANY_SPACE.sub(" ", key).strip()
+    return key.rstrip(" .!;:")
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+_MULTIPLIERS: dict[str, int] = {
+    "k": 1_000,
+    "nghìn": 1_000,
+    "nghin": 1_000,
+    "ngàn": 1_000,
+    "ngan": 1_000,
+    "tr": 1_000_000,
+    "triệu": 1_000_000,
+    "trieu": 1_000_000,
+    "tỷ": 1_000_000_000,
+    "tỉ": 1_000_000_000,
+    "ty": 1_000_000_000,
+    "ti": 1_000_000_000,
+}
+_CURRENCIES = ("đồng", "dong", "vnđ", "vnd", "đ", "₫")
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+# The numeric part is pre-checked here so babel never sees exponents, inf/nan, a bare
+# leading/trailing comma or non-ASCII digits; babel then validates the grouping.
+_NUMBER_RE = re.compile(
+    rf"(?P<num>-?[0-9][0-9.]*(?:,[0-9]+)?)\s*"
+    rf"(?P<mult>{_alternation(_MULTIPLIERS)})?\s*"
+    rf"(?P<cur>{_alternation(_CURRENCIES)})?"
+)
+_MAX_NUMBER = Decimal(10) ** 15  # more than 15 integer digits is a typo, not an amount
+
+
+def _tidy(value: Decimal) -> Decimal:
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def parse_number(
+    raw: str,
+    *,
+    integer: bool = False,
+    minimum: Decimal | None = None,
+    maximum: Decimal | None = None,
+) -> Decimal:
+    text = unicodedata.normalize("NFC", raw).strip().casefold()
+    match = _NUMBER_RE.fullmatch(text) if len(text) <= 64 else None
+    if match is None:
+        raise InputError("error-number")
+    number = match["num"]
+    if number.startswith("-") and (minimum is None or minimum >= 0):
+        raise InputError("error-number")
+    try:
+        value = parse_decimal(number, locale=LOCALE, strict=True)
+    except NumberFormatError:
+        raise InputError("error-number") from None
+    if match["mult"]:
+        value *= _MULTIPLIERS[match["mult"]]
+    if not value.is_finite() or abs(value) >= _MAX_NUMBER:
+        raise InputError("error-number")
+    value = _tidy(value)
+    if integer and value != value.to_integral_value():
+        raise InputError("error-integer")
+    if minimum is not None and value < minimum:
+        raise InputError("error-number-min", min=format_number(minimum))
+    if maximum is not None and value > maximum:
+        raise InputError("error-number-max", max=format_number(maximum))
+    return value
+
+
+def format_number(value: Decimal | int | float) -> str:
+    # The locale pattern "#,##0.###" drops a trailing ",0" and keeps at most 3 decimals.
+    return format_decimal(value, locale=LOCALE)
+
+
+_TY = Decimal(1_000_000_000)
+_TRIEU = Decimal(1_000_000)
+
+
+def format_amount(value: Decimal | int | float, unit: str | None = None) -> str:
+    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    size = abs(amount)
+    if size >= _TY and size % (_TY / 10) == 0:
+        text = f"{format_number(amount / _TY)} tỷ"
+    elif size >= _TRIEU and size % (_TRIEU / 10) == 0:
+        text = f"{format_number(amount / _TRIEU)} triệu"
+    else:
+        text = format_number(amount)
+    return f"{text} {unit}" if unit else text
+
+
+# --- dates, phones ----------------------------------------------------------------------------
+
+# Day first, four-digit year, one separator used consistently ("19/10-2023" is refused).
+_DATE_RE = re.compile(r"([0-9]{1,2})\s*([/.-])\s*([0-9]{1,2})\s*\2\s*([0-9]{4})")
+
+
+def parse_date(raw: str) -> date:
+    match = _DATE_RE.fullmatch(raw.strip())
+    if match is None:
+        raise InputError("error-date")
+    day, month, year = int(match[1]), int(match[3]), int(match[4])
+    if not 2000 <= year <= 2100:
+        raise InputError("error-date")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise InputError("error-date") from None
+
+
+def format_date(d: date) -> str:
+    return f"{d.day:02d}/{d.month:02d}/{d.year:04d}"
+
+
+def format_datetime(dt: datetime, tz: ZoneInfo) -> str:
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        # astimezone() would silently treat a naive value as the server's local time.
+        raise ValueError("format_datetime needs an aware datetime")
+    local = dt.astimezone(tz)
+    return f"{format_date(local.date())} {local:%H:%M}"
+
+
+_PHONE_JUNK = re.compile(r"[\s.\-()]")
+# Mobiles: 10 digits (03x, 05x, 07x-09x); fixed lines: 02x area code + 8 digits = 11.
+_PHONE_RE = re.compile(r"0[3-9][0-9]{8}|02[0-9]{9}")
+
+
+def parse_phone(raw: str) -> str:
+    digits = _PHONE_JUNK.sub("", raw)
+    for prefix in ("+84", "0084", "84"):
+        if digits.startswith(prefix):
+            # "+84 (0) 912 345 678" is a common way of writing it: drop the trunk 0 as well.
+            digits = "0" + digits.removeprefix(prefix).removeprefix("0")
+            break
+    if _PHONE_RE.fullmatch(digits) is None:
+        raise InputError("error-phone")
+    return digits

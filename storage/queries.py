@@ -1,0 +1,396 @@
+"""Query functions. Keyword-only, and they never commit: the unit of work does."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import rules
+from storage.models import (
+    AuditEntry,
+    Campaign,
+    Conversation,
+    Field,
+    Identity,
+    Invite,
+    JoinRequest,
+    Member,
+    Membership,
+    Model,
+    OutboxMessage,
+    Unit,
+)
+
+
+async def find_identity(
+    session: AsyncSession, *, channel: str, external_id: str
+) -> Identity | None:
+    return await session.scalar(
+        select(Identity)
+        .options(selectinload(Identity.member))
+        .where(Identity.channel == channel, Identity.external_id == external_id)
+    )
+
+
+async def get_or_create_identity(
+    session: AsyncSession,
+    *,
+    channel: str,
+    external_id: str,
+    chat_id: str,
+    display_name: str | None,
+    now: datetime,
+) -> Identity:
+    identity = await find_identity(session, channel=channel, external_id=external_id)
+    if identity is not None:
+        if identity.chat_id != chat_id:
+            identity.chat_id = chat_id
+        return identity
+    member = Member(created_at=now)
+    identity = Identity(
+        member=member,
+        channel=channel,
+        external_id=external_id,
+        chat_id=chat_id,
+        display_name=display_name,
+        created_at=now,
+    )
+    session.add(identity)
+    await session.flush()
+    return identity
+
+
+async def identities_of(session: AsyncSession, *, member_id: int) -> Sequence[Identity]:
+    result = await session.scalars(select(Identity).where(Identity.member_id == member_id))
+    return result.all()
+
+
+async def memberships_of(session: AsyncSession, *, member_id: int) -> Sequence[Membership]:
+    result = await session.scalars(
+        select(Membership).where(Membership.member_id == member_id).order_by(Membership.id)
+    )
+    return result.all()
+
+
+async def add_membership(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    unit_id: int,
+    role: str,
+    now: datetime,
+    invite_id: int | None = None,
+) -> Membership:
+    existing = await session.scalar(
+        select(Membership).where(
+            Membership.member_id == member_id,
+            Membership.unit_id == unit_id,
+            Membership.role == role,
+        )
+    )
+    if existing is not None:
+        return existing
+    membership = Membership(
+        member_id=member_id, unit_id=unit_id, role=role, invite_id=invite_id, created_at=now
+    )
+    session.add(membership)
+    await session.flush()
+    return membership
+
+
+async def all_units(session: AsyncSession, *, active_only: bool = True) -> Sequence[Unit]:
+    query = select(Unit).order_by(Unit.name)
+    if active_only:
+        query = query.where(Unit.active.is_(True))
+    return (await session.scalars(query)).all()
+
+
+async def unit_by_code(session: AsyncSession, *, code: str) -> Unit | None:
+    return await session.scalar(select(Unit).where(func.upper(Unit.code) == code.upper()))
+
+
+async def units_by_ids(session: AsyncSession, *, ids: Iterable[int]) -> dict[int, Unit]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    result = await session.scalars(select(Unit).where(Unit.id.in_(ids)))
+    return {unit.id: unit for unit in result}
+
+
+async def add_unit(
+    session: AsyncSession, *, code: str, name: str, parent_id: int | None, now: datetime
+) -> Unit:
+    unit = Unit(code=code, name=name, parent_id=parent_id, active=True, created_at=now)
+    session.add(unit)
+    await session.flush()
+    return unit
+
+
+def with_descendants(units: Sequence[Unit], roots: Iterable[int]) -> set[int]:
+    """The given units and every unit below them."""
+    children: dict[int | None, list[int]] = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(unit.id)
+    found: set[int] = set()
+    stack = list(roots)
+    while stack:
+        unit_id = stack.pop()
+        if unit_id in found:
+            continue
+        found.add(unit_id)
+        stack.extend(children.get(unit_id, ()))
+    return found
+
+
+async def coordinated_unit_ids(session: AsyncSession, *, member_id: int) -> set[int]:
+    roots = await session.scalars(
+        select(Membership.unit_id).where(
+            Membership.member_id == member_id, Membership.role == rules.ROLE_COORDINATOR
+        )
+    )
+    roots_list = list(roots)
+    if not roots_list:
+        return set()
+    return with_descendants(await all_units(session, active_only=False), roots_list)
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    unit_id: int,
+    role: str,
+    expires_at: datetime,
+    max_uses: int,
+    created_by: int | None,
+    now: datetime,
+) -> Invite:
+    invite = Invite(
+        code=secrets.token_urlsafe(9),
+        unit_id=unit_id,
+        role=role,
+        expires_at=expires_at,
+        max_uses=max_uses,
+        uses=0,
+        revoked=False,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def invite_by_code(session: AsyncSession, *, code: str) -> Invite | None:
+    return await session.scalar(select(Invite).where(Invite.code == code))
+
+
+def invite_problem(invite: Invite | None, *, now: datetime) -> str | None:
+    if invite is None or invite.revoked:
+        return "invalid"
+    if invite.expires_at <= now:
+        return "expired"
+    if invite.uses >= invite.max_uses:
+        return "used_up"
+    return None
+
+
+async def consume_invite(session: AsyncSession, *, invite_id: int) -> bool:
+    """Count one use, atomically, unless the invite is used up meanwhile."""
+    result = await session.execute(
+        update(Invite)
+        .where(Invite.id == invite_id, Invite.uses < Invite.max_uses)
+        .values(uses=Invite.uses + 1)
+    )
+    return result.rowcount == 1
+
+
+async def pending_join_request(session: AsyncSession, *, member_id: int) -> JoinRequest | None:
+    return await session.scalar(
+        select(JoinRequest).where(
+            JoinRequest.member_id == member_id, JoinRequest.status == rules.JOIN_PENDING
+        )
+    )
+
+
+async def add_join_request(
+    session: AsyncSession, *, member_id: int, unit_id: int, now: datetime
+) -> JoinRequest:
+    request = JoinRequest(
+        member_id=member_id, unit_id=unit_id, status=rules.JOIN_PENDING, created_at=now
+    )
+    session.add(request)
+    await session.flush()
+    return request
+
+
+async def pending_join_requests(
+    session: AsyncSession, *, unit_ids: set[int] | None, limit: int = 20
+) -> Sequence[tuple[JoinRequest, Member, Unit]]:
+    query = (
+        select(JoinRequest, Member, Unit)
+        .join(Member, Member.id == JoinRequest.member_id)
+        .join(Unit, Unit.id == JoinRequest.unit_id)
+        .where(JoinRequest.status == rules.JOIN_PENDING)
+        .order_by(JoinRequest.created_at, JoinRequest.id)
+        .limit(limit)
+    )
+    if unit_ids is not None:
+        query = query.where(JoinRequest.unit_id.in_(unit_ids))
+    return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+
+
+async def decide_join_request(
+    session: AsyncSession, *, request_id: int, status: str, decided_by: int, now: datetime
+) -> bool:
+    """Decide a pending request; False when someone else already did."""
+    result = await session.execute(
+        update(JoinRequest)
+        .where(JoinRequest.id == request_id, JoinRequest.status == rules.JOIN_PENDING)
+        .values(status=status, decided_by=decided_by, decided_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def open_campaign(session: AsyncSession, *, today: date) -> Campaign | None:
+    return await session.scalar(
+        select(Campaign)
+        .where(Campaign.starts_on <= today, Campaign.ends_on >= today)
+        .order_by(Campaign.starts_on.desc(), Campaign.id.desc())
+        .limit(1)
+    )
+
+
+async def add_campaign(
+    session: AsyncSession, *, code: str, name: str, starts_on: date, ends_on: date, now: datetime
+) -> Campaign:
+    campaign = Campaign(code=code, name=name, starts_on=starts_on, ends_on=ends_on, created_at=now)
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def campaign_by_code(session: AsyncSession, *, code: str) -> Campaign | None:
+    return await session.scalar(select(Campaign).where(func.upper(Campaign.code) == code.upper()))
+
+
+async def visible_fields(session: AsyncSession) -> Sequence[Field]:
+    result = await session.scalars(
+        select(Field).where(Field.hidden.is_(False)).order_by(Field.position, Field.id)
+    )
+    return result.all()
+
+
+async def title_taken(
+    session: AsyncSession, *, campaign_id: int, owner_id: int, title_key: str
+) -> bool:
+    found = await session.scalar(
+        select(Model.id).where(
+            Model.campaign_id == campaign_id,
+            Model.owner_id == owner_id,
+            Model.title_key == title_key,
+        )
+    )
+    return found is not None
+
+
+async def models_of(session: AsyncSession, *, owner_id: int) -> Sequence[Model]:
+    result = await session.scalars(
+        select(Model)
+        .options(selectinload(Model.campaign))
+        .where(Model.owner_id == owner_id)
+        .order_by(Model.created_at.desc(), Model.id.desc())
+    )
+    return result.all()
+
+
+async def model_details(session: AsyncSession, *, model_id: int) -> Model | None:
+    return await session.scalar(
+        select(Model)
+        .options(
+            selectinload(Model.targets), selectinload(Model.field), selectinload(Model.campaign)
+        )
+        .where(Model.id == model_id)
+    )
+
+
+async def get_conversation(session: AsyncSession, *, member_id: int) -> Conversation | None:
+    return await session.get(Conversation, member_id)
+
+
+async def audit(
+    session: AsyncSession,
+    *,
+    at: datetime,
+    actor_id: int | None,
+    action: str,
+    object_type: str | None = None,
+    object_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            at=at,
+            actor_id=actor_id,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            details=details or {},
+        )
+    )
+
+
+async def enqueue(
+    session: AsyncSession, *, key: str, member_id: int, payload: dict[str, Any], now: datetime
+) -> bool:
+    """Queue a message unless one with the same key exists. True when queued now."""
+    exists = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key))
+    if exists is not None:
+        return False
+    session.add(
+        OutboxMessage(
+            key=key,
+            member_id=member_id,
+            payload=payload,
+            status="pending",
+            attempts=0,
+            not_before=now,
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return True
+
+
+async def admins(session: AsyncSession) -> Sequence[Member]:
+    return (await session.scalars(select(Member).where(Member.is_admin.is_(True)))).all()
+
+
+async def staff_identities(session: AsyncSession, *, channel: str) -> Sequence[Identity]:
+    """Identities of admins and coordinators, whose command menus differ from members'."""
+    coordinators = select(Membership.member_id).where(Membership.role == rules.ROLE_COORDINATOR)
+    result = await session.scalars(
+        select(Identity)
+        .join(Member, Member.id == Identity.member_id)
+        .where(
+            Identity.channel == channel,
+            (Member.is_admin.is_(True)) | (Member.id.in_(coordinators)),
+        )
+    )
+    return result.all()
+
+
+async def members_with_role(
+    session: AsyncSession, *, unit_ids: Iterable[int], role: str
+) -> Sequence[int]:
+    result = await session.scalars(
+        select(Membership.member_id)
+        .where(Membership.unit_id.in_(list(unit_ids)), Membership.role == role)
+        .distinct()
+    )
+    return result.all()

@@ -1,0 +1,226 @@
+"""A recording Bot API: the real `Application` talks to it instead of Telegram. Every call is
+kept as (method, parameters); answers look like Telegram's, with message ids, dates and chats.
+`ChatClient` on top makes a test read like the conversation it checks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
+
+BOT_USER = {
+    "id": 7000000001,
+    "is_bot": True,
+    "first_name": "Dân vận khéo",
+    "username": "dvk_test_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+class RecordingRequest(BaseRequest):
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.messages: dict[int, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
+        # method -> exception-like answer (status, body) to give once, for failure tests
+        self.fail_next: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    def _message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        message = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": BOT_USER,
+            "text": params.get("text", ""),
+        }
+        if params.get("reply_markup"):
+            markup = params["reply_markup"]
+            message["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
+        self.messages[message["message_id"]] = message
+        return message
+
+    def _answer(self, method: str, params: dict[str, Any]) -> Any:
+        match method:
+            case "getMe":
+                return BOT_USER
+            case "sendMessage":
+                return self._message(params)
+            case "editMessageText":
+                message = dict(self.messages[int(params["message_id"])])
+                message["text"] = params["text"]
+                message.pop("reply_markup", None)
+                if params.get("reply_markup"):
+                    message["reply_markup"] = params["reply_markup"]
+                self.messages[message["message_id"]] = message
+                return message
+            case "getUpdates":
+                return []
+        return True
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        name = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data else {}
+        self.calls.append(Call(name, params))
+        if name in self.fail_next:
+            status, body = self.fail_next.pop(name)
+            return status, json.dumps(body).encode()
+        return 200, json.dumps({"ok": True, "result": self._answer(name, params)}).encode()
+
+    def sent(self, chat_id: int | None = None) -> list[Call]:
+        return [
+            c
+            for c in self.calls
+            if c.method == "sendMessage"
+            and (chat_id is None or int(c.params["chat_id"]) == chat_id)
+        ]
+
+    def methods(self) -> list[str]:
+        return [c.method for c in self.calls]
+
+
+_update_ids = itertools.count(1)
+
+
+@dataclass
+class ChatClient:
+    """One person in a private chat with the bot."""
+
+    app: Application
+    api: RecordingRequest
+    user_id: int
+    first_name: str = "Người dùng"
+    seen: int = 0
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def user(self) -> dict[str, Any]:
+        return {"id": self.user_id, "is_bot": False, "first_name": self.first_name}
+
+    async def _process(self, data: dict[str, Any]) -> list[str]:
+        self.seen = len(self.api.calls)
+        await self.app.process_update(
+            Update.de_json({"update_id": next(_update_ids), **data}, self.app.bot)
+        )
+        return self.replies()
+
+    def replies(self) -> list[str]:
+        """Texts the bot sent to this chat since the last action."""
+        return [
+            c.params["text"]
+            for c in self.api.calls[self.seen :]
+            if c.method == "sendMessage" and int(c.params["chat_id"]) == self.user_id
+        ]
+
+    async def send(self, text: str) -> list[str]:
+        message: dict[str, Any] = {
+            "message_id": next(_update_ids),
+            "date": int(time.time()),
+            "chat": {"id": self.user_id, "type": "private", "first_name": self.first_name},
+            "from": self.user,
+            "text": text,
+        }
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return await self._process({"message": message})
+
+    async def send_photo(self, caption: str | None = None) -> list[str]:
+        message: dict[str, Any] = {
+            "message_id": next(_update_ids),
+            "date": int(time.time()),
+            "chat": {"id": self.user_id, "type": "private"},
+            "from": self.user,
+            "photo": [{"file_id": "AgAD", "file_unique_id": "u1", "width": 90, "height": 90}],
+        }
+        if caption:
+            message["caption"] = caption
+        return await self._process({"message": message})
+
+    def last_keyboard_message(self) -> dict[str, Any]:
+        for message in reversed(list(self.api.messages.values())):
+            if message["chat"]["id"] == self.user_id and message.get("reply_markup"):
+                return message
+        raise AssertionError("no message with buttons in this chat")
+
+    def buttons(self, message: dict[str, Any] | None = None) -> list[str]:
+        message = message or self.last_keyboard_message()
+        return [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+
+    def _find(self, label: str) -> tuple[dict[str, Any], str]:
+        for message in reversed(list(self.api.messages.values())):
+            if message["chat"]["id"] != self.user_id or not message.get("reply_markup"):
+                continue
+            for row in message["reply_markup"]["inline_keyboard"]:
+                for button in row:
+                    if button["text"] == label:
+                        return message, button["callback_data"]
+        raise AssertionError(f"no button {label!r}; last buttons: {self.buttons()}")
+
+    async def click(self, label: str, *, message: dict[str, Any] | None = None) -> list[str]:
+        """Press the newest button with this label (or one in a given older message)."""
+        if message is None:
+            message, data = self._find(label)
+        else:
+            data = next(
+                b["callback_data"]
+                for row in message["reply_markup"]["inline_keyboard"]
+                for b in row
+                if b["text"] == label
+            )
+        return await self.press(data, message)
+
+    async def press(self, data: str, message: dict[str, Any] | None = None) -> list[str]:
+        """Send callback data as is, forged or not."""
+        message = message or self.last_keyboard_message()
+        query = {
+            "id": str(next(_update_ids)),
+            "from": self.user,
+            "chat_instance": "ci",
+            "data": data,
+            "message": message,
+        }
+        texts = await self._process({"callback_query": query})
+        for call in self.api.calls[self.seen :]:
+            if call.method == "answerCallbackQuery" and call.params.get("text"):
+                self.notices.append(call.params["text"])
+        return texts
+
+    def last_notice(self) -> str | None:
+        for call in reversed(self.api.calls[self.seen :]):
+            if call.method == "answerCallbackQuery":
+                return call.params.get("text")
+        return None
