@@ -45,6 +45,12 @@ def flow_of(conv: Conversation) -> Flow:
     return FLOWS[conv.form]
 
 
+async def form_env(ctx: Ctx, conv: Conversation) -> FormEnv:
+    env = await flow_of(conv).env(ctx, conv)
+    env.labeler = ctx.label
+    return env
+
+
 def value_text(ctx: Ctx, spec: FieldSpec, value: Any, env: FormEnv) -> str:
     if value is None:
         return ctx.t("form-skipped")
@@ -82,7 +88,7 @@ def _nav_row(ctx: Ctx, conv: Conversation, *, can_skip: bool) -> list[Choice]:
 async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     flow = flow_of(conv)
     form = flow.form
-    env = await flow.env(ctx, conv)
+    env = await form_env(ctx, conv)
     step = engine.current_step(form, conv.state)
     title = ctx.label(form.title)
     lines = [note] if note else []
@@ -132,7 +138,7 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     rows: list[list[Choice]] = []
     if spec.type == "choice":
         options = env.options_for(spec)
-        shown, page, pages = engine.page_of(options, conv.state, spec.page_size)
+        shown, page, pages = engine.page_of(options, conv.state, spec.page_size, ctx.label)
         rows += [[button(conv, f"o:{option.value}", ctx.label(option.label))] for option in shown]
         if pages > 1:
             lines.append(ctx.t("form-page", page=page + 1, pages=pages))
@@ -186,7 +192,7 @@ async def on_text(ctx: Ctx, conv: Conversation, text: str) -> None:
     if not await flow.allowed(ctx, conv):
         await cancel(ctx, conv, key="form-not-allowed")
         return
-    env = await flow.env(ctx, conv)
+    env = await form_env(ctx, conv)
     step = engine.current_step(flow.form, conv.state)
     try:
         new_state, value = engine.answer_text(flow.form, conv.state, text, env)
@@ -210,44 +216,51 @@ async def on_button(ctx: Ctx, conv: Conversation, action: str) -> None:
         await cancel(ctx, conv, key="form-not-allowed")
         return
     form = flow.form
-    env = await flow.env(ctx, conv)
+    env = await form_env(ctx, conv)
     kind, _, arg = action.partition(":")
+    if kind == "x":
+        await cancel(ctx, conv)
+        return
+    if kind == "ok":
+        if engine.current_step(form, conv.state).kind != "summary":
+            await render(ctx, conv, note="⚠️ " + ctx.t("error-choice"))
+            return
+        await finish(ctx, conv)
+        return
     try:
-        match kind:
-            case "o":
-                step = engine.current_step(form, conv.state)
-                new_state = engine.choose(form, conv.state, arg, env)
-                if step.spec is not None:
-                    await flow.check(ctx, conv, step.spec, arg)
-            case "y" | "n":
-                new_state = engine.choose(form, conv.state, "yes" if kind == "y" else "no", env)
-            case "b":
-                new_state = engine.back(conv.state)
-            case "s":
-                new_state = engine.skip(form, conv.state)
-            case "e":
-                new_state = engine.edit(form, conv.state, arg)
-            case "p":
-                if arg == "all":
-                    new_state = dict(conv.state, query=None, page=0)
-                else:
-                    new_state = engine.set_page(conv.state, int(arg))
-            case "x":
-                await cancel(ctx, conv)
-                return
-            case "ok":
-                if engine.current_step(form, conv.state).kind != "summary":
-                    raise vn.InputError("error-choice")
-                await finish(ctx, conv)
-                return
-            case _:
-                raise vn.InputError("error-choice")
-    except (vn.InputError, ValueError, KeyError) as error:
-        key = error.key if isinstance(error, vn.InputError) else "error-choice"
-        params = error.params if isinstance(error, vn.InputError) else {}
-        await render(ctx, conv, note="⚠️ " + ctx.t(key, **params))
+        new_state = await _apply_button(ctx, conv, flow, env, kind, arg)
+    except vn.InputError as error:
+        await render(ctx, conv, note="⚠️ " + ctx.t(error.key, **error.params))
         return
     await _advance(ctx, conv, new_state)
+
+
+async def _apply_button(
+    ctx: Ctx, conv: Conversation, flow: Flow, env: FormEnv, kind: str, arg: str
+) -> dict[str, Any]:
+    form = flow.form
+    match kind:
+        case "o":
+            step = engine.current_step(form, conv.state)
+            new_state = engine.choose(form, conv.state, arg, env)
+            if step.spec is not None:
+                await flow.check(ctx, conv, step.spec, arg)
+            return new_state
+        case "y" | "n":
+            return engine.choose(form, conv.state, "yes" if kind == "y" else "no", env)
+        case "b":
+            return engine.back(conv.state)
+        case "s":
+            return engine.skip(form, conv.state)
+        case "e":
+            if arg not in {spec.name for spec in form.fields}:
+                raise vn.InputError("error-choice")
+            return engine.edit(form, conv.state, arg)
+        case "p" if arg == "all":
+            return dict(conv.state, query=None, page=0)
+        case "p" if arg.isdigit():
+            return engine.set_page(conv.state, int(arg))
+    raise vn.InputError("error-choice")
 
 
 async def cancel(ctx: Ctx, conv: Conversation, key: str = "form-cancelled") -> None:

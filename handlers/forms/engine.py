@@ -8,6 +8,7 @@ summary and while editing. A group's answer is {"items": [...], "current": {...}
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -65,18 +66,20 @@ def current_step(form: FormSpec, state: dict[str, Any]) -> Step:
 
 def _remember(state: dict[str, Any]) -> dict[str, Any]:
     state = copy.deepcopy(state)
-    state["history"] = [*state["history"], copy.deepcopy(state["answers"])][-HISTORY_LIMIT:]
+    before = {"answers": copy.deepcopy(state["answers"]), "editing": state["editing"]}
+    state["history"] = [*state["history"], before][-HISTORY_LIMIT:]
     state["query"] = None
     state["page"] = 0
     return state
 
 
-def _store(state: dict[str, Any], step: Step, value: Any) -> dict[str, Any]:
+def _store(form: FormSpec, state: dict[str, Any], step: Step, value: Any) -> dict[str, Any]:
     state = _remember(state)
     answers = state["answers"]
     assert step.field is not None
     if step.sub is None:
         answers[step.field.name] = value
+        _drop_out_of_bounds(form, answers, step.field.name)
     else:
         group = answers.setdefault(
             step.field.name, {"items": [], "current": {}, "open": True, "more": False}
@@ -90,6 +93,21 @@ def _store(state: dict[str, Any], step: Step, value: Any) -> dict[str, Any]:
             else:
                 group["more"] = True
     return state
+
+
+def _drop_out_of_bounds(form: FormSpec, answers: dict[str, Any], changed: str) -> None:
+    """A changed date can put a later one out of its bounds (start moved after the end):
+    that answer is asked again rather than kept wrong."""
+    for spec in form.fields:
+        if spec.type != "date" or answers.get(spec.name) is None:
+            continue
+        if changed not in (spec.not_before, spec.not_after):
+            continue
+        value = date.fromisoformat(answers[spec.name])
+        low = _date_bound(spec.not_before, answers, FormEnv())
+        high = _date_bound(spec.not_after, answers, FormEnv())
+        if (low and value < low) or (high and value > high):
+            del answers[spec.name]
 
 
 def _date_bound(ref: str | None, answers: dict[str, Any], env: FormEnv) -> date | None:
@@ -117,7 +135,8 @@ def parse_value(spec: FieldSpec, raw: str, state: dict[str, Any], env: FormEnv) 
             number = vn.parse_number(
                 raw, integer=spec.integer, minimum=spec.minimum, maximum=spec.maximum
             )
-            return str(number.normalize()) if number != 0 else "0"
+            # Plain digits: "1000", never "1E+3", so int() and Decimal() both read it back.
+            return format(number.normalize(), "f")
         case "date":
             value = vn.parse_date(raw)
             low = _date_bound(spec.not_before, state["answers"], env)
@@ -139,17 +158,19 @@ def fold(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
-def matching_options(options: list[Option], query: str | None) -> list[Option]:
+def matching_options(
+    options: list[Option], query: str | None, labeler: Callable[[str], str] = str
+) -> list[Option]:
     if not query:
         return options
     needle = fold(query)
-    return [option for option in options if needle in fold(option.label)]
+    return [option for option in options if needle in fold(labeler(option.label))]
 
 
 def _choose_by_text(spec: FieldSpec, raw: str, env: FormEnv) -> str:
     options = env.options_for(spec)
-    found = matching_options(options, raw)
-    exact = [option for option in found if fold(option.label) == fold(raw)]
+    found = matching_options(options, raw, env.labeler)
+    exact = [option for option in found if fold(env.labeler(option.label)) == fold(raw)]
     if len(exact) == 1 or len(found) == 1:
         return (exact or found)[0].value
     raise vn.InputError("error-choice-search" if found else "error-choice-nomatch", query=raw)
@@ -176,7 +197,7 @@ def answer_text(
             narrowed["page"] = 0
             error.params["state"] = narrowed
         raise
-    return _store(state, step, value), value
+    return _store(form, state, step, value), value
 
 
 def choose(form: FormSpec, state: dict[str, Any], value: str, env: FormEnv) -> dict[str, Any]:
@@ -186,7 +207,10 @@ def choose(form: FormSpec, state: dict[str, Any], value: str, env: FormEnv) -> d
         if value not in ("yes", "no"):
             raise vn.InputError("error-choice")
         state = _remember(state)
-        group = state["answers"][step.field.name]  # type: ignore[union-attr]
+        assert step.field is not None
+        group = state["answers"][step.field.name]
+        if value == "no" and len(group["items"]) < step.field.min_items:
+            raise vn.InputError("error-min-items", min=step.field.min_items)
         group["more"] = False
         if value == "no":
             group["open"] = False
@@ -196,21 +220,23 @@ def choose(form: FormSpec, state: dict[str, Any], value: str, env: FormEnv) -> d
         raise vn.InputError("error-choice")
     if value not in {option.value for option in env.options_for(spec)}:
         raise vn.InputError("error-choice")
-    return _store(state, step, value)
+    return _store(form, state, step, value)
 
 
 def skip(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
     step = current_step(form, state)
     if step.kind != "ask" or step.spec is None or step.spec.required:
         raise vn.InputError("error-cannot-skip")
-    return _store(state, step, None)
+    return _store(form, state, step, None)
 
 
 def back(state: dict[str, Any]) -> dict[str, Any]:
     if not state["history"]:
         raise vn.InputError("error-first-step")
     state = copy.deepcopy(state)
-    state["answers"] = state["history"].pop()
+    before = state["history"].pop()
+    state["answers"] = before["answers"]
+    state["editing"] = before["editing"]
     state["query"] = None
     state["page"] = 0
     return state
@@ -236,10 +262,13 @@ def set_page(state: dict[str, Any], page: int) -> dict[str, Any]:
 
 
 def page_of(
-    options: list[Option], state: dict[str, Any], page_size: int = PAGE_SIZE
+    options: list[Option],
+    state: dict[str, Any],
+    page_size: int = PAGE_SIZE,
+    labeler: Callable[[str], str] = str,
 ) -> tuple[list[Option], int, int]:
     """The options shown now (after a typed search), the page number and the page count."""
-    found = matching_options(options, state.get("query"))
+    found = matching_options(options, state.get("query"), labeler)
     pages = max(1, -(-len(found) // page_size))
     page = min(state.get("page", 0), pages - 1)
     return found[page * page_size : (page + 1) * page_size], page, pages

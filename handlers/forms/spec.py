@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from collections.abc import Callable
 from typing import Any, Literal
 
 FieldType = Literal["text", "name", "number", "date", "choice", "phone", "group"]
@@ -93,6 +94,8 @@ class FormEnv:
 
     options: dict[str, list[Option]] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
+    # Turns an option's label (often a catalog key) into what the person sees and types.
+    labeler: Callable[[str], str] = str
 
     def options_for(self, spec: FieldSpec) -> list[Option]:
         if spec.source is not None:
