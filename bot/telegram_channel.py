@@ -177,12 +177,17 @@ def core_of_app(app: Application) -> Core:
 
 
 async def drain_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Send what the core queued. The reliable, paced sender is built on this in the outbox issue;
-    here: one batch per tick, 403 marks the person unreachable, 400 is recorded and not retried."""
-    app = context.application
+    await flush_outbox(context.application)
+
+
+async def flush_outbox(app: Application) -> int:
+    """Send what the core queued; returns how many were settled. The reliable, paced sender is
+    built on this in the outbox issue; here: one batch per tick, a 403 marks the person
+    unreachable, a 400 is recorded and not retried, a 429 or network error stops the batch."""
     core = core_of_app(app)
     async with core.db.session() as session:
         batch = await outbox.due(session, channel=CHANNEL, now=core.clock(), limit=25)
+    settled = 0
     for message_id, chat_id, payload in batch:
         status, error = outbox.SENT, None
         choices = [[Choice(c["label"], c["data"]) for c in row] for row in payload["choices"]]
@@ -198,11 +203,13 @@ async def drain_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
             status, error = outbox.FAILED, str(exc)
         except (RetryAfter, NetworkError) as exc:
             log.warning("outbox paused: %s", exc)
-            return
+            return settled
         async with core.db.session() as session:
             await outbox.settle(
                 session, message_id=message_id, status=status, now=core.clock(), error=error
             )
+        settled += 1
+    return settled
 
 
 async def post_init(app: Application) -> None:

@@ -170,6 +170,12 @@ class ChatClient:
             message["caption"] = caption
         return await self._process({"message": message})
 
+    def last_message(self) -> dict[str, Any]:
+        for message in reversed(list(self.api.messages.values())):
+            if message["chat"]["id"] == self.user_id:
+                return message
+        raise AssertionError("the bot has not written in this chat")
+
     def last_keyboard_message(self) -> dict[str, Any]:
         for message in reversed(list(self.api.messages.values())):
             if message["chat"]["id"] == self.user_id and message.get("reply_markup"):
@@ -205,7 +211,7 @@ class ChatClient:
 
     async def press(self, data: str, message: dict[str, Any] | None = None) -> list[str]:
         """Send callback data as is, forged or not."""
-        message = message or self.last_keyboard_message()
+        message = message or self.last_message()
         query = {
             "id": str(next(_update_ids)),
             "from": self.user,

@@ -255,3 +255,9 @@ async def test_attachment_where_text_is_expected(seeded, chat):
     replies = await person.send_photo()
     assert replies[0] == "Ở bước này cần nhập chữ, không phải tệp hay ảnh."
     assert replies[1].startswith("Tên mô hình")
+
+
+async def test_typing_an_option_instead_of_pressing_it(seeded, chat):
+    person = await join(chat)
+    await person.send("/dangky")
+    assert await person.send("tap the") == ["Tên tập thể (ví dụ: Chi bộ Văn phòng, Phòng Tổ chức)?"]

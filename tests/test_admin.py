@@ -1,0 +1,138 @@
+"""Admins set up units, invite links and campaigns through the same form engine."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from storage import queries
+from storage.models import AuditEntry, Campaign, Invite, Membership, Unit
+from tests.conftest import ADMIN_ID
+
+
+async def test_admin_adds_units_creates_an_invite_and_a_campaign(chat, db, api):
+    admin = chat(ADMIN_ID, "Quản trị")
+    assert (await admin.send("/cacdonvi"))[0].startswith("Chưa có đơn vị nào.")
+    replies = await admin.send("/themdonvi")
+    assert replies[-1].startswith("Mã đơn vị")
+    assert (await admin.send("mã có dấu"))[0].startswith("⚠️ Mã chỉ gồm chữ không dấu")
+    await admin.send("DUK")
+    await admin.send("Đảng ủy Khối cơ quan và doanh nghiệp tỉnh")
+    await admin.click("Bỏ qua »")
+    replies = await admin.click("✅ Xác nhận")
+    assert replies == ["Đã thêm đơn vị DUK — Đảng ủy Khối cơ quan và doanh nghiệp tỉnh."]
+    await admin.send("/themdonvi")
+    assert (await admin.send("duk"))[0].startswith("⚠️ Mã đơn vị duk đã có.")
+    await admin.send("CB-VP")
+    await admin.send("Chi bộ Văn phòng")
+    await admin.click("Đảng ủy Khối cơ quan và doanh nghiệp tỉnh")
+    await admin.click("✅ Xác nhận")
+    replies = await admin.send("/cacdonvi")
+    assert replies[0] == (
+        "Các đơn vị (2):\n• CB-VP — Chi bộ Văn phòng (DUK)\n"
+        "• DUK — Đảng ủy Khối cơ quan và doanh nghiệp tỉnh"
+    )
+
+    await admin.send("/moi")
+    await admin.click("Chi bộ Văn phòng")
+    assert admin.buttons()[:2] == ["thành viên", "cán bộ phụ trách"]
+    await admin.click("thành viên")
+    assert (await admin.send("0"))[0].startswith("⚠️ Số phải từ 1 trở lên.")
+    await admin.send("7")
+    await admin.send("1.000")
+    replies = await admin.click("✅ Tạo link")
+    async with db.session() as session:
+        invite = await session.scalar(select(Invite))
+    assert replies[0] == (
+        "🔗 Link mời vào Chi bộ Văn phòng (vai trò thành viên):\n"
+        f"https://t.me/dvk_test_bot?start={invite.code}\n"
+        "Hiệu lực đến 03/12/2026 09:00, tối đa 1.000 lượt."
+    )
+    assert invite.max_uses == 1000 and invite.role == "member"
+
+    await admin.send("/taodot")
+    await admin.send("DVK2026")
+    await admin.send("Dân vận khéo 2026–2027")
+    await admin.send("01/01/2026")
+    assert (await admin.send("31/12/2025"))[0].startswith("⚠️ Ngày phải từ 01/01/2026 trở đi.")
+    await admin.send("31/12/2027")
+    replies = await admin.click("✅ Xác nhận")
+    assert replies == [
+        "Đã tạo đợt «Dân vận khéo 2026–2027» (DVK2026), từ 01/01/2026 đến 31/12/2027."
+    ]
+    async with db.session() as session:
+        campaign = await session.scalar(select(Campaign))
+        actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+    assert (campaign.starts_on, campaign.ends_on) == (date(2026, 1, 1), date(2027, 12, 31))
+    assert actions == [
+        "admin.bootstrap",
+        "unit.added",
+        "unit.added",
+        "invite.created",
+        "campaign.created",
+    ]
+
+    # The link works: someone joins the unit with it.
+    person = chat(8001, "Mai")
+    await person.send(f"/start {invite.code}")
+    await person.send("Đỗ Thị Mai")
+    await person.click("Hội viên")
+    await person.click("Bỏ qua »")
+    async with db.session() as session:
+        membership = await session.scalar(select(Membership))
+    assert membership.invite_id == invite.id
+
+
+async def test_admin_commands_are_refused_to_others(chat, db, clock):
+    async with db.session() as session:
+        unit = await queries.add_unit(
+            session, code="CB", name="Chi bộ", parent_id=None, now=clock()
+        )
+        coordinator = await queries.get_or_create_identity(
+            session,
+            channel="telegram",
+            external_id="9001",
+            chat_id="9001",
+            display_name=None,
+            now=clock(),
+        )
+        await queries.add_membership(
+            session,
+            member_id=coordinator.member_id,
+            unit_id=unit.id,
+            role="coordinator",
+            now=clock(),
+        )
+    person = chat(9001, "Phụ trách")
+    for command in ("/themdonvi", "/taodot", "/cacdonvi"):
+        assert await person.send(command) == ["Bạn không có quyền thực hiện việc này."], command
+    # A coordinator may invite members to their own units, but not coordinators.
+    await person.send("/moi")
+    await person.click("Chi bộ")
+    assert person.buttons() == ["thành viên", "« Quay lại", "✖ Hủy"]
+    async with db.session() as session:
+        assert await session.scalar(select(Unit).where(Unit.code == "X")) is None
+
+
+async def test_admin_role_taken_away_mid_form(chat, db, clock):
+    async with db.session() as session:
+        identity = await queries.get_or_create_identity(
+            session,
+            channel="telegram",
+            external_id="9100",
+            chat_id="9100",
+            display_name=None,
+            now=clock(),
+        )
+        identity.member.is_admin = True
+    person = chat(9100, "Khác")
+    await person.send("/themdonvi")
+    await person.send("XYZ")
+    async with db.session() as session:
+        identity = await queries.find_identity(session, channel="telegram", external_id="9100")
+        identity.member.is_admin = False
+    replies = await person.send("Tên đơn vị")
+    assert replies == ["Bạn không còn quyền thực hiện «Thêm đơn vị», nên phiên nhập đã được hủy."]
+    async with db.session() as session:
+        assert (await session.scalars(select(Unit))).all() == []
