@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bot.config import Settings
 from bot.runtime import build_core, utc_now
 from storage.db import Database
@@ -42,11 +44,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # The terminal chat shares the screen with the log: keep the log to warnings there.
+    quiet = args.command in ("chat", "start", "demo-seed", "units")
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "DVK_" + "_".join(str(part) for part in problem["loc"]).upper()
+            print(f"{name}: {problem['msg']}", file=sys.stderr)
+        return EXIT_CONFIG
     match args.command:
         case "run":
             return run_telegram(settings)
@@ -131,7 +142,10 @@ async def chat(settings: Settings, person: str) -> int:
     db = Database.from_url(settings.database_url)
     try:
         terminal = TerminalChat(build_core(settings, db), person, print)
-        print(f"dvk chat — as «{person}». Type /help; numbers pick options; /thoat to quit.")
+        print(
+            f"dvk chat — as «{person}». Type /help; a number picks an option (#N where the "
+            "answer itself is a number); /thoat or Ctrl-D to quit."
+        )
         await terminal.run(sys.stdin, lambda: print("> ", end="", flush=True))
     finally:
         await db.dispose()

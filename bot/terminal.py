@@ -19,6 +19,7 @@ class TerminalChat:
         self.person = person
         self.out = out
         self.options: list[Choice] = []
+        self.free_text = False
         core.config.invite_links.setdefault(CHANNEL, lambda code: f"/start {code}")
 
     def show(self, messages: list[Outbound]) -> None:
@@ -28,8 +29,11 @@ class TerminalChat:
             numbered = [choice for row in message.choices for choice in row]
             if numbered:
                 self.options = numbered
+                self.free_text = message.free_text
+                # Where a typed number is an answer, options are picked with "#N".
+                mark = "#" if message.free_text else ""
                 for i, choice in enumerate(numbered, 1):
-                    self.out(f"  [{i}] {choice.label}")
+                    self.out(f"  [{mark}{i}] {choice.label}")
 
     async def queued(self) -> None:
         async with self.core.db.session() as session:
@@ -48,8 +52,9 @@ class TerminalChat:
     async def say(self, line: str) -> None:
         line = line.strip()
         choice = None
-        if line.isdigit() and self.options and 1 <= int(line) <= len(self.options):
-            choice = self.options[int(line) - 1].data
+        number = line[1:] if line.startswith("#") else None if self.free_text else line
+        if number and number.isdigit() and 1 <= int(number) <= len(self.options):
+            choice = self.options[int(number) - 1].data
         inbound = Inbound(
             channel=CHANNEL,
             external_id=self.person,

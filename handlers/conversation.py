@@ -153,7 +153,7 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
         if conv.state.get("query"):
             rows.append([button(conv, "p:all", ctx.t("button-show-all"))])
     rows.append(_nav_row(ctx, conv, can_skip=not spec.required))
-    ctx.result.say("\n".join(lines), rows)
+    ctx.result.say("\n".join(lines), rows, free_text=spec.type != "choice")
 
 
 async def _advance(ctx: Ctx, conv: Conversation, new_state: dict[str, Any]) -> None:

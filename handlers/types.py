@@ -27,6 +27,9 @@ class Choice:
 class Outbound:
     text: str
     choices: list[list[Choice]] = field(default_factory=list)
+    # The person is expected to type an answer (a number, say): channels that turn buttons into
+    # numbered options must not read a typed "2" as option 2.
+    free_text: bool = False
 
 
 @dataclass
@@ -39,5 +42,7 @@ class Result:
     # People whose commands menu must change (their role changed): (channel, external_id).
     roles_changed: list[tuple[str, str]] = field(default_factory=list)
 
-    def say(self, text: str, choices: list[list[Choice]] | None = None) -> None:
-        self.messages.append(Outbound(text, choices or []))
+    def say(
+        self, text: str, choices: list[list[Choice]] | None = None, *, free_text: bool = False
+    ) -> None:
+        self.messages.append(Outbound(text, choices or [], free_text))

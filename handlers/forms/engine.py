@@ -8,8 +8,8 @@ summary and while editing. A group's answer is {"items": [...], "current": {...}
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal

@@ -5,9 +5,9 @@ JSON, go through the same engine)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any, Literal
 
 FieldType = Literal["text", "name", "number", "date", "choice", "phone", "group"]
