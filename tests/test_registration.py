@@ -138,6 +138,17 @@ async def test_invite_join_then_full_registration(seeded, chat, db, api):
     ]
     assert conv is None  # the form is done
 
+    # Every button's data is short ASCII, as Telegram requires (1-64 bytes).
+    datas = [
+        button["callback_data"]
+        for call in api.sent(MEMBER_ID)
+        if call.params.get("reply_markup")
+        for row in call.params["reply_markup"]["inline_keyboard"]
+        for button in row
+    ]
+    assert len(datas) > 40
+    assert all(data.isascii() and 1 <= len(data.encode()) <= 64 for data in datas)
+
     # The answered button message was marked and its keyboard removed.
     edits = [c for c in api.calls if c.method == "editMessageText"]
     assert edits and edits[-1].params["text"].endswith("→ ✅ Gửi đăng ký")
