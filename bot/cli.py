@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from bot.config import Settings
 from bot.runtime import build_core, utc_now
 from storage.db import Database
-from storage.migrate import upgrade
+from storage.migrate import pending, upgrade
 
 EXIT_CONFIG = 2
 DEMO_DATABASE = "sqlite+aiosqlite:///data/demo.sqlite3"
@@ -88,6 +88,25 @@ async def migrate(url: str) -> None:
         await db.dispose()
 
 
+async def prepare_database(settings: Settings) -> bool:
+    """SQLite is migrated on start; a shared server database is migrated by `dvk db upgrade`
+    on purpose (one deliberate step, not every replica at once), so here it is only checked."""
+    if settings.sqlite_path() is not None:
+        await migrate(settings.database_url)
+        return True
+    db = Database.from_url(settings.database_url)
+    try:
+        if await pending(db.engine):
+            print(
+                "The database schema is not up to date: run `dvk db upgrade` first.",
+                file=sys.stderr,
+            )
+            return False
+    finally:
+        await db.dispose()
+    return True
+
+
 def run_telegram(settings: Settings) -> int:
     problem = settings.token_problem()
     if problem is not None:
@@ -105,8 +124,8 @@ def run_telegram(settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    if settings.sqlite_path() is not None:
-        asyncio.run(migrate(settings.database_url))
+    if not asyncio.run(prepare_database(settings)):
+        return EXIT_CONFIG
     from bot import telegram_channel
 
     db = Database.from_url(settings.database_url)
@@ -137,8 +156,8 @@ async def demo_seed(url: str) -> int:
 async def chat(settings: Settings, person: str) -> int:
     from bot.terminal import TerminalChat
 
-    if settings.sqlite_path() is not None:
-        await migrate(settings.database_url)
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
     db = Database.from_url(settings.database_url)
     try:
         terminal = TerminalChat(build_core(settings, db), person, print)

@@ -320,12 +320,3 @@ async def list_units(ctx: Ctx) -> None:
     if len(units) > 200:
         lines.append(ctx.t("units-more", count=vn.format_number(len(units) - 200)))
     ctx.result.say("\n".join(lines))
-
-
-async def start_invite(ctx: Ctx) -> None:
-    from handlers import conversation
-
-    if not (await ctx.is_admin() or await ctx.is_coordinator()):
-        ctx.say("error-not-allowed")
-        return
-    await conversation.start(ctx, "invite")

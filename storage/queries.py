@@ -66,11 +66,6 @@ async def get_or_create_identity(
     return identity
 
 
-async def identities_of(session: AsyncSession, *, member_id: int) -> Sequence[Identity]:
-    result = await session.scalars(select(Identity).where(Identity.member_id == member_id))
-    return result.all()
-
-
 async def memberships_of(session: AsyncSession, *, member_id: int) -> Sequence[Membership]:
     result = await session.scalars(
         select(Membership).where(Membership.member_id == member_id).order_by(Membership.id)

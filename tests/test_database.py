@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
 
 from storage import seed
-from storage.migrate import downgrade, upgrade
+from storage.migrate import downgrade, pending, upgrade
 from storage.models import Base, Field
 from tests.conftest import PG_URL
 
@@ -33,7 +33,9 @@ async def test_fields_are_seeded(db):
 
 
 async def test_downgrade_and_upgrade_again(db):
+    assert not await pending(db.engine)
     await downgrade(db.engine, "base")
+    assert await pending(db.engine)
     async with db.engine.connect() as conn:
         tables = await conn.run_sync(lambda c: c.dialect.get_table_names(c))
     assert set(tables) <= {"alembic_version"}
