@@ -59,6 +59,10 @@ class Member(Base):
     category: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(20))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Local hour reminders are sent at; None means the configured default.
+    reminder_hour: Mapped[int | None] = mapped_column(Integer)
+    # No reminders up to and including this local date (leave, business trip).
+    paused_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime]
 
     identities: Mapped[list[Identity]] = relationship(back_populates="member")
@@ -130,6 +134,9 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(200))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
+    cadence: Mapped[str] = mapped_column(String(16), default="monthly", server_default="monthly")
+    # Reports for a period are due on this day of the period's last month (clamped to its end).
+    due_day: Mapped[int] = mapped_column(Integer, default=25, server_default="25")
     created_at: Mapped[datetime]
 
 
@@ -206,8 +213,65 @@ class Conversation(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # When the form began, and when the person was nudged to finish it (once per form).
+    started_at: Mapped[datetime | None]
+    nudged_at: Mapped[datetime | None]
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class Report(Base):
+    """A progress report of a model for one reporting period. One per model and period: a second
+    report for the same period replaces the first."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("model_id", "period_start"),
+        Index("ix_reports_period", "period_start", "model_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    done_text: Mapped[str] = mapped_column(Text)
+    difficulties: Mapped[str | None] = mapped_column(Text)
+    proposals: Mapped[str | None] = mapped_column(Text)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    replaced: Mapped[int] = mapped_column(Integer, default=0)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    submitted_at: Mapped[datetime]
+
+    values: Mapped[list[ReportValue]] = relationship(cascade="all, delete-orphan")
+    photos: Mapped[list[ReportPhoto]] = relationship(
+        order_by="ReportPhoto.position", cascade="all, delete-orphan"
+    )
+
+
+class ReportValue(Base):
+    """What a report achieved this period for one of the model's targets."""
+
+    __tablename__ = "report_values"
+    __table_args__ = (UniqueConstraint("report_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"), index=True)
+    value: Mapped[Decimal] = mapped_column(Numeric(24, 4))
+
+
+class ReportPhoto(Base):
+    """Evidence: a photo kept by its channel file id (Telegram's file_id)."""
+
+    __tablename__ = "report_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    file_id: Mapped[str] = mapped_column(String(200))
 
 
 class AuditEntry(Base):
@@ -226,15 +290,20 @@ class OutboxMessage(Base):
     """A message the bot sends on its own. The unique key makes enqueueing idempotent."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "not_before"),)
+    # The sender's queue order: what is pending, by priority, then oldest first.
+    __table_args__ = (Index("ix_outbox_queue", "status", "priority", "not_before", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     key: Mapped[str] = mapped_column(String(160), unique=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # pending -> sending -> sent | failed | unreachable (see bot/sender.py)
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Lower goes first: replies-like notices before reminders before broadcasts.
+    priority: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     not_before: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
