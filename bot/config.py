@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from storage.periods import QuietHours
 
 # A real token looks like "123456789:AAH..." (bot id, colon, 35 url-safe characters).
 _TOKEN_RE = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
@@ -33,6 +35,23 @@ class Settings(BaseSettings):
     # An unfinished form pauses after this long without an answer; the draft is kept.
     draft_ttl_hours: float = 24.0
     outbox_interval_seconds: float = 2.0
+    # Reminders: the default local hour, how many days before / after the due date, quiet hours
+    # (local, may cross midnight) in which nothing is sent, how often the sweep runs.
+    reminder_hour: int = Field(default=8, ge=0, le=23)
+    remind_before_days: int = Field(default=3, ge=0, le=28)
+    remind_overdue_days: int = Field(default=2, ge=0, le=28)
+    quiet_hours: str = "20:00-07:30"
+    sweep_interval_seconds: float = Field(default=300, gt=0)
+    nudge_after_hours: float = Field(default=24, gt=0)
+    # Messages per second the outbox sender allows itself; replies to people are paced
+    # separately, and the two stay under Telegram's ~30/s.
+    send_rate: float = Field(default=20, gt=0)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value)  # ValueError says what is wrong
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -12,6 +12,7 @@ from handlers.dispatcher import Core
 from handlers.menu import commands_for
 from storage import queries
 from storage.db import Database
+from storage.periods import QuietHours
 
 
 def utc_now() -> datetime:
@@ -23,6 +24,11 @@ def core_config(settings: Settings) -> CoreConfig:
         timezone=ZoneInfo(settings.timezone),
         language=settings.language,
         draft_ttl=timedelta(hours=settings.draft_ttl_hours),
+        quiet_hours=QuietHours.parse(settings.quiet_hours),
+        reminder_hour=settings.reminder_hour,
+        remind_before_days=settings.remind_before_days,
+        remind_overdue_days=settings.remind_overdue_days,
+        nudge_after=timedelta(hours=settings.nudge_after_hours),
         bootstrap_admins={"telegram": {str(i) for i in settings.admin_ids}},
     )
 

@@ -31,6 +31,7 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.runtime import menu_of
+from handlers import reminders
 from handlers.dispatcher import Core
 from handlers.types import Choice, Inbound, Outbound, Result
 from storage import outbox
@@ -89,11 +90,15 @@ def core_of(context: ContextTypes.DEFAULT_TYPE) -> Core:
     return context.application.bot_data["core"]
 
 
-def attachment_kind(message: Message) -> str | None:
-    for kind in ("photo", "document", "sticker", "voice", "video", "audio", "location", "contact"):
-        if getattr(message, kind, None):
-            return kind
-    return None
+def attachment_of(message: Message) -> tuple[str | None, str | None]:
+    """(kind, file id) of what was sent besides text; photos keep their largest size."""
+    if message.photo:
+        return "photo", message.photo[-1].file_id
+    for kind in ("document", "sticker", "voice", "video", "audio", "location", "contact"):
+        found = getattr(message, kind, None)
+        if found:
+            return kind, getattr(found, "file_id", None)
+    return None, None
 
 
 async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -101,12 +106,14 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     user = update.effective_user
     if message is None or user is None:
         return
+    kind, file_id = attachment_of(message)
     inbound = Inbound(
         channel=CHANNEL,
         external_id=str(user.id),
         chat_id=str(message.chat_id),
         text=message.text or message.caption,
-        attachment=attachment_kind(message),
+        attachment=kind,
+        file_id=file_id,
         display_name=user.full_name,
     )
     result = await core_of(context).handle(inbound)
@@ -212,6 +219,19 @@ async def flush_outbox(app: Application) -> int:
     return settled
 
 
+async def sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_sweep(context.application)
+
+
+async def run_sweep(app: Application) -> tuple[int, int]:
+    """Queue the reminders and nudges due now (decided from the database, not from jobs)."""
+    core = core_of_app(app)
+    reminders_queued, nudges = await reminders.sweep(core.db, core.config, core.clock(), core.texts)
+    if reminders_queued or nudges:
+        log.info("queued %d reminders and %d nudges", reminders_queued, nudges)
+    return reminders_queued, nudges
+
+
 async def post_init(app: Application) -> None:
     core = core_of_app(app)
     username = app.bot.username
@@ -260,6 +280,10 @@ def build_application(
     interval = outbox_interval if outbox_interval is not None else settings.outbox_interval_seconds
     if app.job_queue is not None and interval > 0:
         app.job_queue.run_repeating(drain_outbox, interval=interval, first=interval, name="outbox")
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            sweep_job, interval=settings.sweep_interval_seconds, first=10, name="reminders"
+        )
     return app
 
 

@@ -13,6 +13,7 @@ from bot.texts import Texts
 from handlers.types import Inbound, Result
 from storage import queries, rules
 from storage.models import Identity, Member, Membership
+from storage.periods import QuietHours
 
 
 @dataclass
@@ -20,6 +21,12 @@ class CoreConfig:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Ho_Chi_Minh"))
     language: str = "vi"
     draft_ttl: timedelta = timedelta(hours=24)
+    quiet_hours: QuietHours = field(default_factory=lambda: QuietHours.parse("20:00-07:30"))
+    reminder_hour: int = 8
+    remind_before_days: int = 3
+    remind_overdue_days: int = 2
+    # An unfinished registration or report gets one nudge after this long.
+    nudge_after: timedelta = timedelta(days=1)
     # channel -> external ids that are admins from the configuration
     bootstrap_admins: dict[str, set[str]] = field(default_factory=dict)
     # channel -> how an invite code becomes something a person can open

@@ -31,6 +31,8 @@ async def start(ctx: Ctx, flow_name: str, context: dict[str, Any] | None = None)
     conv.state = engine.new_state()
     conv.context = context or {}
     conv.paused = False
+    conv.started_at = ctx.now
+    conv.nudged_at = None
     touch(ctx, conv)
     await ctx.session.flush()
     await render(ctx, conv)
@@ -66,6 +68,8 @@ def value_text(ctx: Ctx, spec: FieldSpec, value: Any, env: FormEnv) -> str:
                 if option.value == value:
                     return ctx.label(option.label)
             return str(value)
+        case "photos":
+            return ctx.t("form-photos-count", count=len(value))
         case "group":
             return "\n".join(
                 f"  {i}. "
@@ -87,7 +91,7 @@ def _nav_row(ctx: Ctx, conv: Conversation, *, can_skip: bool) -> list[Choice]:
 
 async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     flow = flow_of(conv)
-    form = flow.form
+    form = flow.form_for(conv)
     env = await form_env(ctx, conv)
     step = engine.current_step(form, conv.state)
     title = ctx.label(form.title)
@@ -152,15 +156,23 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
             lines.append(ctx.t("form-search-hint"))
         if conv.state.get("query"):
             rows.append([button(conv, "p:all", ctx.t("button-show-all"))])
-    rows.append(_nav_row(ctx, conv, can_skip=not spec.required))
-    ctx.result.say("\n".join(lines), rows, free_text=spec.type != "choice")
+    photos_so_far = 0
+    if spec.type == "photos":
+        photos_so_far = len((conv.state["answers"].get(spec.name) or {"items": []})["items"])
+        if photos_so_far:
+            # Each picture of an album arrives alone: answer it in one short line.
+            lines = [*([note] if note else []), ctx.t("form-photos-received", count=photos_so_far)]
+            rows.append([button(conv, "d", ctx.t("button-photos-done"))])
+    can_skip = not spec.required and photos_so_far == 0
+    rows.append(_nav_row(ctx, conv, can_skip=can_skip))
+    ctx.result.say("\n".join(lines), rows, free_text=spec.type not in ("choice", "photos"))
 
 
 async def _advance(ctx: Ctx, conv: Conversation, new_state: dict[str, Any]) -> None:
     conv.state = new_state
     touch(ctx, conv)
     flow = flow_of(conv)
-    if engine.current_step(flow.form, new_state).kind == "done":
+    if engine.current_step(flow.form_for(conv), new_state).kind == "done":
         await finish(ctx, conv)
         return
     await ctx.session.flush()
@@ -169,12 +181,12 @@ async def _advance(ctx: Ctx, conv: Conversation, new_state: dict[str, Any]) -> N
 
 async def finish(ctx: Ctx, conv: Conversation) -> None:
     flow = flow_of(conv)
-    answers = engine.final_answers(flow.form, conv.state)
+    answers = engine.final_answers(flow.form_for(conv), conv.state)
     try:
         await flow.complete(ctx, conv, answers)
     except vn.InputError as error:
         note = "⚠️ " + ctx.t(error.key, **error.params)
-        if not flow.form.summary:
+        if not flow.form_for(conv).summary:
             # Nothing left to correct (the invite ran out meanwhile, say): end with the reason.
             await ctx.session.delete(conv)
             await ctx.session.flush()
@@ -193,9 +205,9 @@ async def on_text(ctx: Ctx, conv: Conversation, text: str) -> None:
         await cancel(ctx, conv, key="form-not-allowed")
         return
     env = await form_env(ctx, conv)
-    step = engine.current_step(flow.form, conv.state)
+    step = engine.current_step(flow.form_for(conv), conv.state)
     try:
-        new_state, value = engine.answer_text(flow.form, conv.state, text, env)
+        new_state, value = engine.answer_text(flow.form_for(conv), conv.state, text, env)
         if step.spec is not None:
             await flow.check(ctx, conv, step.spec, value)
     except vn.InputError as error:
@@ -210,12 +222,33 @@ async def on_text(ctx: Ctx, conv: Conversation, text: str) -> None:
     await _advance(ctx, conv, new_state)
 
 
+async def on_attachment(ctx: Ctx, conv: Conversation, kind: str, file_id: str | None) -> None:
+    flow = flow_of(conv)
+    if not await flow.allowed(ctx, conv):
+        await cancel(ctx, conv, key="form-not-allowed")
+        return
+    form = flow.form_for(conv)
+    step = engine.current_step(form, conv.state)
+    if step.spec is None or step.spec.type != "photos" or not file_id:
+        await render(ctx, conv, note="⚠️ " + ctx.t("error-attachment"))
+        return
+    if kind != "photo":
+        await render(ctx, conv, note="⚠️ " + ctx.t("error-photo-type"))
+        return
+    try:
+        new_state = engine.add_photo(form, conv.state, file_id)
+    except vn.InputError as error:
+        await render(ctx, conv, note="⚠️ " + ctx.t(error.key, **error.params))
+        return
+    await _advance(ctx, conv, new_state)
+
+
 async def on_button(ctx: Ctx, conv: Conversation, action: str) -> None:
     flow = flow_of(conv)
     if not await flow.allowed(ctx, conv):
         await cancel(ctx, conv, key="form-not-allowed")
         return
-    form = flow.form
+    form = flow.form_for(conv)
     env = await form_env(ctx, conv)
     kind, _, arg = action.partition(":")
     if kind == "x":
@@ -238,7 +271,7 @@ async def on_button(ctx: Ctx, conv: Conversation, action: str) -> None:
 async def _apply_button(
     ctx: Ctx, conv: Conversation, flow: Flow, env: FormEnv, kind: str, arg: str
 ) -> dict[str, Any]:
-    form = flow.form
+    form = flow.form_for(conv)
     match kind:
         case "o":
             step = engine.current_step(form, conv.state)
@@ -250,6 +283,8 @@ async def _apply_button(
             return engine.choose(form, conv.state, "yes" if kind == "y" else "no", env)
         case "b":
             return engine.back(conv.state)
+        case "d":
+            return engine.close_photos(form, conv.state)
         case "s":
             return engine.skip(form, conv.state)
         case "e":

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.texts import Texts
-from handlers import admin, conversation, onboarding, registration
+from handlers import admin, conversation, onboarding, registration, reminders, reports
 from handlers.context import CoreConfig, Ctx
 from handlers.types import Choice, Inbound, Result
 from storage import queries
@@ -78,6 +78,10 @@ async def route(ctx: Ctx) -> None:
         await on_choice(ctx, conv, inbound.choice)
         return
     text = (inbound.text or "").strip()
+    if inbound.attachment and conv is not None and not conv.paused:
+        # A caption is not an answer: the attachment is what was sent.
+        await conversation.on_attachment(ctx, conv, inbound.attachment, inbound.file_id)
+        return
     if not text:
         ctx.say("error-attachment" if inbound.attachment else "error-empty")
         if conv is not None and not conv.paused:
@@ -119,6 +123,7 @@ def paused_prompt(ctx: Ctx, conv: Conversation) -> None:
 
 CHOICE_RE = re.compile(
     r"^(f|d):(\d{1,9}):([A-Za-z0-9_:.-]{1,48})$|^(jr):([ar]):(\d{1,12})$|^(m):(\d{1,12})$"
+    r"|^(rp):(\d{1,12})(:r)?$|^(resume)$"
 )
 
 
@@ -141,7 +146,21 @@ async def on_choice(ctx: Ctx, conv: Conversation | None, data: str) -> None:
     if match.group(4):
         await admin.decide_join_request(ctx, int(match.group(6)), match.group(5) == "a")
         return
-    await registration.show_model(ctx, int(match.group(8)))
+    if match.group(7):
+        await registration.show_model(ctx, int(match.group(8)))
+        return
+    if match.group(9):
+        # A report button (in a reminder, say): the form starts only after any open one is
+        # dealt with, as with /baocao.
+        text = f"/baocao {match.group(10)}" + (" thaythe" if match.group(11) else "")
+        ctx.inbound = dataclasses.replace(ctx.inbound, text=text, choice=None)
+        await route(ctx)
+        return
+    # "Continue where I stopped" (a nudge): shows the current step, applies nothing.
+    if conv is None:
+        ctx.say("nothing-to-continue")
+        return
+    await conversation.resume(ctx, conv)
 
 
 async def on_draft_choice(ctx: Ctx, conv: Conversation, action: str) -> None:
@@ -244,6 +263,27 @@ async def cmd_register(ctx: Ctx, conv: Conversation | None, args: str) -> None:
         await registration.start_registration(ctx)
 
 
+async def cmd_report(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if not await ctx.is_member():
+        ctx.say("error-not-member")
+        return
+    if await busy(ctx, conv, "report"):
+        return
+    parts = args.split()
+    if parts and parts[0].isdigit():
+        await reports.start_report(ctx, int(parts[0]), replace=parts[1:2] == ["thaythe"])
+        return
+    await reports.choose_model(ctx)
+
+
+async def cmd_reminders(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if not await ctx.is_member():
+        ctx.say("error-not-member")
+        return
+    if not await busy(ctx, conv, "reminders"):
+        await reminders.start_settings(ctx)
+
+
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await registration.list_models(ctx)
     _still_open(ctx, conv)
@@ -300,6 +340,8 @@ COMMANDS: dict[str, Command] = {
     "boqua": _form_key("s"),
     "dangky": cmd_register,
     "mohinh": cmd_models,
+    "baocao": cmd_report,
+    "nhacnho": cmd_reminders,
     "moi": cmd_invite,
     "yeucau": cmd_requests,
     "chapnhan": _decide(True),

@@ -11,7 +11,12 @@ from storage.models import Conversation
 
 
 class Flow:
+    # The form's name and title; a flow whose questions depend on the record (a report asks one
+    # value per target of its model) builds the full form in `form_for`.
     form: ClassVar[FormSpec]
+
+    def form_for(self, conv: Conversation) -> FormSpec:
+        return self.form
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         return FormEnv(context=dict(conv.context))

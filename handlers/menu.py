@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-MEMBER = ("start", "help", "dangky", "mohinh", "tieptuc", "huy")
+MEMBER = ("start", "help", "dangky", "mohinh", "baocao", "nhacnho", "tieptuc", "huy")
 COORDINATOR = ("yeucau", "moi")
 ADMIN = ("themdonvi", "cacdonvi", "taodot")
 

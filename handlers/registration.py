@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers import conversation, vn
+from handlers import conversation, reports, vn
 from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.types import Choice
 from storage import queries, rules
 from storage.models import Campaign, Conversation, Model, Target
+from storage.periods import Period
 
 COLLECTIVE = (("kind", rules.KIND_COLLECTIVE),)
 
@@ -264,4 +265,23 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
             f"• {t('label-submitted-at')}: "
             f"{vn.format_datetime(model.submitted_at, ctx.config.timezone)}"
         )
-    ctx.result.say("\n".join(lines))
+    choices = []
+    if model.status not in (rules.SUBMITTED, rules.RETURNED, rules.REJECTED, rules.DRAFT):
+        lines.append("")
+        lines.append(await reports.progress_text(ctx, model))
+        lines.append(t("label-reports") + ":")
+        done = await queries.reports_of(ctx.session, model_id=model.id)
+        lines += [
+            t(
+                "report-line",
+                period=reports.period_label(
+                    ctx.t, Period(r.period_start, r.period_end, r.due_on), model.campaign.cadence
+                ),
+                at=vn.format_datetime(r.submitted_at, ctx.config.timezone),
+                late=t("report-line-late") if r.late else "",
+            )
+            for r in done
+        ] or [t("reports-none")]
+        if model.status in (rules.APPROVED, rules.IN_PROGRESS):
+            choices.append([Choice(t("menu-baocao"), f"rp:{model.id}")])
+    ctx.result.say("\n".join(lines), choices)

@@ -14,6 +14,7 @@ class Inbound:
     text: str | None = None
     choice: str | None = None  # data of a pressed button; untrusted
     attachment: str | None = None  # kind of file sent ("photo", "document", ...)
+    file_id: str | None = None  # the channel's id of that file, to keep as evidence
     display_name: str | None = None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -24,6 +25,9 @@ from storage.models import (
     Membership,
     Model,
     OutboxMessage,
+    Report,
+    ReportValue,
+    Target,
     Unit,
 )
 
@@ -341,7 +345,14 @@ async def audit(
 
 
 async def enqueue(
-    session: AsyncSession, *, key: str, member_id: int, payload: dict[str, Any], now: datetime
+    session: AsyncSession,
+    *,
+    key: str,
+    member_id: int,
+    payload: dict[str, Any],
+    now: datetime,
+    not_before: datetime | None = None,
+    priority: int = 5,
 ) -> bool:
     """Queue a message unless one with the same key exists. True when queued now."""
     exists = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key))
@@ -353,8 +364,9 @@ async def enqueue(
             member_id=member_id,
             payload=payload,
             status="pending",
+            priority=priority,
             attempts=0,
-            not_before=now,
+            not_before=not_before or now,
             created_at=now,
         )
     )
@@ -389,3 +401,46 @@ async def members_with_role(
         .distinct()
     )
     return result.all()
+
+
+async def reportable_models(session: AsyncSession, *, owner_id: int) -> Sequence[Model]:
+    """Models their owner reports progress on: approved or under way."""
+    result = await session.scalars(
+        select(Model)
+        .options(selectinload(Model.campaign), selectinload(Model.targets))
+        .where(
+            Model.owner_id == owner_id,
+            Model.status.in_((rules.APPROVED, rules.IN_PROGRESS)),
+        )
+        .order_by(Model.id)
+    )
+    return result.all()
+
+
+async def report_for(session: AsyncSession, *, model_id: int, period_start: date) -> Report | None:
+    return await session.scalar(
+        select(Report)
+        .options(selectinload(Report.values), selectinload(Report.photos))
+        .where(Report.model_id == model_id, Report.period_start == period_start)
+    )
+
+
+async def reports_of(session: AsyncSession, *, model_id: int) -> Sequence[Report]:
+    result = await session.scalars(
+        select(Report)
+        .options(selectinload(Report.photos))
+        .where(Report.model_id == model_id)
+        .order_by(Report.period_start)
+    )
+    return result.all()
+
+
+async def target_totals(session: AsyncSession, *, model_id: int) -> dict[int, Decimal]:
+    """What all reports of a model achieved so far, per target."""
+    rows = await session.execute(
+        select(ReportValue.target_id, func.sum(ReportValue.value))
+        .join(Target, Target.id == ReportValue.target_id)
+        .where(Target.model_id == model_id)
+        .group_by(ReportValue.target_id)
+    )
+    return {target_id: Decimal(total or 0) for target_id, total in rows.all()}

@@ -239,6 +239,8 @@ async def test_help_and_menus_follow_the_role(seeded, chat, api):
         "help",
         "dangky",
         "mohinh",
+        "baocao",
+        "nhacnho",
         "tieptuc",
         "huy",
     ]

@@ -263,9 +263,11 @@ async def test_attachment_where_text_is_expected(seeded, chat):
     person = await join(chat)
     await person.send("/dangky")
     await person.click("Cá nhân")
-    replies = await person.send_photo()
-    assert replies[0] == "Ở bước này cần nhập chữ, không phải tệp hay ảnh."
-    assert replies[1].startswith("Tên mô hình")
+    replies = await person.send_photo(caption="Ảnh minh họa")
+    assert replies == [
+        "⚠️ Ở bước này cần nhập chữ, không phải tệp hay ảnh.\n"
+        "Tên mô hình (ví dụ: «Cải cách hành chính, không để đơn thư khiếu nại»)?"
+    ]
 
 
 async def test_typing_an_option_instead_of_pressing_it(seeded, chat):

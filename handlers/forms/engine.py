@@ -59,6 +59,10 @@ def current_step(form: FormSpec, state: dict[str, Any]) -> Step:
             for sub in spec.fields:
                 if sub.name not in group["current"]:
                     return Step("ask", spec, sub)
+        elif spec.type == "photos":
+            photos = answers.get(spec.name, {"items": [], "open": True})
+            if photos is not None and photos["open"]:
+                return Step("ask", spec)
         elif spec.name not in answers:
             return Step("ask", spec)
     return Step("summary") if form.summary else Step("done")
@@ -188,6 +192,8 @@ def answer_text(
         raise vn.InputError("error-use-buttons")
     if step.kind != "ask" or step.spec is None:
         raise vn.InputError("error-use-buttons")
+    if step.spec.type == "photos":
+        raise vn.InputError("error-photos-expected")
     try:
         value = parse_value(step.spec, raw, state, env)
     except vn.InputError as error:
@@ -221,6 +227,31 @@ def choose(form: FormSpec, state: dict[str, Any], value: str, env: FormEnv) -> d
     if value not in {option.value for option in env.options_for(spec)}:
         raise vn.InputError("error-choice")
     return _store(form, state, step, value)
+
+
+def add_photo(form: FormSpec, state: dict[str, Any], file_id: str) -> dict[str, Any]:
+    """A picture sent at a photos step; the step stays open for more until "done"."""
+    step = current_step(form, state)
+    if step.kind != "ask" or step.spec is None or step.spec.type != "photos":
+        raise vn.InputError("error-attachment")
+    items = (state["answers"].get(step.spec.name) or {"items": []})["items"]
+    if len(items) >= step.spec.max_items:
+        raise vn.InputError("error-photos-max", max=step.spec.max_items)
+    state = _remember(state)
+    state["answers"][step.spec.name] = {"items": [*items, file_id], "open": True}
+    return state
+
+
+def close_photos(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
+    step = current_step(form, state)
+    if step.kind != "ask" or step.spec is None or step.spec.type != "photos":
+        raise vn.InputError("error-choice")
+    items = (state["answers"].get(step.spec.name) or {"items": []})["items"]
+    if len(items) < max(step.spec.min_items, 1 if step.spec.required else 0):
+        raise vn.InputError("error-photos-min", min=max(step.spec.min_items, 1))
+    state = _remember(state)
+    state["answers"][step.spec.name] = {"items": items, "open": False}
+    return state
 
 
 def skip(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
@@ -282,7 +313,8 @@ def final_answers(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
         if not spec.applies(answers):
             continue
         value = answers.get(spec.name)
-        result[spec.name] = value["items"] if spec.type == "group" and value else value
+        collected = spec.type in ("group", "photos") and value
+        result[spec.name] = value["items"] if collected else value
     return result
 
 

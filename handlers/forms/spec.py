@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-FieldType = Literal["text", "name", "number", "date", "choice", "phone", "group"]
+FieldType = Literal["text", "name", "number", "date", "choice", "phone", "group", "photos"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class FieldSpec:
     check: str | None = None
     fields: tuple[FieldSpec, ...] = ()  # a group's own fields, asked once per item
     page_size: int = 12  # choices shown at once; more are paged and searchable by typing
-    min_items: int = 1
+    min_items: int = 1  # groups: items; photos: pictures before "done" is accepted
     max_items: int = 20
 
     def applies(self, answers: dict[str, Any]) -> bool:

@@ -1,0 +1,209 @@
+"""Reminders: the periodic sweep that decides from the database who is due (so nothing depends
+on jobs kept in memory), the nudge for unfinished forms, and /nhacnho, a member's own settings.
+Everything goes through the outbox with a unique key, so a sweep run twice sends nothing twice."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+
+from bot.texts import Texts
+from handlers import conversation, vn
+from handlers.context import CoreConfig, Ctx
+from handlers.flow import Flow, register
+from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
+from handlers.notify import payload
+from handlers.reports import period_label
+from handlers.types import Choice
+from storage import queries, rules
+from storage.db import Database
+from storage.models import Campaign, Conversation, Member, Model, Report
+from storage.periods import Period, due_reminders, is_paused, period_containing, previous_period
+
+NUDGED_FORMS = ("register", "report")
+
+
+class ReminderSettingsFlow(Flow):
+    form = FormSpec(
+        "reminders",
+        "form-reminders",
+        (
+            FieldSpec(
+                "hour",
+                "number",
+                "label-reminder-hour",
+                "ask-reminder-hour",
+                required=False,
+                integer=True,
+                minimum=Decimal(0),
+                maximum=Decimal(23),
+            ),
+            FieldSpec(
+                "paused_until",
+                "date",
+                "label-paused-until",
+                "ask-paused-until",
+                required=False,
+                not_before="@today",
+            ),
+        ),
+    )
+
+    async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
+        return FormEnv(context={"today": ctx.today.isoformat()})
+
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        ctx.member.reminder_hour = int(answers["hour"]) if answers.get("hour") else None
+        paused = answers.get("paused_until")
+        ctx.member.paused_until = date.fromisoformat(paused) if paused else None
+        await queries.audit(
+            ctx.session,
+            at=ctx.now,
+            actor_id=ctx.member.id,
+            action="reminders.settings",
+            details={"hour": ctx.member.reminder_hour, "paused_until": paused},
+        )
+        ctx.result.say(settings_text(ctx))
+
+
+register(ReminderSettingsFlow())
+
+
+def settings_text(ctx: Ctx) -> str:
+    member = ctx.member
+    hour = member.reminder_hour if member.reminder_hour is not None else ctx.config.reminder_hour
+    quiet = ctx.config.quiet_hours
+    lines = [
+        ctx.t(
+            "reminders-now",
+            hour=f"{hour:02}:00",
+            quiet=f"{quiet.start:%H:%M}–{quiet.end:%H:%M}",
+        )
+    ]
+    if is_paused(member.paused_until, ctx.today):
+        lines.append(ctx.t("reminders-paused", until=vn.format_date(member.paused_until)))
+    return "\n".join(lines)
+
+
+async def start_settings(ctx: Ctx) -> None:
+    ctx.result.say(settings_text(ctx))
+    await conversation.start(ctx, "reminders")
+
+
+def _periods(today: date, campaign: Campaign, model_start: date, model_end: date) -> list[Period]:
+    current = period_containing(today, cadence=campaign.cadence, due_day=campaign.due_day)
+    previous = previous_period(current, cadence=campaign.cadence, due_day=campaign.due_day)
+    start = max(model_start, campaign.starts_on)
+    end = min(model_end, campaign.ends_on)
+    return [p for p in (previous, current) if p.start <= end and p.end >= start]
+
+
+async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -> tuple[int, int]:
+    """Queue the reminders and nudges due at `now`. Returns (reminders, nudges) queued."""
+    today = now.astimezone(config.timezone).date()
+    not_before = config.quiet_hours.next_allowed(now.astimezone(config.timezone))
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(Model, Campaign, Member)
+                .join(Campaign, Campaign.id == Model.campaign_id)
+                .join(Member, Member.id == Model.owner_id)
+                .where(Model.status.in_((rules.APPROVED, rules.IN_PROGRESS)))
+                .order_by(Model.id)
+            )
+        ).all()
+        wanted: list[tuple[Model, Member, Campaign, Period, str]] = []
+        for model, campaign, member in rows:
+            if is_paused(member.paused_until, today):
+                continue
+            hour = (
+                member.reminder_hour if member.reminder_hour is not None else config.reminder_hour
+            )
+            periods = _periods(today, campaign, model.starts_on, model.ends_on)
+            for period, kind in due_reminders(
+                periods,
+                now=now,
+                hour=hour,
+                tz=config.timezone,
+                quiet=config.quiet_hours,
+                before_days=config.remind_before_days,
+                overdue_days=config.remind_overdue_days,
+            ):
+                wanted.append((model, member, campaign, period, kind))
+        reported = await _reported(session, [(m.id, p.start) for m, _, _, p, _ in wanted])
+        reminders = 0
+        for model, member, campaign, period, kind in wanted:
+            if (model.id, period.start) in reported:
+                continue
+            text = _reminder_text(texts, kind, model, campaign, period)
+            queued = await queries.enqueue(
+                session,
+                key=f"remind:{kind}:{member.id}:{model.id}:{period.key()}",
+                member_id=member.id,
+                payload=payload(text, [[Choice(texts("button-report-now"), f"rp:{model.id}")]]),
+                now=now,
+                not_before=not_before,
+            )
+            reminders += queued
+        nudges = await _nudge(session, config, now, not_before, texts)
+    return reminders, nudges
+
+
+async def _reported(session: Any, pairs: list[tuple[int, date]]) -> set[tuple[int, date]]:
+    if not pairs:
+        return set()
+    found = await session.execute(
+        select(Report.model_id, Report.period_start).where(
+            tuple_(Report.model_id, Report.period_start).in_(pairs)
+        )
+    )
+    return {(model_id, start) for model_id, start in found.all()}
+
+
+def _reminder_text(
+    texts: Texts, kind: str, model: Model, campaign: Campaign, period: Period
+) -> str:
+    label = period_label(texts, period, campaign.cadence)
+    return (
+        texts(f"reminder-{kind}", title=model.title, period=label, due=vn.format_date(period.due))
+        + "\n"
+        + texts("reminder-settings-hint")
+    )
+
+
+async def _nudge(
+    session: Any, config: CoreConfig, now: datetime, not_before: datetime, texts: Texts
+) -> int:
+    stale = (
+        await session.scalars(
+            select(Conversation).where(
+                Conversation.form.in_(NUDGED_FORMS),
+                Conversation.nudged_at.is_(None),
+                Conversation.updated_at <= now - config.nudge_after,
+            )
+        )
+    ).all()
+    for conv in stale:
+        started = conv.started_at or conv.updated_at
+        title = texts(f"form-{'register' if conv.form == 'register' else 'report'}")
+        await queries.enqueue(
+            session,
+            key=f"nudge:{conv.member_id}:{conv.form}:{started.isoformat()}",
+            member_id=conv.member_id,
+            payload=payload(
+                texts("nudge", title=title), [[Choice(texts("button-continue"), "resume")]]
+            ),
+            now=now,
+            not_before=not_before,
+        )
+        # A plain UPDATE: the ORM's version counter stays, so the person's buttons stay valid.
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.member_id == conv.member_id)
+            .values(nudged_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return len(stale)

@@ -1,0 +1,255 @@
+"""/baocao: a progress report for the current period of one of the member's models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from handlers import conversation, vn
+from handlers.context import Ctx
+from handlers.flow import Flow, register
+from handlers.forms.spec import FieldSpec, FormSpec, Option
+from handlers.types import Choice
+from storage import queries, rules
+from storage.models import Conversation, Model, Report, ReportPhoto, ReportValue
+from storage.periods import Period, period_containing
+
+YES_NO = (Option("yes", "answer-yes"), Option("no", "answer-no"))
+REPORT = FormSpec("report", "form-report", (), confirm_label="button-send-report")
+
+
+def period_label(t: Callable[..., str], period: Period, cadence: str) -> str:
+    if cadence == "quarterly":
+        quarter = (period.start.month - 1) // 3 + 1
+        return t("period-quarterly", quarter=quarter, year=period.start.year)
+    return t("period-monthly", month=f"{period.start.month:02}", year=period.start.year)
+
+
+def current_period(ctx: Ctx, model: Model) -> Period:
+    campaign = model.campaign
+    return period_containing(ctx.today, cadence=campaign.cadence, due_day=campaign.due_day)
+
+
+class ReportFlow(Flow):
+    form = REPORT
+
+    def form_for(self, conv: Conversation) -> FormSpec:
+        values = tuple(
+            FieldSpec(
+                f"v{target['id']}",
+                "number",
+                target["label"],
+                target["prompt"],
+                minimum=Decimal(0),
+            )
+            for target in conv.context["targets"]
+        )
+        return FormSpec(
+            REPORT.name,
+            REPORT.title,
+            (
+                FieldSpec(
+                    "done",
+                    "text",
+                    "label-report-done",
+                    "ask-report-done",
+                    min_length=10,
+                    max_length=3000,
+                    multiline=True,
+                ),
+                *values,
+                FieldSpec(
+                    "photos",
+                    "photos",
+                    "label-report-photos",
+                    "ask-report-photos",
+                    required=False,
+                    max_items=10,
+                ),
+                FieldSpec(
+                    "difficulties",
+                    "text",
+                    "label-difficulties",
+                    "ask-difficulties",
+                    required=False,
+                    max_length=2000,
+                    multiline=True,
+                ),
+                FieldSpec(
+                    "proposals",
+                    "text",
+                    "label-proposals",
+                    "ask-proposals",
+                    required=False,
+                    max_length=2000,
+                    multiline=True,
+                ),
+                FieldSpec(
+                    "completed", "choice", "label-completed", "ask-completed", options=YES_NO
+                ),
+            ),
+            confirm_label=REPORT.confirm_label,
+        )
+
+    async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
+        model = await ctx.session.get(Model, conv.context["model_id"])
+        return (
+            model is not None
+            and model.owner_id == ctx.member.id
+            and model.status in (rules.APPROVED, rules.IN_PROGRESS)
+        )
+
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        model = await queries.model_details(ctx.session, model_id=conv.context["model_id"])
+        assert model is not None
+        start = date.fromisoformat(conv.context["period_start"])
+        period = Period(
+            start,
+            date.fromisoformat(conv.context["period_end"]),
+            date.fromisoformat(conv.context["due_on"]),
+        )
+        report = await queries.report_for(ctx.session, model_id=model.id, period_start=start)
+        if report is not None and not conv.context.get("replace"):
+            raise vn.InputError("report-exists-now")
+        if report is None:
+            report = Report(model_id=model.id, period_start=start, replaced=0, extra={})
+            ctx.session.add(report)
+        else:
+            report.replaced += 1
+            report.values.clear()
+            report.photos.clear()
+            await ctx.session.flush()
+        report.member_id = ctx.member.id
+        report.period_end = period.end
+        report.due_on = period.due
+        report.done_text = answers["done"]
+        report.difficulties = answers.get("difficulties")
+        report.proposals = answers.get("proposals")
+        report.completed = answers["completed"] == "yes"
+        report.late = ctx.today > period.due
+        report.submitted_at = ctx.now
+        report.values.extend(
+            ReportValue(target_id=target.id, value=Decimal(answers[f"v{target.id}"]))
+            for target in model.targets
+        )
+        report.photos.extend(
+            ReportPhoto(position=i, file_id=file_id)
+            for i, file_id in enumerate(answers.get("photos") or [], 1)
+        )
+        if model.status == rules.APPROVED:
+            rules.check_transition(model.status, rules.IN_PROGRESS)
+            model.status = rules.IN_PROGRESS
+        if report.completed:
+            rules.check_transition(model.status, rules.COMPLETED)
+            model.status = rules.COMPLETED
+        model.updated_at = ctx.now
+        await ctx.session.flush()
+        await queries.audit(
+            ctx.session,
+            at=ctx.now,
+            actor_id=ctx.member.id,
+            action="report.replaced" if report.replaced else "report.submitted",
+            object_type="report",
+            object_id=report.id,
+            details={"model_id": model.id, "period": period.key(), "late": report.late},
+        )
+        label = period_label(ctx.t, period, model.campaign.cadence)
+        lines = [ctx.t("report-done", period=label, title=model.title)]
+        if report.late:
+            lines.append(ctx.t("report-late", due=vn.format_date(period.due)))
+        if report.completed:
+            lines.append(ctx.t("report-model-completed"))
+        lines.append(await progress_text(ctx, model))
+        ctx.result.say("\n".join(lines))
+
+
+register(ReportFlow())
+
+
+async def progress_text(ctx: Ctx, model: Model) -> str:
+    """Per target: achieved so far against the target, as a number and a percentage."""
+    totals = await queries.target_totals(ctx.session, model_id=model.id)
+    lines = [ctx.t("label-progress") + ":"]
+    for target in model.targets:
+        done = totals.get(target.id, Decimal(0))
+        percent = (done / target.target_value * 100) if target.target_value else Decimal(0)
+        lines.append(
+            ctx.t(
+                "progress-line",
+                indicator=target.indicator,
+                done=vn.format_number(done),
+                target=vn.format_number(target.target_value),
+                unit=target.unit_of_measure,
+                percent=vn.format_number(percent.quantize(Decimal(1))),
+            )
+        )
+    return "\n".join(lines)
+
+
+async def choose_model(ctx: Ctx) -> None:
+    """/baocao: straight to the form when there is one model, else a choice."""
+    if not await ctx.is_member():
+        ctx.say("error-not-member")
+        return
+    models = await queries.reportable_models(ctx.session, owner_id=ctx.member.id)
+    if not models:
+        ctx.say("report-no-models")
+        return
+    if len(models) == 1:
+        await start_report(ctx, models[0].id)
+        return
+    ctx.result.say(
+        ctx.t("report-choose-model"),
+        [[Choice(model.title[:60], f"rp:{model.id}")] for model in models],
+    )
+
+
+async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> None:
+    model = await queries.model_details(ctx.session, model_id=model_id)
+    if model is None or model.owner_id != ctx.member.id:
+        ctx.say("model-not-found")
+        return
+    if model.status not in (rules.APPROVED, rules.IN_PROGRESS):
+        ctx.say("report-not-open", status=ctx.t(f"status-{model.status}"))
+        return
+    period = current_period(ctx, model)
+    label = period_label(ctx.t, period, model.campaign.cadence)
+    existing = await queries.report_for(ctx.session, model_id=model.id, period_start=period.start)
+    if existing is not None and not replace:
+        ctx.result.say(
+            ctx.t(
+                "report-exists",
+                period=label,
+                at=vn.format_datetime(existing.submitted_at, ctx.config.timezone),
+            ),
+            [[Choice(ctx.t("button-replace-report"), f"rp:{model.id}:r")]],
+        )
+        return
+    ctx.say("report-intro", title=model.title, period=label, due=vn.format_date(period.due))
+    targets = [
+        {
+            "id": target.id,
+            "label": target.indicator,
+            "prompt": ctx.t(
+                "ask-report-value",
+                indicator=target.indicator,
+                unit=target.unit_of_measure,
+                target=vn.format_number(target.target_value),
+            ),
+        }
+        for target in model.targets
+    ]
+    await conversation.start(
+        ctx,
+        "report",
+        {
+            "model_id": model.id,
+            "targets": targets,
+            "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat(),
+            "due_on": period.due.isoformat(),
+            "replace": replace,
+        },
+    )
