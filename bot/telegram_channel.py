@@ -38,6 +38,7 @@ from storage import outbox
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 MAX_MESSAGE = 4000
 
 
@@ -84,6 +85,13 @@ async def deliver(app: Application, chat_id: str | int, result: Result) -> None:
     for channel, external_id in result.roles_changed:
         if channel == CHANNEL:
             await set_menu(app, int(external_id), external_id)
+
+
+async def on_edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message is not read as a new answer (it would land on the current step)."""
+    message = update.edited_message
+    if message is not None and message.chat.type == "private":
+        await context.bot.send_message(message.chat_id, core_of(context).texts("edit-not-read"))
 
 
 def core_of(context: ContextTypes.DEFAULT_TYPE) -> Core:
@@ -148,7 +156,12 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         choice=query.data or "",
         display_name=query.from_user.full_name,
     )
-    result = await core_of(context).handle(inbound)
+    try:
+        result = await core_of(context).handle(inbound)
+    except Exception:
+        # Stop the button's spinner; the error handler tells the person and logs.
+        await query.answer()
+        raise
     await query.answer(result.notice)
     if result.accepted_choice and message is not None and message.text:
         # Keep the question readable in the chat, with the answer given, and no live buttons.
@@ -173,10 +186,16 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def set_menu(app: Application, chat_id: int, external_id: str) -> None:
+    """A person's command menu. A failure (a deleted account, say) is logged, never fatal:
+    the menu is a convenience and the person's action has already succeeded."""
     commands = await menu_of(core_of_app(app), channel=CHANNEL, external_id=external_id)
-    await app.bot.set_my_commands(
-        [BotCommand(name, text) for name, text in commands], scope=BotCommandScopeChat(chat_id)
-    )
+    try:
+        await app.bot.set_my_commands(
+            [BotCommand(name, text) for name, text in commands],
+            scope=BotCommandScopeChat(chat_id),
+        )
+    except TelegramError as error:
+        log.warning("could not set the command menu of chat %s: %s", chat_id, error)
 
 
 def core_of_app(app: Application) -> Core:
@@ -273,9 +292,15 @@ def build_application(
     app.bot_data["core"] = core
     app.add_handler(CallbackQueryHandler(on_callback))
     app.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, on_message)
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL,
+            on_message,
+        )
     )
-    app.add_handler(MessageHandler(filters.ChatType.GROUPS, on_group_message))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on_edited_message))
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.GROUPS, on_group_message)
+    )
     app.add_error_handler(on_error)
     interval = outbox_interval if outbox_interval is not None else settings.outbox_interval_seconds
     if app.job_queue is not None and interval > 0:
@@ -298,7 +323,7 @@ def run(settings: Settings, core: Core) -> None:
             url_path=urlparse(settings.webhook_url).path.lstrip("/"),
             webhook_url=settings.webhook_url,
             secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=Update.ALL_TYPES,
+            allowed_updates=ALLOWED_UPDATES,
         )
     else:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)

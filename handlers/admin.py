@@ -13,6 +13,7 @@ from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.notify import decision_buttons, payload
+from handlers.options import unit_options
 from storage import queries, rules
 from storage.models import Conversation, JoinRequest, Member
 
@@ -49,7 +50,7 @@ class UnitFlow(AdminFlow):
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         units = await queries.all_units(ctx.session)
-        return FormEnv(options={"units": [Option(str(u.id), u.name) for u in units]})
+        return FormEnv(options={"units": unit_options(units)})
 
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
         if spec.name == "code":
@@ -119,13 +120,12 @@ class InviteFlow(Flow):
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         ids = await self._unit_ids(ctx)
-        units = [u for u in await queries.all_units(ctx.session) if ids is None or u.id in ids]
+        every = await queries.all_units(ctx.session)
+        units = [u for u in every if ids is None or u.id in ids]
         roles = [Option(rules.ROLE_MEMBER, "role-member")]
         if ids is None:
             roles.append(Option(rules.ROLE_COORDINATOR, "role-coordinator"))
-        return FormEnv(
-            options={"units": [Option(str(u.id), u.name) for u in units], "roles": roles}
-        )
+        return FormEnv(options={"units": unit_options(units, every), "roles": roles})
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         env = await self.env(ctx, conv)

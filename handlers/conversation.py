@@ -22,13 +22,20 @@ def button(conv: Conversation, action: str, label: str) -> Choice:
     return Choice(label, f"{FORM_PREFIX}:{conv.version}:{action}")
 
 
-async def start(ctx: Ctx, flow_name: str, context: dict[str, Any] | None = None) -> None:
+async def start(
+    ctx: Ctx,
+    flow_name: str,
+    context: dict[str, Any] | None = None,
+    answers: dict[str, Any] | None = None,
+) -> None:
+    """Begin a form. `answers` are known already (the only possible choice, say): they show in
+    the summary and can be changed there, but are not asked."""
     conv = await queries.get_conversation(ctx.session, member_id=ctx.member.id)
     if conv is None:
         conv = Conversation(member_id=ctx.member.id)
         ctx.session.add(conv)
     conv.form = flow_name
-    conv.state = engine.new_state()
+    conv.state = {**engine.new_state(), "answers": dict(answers or {})}
     conv.context = context or {}
     conv.paused = False
     conv.started_at = ctx.now

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 Command = Callable[[Ctx, Conversation | None, str], Awaitable[None]]
 MAX_TEXT = 4000
+# Record ids typed or pressed: ASCII digits, and few enough to fit a 32-bit column.
+ID_RE = re.compile(r"[0-9]{1,9}")
 
 
 class Core:
@@ -70,25 +72,36 @@ class Core:
 
 async def route(ctx: Ctx) -> None:
     conv = await queries.get_conversation(ctx.session, member_id=ctx.member.id)
+    inbound = ctx.inbound
     if conv is not None and not conv.paused and conv.expires_at <= ctx.now:
         conv.paused = True
         await ctx.session.flush()
-    inbound = ctx.inbound
+        if inbound.choice is not None and inbound.choice.startswith(("f:", "d:")):
+            # A press on the form that just expired: offer to continue rather than "stale".
+            paused_prompt(ctx, conv)
+            return
     if inbound.choice is not None:
         await on_choice(ctx, conv, inbound.choice)
         return
     text = (inbound.text or "").strip()
-    if inbound.attachment and conv is not None and not conv.paused:
+    if inbound.attachment:
         # A caption is not an answer: the attachment is what was sent.
-        await conversation.on_attachment(ctx, conv, inbound.attachment, inbound.file_id)
+        if conv is not None and not conv.paused:
+            await conversation.on_attachment(ctx, conv, inbound.attachment, inbound.file_id)
+        else:
+            ctx.say("error-attachment-idle")
         return
     if not text:
-        ctx.say("error-attachment" if inbound.attachment else "error-empty")
+        ctx.say("error-empty")
         if conv is not None and not conv.paused:
             await conversation.render(ctx, conv)
         return
     if len(text) > MAX_TEXT:
-        ctx.say("error-too-long", max=MAX_TEXT, length=len(text))
+        if conv is not None and not conv.paused:
+            note = "⚠️ " + ctx.t("error-too-long", max=MAX_TEXT, length=len(text))
+            await conversation.render(ctx, conv, note=note)
+        else:
+            ctx.say("error-too-long", max=MAX_TEXT, length=len(text))
         return
     if text.startswith("/"):
         name, _, args = text[1:].partition(" ")
@@ -122,8 +135,8 @@ def paused_prompt(ctx: Ctx, conv: Conversation) -> None:
 
 
 CHOICE_RE = re.compile(
-    r"^(f|d):(\d{1,9}):([A-Za-z0-9_:.-]{1,48})$|^(jr):([ar]):(\d{1,12})$|^(m):(\d{1,12})$"
-    r"|^(rp):(\d{1,12})(:r)?$|^(resume)$"
+    r"^(f|d):(\d{1,9}):([A-Za-z0-9_:.-]{1,48})$|^(jr):([ar]):(\d{1,9})$|^(m):(\d{1,9})$"
+    r"|^(rp):(\d{1,9})(:r)?$|^(resume)$"
 )
 
 
@@ -177,12 +190,13 @@ async def on_draft_choice(ctx: Ctx, conv: Conversation, action: str) -> None:
         ctx.result.notice = ctx.t("button-stale")
 
 
-async def busy(ctx: Ctx, conv: Conversation | None, form: str) -> bool:
+async def busy(ctx: Ctx, conv: Conversation | None, form: str, *, same: bool = True) -> bool:
     """Before a command starts a form: a form in progress is resumed or explicitly discarded,
-    never silently thrown away."""
+    never silently thrown away. `same=False`: the open form has that name but is about
+    something else (another invite), so it is not simply resumed."""
     if conv is None:
         return False
-    if conv.form == form:
+    if conv.form == form and same:
         await conversation.resume(ctx, conv, note=ctx.t("draft-resumed"))
         return True
     conv.context = {**conv.context, "_next": ctx.inbound.text}
@@ -207,7 +221,7 @@ async def cmd_start(ctx: Ctx, conv: Conversation | None, args: str) -> None:
         if code is None:
             await conversation.resume(ctx, conv, note=ctx.t("draft-resumed"))
             return
-        if await busy(ctx, conv, "profile"):
+        if await busy(ctx, conv, "profile", same=conv.context.get("invite") == code):
             return
     await onboarding.start_command(ctx, code)
 
@@ -247,8 +261,11 @@ async def cmd_continue(ctx: Ctx, conv: Conversation | None, args: str) -> None:
 
 def _form_key(action: str) -> Command:
     async def command(ctx: Ctx, conv: Conversation | None, args: str) -> None:
-        if conv is None or conv.paused:
+        if conv is None:
             ctx.say("nothing-to-continue")
+            return
+        if conv.paused:
+            paused_prompt(ctx, conv)
             return
         await conversation.on_button(ctx, conv, action)
 
@@ -270,7 +287,7 @@ async def cmd_report(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     if await busy(ctx, conv, "report"):
         return
     parts = args.split()
-    if parts and parts[0].isdigit():
+    if parts and ID_RE.fullmatch(parts[0]):
         await reports.start_report(ctx, int(parts[0]), replace=parts[1:2] == ["thaythe"])
         return
     await reports.choose_model(ctx)
@@ -315,7 +332,7 @@ async def cmd_requests(ctx: Ctx, conv: Conversation | None, args: str) -> None:
 
 def _decide(accept: bool) -> Command:
     async def command(ctx: Ctx, conv: Conversation | None, args: str) -> None:
-        if not args.strip().isdigit():
+        if not ID_RE.fullmatch(args.strip()):
             ctx.say("join-usage")
             return
         await admin.decide_join_request(ctx, int(args.strip()), accept)

@@ -9,6 +9,7 @@ from handlers import conversation, notify, vn
 from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.options import unit_options
 from storage import queries, rules
 from storage.models import Conversation
 
@@ -101,7 +102,7 @@ class JoinFlow(Flow):
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         units = await queries.all_units(ctx.session)
-        return FormEnv(options={"units": [Option(str(u.id), u.name) for u in units]})
+        return FormEnv(options={"units": unit_options(units)})
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         if await queries.pending_join_request(ctx.session, member_id=ctx.member.id):

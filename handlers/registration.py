@@ -12,6 +12,7 @@ from handlers import conversation, reports, vn
 from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.options import unit_options
 from handlers.types import Choice
 from storage import queries, rules
 from storage.models import Campaign, Conversation, Model, Target
@@ -23,6 +24,7 @@ REGISTRATION = FormSpec(
     "register",
     "form-register",
     (
+        FieldSpec("unit", "choice", "label-model-unit", "ask-model-unit", source="my_units"),
         FieldSpec(
             "kind",
             "choice",
@@ -119,12 +121,15 @@ class RegistrationFlow(Flow):
     form = REGISTRATION
 
     async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
-        return any(m.unit_id == conv.context.get("unit_id") for m in await ctx.memberships())
+        return await ctx.is_member()
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         fields = await queries.visible_fields(ctx.session)
         return FormEnv(
-            options={"fields": [Option(str(f.id), f.name) for f in fields]},
+            options={
+                "fields": [Option(str(f.id), f.name) for f in fields],
+                "my_units": await my_units(ctx),
+            },
             context=dict(conv.context),
         )
 
@@ -138,11 +143,19 @@ class RegistrationFlow(Flow):
             raise vn.InputError("error-title-taken", title=value)
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        campaign = await ctx.session.get(Campaign, conv.context["campaign_id"])
+        if campaign is None or not campaign.starts_on <= ctx.today <= campaign.ends_on:
+            # A draft kept for weeks must not land in a campaign that has closed meanwhile.
+            raise vn.InputError(
+                "register-campaign-closed", campaign=campaign.name if campaign else ""
+            )
+        if answers["unit"] not in {option.value for option in await my_units(ctx)}:
+            raise vn.InputError("error-not-allowed")
         await self.check(ctx, conv, REGISTRATION.field("title"), answers["title"])
         model = Model(
             campaign_id=conv.context["campaign_id"],
             owner_id=ctx.member.id,
-            unit_id=conv.context["unit_id"],
+            unit_id=int(answers["unit"]),
             kind=answers["kind"],
             collective_name=answers.get("collective_name"),
             headcount=int(answers["headcount"]) if answers.get("headcount") else None,
@@ -203,16 +216,27 @@ async def start_registration(ctx: Ctx) -> None:
         ctx.say("register-no-campaign")
         return
     ctx.say("register-intro", campaign=campaign.name)
+    units = await my_units(ctx)
     await conversation.start(
         ctx,
         "register",
         {
             "campaign_id": campaign.id,
-            "unit_id": memberships[0].unit_id,
             "campaign_starts_on": campaign.starts_on.isoformat(),
             "campaign_ends_on": campaign.ends_on.isoformat(),
         },
+        # One unit: nothing to ask. Several: the person says which one the model belongs to.
+        answers={"unit": units[0].value} if len(units) == 1 else None,
     )
+
+
+async def my_units(ctx: Ctx) -> list[Option]:
+    """The units a person belongs to, member roles first (a coordinator of A who is a member
+    of B registers in B by default)."""
+    memberships = sorted(await ctx.memberships(), key=lambda m: (m.role != rules.ROLE_MEMBER, m.id))
+    ids = list(dict.fromkeys(m.unit_id for m in memberships))
+    units = await queries.units_by_ids(ctx.session, ids=ids)
+    return unit_options([units[i] for i in ids])
 
 
 async def list_models(ctx: Ctx) -> None:

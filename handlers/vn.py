@@ -93,11 +93,15 @@ def clean_name(raw: str, *, max_length: int = 100) -> str:
     return name
 
 
+TITLE_KEY_LENGTH = 200
+
+
 def title_key(title: str) -> str:
     # NFD before casefold, NFC after: Unicode's recipe for canonical caseless matching.
     key = unicodedata.normalize("NFC", unicodedata.normalize("NFD", title).casefold())
     key = _ANY_SPACE.sub(" ", key).strip()
-    return key.rstrip(" .!;:")
+    # Casefolding can lengthen a text (ß -> ss); the key column holds 200 characters.
+    return key.rstrip(" .!;:")[:TITLE_KEY_LENGTH]
 
 
 # --- numbers ----------------------------------------------------------------------------------

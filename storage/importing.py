@@ -2,6 +2,10 @@
 
 Reading and validation are plain functions; `import_units` is the only part that touches the
 database, and it writes nothing unless the whole file is valid.
+
+Problems are data, not wording: each is a :class:`Problem` whose ``key`` names a message in the
+bot's text catalog (``import-...``) and whose ``params`` fill its placeholders; the bot renders
+them in the admin's language.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +27,8 @@ from storage import queries
 from storage.models import Unit
 
 # The same rule the admin form applies to a unit code typed in the chat.
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+CODE_MAX = 32
+CODE_RE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{CODE_MAX - 1}}}$")
 NAME_MAX = 200
 
 CODE_HEADER = "Mã đơn vị"
@@ -34,12 +39,25 @@ HEADER_SEARCH_ROWS = 30
 CSV_DELIMITERS = (",", ";", "\t")
 
 
-class ImportFileError(Exception):
-    """The file cannot be imported. `problems` lists every reason, one per line."""
+@dataclass(frozen=True)
+class Problem:
+    """One reason the file cannot be imported.
 
-    def __init__(self, problems: str | Sequence[str]) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("\n".join(self.problems))
+    `row` is the spreadsheet row it is about (None for the file as a whole), `key` a message-catalog
+    key and `params` its placeholders. A list or tuple param is a sequence the renderer joins.
+    """
+
+    row: int | None
+    key: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+class ImportFileError(Exception):
+    """The file cannot be imported. `problems` lists every reason, in row order."""
+
+    def __init__(self, problems: Problem | Sequence[Problem]) -> None:
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        super().__init__(", ".join(p.key for p in self.problems))
 
 
 @dataclass(frozen=True)
@@ -87,8 +105,7 @@ def _find_header(rows: Sequence[Sequence[object]]) -> tuple[int, dict[str, int]]
             if header is not None:
                 if header in columns:
                     raise ImportFileError(
-                        f"column «{header}» appears twice in the header row / "
-                        f"cột «{header}» xuất hiện hai lần ở dòng tiêu đề"
+                        Problem(None, "import-duplicate-column", {"column": header})
                     )
                 columns[header] = col
         if CODE_HEADER in columns and NAME_HEADER in columns:
@@ -119,11 +136,11 @@ def _rows_from_table(table: Sequence[Sequence[object]], path: Path) -> list[Unit
     return result
 
 
-def _no_header(path: Path) -> str:
-    return (
-        f"{path.name}: no header row with the columns «{CODE_HEADER}» and «{NAME_HEADER}» "
-        f"(optional «{PARENT_HEADER}») / không tìm thấy dòng tiêu đề có các cột "
-        f"«{CODE_HEADER}», «{NAME_HEADER}» (và nếu có, «{PARENT_HEADER}»)"
+def _no_header(path: Path) -> Problem:
+    return Problem(
+        None,
+        "import-missing-columns",
+        {"file": path.name, "code": CODE_HEADER, "name": NAME_HEADER, "parent": PARENT_HEADER},
     )
 
 
@@ -134,10 +151,7 @@ def _read_xlsx(path: Path) -> list[list[object]]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
-        raise ImportFileError(
-            f"{path.name} is not an Excel .xlsx workbook / {path.name} không phải tệp Excel "
-            f".xlsx hợp lệ (hãy mở và lưu lại dưới dạng Excel Workbook .xlsx)"
-        ) from exc
+        raise ImportFileError(Problem(None, "import-not-xlsx", {"file": path.name})) from exc
     try:
         sheet = workbook.worksheets[0]
         # Some tools write wrong sheet dimensions; read what is really there.
@@ -154,10 +168,7 @@ def _read_csv(path: Path) -> list[list[object]]:
             raise UnicodeDecodeError("utf-8", data, 0, 1, "binary")
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            f"{path.name} is not a UTF-8 text CSV file / {path.name} không phải tệp CSV văn bản "
-            f"UTF-8 (trong Excel chọn Lưu thành «CSV UTF-8»)"
-        ) from exc
+        raise ImportFileError(Problem(None, "import-not-csv", {"file": path.name})) from exc
     for delimiter in CSV_DELIMITERS:
         table: list[list[object]] = list(csv.reader(io.StringIO(text), delimiter=delimiter))
         if _find_header(table) is not None:
@@ -169,17 +180,15 @@ def read_unit_rows(path: Path) -> list[UnitRow]:
     """The non-blank rows under the header of the first sheet (xlsx) or of the file (csv)."""
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
-        raise ImportFileError(
-            f"{path.name}: unsupported file type, use .xlsx or .csv / "
-            f"định dạng tệp không được hỗ trợ, hãy dùng .xlsx hoặc .csv"
-        )
+        raise ImportFileError(Problem(None, "import-wrong-type", {"file": path.name}))
     try:
         table = _read_xlsx(path) if suffix == ".xlsx" else _read_csv(path)
     except FileNotFoundError as exc:
-        raise ImportFileError(f"{path}: file not found / không tìm thấy tệp") from exc
+        raise ImportFileError(Problem(None, "import-not-found", {"file": str(path)})) from exc
     except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
         raise ImportFileError(
-            f"{path}: cannot read the file ({exc.strerror}) / không đọc được tệp"
+            Problem(None, "import-unreadable", {"file": str(path), "reason": reason})
         ) from exc
     return _rows_from_table(table, path)
 
@@ -218,40 +227,38 @@ def validate_unit_rows(
     existing_codes: set[str],
     *,
     existing_parents: Mapping[str, str | None] | None = None,
-) -> list[str]:
-    """Every problem in the file, in row order, worded for the admin who wrote it.
+) -> list[Problem]:
+    """Every problem in the file, in row order.
 
     `existing_parents` (code -> parent code of units already stored) lets a cycle that goes
     through stored units be caught too.
     """
     existing = {_key(code) for code in existing_codes}
-    problems: list[tuple[int, str]] = []
+    problems: list[Problem] = []
     first_row: dict[str, UnitRow] = {}
     rows = [r for r in rows if r.code or r.name or r.parent_code]
     if not rows:
-        return ["tệp không có dòng dữ liệu nào dưới dòng tiêu đề"]
+        return [Problem(None, "import-no-rows")]
     for r in rows:
         if not r.code:
-            problems.append((r.row, "thiếu mã đơn vị"))
+            problems.append(Problem(r.row, "import-missing-code"))
         elif not CODE_RE.match(r.code):
-            problems.append(
-                (
-                    r.row,
-                    f"mã đơn vị «{r.code}» không hợp lệ (tối đa 32 ký tự: chữ cái không dấu, "
-                    "chữ số, dấu . _ -, bắt đầu bằng chữ hoặc số)",
-                )
-            )
+            problems.append(Problem(r.row, "import-bad-code", {"code": r.code, "max": CODE_MAX}))
         elif _key(r.code) in first_row:
             other = first_row[_key(r.code)].row
-            problems.append((r.row, f"mã đơn vị «{r.code}» trùng với dòng {other}"))
+            problems.append(
+                Problem(r.row, "import-duplicate-code", {"code": r.code, "other": other})
+            )
         else:
             first_row[_key(r.code)] = r
         if not r.name:
-            problems.append((r.row, "thiếu tên đơn vị"))
+            problems.append(Problem(r.row, "import-missing-name"))
         elif len(r.name) > NAME_MAX:
-            problems.append((r.row, f"tên đơn vị dài {len(r.name)} ký tự, tối đa {NAME_MAX} ký tự"))
+            problems.append(
+                Problem(r.row, "import-name-too-long", {"length": len(r.name), "max": NAME_MAX})
+            )
         elif any(unicodedata.category(ch) in ("Cc", "Cf") for ch in r.name):
-            problems.append((r.row, "tên đơn vị chứa ký tự điều khiển"))
+            problems.append(Problem(r.row, "import-name-control"))
 
     parents = {_key(k): (_key(v) if v else None) for k, v in (existing_parents or {}).items()}
     shown = {_key(code): code for code in existing_parents or {}}
@@ -261,16 +268,10 @@ def validate_unit_rows(
             continue
         parent = _key(r.parent_code)
         if parent == key:
-            problems.append((r.row, f"đơn vị «{r.code}» không thể là cấp trên của chính nó"))
+            problems.append(Problem(r.row, "import-self-parent", {"code": r.code}))
             parents[key] = None
         elif parent not in first_row and parent not in existing:
-            problems.append(
-                (
-                    r.row,
-                    f"mã đơn vị cấp trên «{r.parent_code}» không có trong tệp "
-                    "và trong cơ sở dữ liệu",
-                )
-            )
+            problems.append(Problem(r.row, "import-unknown-parent", {"parent": r.parent_code}))
             parents[key] = None
         else:
             parents[key] = parent
@@ -278,15 +279,10 @@ def validate_unit_rows(
         where = sorted(first_row[k].row for k in cycle if k in first_row)
         names = [first_row[k].code if k in first_row else shown.get(k, k) for k in cycle]
         problems.append(
-            (
-                where[0],
-                "cấp trên lặp vòng: "
-                + " → ".join([*names, names[0]])
-                + f" (dòng {', '.join(map(str, where))})",
-            )
+            Problem(where[0], "import-cycle", {"chain": [*names, names[0]], "rows": where})
         )
-    problems.sort(key=lambda p: p[0])
-    return [f"dòng {row}: {message}" for row, message in problems]
+    problems.sort(key=lambda p: p.row or 0)
+    return problems
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -200,6 +201,14 @@ class Target(Base):
     target_value: Mapped[Decimal] = mapped_column(Numeric(24, 4))
 
 
+def _next_version(current: int | None) -> int:
+    """Button data carries the conversation's version. A new form (a new row) starts far from
+    any earlier form's numbers, so a button from a finished form never matches the next one."""
+    if current is None:
+        return int(time.time() * 1000) % 900_000_000 + 1
+    return current + 1
+
+
 class Conversation(Base):
     """Where a person is in a form. One row per person, so a restart or a replica continues it."""
 
@@ -217,7 +226,7 @@ class Conversation(Base):
     started_at: Mapped[datetime | None]
     nudged_at: Mapped[datetime | None]
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": _next_version}
 
 
 class Report(Base):

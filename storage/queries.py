@@ -55,6 +55,9 @@ async def get_or_create_identity(
     if identity is not None:
         if identity.chat_id != chat_id:
             identity.chat_id = chat_id
+        if identity.unreachable_at is not None:
+            # They wrote to us: they unblocked the bot, so queued messages may go again.
+            identity.unreachable_at = None
         return identity
     member = Member(created_at=now)
     identity = Identity(

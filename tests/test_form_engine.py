@@ -12,7 +12,7 @@ import pytest
 
 from handlers.forms import engine
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option, form_from_dict
-from handlers.registration import REGISTRATION
+from handlers.registration import REGISTRATION as FULL_REGISTRATION
 from handlers.vn import InputError
 
 FIELDS = [
@@ -27,6 +27,15 @@ FIELDS = [
     Option("9", "Giáo dục"),
     Option("10", "Môi trường"),
 ]
+# A member of one unit has the unit answered before the form starts; the walks below are what
+# such a member is asked.
+REGISTRATION = FormSpec(
+    FULL_REGISTRATION.name,
+    FULL_REGISTRATION.title,
+    tuple(spec for spec in FULL_REGISTRATION.fields if spec.name != "unit"),
+    confirm_label=FULL_REGISTRATION.confirm_label,
+)
+
 ENV = FormEnv(
     options={"fields": FIELDS},
     context={"campaign_starts_on": "2026-10-01", "campaign_ends_on": "2027-06-30"},

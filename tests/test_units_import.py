@@ -1,4 +1,5 @@
 import asyncio
+import re
 import unicodedata
 from pathlib import Path
 
@@ -7,9 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
-from storage import queries
+from bot.importing import render_problem
+from bot.texts import Texts, languages, load_catalog
+from storage import importing, queries
 from storage.importing import (
     ImportFileError,
+    Problem,
     UnitRow,
     import_units,
     read_unit_rows,
@@ -203,7 +207,26 @@ async def test_every_problem_reported_with_row_numbers_and_nothing_stored(db, cl
         with pytest.raises(ImportFileError) as caught:
             await import_units(session, rows=rows, now=clock())
 
-    assert caught.value.problems == [
+    assert caught.value.problems == EVERY_PROBLEM
+    assert await stored(db) == {"KHOI": ("Đảng bộ Khối", None)}
+    assert await audits(db) == []
+
+
+EVERY_PROBLEM = [
+    Problem(3, "import-missing-code"),
+    Problem(4, "import-missing-name"),
+    Problem(5, "import-bad-code", {"code": "mã có dấu", "max": 32}),
+    Problem(6, "import-name-too-long", {"length": 201, "max": 200}),
+    Problem(7, "import-duplicate-code", {"code": "ok-1", "other": 2}),
+    Problem(8, "import-unknown-parent", {"parent": "KHONG-CO"}),
+    Problem(9, "import-self-parent", {"code": "TU"}),
+    Problem(10, "import-cycle", {"chain": ["A", "B", "C", "A"], "rows": [10, 11, 12]}),
+]
+
+
+def test_problems_rendered_from_the_catalog():
+    vi = Texts("vi")
+    assert [render_problem(vi, p) for p in EVERY_PROBLEM] == [
         "dòng 3: thiếu mã đơn vị",
         "dòng 4: thiếu tên đơn vị",
         "dòng 5: mã đơn vị «mã có dấu» không hợp lệ (tối đa 32 ký tự: chữ cái không dấu, "
@@ -214,8 +237,23 @@ async def test_every_problem_reported_with_row_numbers_and_nothing_stored(db, cl
         "dòng 9: đơn vị «TU» không thể là cấp trên của chính nó",
         "dòng 10: cấp trên lặp vòng: A → B → C → A (dòng 10, 11, 12)",
     ]
-    assert await stored(db) == {"KHOI": ("Đảng bộ Khối", None)}
-    assert await audits(db) == []
+    en = Texts("en")
+    assert render_problem(en, EVERY_PROBLEM[0]) == "row 3: the unit code is missing"
+    assert render_problem(en, EVERY_PROBLEM[-1]) == (
+        "row 10: parent units form a loop: A → B → C → A (rows 10, 11, 12)"
+    )
+    # A problem about the whole file has no row prefix.
+    assert render_problem(vi, Problem(None, "import-no-rows")) == vi("import-no-rows")
+
+
+def test_every_problem_key_is_in_every_catalog():
+    source = Path(importing.__file__).read_text(encoding="utf-8")
+    keys = set(re.findall(r"\"(import-[a-z-]+)\"", source))
+    keys |= {"import-row", "import-done", "import-failed"}
+    assert len(keys) > 10
+    for language in languages():
+        missing = keys - set(load_catalog(language))
+        assert not missing, f"{language}: missing {sorted(missing)}"
 
 
 async def test_cycle_through_stored_units_is_refused(db, clock):
@@ -230,7 +268,12 @@ async def test_cycle_through_stored_units_is_refused(db, clock):
         with pytest.raises(ImportFileError) as caught:
             await import_units(session, rows=rows, now=clock())
 
-    assert caught.value.problems == ["dòng 2: cấp trên lặp vòng: khoi → DU → khoi (dòng 2)"]
+    assert caught.value.problems == [
+        Problem(2, "import-cycle", {"chain": ["khoi", "DU", "khoi"], "rows": [2]})
+    ]
+    assert render_problem(Texts("vi"), caught.value.problems[0]) == (
+        "dòng 2: cấp trên lặp vòng: khoi → DU → khoi (dòng 2)"
+    )
     assert (await stored(db))["KHOI"] == ("Khối", None)
 
 
@@ -240,32 +283,35 @@ async def test_cycle_through_stored_units_is_refused(db, clock):
         ([UnitRow(2, "A", "Tên", "X")], {"x"}, []),
         ([UnitRow(2, "A", "Tên", "B"), UnitRow(3, "B", "Tên", None)], set(), []),
         ([UnitRow(2, "A", "T" * 200, None)], set(), []),
-        ([UnitRow(2, "A" * 33, "Tên", None)], set(), ["dòng 2: mã đơn vị «" + "A" * 33]),
-        ([UnitRow(2, ".A", "Tên", None)], set(), ["dòng 2: mã đơn vị «.A» không hợp lệ"]),
-        ([UnitRow(2, "A", "Tên\x07", None)], set(), ["dòng 2: tên đơn vị chứa ký tự điều khiển"]),
-        ([UnitRow(2, "A", "B", "A"), UnitRow(3, "B", "A", "B")], set(), ["dòng 2", "dòng 3"]),
-        ([UnitRow(4, "", "", None)], set(), ["tệp không có dòng dữ liệu nào"]),
-        ([], set(), ["tệp không có dòng dữ liệu nào"]),
+        ([UnitRow(2, "A" * 33, "Tên", None)], set(), [(2, "import-bad-code")]),
+        ([UnitRow(2, ".A", "Tên", None)], set(), [(2, "import-bad-code")]),
+        ([UnitRow(2, "A", "Tên\x07", None)], set(), [(2, "import-name-control")]),
+        (
+            [UnitRow(2, "A", "B", "A"), UnitRow(3, "B", "A", "B")],
+            set(),
+            [(2, "import-self-parent"), (3, "import-self-parent")],
+        ),
+        ([UnitRow(4, "", "", None)], set(), [(None, "import-no-rows")]),
+        ([], set(), [(None, "import-no-rows")]),
     ],
 )
 def test_validate_unit_rows(rows, existing, problems):
     found = validate_unit_rows(rows, existing)
-    assert len(found) == len(problems), found
-    for message, start in zip(found, problems, strict=True):
-        assert message.startswith(start)
+    assert [(p.row, p.key) for p in found] == problems, found
 
 
 @pytest.mark.parametrize(
-    ("name", "content", "message"),
+    ("name", "content", "key"),
     [
-        ("units.txt", "Mã đơn vị;Tên đơn vị\nA;B\n", "unsupported file type"),
-        ("units.xls", "Mã đơn vị;Tên đơn vị\nA;B\n", "unsupported file type"),
-        ("units.xlsx", "Mã đơn vị;Tên đơn vị\nA;B\n", "is not an Excel .xlsx workbook"),
-        ("units.csv", "Mã;Tên\nA;B\n", "no header row"),
-        ("units.csv", b"M\xe3 \xf0\xee\xef", "is not a UTF-8 text CSV file"),
+        ("units.txt", "Mã đơn vị;Tên đơn vị\nA;B\n", "import-wrong-type"),
+        ("units.xls", "Mã đơn vị;Tên đơn vị\nA;B\n", "import-wrong-type"),
+        ("units.xlsx", "Mã đơn vị;Tên đơn vị\nA;B\n", "import-not-xlsx"),
+        ("units.csv", "Mã;Tên\nA;B\n", "import-missing-columns"),
+        ("units.csv", b"M\xe3 \xf0\xee\xef", "import-not-csv"),
+        ("units.csv", "Mã đơn vị;Tên đơn vị;Mã đơn vị\nA;B;C\n", "import-duplicate-column"),
     ],
 )
-def test_wrong_files_refused(tmp_path, name, content, message):
+def test_wrong_files_refused(tmp_path, name, content, key):
     path = tmp_path / name
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -273,15 +319,35 @@ def test_wrong_files_refused(tmp_path, name, content, message):
         path.write_text(content, encoding="utf-8")
     with pytest.raises(ImportFileError) as caught:
         read_unit_rows(path)
-    assert message in str(caught.value)
-    assert " / " in str(caught.value)  # English, then Vietnamese
+    [problem] = caught.value.problems
+    assert (problem.row, problem.key) == (None, key)
+    if key != "import-duplicate-column":
+        assert problem.params["file"] == name
+    for language in languages():
+        text = render_problem(Texts(language), problem)
+        assert "{" not in text and (name in text or key == "import-duplicate-column")
+
+
+def test_missing_and_unreadable_files_refused(tmp_path):
+    missing = tmp_path / "missing.xlsx"
+    with pytest.raises(ImportFileError) as caught:
+        read_unit_rows(missing)
+    assert caught.value.problems == [Problem(None, "import-not-found", {"file": str(missing)})]
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    with pytest.raises(ImportFileError) as caught:
+        read_unit_rows(folder)
+    [problem] = caught.value.problems
+    assert problem.key == "import-unreadable" and problem.params["file"] == str(folder)
+    assert problem.params["reason"]
 
 
 def test_workbook_renamed_csv_refused(tmp_path):
     path = write_xlsx(tmp_path / "units.xlsx", [HEADER, HIERARCHY[2]])
     renamed = path.rename(tmp_path / "units.csv")
-    with pytest.raises(ImportFileError, match="not a UTF-8 text CSV"):
+    with pytest.raises(ImportFileError) as caught:
         read_unit_rows(renamed)
+    assert [p.key for p in caught.value.problems] == ["import-not-csv"]
 
 
 # --- the command line -------------------------------------------------------------------------
@@ -303,10 +369,27 @@ async def test_cli_imports_file(db, cli_env, tmp_path, capsys):
 
     assert await cli("units", "import", str(path)) == 0
 
-    assert capsys.readouterr().out.strip().endswith("units: 3 added, 0 updated, 0 unchanged")
+    t = Texts("vi")
+    assert (
+        capsys.readouterr().out.strip().endswith(t("import-done", added=3, updated=0, unchanged=0))
+    )
     assert (await stored(db))["CB.VP"] == ("Chi bộ Văn phòng", "DU-SYT")
     assert await cli("units", "import", str(path)) == 0
-    assert "units: 0 added, 0 updated, 3 unchanged" in capsys.readouterr().out
+    assert t("import-done", added=0, updated=0, unchanged=3) in capsys.readouterr().out
+
+
+async def test_cli_speaks_the_configured_language(db, cli_env, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DVK_LANGUAGE", "en")
+    path = write_xlsx(tmp_path / "units.xlsx", [HEADER, *HIERARCHY])
+
+    assert await cli("units", "import", str(path)) == 0
+    assert "units: 3 added, 0 updated, 0 unchanged" in capsys.readouterr().out
+
+    bad = write_xlsx(tmp_path / "bad.xlsx", [HEADER, ("X", "", None)])
+    assert await cli("units", "import", str(bad)) == 1
+    err = capsys.readouterr().err
+    assert "row 2: the unit name is missing" in err
+    assert "nothing imported: 1 problem(s)" in err
 
 
 async def test_cli_reports_problems_and_stores_nothing(db, cli_env, tmp_path, capsys):
@@ -322,12 +405,14 @@ async def test_cli_reports_problems_and_stores_nothing(db, cli_env, tmp_path, ca
     err = capsys.readouterr().err
     assert "dòng 3: thiếu tên đơn vị" in err
     assert "dòng 4: mã đơn vị cấp trên «NOWHERE»" in err
+    assert Texts("vi")("import-failed", count=2) in err
     assert await stored(db) == {}
 
 
 async def test_cli_refuses_missing_and_wrong_files(db, cli_env, tmp_path, capsys):
-    assert await cli("units", "import", str(tmp_path / "missing.xlsx")) == 1
-    assert "file not found" in capsys.readouterr().err
+    missing = tmp_path / "missing.xlsx"
+    assert await cli("units", "import", str(missing)) == 1
+    assert Texts("vi")("import-not-found", file=missing) in capsys.readouterr().err
     (tmp_path / "units.xlsx").write_text("not a workbook", encoding="utf-8")
     assert await cli("units", "import", str(tmp_path / "units.xlsx")) == 1
     assert "không phải tệp Excel" in capsys.readouterr().err
