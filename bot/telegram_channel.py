@@ -22,6 +22,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     ContextTypes,
     Defaults,
     MessageHandler,
@@ -34,7 +35,7 @@ from bot.runtime import menu_of
 from handlers import reminders
 from handlers.dispatcher import Core
 from handlers.types import Choice, Inbound, Outbound, Result
-from storage import outbox
+from storage import outbox, queries
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -85,6 +86,25 @@ async def deliver(app: Application, chat_id: str | int, result: Result) -> None:
     for channel, external_id in result.roles_changed:
         if channel == CHANNEL:
             await set_menu(app, int(external_id), external_id)
+
+
+async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Telegram says the person blocked the bot (or unblocked it): nothing is sent meanwhile."""
+    change = update.my_chat_member
+    if change is None or change.chat.type != "private":
+        return
+    status = change.new_chat_member.status
+    if status not in ("kicked", "member"):
+        return
+    core = core_of(context)
+    async with core.db.session() as session:
+        await queries.set_reachable(
+            session,
+            channel=CHANNEL,
+            external_id=str(change.from_user.id),
+            reachable=status == "member",
+            now=core.clock(),
+        )
 
 
 async def on_edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -259,8 +279,6 @@ async def post_init(app: Application) -> None:
     await app.bot.set_my_commands(
         [BotCommand(name, text) for name, text in default], scope=BotCommandScopeDefault()
     )
-    from storage import queries
-
     async with core.db.session() as session:
         staff = await queries.staff_identities(session, channel=CHANNEL)
         staff_ids = [(identity.chat_id, identity.external_id) for identity in staff]
@@ -298,6 +316,7 @@ def build_application(
         )
     )
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, on_edited_message))
+    app.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.GROUPS, on_group_message)
     )

@@ -447,3 +447,14 @@ async def target_totals(session: AsyncSession, *, model_id: int) -> dict[int, De
         .group_by(ReportValue.target_id)
     )
     return {target_id: Decimal(total or 0) for target_id, total in rows.all()}
+
+
+async def set_reachable(
+    session: AsyncSession, *, channel: str, external_id: str, reachable: bool, now: datetime
+) -> None:
+    """The person blocked the bot (unreachable) or started it again (reachable)."""
+    await session.execute(
+        update(Identity)
+        .where(Identity.channel == channel, Identity.external_id == external_id)
+        .values(unreachable_at=None if reachable else now)
+    )

@@ -255,3 +255,41 @@ async def test_a_photo_when_nothing_is_asked(seeded, chat):
     assert await person.send_photo(caption="/dangky") == [
         "Hiện bot không cần tệp hay ảnh nào. Gõ /help để xem những việc bạn có thể làm."
     ]
+
+
+def my_chat_member(user: dict, old: str, new: str) -> dict:
+    bot = {"id": 7000000001, "is_bot": True, "first_name": "Dân vận khéo"}
+
+    def member(status: str) -> dict:
+        # A "kicked" member (the bot blocked) carries until_date in Telegram's answers.
+        return {"user": bot, "status": status, **({"until_date": 0} if status == "kicked" else {})}
+
+    return {
+        "chat": {"id": user["id"], "type": "private"},
+        "from": user,
+        "date": 0,
+        "old_chat_member": member(old),
+        "new_chat_member": member(new),
+    }
+
+
+async def test_blocking_and_unblocking_the_bot(seeded, chat, db, app):
+    from telegram import Update
+
+    person = await join(chat)
+
+    async def reachable() -> bool:
+        async with db.session() as session:
+            identity = await queries.find_identity(
+                session, channel="telegram", external_id=str(MEMBER_ID)
+            )
+            return identity.unreachable_at is None
+
+    blocked = my_chat_member(person.user, "member", "kicked")
+    await app.process_update(Update.de_json({"update_id": 91, "my_chat_member": blocked}, app.bot))
+    assert not await reachable()
+    unblocked = my_chat_member(person.user, "kicked", "member")
+    await app.process_update(
+        Update.de_json({"update_id": 92, "my_chat_member": unblocked}, app.bot)
+    )
+    assert await reachable()
