@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from bot.demo import seed
 from bot.telegram_channel import flush_outbox, run_sweep
+from storage import queries
 from storage.models import Identity, Member, Model, OutboxMessage
 from tests.test_registration import MEMBER_ID, join, register_quickly
 
@@ -147,3 +148,20 @@ async def member_id(db) -> int:
         return await session.scalar(
             select(Identity.member_id).where(Identity.external_id == str(MEMBER_ID))
         )
+
+
+async def test_replies_do_not_wait_behind_queued_reminders(member, db, clock, api):
+    async with db.session() as session:
+        for n in range(300):
+            await queries.enqueue(
+                session,
+                key=f"broadcast-test:{n}",
+                member_id=await member_id(db),
+                payload={"text": f"Thông báo {n}", "choices": []},
+                now=clock(),
+            )
+    replies = await member.send("/help")
+    assert replies[0].startswith("Việc bạn có thể làm:")
+    async with db.session() as session:
+        statuses = set((await session.scalars(select(OutboxMessage.status))).all())
+    assert statuses == {"pending"}  # the reply went straight out; the queue is untouched
