@@ -64,6 +64,11 @@ class Member(Base):
     reminder_hour: Mapped[int | None] = mapped_column(Integer)
     # No reminders up to and including this local date (leave, business trip).
     paused_until: Mapped[date | None] = mapped_column(Date)
+    # Coordinators' and admins' digest: "weekly" (weekday 0 = Monday), "daily" or "off".
+    digest_mode: Mapped[str] = mapped_column(String(8), default="weekly", server_default="weekly")
+    digest_hour: Mapped[int] = mapped_column(Integer, default=8, server_default="8")
+    digest_weekday: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_digest_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     identities: Mapped[list[Identity]] = relationship(back_populates="member")
@@ -178,6 +183,10 @@ class Model(Base):
     status: Mapped[str] = mapped_column(String(16))
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     submitted_at: Mapped[datetime | None]
+    # The last review decision: who, when, and the reason given for a return or a rejection.
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    reviewed_at: Mapped[datetime | None]
+    review_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -281,6 +290,23 @@ class ReportPhoto(Base):
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     file_id: Mapped[str] = mapped_column(String(200))
+
+
+class Evaluation(Base):
+    """A coordinator's evaluation of a completed model, and whether it is proposed for
+    commendation (the admins decide commendations)."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"), unique=True
+    )
+    level: Mapped[str] = mapped_column(String(16))  # excellent | done | not_done
+    comment: Mapped[str | None] = mapped_column(Text)
+    proposed: Mapped[bool] = mapped_column(Boolean, default=False)
+    evaluator_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    evaluated_at: Mapped[datetime]
 
 
 class AuditEntry(Base):
