@@ -12,7 +12,15 @@ from datetime import datetime
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.texts import Texts
-from handlers import admin, conversation, onboarding, registration, reminders, reports
+from handlers import (
+    admin,
+    conversation,
+    onboarding,
+    registration,
+    reminders,
+    reports,
+    review,
+)
 from handlers.context import CoreConfig, Ctx
 from handlers.types import Choice, Inbound, Result
 from storage import queries
@@ -134,46 +142,80 @@ def paused_prompt(ctx: Ctx, conv: Conversation) -> None:
     )
 
 
-CHOICE_RE = re.compile(
-    r"^(f|d):(\d{1,9}):([A-Za-z0-9_:.-]{1,48})$|^(jr):([ar]):(\d{1,9})$|^(m):(\d{1,9})$"
-    r"|^(rp):(\d{1,9})(:r)?$|^(resume)$"
-)
+Press = Callable[[Ctx, Conversation | None, re.Match[str]], Awaitable[None]]
 
 
-async def on_choice(ctx: Ctx, conv: Conversation | None, data: str) -> None:
-    match = CHOICE_RE.match(data)
-    if match is None:
+async def press_form(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    kind, version, action = match["kind"], int(match["version"]), match["action"]
+    if conv is None or conv.version != version or (kind == "f" and conv.paused):
         ctx.result.notice = ctx.t("button-stale")
         return
-    if match.group(1):
-        kind, version, action = match.group(1), int(match.group(2)), match.group(3)
-        if conv is None or conv.version != version or (kind == "f" and conv.paused):
-            ctx.result.notice = ctx.t("button-stale")
-            return
-        ctx.result.accepted_choice = True
-        if kind == "f":
-            await conversation.on_button(ctx, conv, action)
-        else:
-            await on_draft_choice(ctx, conv, action)
+    ctx.result.accepted_choice = True
+    if kind == "f":
+        await conversation.on_button(ctx, conv, action)
+    else:
+        await on_draft_choice(ctx, conv, action)
+
+
+async def press_join_request(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    await admin.decide_join_request(ctx, int(match["id"]), match["decision"] == "a")
+
+
+async def press_model(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    await registration.show_model(ctx, int(match["id"]))
+
+
+async def as_command(ctx: Ctx, text: str) -> None:
+    """A button that starts a form goes the way of its command, so an open form is dealt with
+    first, as when the command is typed."""
+    ctx.inbound = dataclasses.replace(ctx.inbound, text=text, choice=None)
+    await route(ctx)
+
+
+async def press_report(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    await as_command(ctx, f"/baocao {match['id']}" + (" thaythe" if match["replace"] else ""))
+
+
+async def press_resubmit(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    await as_command(ctx, f"/suadangky {match['id']}")
+
+
+async def press_review(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    if match["action"] in ("r", "x") and await busy(ctx, conv, "review-note"):
         return
-    if match.group(4):
-        await admin.decide_join_request(ctx, int(match.group(6)), match.group(5) == "a")
-        return
-    if match.group(7):
-        await registration.show_model(ctx, int(match.group(8)))
-        return
-    if match.group(9):
-        # A report button (in a reminder, say): the form starts only after any open one is
-        # dealt with, as with /baocao.
-        text = f"/baocao {match.group(10)}" + (" thaythe" if match.group(11) else "")
-        ctx.inbound = dataclasses.replace(ctx.inbound, text=text, choice=None)
-        await route(ctx)
-        return
-    # "Continue where I stopped" (a nudge): shows the current step, applies nothing.
+    await review.on_button(ctx, match["action"], int(match["id"]))
+
+
+async def press_resume(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    """ "Continue where I stopped" (a nudge): shows the current step, applies nothing."""
     if conv is None:
         ctx.say("nothing-to-continue")
         return
     await conversation.resume(ctx, conv)
+
+
+# Button data is untrusted: only these shapes are acted on, ids at most 9 digits.
+PRESSES: list[tuple[re.Pattern[str], Press]] = [
+    (
+        re.compile(r"(?P<kind>[fd]):(?P<version>\d{1,9}):(?P<action>[A-Za-z0-9_:.-]{1,48})"),
+        press_form,
+    ),
+    (re.compile(r"jr:(?P<decision>[ar]):(?P<id>\d{1,9})"), press_join_request),
+    (re.compile(r"m:(?P<id>\d{1,9})"), press_model),
+    (re.compile(r"rp:(?P<id>\d{1,9})(?P<replace>:r)?"), press_report),
+    (re.compile(r"rv:(?P<action>[arxn]):(?P<id>\d{1,9})"), press_review),
+    (re.compile(r"ed:(?P<id>\d{1,9})"), press_resubmit),
+    (re.compile(r"resume"), press_resume),
+]
+
+
+async def on_choice(ctx: Ctx, conv: Conversation | None, data: str) -> None:
+    for pattern, press in PRESSES:
+        match = pattern.fullmatch(data)
+        if match is not None:
+            await press(ctx, conv, match)
+            return
+    ctx.result.notice = ctx.t("button-stale")
 
 
 async def on_draft_choice(ctx: Ctx, conv: Conversation, action: str) -> None:
@@ -301,6 +343,22 @@ async def cmd_reminders(ctx: Ctx, conv: Conversation | None, args: str) -> None:
         await reminders.start_settings(ctx)
 
 
+async def cmd_review(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await review.show_queue(ctx)
+    _still_open(ctx, conv)
+
+
+async def cmd_resubmit(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if not await ctx.is_member():
+        ctx.say("error-not-member")
+        return
+    if not ID_RE.fullmatch(args.strip()):
+        ctx.say("model-not-found")
+        return
+    if not await busy(ctx, conv, "register"):
+        await registration.start_resubmit(ctx, int(args.strip()))
+
+
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await registration.list_models(ctx)
     _still_open(ctx, conv)
@@ -359,6 +417,8 @@ COMMANDS: dict[str, Command] = {
     "mohinh": cmd_models,
     "baocao": cmd_report,
     "nhacnho": cmd_reminders,
+    "duyet": cmd_review,
+    "suadangky": cmd_resubmit,
     "moi": cmd_invite,
     "yeucau": cmd_requests,
     "chapnhan": _decide(True),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 MEMBER = ("start", "help", "dangky", "mohinh", "baocao", "nhacnho", "tieptuc", "huy")
-COORDINATOR = ("yeucau", "moi")
+COORDINATOR = ("duyet", "yeucau", "moi")
 ADMIN = ("themdonvi", "cacdonvi", "taodot")
 
 

@@ -139,6 +139,7 @@ class RegistrationFlow(Flow):
             campaign_id=conv.context["campaign_id"],
             owner_id=ctx.member.id,
             title_key=vn.title_key(value),
+            except_model=conv.context.get("model_id"),
         ):
             raise vn.InputError("error-title-taken", title=value)
 
@@ -152,6 +153,9 @@ class RegistrationFlow(Flow):
         if answers["unit"] not in {option.value for option in await my_units(ctx)}:
             raise vn.InputError("error-not-allowed")
         await self.check(ctx, conv, REGISTRATION.field("title"), answers["title"])
+        if conv.context.get("model_id"):
+            await resubmit(ctx, conv.context["model_id"], answers)
+            return
         model = Model(
             campaign_id=conv.context["campaign_id"],
             owner_id=ctx.member.id,
@@ -204,6 +208,112 @@ class RegistrationFlow(Flow):
 
 
 register(RegistrationFlow())
+
+
+def _apply_answers(model: Model, answers: dict[str, Any]) -> None:
+    model.unit_id = int(answers["unit"])
+    model.kind = answers["kind"]
+    model.collective_name = answers.get("collective_name")
+    model.headcount = int(answers["headcount"]) if answers.get("headcount") else None
+    model.title = answers["title"]
+    model.title_key = vn.title_key(answers["title"])
+    model.field_id = int(answers["field"])
+    model.approach = answers["approach"]
+    model.objectives = answers["objectives"]
+    model.starts_on = date.fromisoformat(answers["starts_on"])
+    model.ends_on = date.fromisoformat(answers["ends_on"])
+
+
+def answers_of(model: Model) -> dict[str, Any]:
+    """A stored model as form answers, to correct it after a return."""
+    answers: dict[str, Any] = {
+        "unit": str(model.unit_id),
+        "kind": model.kind,
+        "title": model.title,
+        "field": str(model.field_id),
+        "approach": model.approach,
+        "objectives": model.objectives,
+        "targets": {
+            "items": [
+                {
+                    "indicator": t.indicator,
+                    "unit": t.unit_of_measure,
+                    "value": format(Decimal(t.target_value).normalize(), "f"),
+                }
+                for t in model.targets
+            ],
+            "current": {},
+            "open": False,
+            "more": False,
+        },
+        "starts_on": model.starts_on.isoformat(),
+        "ends_on": model.ends_on.isoformat(),
+    }
+    if model.kind == rules.KIND_COLLECTIVE:
+        answers["collective_name"] = model.collective_name
+        answers["headcount"] = str(model.headcount)
+    return answers
+
+
+async def start_resubmit(ctx: Ctx, model_id: int) -> None:
+    """A returned registration opens at its summary, corrected there and sent again."""
+    model = await queries.model_details(ctx.session, model_id=model_id)
+    if model is None or model.owner_id != ctx.member.id:
+        ctx.say("model-not-found")
+        return
+    if model.status != rules.RETURNED:
+        ctx.say("resubmit-not-returned", status=ctx.t(f"status-{model.status}"))
+        return
+    ctx.say("resubmit-intro", title=model.title, note=model.review_note or "")
+    await conversation.start(
+        ctx,
+        "register",
+        {
+            "campaign_id": model.campaign_id,
+            "campaign_starts_on": model.campaign.starts_on.isoformat(),
+            "campaign_ends_on": model.campaign.ends_on.isoformat(),
+            "model_id": model.id,
+        },
+        answers=answers_of(model),
+    )
+
+
+async def resubmit(ctx: Ctx, model_id: int, answers: dict[str, Any]) -> None:
+    model = await queries.model_details(ctx.session, model_id=model_id)
+    if model is None or model.owner_id != ctx.member.id or model.status != rules.RETURNED:
+        raise vn.InputError(
+            "resubmit-not-returned", status=ctx.t(f"status-{model.status}") if model else ""
+        )
+    _apply_answers(model, answers)
+    model.targets.clear()
+    await ctx.session.flush()
+    model.targets.extend(
+        Target(
+            position=i,
+            indicator=item["indicator"],
+            unit_of_measure=item["unit"],
+            target_value=Decimal(item["value"]),
+        )
+        for i, item in enumerate(answers["targets"], 1)
+    )
+    rules.check_transition(model.status, rules.SUBMITTED)
+    model.status = rules.SUBMITTED
+    model.submitted_at = ctx.now
+    model.updated_at = ctx.now
+    await ctx.session.flush()
+    await queries.audit(
+        ctx.session,
+        at=ctx.now,
+        actor_id=ctx.member.id,
+        action="model.resubmitted",
+        object_type="model",
+        object_id=model.id,
+        details={"title": model.title},
+    )
+    ctx.result.say(
+        ctx.t("resubmit-done", title=model.title),
+        [[Choice(ctx.t("button-view-model"), f"m:{model.id}")]],
+    )
 
 
 async def start_registration(ctx: Ctx) -> None:
@@ -262,6 +372,36 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
         ctx.say("model-not-found")
         return
     t = ctx.t
+    lines = model_lines(ctx, model)
+    if model.status == rules.RETURNED and model.review_note:
+        lines.append(f"• {t('label-review-note')}: {model.review_note}")
+    choices = []
+    if model.status == rules.RETURNED:
+        choices.append([Choice(t("button-edit-resubmit"), f"ed:{model.id}")])
+    if model.status not in (rules.SUBMITTED, rules.RETURNED, rules.REJECTED, rules.DRAFT):
+        lines.append("")
+        lines.append(await reports.progress_text(ctx, model))
+        lines.append(t("label-reports") + ":")
+        done = await queries.reports_of(ctx.session, model_id=model.id)
+        lines += [
+            t(
+                "report-line",
+                period=reports.period_label(
+                    ctx.t, Period(r.period_start, r.period_end, r.due_on), model.campaign.cadence
+                ),
+                at=vn.format_datetime(r.submitted_at, ctx.config.timezone),
+                late=t("report-line-late") if r.late else "",
+            )
+            for r in done
+        ] or [t("reports-none")]
+        if model.status in (rules.APPROVED, rules.IN_PROGRESS):
+            choices.append([Choice(t("menu-baocao"), f"rp:{model.id}")])
+    ctx.result.say("\n".join(lines), choices)
+
+
+def model_lines(ctx: Ctx, model: Model) -> list[str]:
+    """A model's details, as the owner and the reviewers see them."""
+    t = ctx.t
     lines = [
         t("model-head", title=model.title),
         f"• {t('label-status')}: {t(f'status-{model.status}')}",
@@ -289,23 +429,4 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
             f"• {t('label-submitted-at')}: "
             f"{vn.format_datetime(model.submitted_at, ctx.config.timezone)}"
         )
-    choices = []
-    if model.status not in (rules.SUBMITTED, rules.RETURNED, rules.REJECTED, rules.DRAFT):
-        lines.append("")
-        lines.append(await reports.progress_text(ctx, model))
-        lines.append(t("label-reports") + ":")
-        done = await queries.reports_of(ctx.session, model_id=model.id)
-        lines += [
-            t(
-                "report-line",
-                period=reports.period_label(
-                    ctx.t, Period(r.period_start, r.period_end, r.due_on), model.campaign.cadence
-                ),
-                at=vn.format_datetime(r.submitted_at, ctx.config.timezone),
-                late=t("report-line-late") if r.late else "",
-            )
-            for r in done
-        ] or [t("reports-none")]
-        if model.status in (rules.APPROVED, rules.IN_PROGRESS):
-            choices.append([Choice(t("menu-baocao"), f"rp:{model.id}")])
-    ctx.result.say("\n".join(lines), choices)
+    return lines

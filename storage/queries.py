@@ -289,16 +289,21 @@ async def visible_fields(session: AsyncSession) -> Sequence[Field]:
 
 
 async def title_taken(
-    session: AsyncSession, *, campaign_id: int, owner_id: int, title_key: str
+    session: AsyncSession,
+    *,
+    campaign_id: int,
+    owner_id: int,
+    title_key: str,
+    except_model: int | None = None,
 ) -> bool:
-    found = await session.scalar(
-        select(Model.id).where(
-            Model.campaign_id == campaign_id,
-            Model.owner_id == owner_id,
-            Model.title_key == title_key,
-        )
+    query = select(Model.id).where(
+        Model.campaign_id == campaign_id,
+        Model.owner_id == owner_id,
+        Model.title_key == title_key,
     )
-    return found is not None
+    if except_model is not None:
+        query = query.where(Model.id != except_model)
+    return (await session.scalar(query)) is not None
 
 
 async def models_of(session: AsyncSession, *, owner_id: int) -> Sequence[Model]:
@@ -458,3 +463,43 @@ async def set_reachable(
         .where(Identity.channel == channel, Identity.external_id == external_id)
         .values(unreachable_at=None if reachable else now)
     )
+
+
+async def review_queue(
+    session: AsyncSession, *, unit_ids: set[int] | None, after: Model | None = None
+) -> tuple[int, Model | None]:
+    """Submitted registrations of the units, oldest first: how many, and the next one (after a
+    given one, to skip ahead)."""
+    waiting = select(Model).where(Model.status == rules.SUBMITTED)
+    if unit_ids is not None:
+        waiting = waiting.where(Model.unit_id.in_(unit_ids))
+    count = await session.scalar(select(func.count()).select_from(waiting.subquery()))
+    query = waiting.options(
+        selectinload(Model.targets), selectinload(Model.field), selectinload(Model.campaign)
+    ).order_by(Model.submitted_at, Model.id)
+    if after is not None and after.submitted_at is not None:
+        query = query.where(
+            (Model.submitted_at > after.submitted_at)
+            | ((Model.submitted_at == after.submitted_at) & (Model.id > after.id))
+        )
+    return count or 0, await session.scalar(query.limit(1))
+
+
+async def decide_model(
+    session: AsyncSession,
+    *,
+    model_id: int,
+    status: str,
+    reviewer_id: int,
+    note: str | None,
+    now: datetime,
+) -> bool:
+    """Apply a review decision unless someone decided first. False when too late."""
+    rules.check_transition(rules.SUBMITTED, status)
+    result = await session.execute(
+        update(Model)
+        .where(Model.id == model_id, Model.status == rules.SUBMITTED)
+        .values(status=status, reviewed_by=reviewer_id, reviewed_at=now, review_note=note,
+                updated_at=now)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,162 @@
+"""Coordinators review registrations through the real Application."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.demo import seed
+from bot.telegram_channel import flush_outbox
+from storage import queries
+from storage.models import AuditEntry, Model
+from tests.test_registration import MEMBER_ID, join, register_quickly
+
+COORDINATOR = 6100
+
+
+@pytest.fixture
+async def setup(db, clock, chat):
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    coordinator = chat(COORDINATOR, "Phụ trách")
+    await coordinator.send("/start DEMO-PT")
+    await coordinator.send("Lê Văn Phụ Trách")
+    await coordinator.click("Cán bộ")
+    await coordinator.click("Bỏ qua »")
+    member = await join(chat)
+    await register_quickly(member, "Chuyển đổi số trong giảng dạy")
+    return coordinator, member
+
+
+async def status(db) -> str:
+    async with db.session() as session:
+        return await session.scalar(select(Model.status))
+
+
+async def test_approve_and_the_member_is_told(setup, db, app, api):
+    coordinator, member = setup
+    replies = await coordinator.send("/duyet")
+    assert replies[0].startswith(
+        "📥 Chờ duyệt: 1 — người đăng ký: Nguyễn Văn An (Chi bộ Văn phòng)\n\n"
+        "📌 Chuyển đổi số trong giảng dạy\n• Trạng thái: Đã gửi, chờ duyệt"
+    )
+    assert "  1. bài giảng điện tử · bài · 1.061" in replies[0]
+    replies = await coordinator.click("✅ Duyệt")
+    assert replies == [
+        "Đã duyệt «Chuyển đổi số trong giảng dạy».",
+        "Không có đăng ký nào chờ duyệt.",
+    ]
+    assert await status(db) == "approved"
+    await flush_outbox(app)
+    told = api.sent(MEMBER_ID)[-1].params["text"]
+    assert told == (
+        "✅ Mô hình «Chuyển đổi số trong giảng dạy» của bạn đã được duyệt. "
+        "Bạn có thể báo cáo tiến độ bằng /baocao."
+    )
+    replies = await member.click("Báo cáo tiến độ")
+    assert replies[0].startswith("Báo cáo tiến độ mô hình «Chuyển đổi số trong giảng dạy»")
+    async with db.session() as session:
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "model.approved")
+        )
+    assert entry is not None and entry.object_type == "model"
+
+
+async def test_return_with_a_reason_then_correct_and_resubmit(setup, db, app, api):
+    coordinator, member = setup
+    await coordinator.send("/duyet")
+    assert await coordinator.click("↩️ Trả lại để sửa") == ["Lý do (người đăng ký sẽ nhận được):"]
+    assert (await coordinator.send("ít"))[0].startswith("⚠️ Nội dung quá ngắn")
+    replies = await coordinator.send("Chỉ tiêu chưa rõ, cần ghi số bài giảng mỗi học kỳ")
+    assert replies == [
+        "Đã trả lại «Chuyển đổi số trong giảng dạy» để người đăng ký sửa.",
+        "Không có đăng ký nào chờ duyệt.",
+    ]
+    assert await status(db) == "returned"
+    await flush_outbox(app)
+    assert api.sent(MEMBER_ID)[-1].params["text"] == (
+        "↩️ Mô hình «Chuyển đổi số trong giảng dạy» được trả lại để sửa. "
+        "Lý do: Chỉ tiêu chưa rõ, cần ghi số bài giảng mỗi học kỳ"
+    )
+    replies = await member.click("✏️ Sửa và gửi lại")
+    assert replies[0].startswith("Sửa đăng ký «Chuyển đổi số trong giảng dạy». Lý do trả lại:")
+    assert replies[1].startswith("📋 Đăng ký mô hình — kiểm tra lại thông tin:")
+    assert "  1. bài giảng điện tử · bài · 1.061" in replies[1]
+    await member.click("✏️ Chỉ tiêu")
+    await member.send("bài giảng điện tử mỗi học kỳ")
+    await member.send("bài")
+    await member.send("500")
+    replies = await member.click("Xong")
+    assert "  1. bài giảng điện tử mỗi học kỳ · bài · 500" in replies[0]
+    replies = await member.click("✅ Gửi đăng ký")
+    assert replies[0] == (
+        "✅ Đã gửi lại đăng ký «Chuyển đổi số trong giảng dạy». Cán bộ phụ trách sẽ xem xét lại."
+    )
+    async with db.session() as session:
+        models = (await session.scalars(select(Model))).all()
+    assert len(models) == 1 and models[0].status == "submitted"
+    replies = await coordinator.send("/duyet")
+    assert "  1. bài giảng điện tử mỗi học kỳ · bài · 500" in replies[0]
+
+
+async def test_reject_with_a_reason(setup, db, app, api):
+    coordinator, _ = setup
+    await coordinator.send("/duyet")
+    await coordinator.click("✖ Không duyệt")
+    await coordinator.send("Trùng với mô hình của tập thể chi bộ")
+    assert await status(db) == "rejected"
+    await flush_outbox(app)
+    assert (
+        api.sent(MEMBER_ID)[-1]
+        .params["text"]
+        .startswith("Mô hình «Chuyển đổi số trong giảng dạy» không được duyệt. Lý do: Trùng")
+    )
+
+
+async def test_two_coordinators_at_once_one_wins(setup, db, chat):
+    first, _ = setup
+    second = chat(6101, "Phụ trách 2")
+    await second.send("/start DEMO-PT")
+    await second.send("Đỗ Văn Hai")
+    await second.click("Cán bộ")
+    await second.click("Bỏ qua »")
+    await first.send("/duyet")
+    await second.send("/duyet")
+    await first.click("✅ Duyệt")
+    replies = await second.click("✖ Không duyệt")
+    assert replies == [
+        "Đăng ký «Chuyển đổi số trong giảng dạy» đã được xử lý trước đó (Đã duyệt) "
+        "Lê Văn Phụ Trách."
+    ]
+    assert await status(db) == "approved"
+
+
+async def test_reviews_refused_to_members_and_to_other_units(setup, db, chat, clock):
+    _, member = setup
+    async with db.session() as session:
+        model_id = await session.scalar(select(Model.id))
+    assert await member.send("/duyet") == ["Bạn không có quyền thực hiện việc này."]
+    assert await member.press(f"rv:a:{model_id}") == ["Bạn không có quyền thực hiện việc này."]
+    # A coordinator of Sở Y tế does not review Chi bộ Văn phòng.
+    async with db.session() as session:
+        syt = await queries.unit_by_code(session, code="DB-SYT")
+        invite = await queries.create_invite(
+            session,
+            unit_id=syt.id,
+            role="coordinator",
+            expires_at=clock().replace(year=2027),
+            max_uses=5,
+            created_by=None,
+            now=clock(),
+        )
+    other = chat(6200, "Khác")
+    await other.send(f"/start {invite.code}")
+    await other.send("Vũ Văn Khác")
+    await other.click("Cán bộ")
+    await other.click("Bỏ qua »")
+    assert await other.send("/duyet") == ["Không có đăng ký nào chờ duyệt."]
+    assert await other.press(f"rv:a:{model_id}") == ["Bạn không có quyền thực hiện việc này."]
+    assert await other.press(f"rv:r:{model_id}") == ["Bạn không có quyền thực hiện việc này."]
+    assert await status(db) == "submitted"
+    # Nobody but the owner reopens a registration for correction.
+    assert await other.press(f"ed:{model_id}") == ["Không tìm thấy mô hình này."]
