@@ -15,6 +15,7 @@ from bot.texts import Texts
 from handlers import (
     admin,
     conversation,
+    followup,
     onboarding,
     registration,
     reminders,
@@ -186,6 +187,15 @@ async def press_review(ctx: Ctx, conv: Conversation | None, match: re.Match[str]
     await review.on_button(ctx, match["action"], int(match["id"]))
 
 
+async def press_overdue(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    await followup.remind_overdue(ctx, int(match["id"]))
+
+
+async def press_evaluate(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    if not await busy(ctx, conv, "evaluation", same=False):
+        await followup.start_evaluation(ctx, int(match["id"]))
+
+
 async def press_resume(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
     """ "Continue where I stopped" (a nudge): shows the current step, applies nothing."""
     if conv is None:
@@ -205,6 +215,8 @@ PRESSES: list[tuple[re.Pattern[str], Press]] = [
     (re.compile(r"rp:(?P<id>\d{1,9})(?P<replace>:r)?"), press_report),
     (re.compile(r"rv:(?P<action>[arxn]):(?P<id>\d{1,9})"), press_review),
     (re.compile(r"ed:(?P<id>\d{1,9})"), press_resubmit),
+    (re.compile(r"ov:(?P<id>\d{1,9})"), press_overdue),
+    (re.compile(r"ev:(?P<id>\d{1,9})"), press_evaluate),
     (re.compile(r"resume"), press_resume),
 ]
 
@@ -359,6 +371,16 @@ async def cmd_resubmit(ctx: Ctx, conv: Conversation | None, args: str) -> None:
         await registration.start_resubmit(ctx, int(args.strip()))
 
 
+async def cmd_units_state(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await followup.show_units(ctx)
+    _still_open(ctx, conv)
+
+
+async def cmd_evaluate(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await followup.list_completed(ctx)
+    _still_open(ctx, conv)
+
+
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await registration.list_models(ctx)
     _still_open(ctx, conv)
@@ -419,6 +441,8 @@ COMMANDS: dict[str, Command] = {
     "nhacnho": cmd_reminders,
     "duyet": cmd_review,
     "suadangky": cmd_resubmit,
+    "donvi": cmd_units_state,
+    "danhgia": cmd_evaluate,
     "moi": cmd_invite,
     "yeucau": cmd_requests,
     "chapnhan": _decide(True),

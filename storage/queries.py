@@ -499,7 +499,37 @@ async def decide_model(
     result = await session.execute(
         update(Model)
         .where(Model.id == model_id, Model.status == rules.SUBMITTED)
-        .values(status=status, reviewed_by=reviewer_id, reviewed_at=now, review_note=note,
-                updated_at=now)
+        .values(
+            status=status,
+            reviewed_by=reviewer_id,
+            reviewed_at=now,
+            review_note=note,
+            updated_at=now,
+        )
     )
     return result.rowcount == 1
+
+
+async def root_units_of(session: AsyncSession, *, member_id: int) -> Sequence[Unit]:
+    """The units a person coordinates directly (their sub-units come with them)."""
+    result = await session.scalars(
+        select(Unit)
+        .join(Membership, Membership.unit_id == Unit.id)
+        .where(Membership.member_id == member_id, Membership.role == rules.ROLE_COORDINATOR)
+        .order_by(Unit.name)
+    )
+    return result.all()
+
+
+async def completed_models(
+    session: AsyncSession, *, unit_ids: set[int] | None, limit: int = 20
+) -> Sequence[Model]:
+    query = (
+        select(Model)
+        .where(Model.status == rules.COMPLETED)
+        .order_by(Model.updated_at, Model.id)
+        .limit(limit)
+    )
+    if unit_ids is not None:
+        query = query.where(Model.unit_id.in_(unit_ids))
+    return (await session.scalars(query)).all()

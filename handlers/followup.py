@@ -1,0 +1,269 @@
+"""A coordinator's follow-up: /donvi, the state of their units with a button to remind everyone
+overdue, and /danhgia, the evaluation of completed models with a proposal for commendation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import conversation, registration, vn
+from handlers.admin import reviewable_units
+from handlers.context import Ctx
+from handlers.flow import Flow, register
+from handlers.forms.spec import FieldSpec, FormSpec, Option
+from handlers.notify import payload
+from handlers.reports import period_label
+from handlers.types import Choice
+from storage import queries, rules
+from storage.models import Campaign, Conversation, Evaluation, Model, Unit
+from storage.stats import UnitState, unit_state
+
+LEVELS = ("excellent", "done", "not_done")
+
+
+async def _scopes(ctx: Ctx) -> list[Unit] | None:
+    """Whose state to show: the units a coordinator holds (each with its sub-units), or for an
+    admin the top-level units. None: not allowed."""
+    if await ctx.is_admin():
+        return [u for u in await queries.all_units(ctx.session) if u.parent_id is None]
+    roots = list(await queries.root_units_of(ctx.session, member_id=ctx.member.id))
+    return roots or None
+
+
+async def show_units(ctx: Ctx) -> None:
+    scopes = await _scopes(ctx)
+    if scopes is None:
+        ctx.say("error-not-allowed")
+        return
+    if not scopes:
+        ctx.say("units-none")
+        return
+    every = await queries.all_units(ctx.session, active_only=False)
+    for unit in scopes:
+        ids = queries.with_descendants(every, [unit.id])
+        state = await unit_state(ctx.session, unit_ids=ids, today=ctx.today)
+        choices = []
+        if state.overdue:
+            choices = [[Choice(ctx.t("button-remind-overdue"), f"ov:{unit.id}")]]
+        ctx.result.say(await _state_text(ctx, unit, len(ids) - 1, state), choices)
+
+
+async def _state_text(ctx: Ctx, unit: Unit, below: int, state: UnitState) -> str:
+    t = ctx.t
+    total = sum(state.by_status.values())
+    lines = [t("unit-state-head", unit=unit.name, below=below) if below else f"🏢 {unit.name}"]
+    lines.append(
+        t(
+            "unit-state-registrations",
+            total=vn.format_number(total),
+            collective=vn.format_number(state.by_kind[rules.KIND_COLLECTIVE]),
+            individual=vn.format_number(state.by_kind[rules.KIND_INDIVIDUAL]),
+        )
+    )
+    if total:
+        lines.append(
+            "• "
+            + " · ".join(
+                f"{t(f'status-{status}')}: {vn.format_number(state.by_status[status])}"
+                for status in rules.STATUSES
+                if state.by_status[status]
+            )
+        )
+    lines.append(
+        t(
+            "unit-state-reports",
+            received=vn.format_number(state.received),
+            expected=vn.format_number(state.expected),
+        )
+    )
+    if state.overdue:
+        lines.append(t("unit-state-overdue", count=len(state.overdue)))
+        lines += [
+            f"  – {o.name}: {o.title} ({vn.format_date(o.period.due)})" for o in state.overdue
+        ]
+    if state.paused:
+        lines.append(t("unit-state-paused", count=len(state.paused)))
+        lines += [
+            f"  – {o.name}: {o.title} ({t('paused-until', until=vn.format_date(o.paused_until))})"
+            for o in state.paused
+            if o.paused_until
+        ]
+    if state.indicators:
+        lines.append(t("unit-state-indicators"))
+        for item in state.indicators:
+            percent = item.achieved / item.target * 100 if item.target else 0
+            lines.append(
+                t(
+                    "progress-line",
+                    indicator=item.name,
+                    done=vn.format_number(item.achieved),
+                    target=vn.format_number(item.target),
+                    unit=item.unit,
+                    percent=vn.format_number(round(percent)),
+                )
+            )
+    return "\n".join(lines)
+
+
+async def remind_overdue(ctx: Ctx, unit_id: int) -> None:
+    """One reminder per overdue person per day, whoever presses the button and how often."""
+    scopes = await _scopes(ctx)
+    units = await reviewable_units(ctx)
+    if scopes is None or (units is not None and unit_id not in units):
+        ctx.say("error-not-allowed")
+        return
+    every = await queries.all_units(ctx.session, active_only=False)
+    state = await unit_state(
+        ctx.session, unit_ids=queries.with_descendants(every, [unit_id]), today=ctx.today
+    )
+    people: dict[int, list[Any]] = {}
+    for item in state.overdue:
+        people.setdefault(item.member_id, []).append(item)
+    sent = 0
+    for member_id, items in people.items():
+        campaign = await ctx.session.get(
+            Campaign, (await ctx.session.get(Model, items[0].model_id)).campaign_id
+        )
+        text = (
+            ctx.t("overdue-reminder")
+            + "\n"
+            + "\n".join(
+                ctx.t(
+                    "overdue-line",
+                    title=item.title,
+                    period=period_label(ctx.t, item.period, campaign.cadence if campaign else ""),
+                    due=vn.format_date(item.period.due),
+                )
+                for item in items
+            )
+        )
+        sent += await queries.enqueue(
+            ctx.session,
+            key=f"overdue:{member_id}:{ctx.today.isoformat()}",
+            member_id=member_id,
+            payload=payload(
+                text, [[Choice(ctx.t("button-report-now"), f"rp:{items[0].model_id}")]]
+            ),
+            now=ctx.now,
+            not_before=ctx.config.quiet_hours.next_allowed(ctx.now.astimezone(ctx.config.timezone)),
+        )
+    await queries.audit(
+        ctx.session,
+        at=ctx.now,
+        actor_id=ctx.member.id,
+        action="overdue.reminded",
+        object_type="unit",
+        object_id=unit_id,
+        details={"queued": sent, "people": len(people)},
+    )
+    ctx.say("overdue-reminded", sent=sent, skipped=len(people) - sent)
+
+
+class EvaluationFlow(Flow):
+    form = FormSpec(
+        "evaluation",
+        "form-evaluation",
+        (
+            FieldSpec(
+                "level",
+                "choice",
+                "label-evaluation",
+                "ask-evaluation",
+                options=tuple(Option(level, f"evaluation-{level}") for level in LEVELS),
+            ),
+            FieldSpec(
+                "comment",
+                "text",
+                "label-evaluation-comment",
+                "ask-evaluation-comment",
+                required=False,
+                max_length=2000,
+                multiline=True,
+            ),
+            FieldSpec(
+                "proposed",
+                "choice",
+                "label-proposed",
+                "ask-proposed",
+                options=(Option("yes", "answer-yes-propose"), Option("no", "answer-no-propose")),
+            ),
+        ),
+        confirm_label="button-save-evaluation",
+    )
+
+    async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
+        model = await ctx.session.get(Model, conv.context["model_id"])
+        units = await reviewable_units(ctx)
+        return model is not None and (units is None or model.unit_id in units)
+
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        model = await queries.model_details(ctx.session, model_id=conv.context["model_id"])
+        assert model is not None
+        if model.status != rules.COMPLETED:
+            raise vn.InputError("evaluation-not-completed", status=ctx.t(f"status-{model.status}"))
+        rules.check_transition(model.status, rules.EVALUATED)
+        model.status = rules.EVALUATED
+        model.updated_at = ctx.now
+        ctx.session.add(
+            Evaluation(
+                model_id=model.id,
+                level=answers["level"],
+                comment=answers.get("comment"),
+                proposed=answers["proposed"] == "yes",
+                evaluator_id=ctx.member.id,
+                evaluated_at=ctx.now,
+            )
+        )
+        await queries.audit(
+            ctx.session,
+            at=ctx.now,
+            actor_id=ctx.member.id,
+            action="model.evaluated",
+            object_type="model",
+            object_id=model.id,
+            details={"level": answers["level"], "proposed": answers["proposed"] == "yes"},
+        )
+        level = ctx.t(f"evaluation-{answers['level']}")
+        await queries.enqueue(
+            ctx.session,
+            key=f"evaluated:{model.id}",
+            member_id=model.owner_id,
+            payload=payload(ctx.t("evaluation-notice", title=model.title, level=level)),
+            now=ctx.now,
+            priority=3,
+        )
+        ctx.say("evaluation-saved", title=model.title, level=level)
+
+
+register(EvaluationFlow())
+
+
+async def list_completed(ctx: Ctx) -> None:
+    units = await reviewable_units(ctx)
+    if units is not None and not units:
+        ctx.say("error-not-allowed")
+        return
+    models = await queries.completed_models(ctx.session, unit_ids=units)
+    if not models:
+        ctx.say("evaluation-none")
+        return
+    ctx.result.say(
+        ctx.t("evaluation-choose"),
+        [[Choice(model.title[:60], f"ev:{model.id}")] for model in models],
+    )
+
+
+async def start_evaluation(ctx: Ctx, model_id: int) -> None:
+    model = await queries.model_details(ctx.session, model_id=model_id)
+    units = await reviewable_units(ctx)
+    if model is None or (units is not None and model.unit_id not in units):
+        ctx.say("error-not-allowed")
+        return
+    if model.status != rules.COMPLETED:
+        ctx.say("evaluation-not-completed", status=ctx.t(f"status-{model.status}"))
+        return
+    lines = registration.model_lines(ctx, model)
+    from handlers.reports import progress_text
+
+    lines.append(await progress_text(ctx, model))
+    ctx.result.say("\n".join(lines))
+    await conversation.start(ctx, "evaluation", {"model_id": model.id})

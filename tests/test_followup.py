@@ -1,0 +1,140 @@
+"""A coordinator follows up: the state of their units, reminders to those overdue, evaluations."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.demo import seed
+from bot.telegram_channel import flush_outbox
+from storage.models import Evaluation, Member, Model, OutboxMessage
+from tests.test_registration import MEMBER_ID, join, register_quickly
+from tests.test_reports import report
+
+COORDINATOR = 6100
+OTHER = 4343
+
+
+@pytest.fixture
+async def unit(db, clock, chat):
+    """Chi bộ Văn phòng on 20/11/2026: a coordinator and two members with approved models."""
+    from tests.test_reports import HANOI_0900_20_NOV
+
+    clock.now = HANOI_0900_20_NOV
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    coordinator = chat(COORDINATOR, "Phụ trách")
+    await coordinator.send("/start DEMO-PT")
+    await coordinator.send("Lê Văn Phụ Trách")
+    await coordinator.click("Cán bộ")
+    await coordinator.click("Bỏ qua »")
+    an = await join(chat)
+    await register_quickly(an, "Chuyển đổi số trong giảng dạy")
+    bao = await join(chat, OTHER, "Trần Văn Bảo")
+    await register_quickly(bao, "Số hóa hồ sơ một cửa")
+    async with db.session() as session:
+        # Both models run from November, so November's report is expected of both.
+        await session.execute(update(Model).values(status="approved", starts_on=date(2026, 11, 1)))
+    await report(an, "500")  # An reports on time for November; Bảo does not
+    clock.advance(days=6)  # 26/11: past the due day
+    return coordinator, an, bao
+
+
+async def test_unit_state_with_overdue_and_totals(unit):
+    coordinator, _, _ = unit
+    replies = await coordinator.send("/donvi")
+    assert replies[0].splitlines() == [
+        "🏢 Chi bộ Văn phòng",
+        "Đăng ký: 2 (tập thể 0, cá nhân 2)",
+        "• Đang thực hiện: 1 · Đã duyệt: 1".replace(
+            "Đang thực hiện: 1 · Đã duyệt: 1", "Đã duyệt: 1 · Đang thực hiện: 1"
+        ),
+        "Báo cáo kỳ này: 1/2",
+        "Quá hạn báo cáo (1):",
+        "  – Trần Văn Bảo: Số hóa hồ sơ một cửa (25/11/2026)",
+        "Chỉ tiêu (đạt/đăng ký):",
+        "• bài giảng điện tử: 500/2.122 bài (24%)",
+    ]
+    assert coordinator.buttons() == ["🔔 Nhắc người quá hạn"]
+
+
+async def test_paused_people_are_listed_apart(unit, db):
+    coordinator, _, _ = unit
+    async with db.session() as session:
+        await session.execute(
+            update(Member)
+            .where(Member.full_name == "Trần Văn Bảo")
+            .values(paused_until=date(2026, 12, 5))
+        )
+    lines = (await coordinator.send("/donvi"))[0].splitlines()
+    assert "Quá hạn báo cáo (1):" not in lines
+    assert lines[-4:-2] == [
+        "Đang tạm dừng nhắc (1):",
+        "  – Trần Văn Bảo: Số hóa hồ sơ một cửa (đến 05/12/2026)",
+    ]
+
+
+async def test_remind_overdue_once_a_day(unit, app, api, db):
+    coordinator, _, _ = unit
+    await coordinator.send("/donvi")
+    replies = await coordinator.click("🔔 Nhắc người quá hạn")
+    assert replies == ["Đã xếp lịch nhắc 1 người (0 người đã được nhắc hôm nay)."]
+    await coordinator.send("/donvi")
+    replies = await coordinator.click("🔔 Nhắc người quá hạn")
+    assert replies == ["Đã xếp lịch nhắc 0 người (1 người đã được nhắc hôm nay)."]
+    await flush_outbox(app)
+    told = [c.params["text"] for c in api.sent(OTHER)]
+    assert told[-1] == (
+        "🔔 Cán bộ phụ trách nhắc bạn gửi báo cáo đã quá hạn:\n"
+        "• «Số hóa hồ sơ một cửa» — kỳ tháng 11/2026, hạn 25/11/2026"
+    )
+    assert not [c for c in api.sent(MEMBER_ID) if c.params["text"].startswith("🔔 Cán bộ")]
+
+
+async def test_evaluate_a_completed_model(unit, db, app, api):
+    coordinator, _, _ = unit
+    async with db.session() as session:
+        await session.execute(
+            update(Model)
+            .where(Model.title == "Chuyển đổi số trong giảng dạy")
+            .values(status="completed")
+        )
+    replies = await coordinator.send("/danhgia")
+    assert replies == ["Đánh giá mô hình nào?"]
+    replies = await coordinator.click("Chuyển đổi số trong giảng dạy")
+    assert "• bài giảng điện tử: 500/1.061 bài (47%)" in replies[0]
+    assert replies[1] == "Kết quả thực hiện mô hình:"
+    await coordinator.click("Hoàn thành xuất sắc")
+    await coordinator.send("Cách làm sáng tạo, nhân rộng được")
+    await coordinator.click("Có, đề xuất")
+    replies = await coordinator.click("✅ Lưu đánh giá")
+    assert replies == ["Đã lưu đánh giá «Chuyển đổi số trong giảng dạy»: Hoàn thành xuất sắc."]
+    async with db.session() as session:
+        evaluation = await session.scalar(select(Evaluation))
+        model = await session.get(Model, evaluation.model_id)
+    assert (evaluation.level, evaluation.proposed) == ("excellent", True)
+    assert model.status == "evaluated"
+    await flush_outbox(app)
+    assert api.sent(MEMBER_ID)[-1].params["text"] == (
+        "📝 Mô hình «Chuyển đổi số trong giảng dạy» của bạn được đánh giá: Hoàn thành xuất sắc."
+    )
+    assert await coordinator.send("/danhgia") == [
+        "Không có mô hình đã hoàn thành nào chờ đánh giá."
+    ]
+
+
+async def test_members_cannot_follow_up(unit, db):
+    _, an, _ = unit
+    async with db.session() as session:
+        model_id = await session.scalar(select(Model.id))
+        unit_id = await session.scalar(select(Model.unit_id))
+    assert await an.send("/donvi") == ["Bạn không có quyền thực hiện việc này."]
+    assert await an.send("/danhgia") == ["Bạn không có quyền thực hiện việc này."]
+    assert await an.press(f"ov:{unit_id}") == ["Bạn không có quyền thực hiện việc này."]
+    assert await an.press(f"ev:{model_id}") == ["Bạn không có quyền thực hiện việc này."]
+    async with db.session() as session:
+        overdue = select(OutboxMessage.key).where(OutboxMessage.key.like("overdue:%"))
+        assert (await session.scalars(overdue)).all() == []
+        assert await session.scalar(select(Evaluation)) is None
