@@ -3,6 +3,7 @@ Bot API calls. The only place python-telegram-bot is imported."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -32,7 +33,7 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.runtime import menu_of
-from handlers import reminders
+from handlers import digest, reminders
 from handlers.dispatcher import Core
 from handlers.types import Choice, Inbound, Outbound, Result
 from storage import outbox, queries
@@ -238,6 +239,8 @@ async def flush_outbox(app: Application) -> int:
         status, error = outbox.SENT, None
         choices = [[Choice(c["label"], c["data"]) for c in row] for row in payload["choices"]]
         try:
+            if payload.get("photo"):
+                await app.bot.send_photo(chat_id=chat_id, photo=base64.b64decode(payload["photo"]))
             await send(app, chat_id, Outbound(payload["text"], choices))
         except Forbidden as exc:
             status, error = outbox.FAILED, str(exc)
@@ -260,6 +263,16 @@ async def flush_outbox(app: Application) -> int:
 
 async def sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await run_sweep(context.application)
+
+
+async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_digests(context.application)
+
+
+async def run_digests(app: Application) -> int:
+    """Queue the digests whose scheduled slot has come (decided from the database)."""
+    core = core_of_app(app)
+    return await digest.sweep(core.db, core.config, core.clock(), core.texts)
 
 
 async def run_sweep(app: Application) -> tuple[int, int]:
@@ -328,6 +341,7 @@ def build_application(
         app.job_queue.run_repeating(
             sweep_job, interval=settings.sweep_interval_seconds, first=10, name="reminders"
         )
+        app.job_queue.run_repeating(digest_job, interval=60, first=15, name="digests")
     return app
 
 

@@ -47,6 +47,8 @@ class TerminalChat:
                 )
         for _, _, payload in mine:
             choices = [[Choice(c["label"], c["data"]) for c in row] for row in payload["choices"]]
+            if payload.get("photo"):
+                self.out(f"[ảnh / picture: {len(payload['photo']) * 3 // 4:,} bytes]")
             self.show([Outbound("🔔 " + payload["text"], choices)])
 
     async def say(self, line: str) -> None:

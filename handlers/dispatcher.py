@@ -15,6 +15,7 @@ from bot.texts import Texts
 from handlers import (
     admin,
     conversation,
+    digest,
     followup,
     onboarding,
     registration,
@@ -196,6 +197,10 @@ async def press_evaluate(ctx: Ctx, conv: Conversation | None, match: re.Match[st
         await followup.start_evaluation(ctx, int(match["id"]))
 
 
+async def press_go(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    await as_command(ctx, f"/{match['command']}")
+
+
 async def press_resume(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
     """ "Continue where I stopped" (a nudge): shows the current step, applies nothing."""
     if conv is None:
@@ -217,6 +222,7 @@ PRESSES: list[tuple[re.Pattern[str], Press]] = [
     (re.compile(r"ed:(?P<id>\d{1,9})"), press_resubmit),
     (re.compile(r"ov:(?P<id>\d{1,9})"), press_overdue),
     (re.compile(r"ev:(?P<id>\d{1,9})"), press_evaluate),
+    (re.compile(r"go:(?P<command>duyet)"), press_go),
     (re.compile(r"resume"), press_resume),
 ]
 
@@ -381,6 +387,11 @@ async def cmd_evaluate(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     _still_open(ctx, conv)
 
 
+async def cmd_digest(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if not await busy(ctx, conv, "digest"):
+        await digest.start_settings(ctx)
+
+
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await registration.list_models(ctx)
     _still_open(ctx, conv)
@@ -443,6 +454,7 @@ COMMANDS: dict[str, Command] = {
     "suadangky": cmd_resubmit,
     "donvi": cmd_units_state,
     "danhgia": cmd_evaluate,
+    "tomtat": cmd_digest,
     "moi": cmd_invite,
     "yeucau": cmd_requests,
     "chapnhan": _decide(True),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 MEMBER = ("start", "help", "dangky", "mohinh", "baocao", "nhacnho", "tieptuc", "huy")
-COORDINATOR = ("duyet", "donvi", "danhgia", "yeucau", "moi")
+COORDINATOR = ("duyet", "donvi", "danhgia", "tomtat", "yeucau", "moi")
 ADMIN = ("themdonvi", "cacdonvi", "taodot")
 
 

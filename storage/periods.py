@@ -176,3 +176,23 @@ def due_reminders(
         )
         due.extend((period, kind) for kind, at in moments.items() if at <= now < at + grace)
     return due
+
+
+def latest_slot(
+    now: datetime, *, mode: str, hour: int, weekday: int, tz: ZoneInfo
+) -> datetime | None:
+    """The most recent scheduled moment at or before `now` of a digest that comes daily at
+    `hour`, or weekly on `weekday` (0 = Monday) at `hour`, local time; None when "off"."""
+    if mode not in ("daily", "weekly"):
+        return None
+    local = now.astimezone(tz)
+    slot = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if mode == "daily":
+        if slot > local:
+            slot -= timedelta(days=1)
+    else:
+        slot -= timedelta(days=(slot.weekday() - weekday) % 7)
+        if slot > local:
+            slot -= timedelta(days=7)
+    # Rebuild from the calendar date so a slot never drifts by a DST offset.
+    return datetime.combine(slot.date(), time(hour), tzinfo=tz).astimezone(UTC)

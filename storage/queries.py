@@ -533,3 +533,53 @@ async def completed_models(
     if unit_ids is not None:
         query = query.where(Model.unit_id.in_(unit_ids))
     return (await session.scalars(query)).all()
+
+
+async def staff_members(session: AsyncSession) -> Sequence[Member]:
+    """Admins and coordinators: the people who receive digests."""
+    coordinators = select(Membership.member_id).where(Membership.role == rules.ROLE_COORDINATOR)
+    result = await session.scalars(
+        select(Member)
+        .where((Member.is_admin.is_(True)) | (Member.id.in_(coordinators)))
+        .order_by(Member.id)
+    )
+    return result.all()
+
+
+async def submitted_since(
+    session: AsyncSession, *, unit_ids: set[int] | None, since: datetime
+) -> tuple[int, int]:
+    """Registrations waiting for review: (new since the moment, all)."""
+    waiting = select(Model).where(Model.status == rules.SUBMITTED)
+    if unit_ids is not None:
+        waiting = waiting.where(Model.unit_id.in_(unit_ids))
+    total = await session.scalar(select(func.count()).select_from(waiting.subquery()))
+    new = await session.scalar(
+        select(func.count()).select_from(waiting.where(Model.submitted_at > since).subquery())
+    )
+    return new or 0, total or 0
+
+
+async def reports_since(
+    session: AsyncSession, *, unit_ids: set[int] | None, since: datetime
+) -> int:
+    query = select(func.count()).select_from(Report).join(Model, Model.id == Report.model_id)
+    query = query.where(Report.submitted_at > since)
+    if unit_ids is not None:
+        query = query.where(Model.unit_id.in_(unit_ids))
+    return await session.scalar(query) or 0
+
+
+async def unreachable_members(session: AsyncSession, *, unit_ids: set[int] | None) -> Sequence[str]:
+    """Names of people in the units who blocked the bot."""
+    query = (
+        select(Member.full_name)
+        .join(Identity, Identity.member_id == Member.id)
+        .where(Identity.unreachable_at.is_not(None))
+        .distinct()
+    )
+    if unit_ids is not None:
+        query = query.join(Membership, Membership.member_id == Member.id).where(
+            Membership.unit_id.in_(unit_ids)
+        )
+    return [name or "" for name in (await session.scalars(query)).all()]

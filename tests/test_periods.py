@@ -13,6 +13,7 @@ from storage.periods import (
     QuietHours,
     due_reminders,
     is_paused,
+    latest_slot,
     period_containing,
     periods_between,
     previous_period,
@@ -446,3 +447,31 @@ def test_due_reminders(periods, now, hour, grace, expected):
 def test_due_reminders_needs_an_aware_now():
     with pytest.raises(ValueError):
         due_reminders([NOV], now=datetime(2026, 11, 25, 2), hour=9, tz=HCM, quiet=DEFAULT_QUIET)
+
+
+@pytest.mark.parametrize(
+    ("now_local", "mode", "hour", "weekday", "expected_local"),
+    [
+        # daily at 08:00
+        (datetime(2026, 11, 26, 8, 0), "daily", 8, 0, datetime(2026, 11, 26, 8, 0)),
+        (datetime(2026, 11, 26, 7, 59), "daily", 8, 0, datetime(2026, 11, 25, 8, 0)),
+        (datetime(2027, 1, 1, 7, 0), "daily", 8, 0, datetime(2026, 12, 31, 8, 0)),
+        # weekly, Monday (0) 08:00; 26/11/2026 is a Thursday
+        (datetime(2026, 11, 26, 12, 0), "weekly", 8, 0, datetime(2026, 11, 23, 8, 0)),
+        (datetime(2026, 11, 23, 8, 0), "weekly", 8, 0, datetime(2026, 11, 23, 8, 0)),
+        (datetime(2026, 11, 23, 7, 0), "weekly", 8, 0, datetime(2026, 11, 16, 8, 0)),
+        (datetime(2026, 11, 29, 23, 0), "weekly", 17, 4, datetime(2026, 11, 27, 17, 0)),
+        (datetime(2029, 1, 1, 9, 0), "weekly", 8, 6, datetime(2028, 12, 31, 8, 0)),
+    ],
+)
+def test_latest_digest_slot(now_local, mode, hour, weekday, expected_local):
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    slot = latest_slot(now_local.replace(tzinfo=tz), mode=mode, hour=hour, weekday=weekday, tz=tz)
+    assert slot == expected_local.replace(tzinfo=tz).astimezone(UTC)
+
+
+def test_digest_off_has_no_slot():
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    assert (
+        latest_slot(datetime(2026, 11, 26, tzinfo=tz), mode="off", hour=8, weekday=0, tz=tz) is None
+    )

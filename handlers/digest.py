@@ -1,0 +1,217 @@
+"""Digests for coordinators (their units) and admins (the whole organisation), on the schedule
+each chooses with /tomtat: daily at an hour, weekly on a day and hour (default Monday 08:00), or
+off. One per person per scheduled slot, through the outbox under the slot's key, so a restart at
+the scheduled minute neither loses nor doubles one."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import update
+
+from bot.texts import Texts
+from handlers import vn
+from handlers.charts import reports_chart
+from handlers.context import CoreConfig, Ctx
+from handlers.flow import Flow, register
+from handlers.forms.spec import FieldSpec, FormSpec, Option
+from storage import queries
+from storage.db import Database
+from storage.models import Conversation, Member
+from storage.periods import latest_slot
+from storage.stats import unit_state
+
+MODES = ("weekly", "daily", "off")
+# A slot missed by more than this (the bot was down) is skipped rather than sent late.
+GRACE = timedelta(hours=6)
+
+
+class DigestSettingsFlow(Flow):
+    form = FormSpec(
+        "digest",
+        "form-digest",
+        (
+            FieldSpec(
+                "mode",
+                "choice",
+                "label-digest-mode",
+                "ask-digest-mode",
+                options=tuple(Option(mode, f"digest-mode-{mode}") for mode in MODES),
+            ),
+            FieldSpec(
+                "weekday",
+                "choice",
+                "label-digest-weekday",
+                "ask-digest-weekday",
+                options=tuple(Option(str(day), f"weekday-{day}") for day in range(7)),
+                when=(("mode", "weekly"),),
+            ),
+            FieldSpec(
+                "hour",
+                "number",
+                "label-digest-hour",
+                "ask-digest-hour",
+                integer=True,
+                minimum=Decimal(0),
+                maximum=Decimal(23),
+                when=(("mode", "weekly"),),
+            ),
+            FieldSpec(
+                "daily_hour",
+                "number",
+                "label-digest-hour",
+                "ask-digest-hour",
+                integer=True,
+                minimum=Decimal(0),
+                maximum=Decimal(23),
+                when=(("mode", "daily"),),
+            ),
+        ),
+    )
+
+    async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
+        return await ctx.is_admin() or await ctx.is_coordinator()
+
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        member = ctx.member
+        member.digest_mode = answers["mode"]
+        if answers["mode"] == "weekly":
+            member.digest_weekday = int(answers["weekday"])
+            member.digest_hour = int(answers["hour"])
+        elif answers["mode"] == "daily":
+            member.digest_hour = int(answers["daily_hour"])
+        # The next digest covers what happens from now on.
+        member.last_digest_at = ctx.now
+        ctx.result.say(schedule_text(ctx.t, member))
+
+
+register(DigestSettingsFlow())
+
+
+def schedule_text(t: Any, member: Member) -> str:
+    if member.digest_mode == "off":
+        return t("digest-schedule-off")
+    hour = f"{member.digest_hour:02}:00"
+    if member.digest_mode == "daily":
+        return t("digest-schedule-daily", hour=hour)
+    return t("digest-schedule-weekly", day=t(f"weekday-{member.digest_weekday}"), hour=hour)
+
+
+async def start_settings(ctx: Ctx) -> None:
+    if not (await ctx.is_admin() or await ctx.is_coordinator()):
+        ctx.say("error-not-allowed")
+        return
+    from handlers import conversation
+
+    ctx.result.say(schedule_text(ctx.t, ctx.member))
+    await conversation.start(ctx, "digest")
+
+
+async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -> int:
+    """Queue the digests whose slot has come. Returns how many were queued."""
+    queued = 0
+    async with db.session() as session:
+        for member in await queries.staff_members(session):
+            slot = latest_slot(
+                now,
+                mode=member.digest_mode,
+                hour=member.digest_hour,
+                weekday=member.digest_weekday,
+                tz=config.timezone,
+            )
+            if slot is None or now - slot > GRACE:
+                continue
+            if member.last_digest_at is not None and member.last_digest_at >= slot:
+                continue
+            since = member.last_digest_at or slot - (
+                timedelta(days=1) if member.digest_mode == "daily" else timedelta(days=7)
+            )
+            payload = await build(session, config, texts, member, since, now)
+            queued += await queries.enqueue(
+                session,
+                key=f"digest:{member.id}:{slot.isoformat()}",
+                member_id=member.id,
+                payload=payload,
+                now=now,
+                not_before=config.quiet_hours.next_allowed(now.astimezone(config.timezone)),
+                priority=4,
+            )
+            await session.execute(
+                update(Member).where(Member.id == member.id).values(last_digest_at=slot)
+            )
+    return queued
+
+
+async def _scope(session: Any, member: Member) -> tuple[set[int] | None, list[Any]]:
+    """Unit ids the digest covers (None: everything) and the units its chart shows."""
+    every = await queries.all_units(session, active_only=False)
+    if member.is_admin:
+        return None, [u for u in every if u.parent_id is None and u.active]
+    roots = await queries.root_units_of(session, member_id=member.id)
+    return queries.with_descendants(every, [u.id for u in roots]), list(roots)
+
+
+async def build(
+    session: Any, config: CoreConfig, texts: Texts, member: Member, since: datetime, now: datetime
+) -> dict[str, Any]:
+    """The digest's text, buttons and chart, as an outbox payload."""
+    today = now.astimezone(config.timezone).date()
+    unit_ids, chart_units = await _scope(session, member)
+    every = await queries.all_units(session, active_only=False)
+    new_waiting, waiting = await queries.submitted_since(session, unit_ids=unit_ids, since=since)
+    reports = await queries.reports_since(session, unit_ids=unit_ids, since=since)
+    scope_ids = unit_ids if unit_ids is not None else {u.id for u in every}
+    state = await unit_state(session, unit_ids=scope_ids, today=today)
+    since_day = since.astimezone(config.timezone).date()
+    became_overdue = [o for o in state.overdue if since_day <= o.period.due < today]
+    unreachable = await queries.unreachable_members(session, unit_ids=unit_ids)
+    head = texts("digest-head", since=vn.format_datetime(since, config.timezone))
+    if not (new_waiting or reports or became_overdue):
+        return {"text": texts("digest-nothing-new", since=vn.format_date(since_day)), "choices": []}
+    lines = [head]
+    lines.append(
+        texts("digest-waiting", new=vn.format_number(new_waiting), total=vn.format_number(waiting))
+    )
+    lines.append(texts("digest-reports", count=vn.format_number(reports)))
+    if became_overdue:
+        lines.append(texts("digest-overdue", count=len(became_overdue)))
+        lines += [f"  – {o.name}: {o.title}" for o in became_overdue[:30]]
+    if unreachable:
+        lines.append(texts("digest-unreachable", names=", ".join(unreachable[:30])))
+    if state.indicators:
+        lines.append(texts("unit-state-indicators"))
+        for item in state.indicators[:20]:
+            percent = item.achieved / item.target * 100 if item.target else 0
+            lines.append(
+                texts(
+                    "progress-line",
+                    indicator=item.name,
+                    done=vn.format_number(item.achieved),
+                    target=vn.format_number(item.target),
+                    unit=item.unit,
+                    percent=vn.format_number(round(percent)),
+                )
+            )
+    rows = []
+    for unit in chart_units:
+        sub = await unit_state(
+            session, unit_ids=queries.with_descendants(every, [unit.id]), today=today
+        )
+        rows.append((unit.name, sub.expected, sub.received))
+    chart = reports_chart(
+        rows,
+        title=texts("digest-chart-title"),
+        expected=texts("digest-chart-expected"),
+        received=texts("digest-chart-received"),
+    )
+    choices = []
+    if waiting:
+        choices = [[{"label": texts("button-open-review"), "data": "go:duyet"}]]
+    return {
+        "text": "\n".join(lines),
+        "choices": choices,
+        "photo": base64.b64encode(chart).decode("ascii"),
+    }
