@@ -413,6 +413,7 @@ async def cmd_invite(ctx: Ctx, conv: Conversation | None, args: str) -> None:
         ctx.say("error-not-allowed")
         return
     if not await busy(ctx, conv, "invite"):
+        await admin.show_invites(ctx)
         await conversation.start(ctx, "invite")
 
 
