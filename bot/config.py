@@ -34,7 +34,6 @@ class Settings(BaseSettings):
     webhook_port: int = 8443
     # An unfinished form pauses after this long without an answer; the draft is kept.
     draft_ttl_hours: float = 24.0
-    outbox_interval_seconds: float = 2.0
     # Reminders: the default local hour, how many days before / after the due date, quiet hours
     # (local, may cross midnight) in which nothing is sent, how often the sweep runs.
     reminder_hour: int = Field(default=8, ge=0, le=23)

@@ -3,12 +3,13 @@ Bot API calls. The only place python-telegram-bot is imported."""
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import logging
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
@@ -17,7 +18,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -33,10 +34,11 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.runtime import menu_of
+from bot.sender import Sender, telegram_transport
 from handlers import digest, reminders
 from handlers.dispatcher import Core
 from handlers.types import Choice, Inbound, Outbound, Result
-from storage import outbox, queries
+from storage import queries
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -223,42 +225,62 @@ def core_of_app(app: Application) -> Core:
     return app.bot_data["core"]
 
 
-async def drain_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await flush_outbox(context.application)
+def sender_of(app: Application) -> Sender:
+    """The outbox sender of this application (bot/sender.py): paced, crash-safe, one per app."""
+    sender = app.bot_data.get("sender")
+    if sender is None:
+        core = core_of_app(app)
+        settings: Settings = app.bot_data["settings"]
+        sender = Sender(
+            core.db,
+            telegram_transport(app.bot_data.get("sender_bot") or app.bot),
+            channel=CHANNEL,
+            clock=core.clock,
+            sleep=app.bot_data.get("sleep", asyncio.sleep),
+            rate=settings.send_rate,
+        )
+        app.bot_data["sender"] = sender
+    return sender
 
 
 async def flush_outbox(app: Application) -> int:
-    """Send what the core queued; returns how many were settled. The reliable, paced sender is
-    built on this in the outbox issue; here: one batch per tick, a 403 marks the person
-    unreachable, a 400 is recorded and not retried, a 429 or network error stops the batch."""
-    core = core_of_app(app)
-    async with core.db.session() as session:
-        batch = await outbox.due(session, channel=CHANNEL, now=core.clock(), limit=25)
-    settled = 0
-    for message_id, chat_id, payload in batch:
-        status, error = outbox.SENT, None
-        choices = [[Choice(c["label"], c["data"]) for c in row] for row in payload["choices"]]
-        try:
-            if payload.get("photo"):
-                await app.bot.send_photo(chat_id=chat_id, photo=base64.b64decode(payload["photo"]))
-            await send(app, chat_id, Outbound(payload["text"], choices))
-        except Forbidden as exc:
-            status, error = outbox.FAILED, str(exc)
-            async with core.db.session() as session:
-                await outbox.mark_unreachable(
-                    session, channel=CHANNEL, chat_id=chat_id, now=core.clock()
-                )
-        except BadRequest as exc:
-            status, error = outbox.FAILED, str(exc)
-        except (RetryAfter, NetworkError) as exc:
-            log.warning("outbox paused: %s", exc)
-            return settled
-        async with core.db.session() as session:
-            await outbox.settle(
-                session, message_id=message_id, status=status, now=core.clock(), error=error
-            )
-        settled += 1
-    return settled
+    """One round of the sender: what is due now, sent and settled. Returns how many."""
+    return await sender_of(app).run_once()
+
+
+async def start_sender(app: Application) -> None:
+    """Run the sender for as long as the application runs. It uses a Bot of its own without
+    python-telegram-bot's rate limiter: it paces itself (DVK_SEND_RATE, below Telegram's ~30/s
+    overall, so replies, which the rate limiter paces, keep room and never queue behind it)."""
+    settings: Settings = app.bot_data["settings"]
+    sender_bot = Bot(settings.telegram_token.get_secret_value().strip(), **_api_urls(settings))
+    await sender_bot.initialize()
+    app.bot_data["sender_bot"] = sender_bot
+    stop = asyncio.Event()
+    app.bot_data["sender_stop"] = stop
+    app.bot_data["sender_task"] = asyncio.get_running_loop().create_task(
+        sender_of(app).run(stop), name="outbox-sender"
+    )
+
+
+async def stop_sender(app: Application) -> None:
+    """On shutdown (SIGTERM included): claim nothing new, let what is in flight finish and be
+    recorded, so a stop sends nothing twice."""
+    stop = app.bot_data.get("sender_stop")
+    task = app.bot_data.get("sender_task")
+    if stop is not None and task is not None:
+        stop.set()
+        await task
+    sender_bot = app.bot_data.get("sender_bot")
+    if sender_bot is not None:
+        await sender_bot.shutdown()
+
+
+def _api_urls(settings: Settings) -> dict[str, str]:
+    if not settings.telegram_api_url:
+        return {}
+    base = settings.telegram_api_url.rstrip("/")
+    return {"base_url": f"{base}/bot", "base_file_url": f"{base}/file/bot"}
 
 
 async def sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -304,7 +326,6 @@ def build_application(
     core: Core,
     *,
     request: BaseRequest | None = None,
-    outbox_interval: float | None = None,
 ) -> Application:
     assert settings.telegram_token is not None
     builder = (
@@ -314,13 +335,14 @@ def build_application(
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
     )
-    if settings.telegram_api_url:
-        base = settings.telegram_api_url.rstrip("/")
-        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+    urls = _api_urls(settings)
+    if urls:
+        builder = builder.base_url(urls["base_url"]).base_file_url(urls["base_file_url"])
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()
     app.bot_data["core"] = core
+    app.bot_data["settings"] = settings
     app.add_handler(CallbackQueryHandler(on_callback))
     app.add_handler(
         MessageHandler(
@@ -334,9 +356,6 @@ def build_application(
         MessageHandler(filters.UpdateType.MESSAGE & filters.ChatType.GROUPS, on_group_message)
     )
     app.add_error_handler(on_error)
-    interval = outbox_interval if outbox_interval is not None else settings.outbox_interval_seconds
-    if app.job_queue is not None and interval > 0:
-        app.job_queue.run_repeating(drain_outbox, interval=interval, first=interval, name="outbox")
     if app.job_queue is not None:
         app.job_queue.run_repeating(
             sweep_job, interval=settings.sweep_interval_seconds, first=10, name="reminders"
@@ -345,9 +364,17 @@ def build_application(
     return app
 
 
+async def _startup(app: Application) -> None:
+    await post_init(app)
+    await start_sender(app)
+
+
 def run(settings: Settings, core: Core) -> None:
-    """Blocks until stopped: polling, or a webhook server when DVK_WEBHOOK_URL is set."""
+    """Blocks until stopped: polling, or a webhook server when DVK_WEBHOOK_URL is set. The
+    outbox sender runs beside it and stops gracefully with it."""
     app = build_application(settings, core)
+    app.post_init = _startup
+    app.post_stop = stop_sender
     if settings.webhook_url:
         assert settings.webhook_secret is not None
         app.run_webhook(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from matplotlib.figure import Figure
-
 
 def reports_chart(
     rows: list[tuple[str, int, int]], *, title: str, expected: str, received: str
 ) -> bytes:
     """Horizontal bars per unit: reports expected against received. Returns PNG bytes."""
+    # Imported here: matplotlib takes a second to load, and only digests need it.
+    from matplotlib.figure import Figure
+
     rows = rows[:20]
     height = 1.6 + 0.42 * max(len(rows), 1)
     figure = Figure(figsize=(8, height), dpi=100)

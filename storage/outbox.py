@@ -1,19 +1,42 @@
-"""Reading and settling the outbox. The sender lives in bot/; this is its storage side."""
+"""Reading and settling the outbox. The sender lives in bot/sender.py; this is its storage side.
+
+A row goes pending -> sending (claimed by one sender) -> sent | failed | unreachable, or back to
+pending to be tried again later. None of these functions commit: the caller's unit of work does.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Identity, OutboxMessage
 
 PENDING = "pending"
+SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+UNREACHABLE = "unreachable"
+
+# Outbox updates name their rows explicitly; the ORM need not keep loaded objects in step.
+_BULK = {"synchronize_session": False}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    member_id: int
+    chat_id: str
+    payload: dict[str, Any]
+    attempts: int  # including the one just claimed
+
+
+def _error(text: str | None) -> str | None:
+    return text[:500] if text else None
 
 
 async def due(
@@ -46,7 +69,7 @@ async def settle(
         .values(
             status=status,
             attempts=OutboxMessage.attempts + 1,
-            last_error=error[:500] if error else None,
+            last_error=_error(error),
             sent_at=now if status == SENT else None,
         )
     )
@@ -59,4 +82,176 @@ async def mark_unreachable(
         update(Identity)
         .where(Identity.channel == channel, Identity.chat_id == chat_id)
         .values(unreachable_at=now)
+    )
+
+
+def _reachable(channel: str):  # type: ignore[no-untyped-def]
+    return (Identity.channel == channel) & Identity.unreachable_at.is_(None)
+
+
+async def claim(session: AsyncSession, *, channel: str, now: datetime, limit: int) -> list[Claimed]:
+    """Take up to `limit` due messages for people reachable on the channel, in queue order
+    (priority, not_before, id), and mark them sending. One statement picks and marks the rows,
+    so two senders never claim the same one: PostgreSQL skips rows another claim has locked,
+    SQLite runs one writer at a time."""
+    picked = (
+        select(OutboxMessage.id)
+        .join(Identity, Identity.member_id == OutboxMessage.member_id)
+        .where(
+            OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, _reachable(channel)
+        )
+        .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(of=OutboxMessage, skip_locked=True)
+    )
+    rows = (
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(picked), OutboxMessage.status == PENDING)
+            .values(status=SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+            .returning(
+                OutboxMessage.id,
+                OutboxMessage.member_id,
+                OutboxMessage.payload,
+                OutboxMessage.attempts,
+                OutboxMessage.priority,
+                OutboxMessage.not_before,
+            )
+            .execution_options(**_BULK)
+        )
+    ).all()
+    if not rows:
+        return []
+    chats = dict(
+        (
+            await session.execute(
+                select(Identity.member_id, func.min(Identity.chat_id))
+                .where(Identity.member_id.in_({row.member_id for row in rows}), _reachable(channel))
+                .group_by(Identity.member_id)
+            )
+        ).all()
+    )
+    gone = [row.id for row in rows if row.member_id not in chats]
+    if gone:  # the person became unreachable between the two statements: not ours to send
+        await release(session, ids=gone)
+    rows = sorted(rows, key=lambda row: (row.priority, row.not_before, row.id))
+    return [
+        Claimed(row.id, row.member_id, chats[row.member_id], row.payload, row.attempts)
+        for row in rows
+        if row.member_id in chats
+    ]
+
+
+async def sent(session: AsyncSession, *, ids: Collection[int], now: datetime) -> None:
+    if not ids:
+        return
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status.in_((PENDING, SENDING)))
+        .values(status=SENT, sent_at=now, last_error=None)
+        .execution_options(**_BULK)
+    )
+
+
+async def failed(session: AsyncSession, *, message_id: int, error: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status.in_((PENDING, SENDING)))
+        .values(status=FAILED, last_error=_error(error))
+        .execution_options(**_BULK)
+    )
+
+
+async def retry_later(
+    session: AsyncSession,
+    *,
+    message_id: int,
+    not_before: datetime,
+    error: str | None = None,
+    count_attempt: bool = True,
+) -> None:
+    """Back to pending, due again at `not_before`. With count_attempt=False the claim that
+    took it does not count (it was never really tried: flood control, a deferral)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == SENDING)
+        .values(
+            status=PENDING,
+            not_before=not_before,
+            claimed_at=None,
+            last_error=_error(error) if error else OutboxMessage.last_error,
+            attempts=OutboxMessage.attempts - (0 if count_attempt else 1),
+        )
+        .execution_options(**_BULK)
+    )
+
+
+async def release(session: AsyncSession, *, ids: Collection[int]) -> None:
+    """Claimed messages that were not tried go back to pending as they were."""
+    if not ids:
+        return
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == SENDING)
+        .values(status=PENDING, claimed_at=None, attempts=OutboxMessage.attempts - 1)
+        .execution_options(**_BULK)
+    )
+
+
+async def unreachable(
+    session: AsyncSession, *, member_id: int, channel: str, now: datetime, error: str | None = None
+) -> bool:
+    """The person blocked the bot on this channel. When no other channel reaches them, their
+    pending and sending messages become unreachable (True); otherwise they are left for the other
+    channel (False)."""
+    await session.execute(
+        update(Identity)
+        .where(Identity.member_id == member_id, _reachable(channel))
+        .values(unreachable_at=now)
+        .execution_options(**_BULK)
+    )
+    elsewhere = await session.scalar(
+        select(Identity.id)
+        .where(Identity.member_id == member_id, Identity.unreachable_at.is_(None))
+        .limit(1)
+    )
+    if elsewhere is not None:
+        return False
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.member_id == member_id, OutboxMessage.status.in_((PENDING, SENDING)))
+        .values(status=UNREACHABLE, last_error=_error(error))
+        .execution_options(**_BULK)
+    )
+    return True
+
+
+async def recover(
+    session: AsyncSession, *, now: datetime, lease: timedelta, max_attempts: int = 5
+) -> int:
+    """Messages a sender claimed and never settled within the lease (it crashed) go back to
+    pending, or fail when they have used all their attempts. Such a message may have been
+    delivered just before the crash: it can be sent once more. Returns how many were put back."""
+    stale = (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_at < now - lease)
+    await session.execute(
+        update(OutboxMessage)
+        .where(stale, OutboxMessage.attempts >= max_attempts)
+        .values(status=FAILED, last_error="the sender stopped while sending it")
+        .execution_options(**_BULK)
+    )
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(stale)
+        .values(status=PENDING, claimed_at=None)
+        .execution_options(**_BULK)
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def next_due(session: AsyncSession, *, channel: str) -> datetime | None:
+    """When the earliest pending message for someone reachable on the channel is due."""
+    return await session.scalar(
+        select(func.min(OutboxMessage.not_before))
+        .join(Identity, Identity.member_id == OutboxMessage.member_id)
+        .where(OutboxMessage.status == PENDING, _reachable(channel))
     )

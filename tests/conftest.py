@@ -119,7 +119,13 @@ def api() -> RecordingRequest:
 async def app(settings: Settings, core, api: RecordingRequest) -> AsyncIterator:  # type: ignore[no-untyped-def]
     from bot.telegram_channel import build_application, post_init
 
-    application = build_application(settings, core, request=api, outbox_interval=0)
+    application = build_application(settings, core, request=api)
+    # The outbox sender paces itself on the core's clock; here its waits move the test clock.
+
+    async def sleep(seconds: float) -> None:
+        core.clock.advance(seconds=seconds)
+
+    application.bot_data["sleep"] = sleep
     await application.initialize()
     await post_init(application)
     yield application

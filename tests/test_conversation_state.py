@@ -30,7 +30,7 @@ async def test_registration_continues_after_a_restart(seeded, chat, settings, co
     # A new process: new Application, new core, same database.
     api = RecordingRequest()
     restarted = build_application(
-        settings, core.__class__(core.db, core.config, core.clock), request=api, outbox_interval=0
+        settings, core.__class__(core.db, core.config, core.clock), request=api
     )
     await restarted.initialize()
     try:

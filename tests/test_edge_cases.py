@@ -121,7 +121,7 @@ async def test_a_failing_command_menu_does_not_stop_the_bot(
     from bot.telegram_channel import build_application
 
     api = MenuFails()
-    app = build_application(settings, core, request=api, outbox_interval=0)
+    app = build_application(settings, core, request=api)
     await app.initialize()
     try:
         await post_init(app)  # does not raise

@@ -87,7 +87,7 @@ async def test_webhook_handles_only_updates_with_the_secret_token(
     )
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}/telegram"
-    app = build_application(hook_settings, core, request=api, outbox_interval=0)
+    app = build_application(hook_settings, core, request=api)
     await app.initialize()
     try:
         await app.updater.start_webhook(
