@@ -299,9 +299,7 @@ class Evaluation(Base):
     __tablename__ = "evaluations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    model_id: Mapped[int] = mapped_column(
-        ForeignKey("models.id", ondelete="CASCADE"), unique=True
-    )
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), unique=True)
     level: Mapped[str] = mapped_column(String(16))  # excellent | done | not_done
     comment: Mapped[str | None] = mapped_column(Text)
     proposed: Mapped[bool] = mapped_column(Boolean, default=False)
