@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="apply all migrations")
     sub.add_parser("demo-seed", help="fill the database with demo units, people and invites")
+    stats = sub.add_parser("stats", help="the movement's figures, as /thongke shows them")
+    stats.add_argument("--campaign", help="campaign code (default: the campaign open today)")
     units = sub.add_parser("units", help="manage units")
     units_sub = units.add_subparsers(dest="units_command", required=True)
     units_import = units_sub.add_parser("import", help="import units from .xlsx or .csv")
@@ -45,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # The terminal chat shares the screen with the log: keep the log to warnings there.
-    quiet = args.command in ("chat", "start", "demo-seed", "units")
+    quiet = args.command in ("chat", "start", "demo-seed", "units", "stats")
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         case "demo-seed":
             return asyncio.run(demo_seed(settings.database_url))
+        case "stats":
+            return asyncio.run(print_stats(settings, args.campaign))
         case "units":
             from bot.importing import import_units_command
 
@@ -150,6 +154,34 @@ async def demo_seed(url: str) -> int:
     print("created: " + (", ".join(created) if created else "nothing (already seeded)"))
     print("try: dvk chat --as an   (member)   |   --as phutrach (coordinator)   |   --as admin")
     print("     dvk chat --as someone-new, then /start DEMO-TV to join through an invite")
+    return 0
+
+
+async def print_stats(settings: Settings, code: str | None) -> int:
+    from handlers.statistics import stats_text
+    from storage import queries
+    from storage.stats import organisation_stats
+
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    db = Database.from_url(settings.database_url)
+    core = build_core(settings, db)
+    try:
+        async with db.session() as session:
+            if code:
+                campaign = await queries.campaign_by_code(session, code=code)
+                if campaign is None:
+                    print(core.texts("stats-no-campaign", code=code), file=sys.stderr)
+                    return 1
+            else:
+                today = utc_now().astimezone(core.config.timezone).date()
+                campaign = await queries.open_campaign(session, today=today)
+            stats = await organisation_stats(
+                session, campaign_id=campaign.id if campaign else None
+            )
+        print(stats_text(core.texts, stats, campaign))
+    finally:
+        await db.dispose()
     return 0
 
 

@@ -22,6 +22,7 @@ from handlers import (
     reminders,
     reports,
     review,
+    statistics,
 )
 from handlers.context import CoreConfig, Ctx
 from handlers.types import Choice, Inbound, Result
@@ -392,6 +393,11 @@ async def cmd_digest(ctx: Ctx, conv: Conversation | None, args: str) -> None:
         await digest.start_settings(ctx)
 
 
+async def cmd_stats(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await statistics.show_stats(ctx, args.split()[0] if args.split() else "")
+    _still_open(ctx, conv)
+
+
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await registration.list_models(ctx)
     _still_open(ctx, conv)
@@ -456,6 +462,7 @@ COMMANDS: dict[str, Command] = {
     "donvi": cmd_units_state,
     "danhgia": cmd_evaluate,
     "tomtat": cmd_digest,
+    "thongke": cmd_stats,
     "moi": cmd_invite,
     "yeucau": cmd_requests,
     "chapnhan": _decide(True),

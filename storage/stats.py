@@ -103,8 +103,8 @@ async def _indicators(session: AsyncSession, in_units) -> list[Indicator]:  # ty
     targets = await session.execute(
         select(
             *key,
-            func.min(Target.indicator),
-            func.min(Target.unit_of_measure),
+            func.min(func.trim(Target.indicator)),
+            func.min(func.trim(Target.unit_of_measure)),
             func.sum(Target.target_value),
         )
         .join(Model, Model.id == Target.model_id)
@@ -126,3 +126,75 @@ async def _indicators(session: AsyncSession, in_units) -> list[Indicator]:  # ty
         for name, unit, shown, unit_shown, total in targets
     ]
     return sorted(result, key=lambda i: (i.name.casefold(), i.unit.casefold()))
+
+
+@dataclass
+class OrganisationStats:
+    units: int = 0
+    units_registering: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_field: list[tuple[str, int]] = field(default_factory=list)
+    reports: int = 0
+    late_reports: int = 0
+    evaluations: Counter[str] = field(default_factory=Counter)
+    proposed: int = 0
+    indicators: list[Indicator] = field(default_factory=list)
+
+
+async def organisation_stats(
+    session: AsyncSession, *, campaign_id: int | None = None
+) -> OrganisationStats:
+    """The end-of-period figures of the movement, for one campaign or all, in a few queries."""
+    from storage.models import Evaluation, Field, Unit
+
+    stats = OrganisationStats()
+    counted = Model.status.notin_((rules.REJECTED, rules.DRAFT))
+    scope = [counted] + ([Model.campaign_id == campaign_id] if campaign_id else [])
+    stats.units = (
+        await session.scalar(select(func.count()).select_from(Unit).where(Unit.active.is_(True)))
+        or 0
+    )
+    stats.units_registering = (
+        await session.scalar(select(func.count(func.distinct(Model.unit_id))).where(*scope)) or 0
+    )
+    for status, kind, count in await session.execute(
+        select(Model.status, Model.kind, func.count())
+        .where(*([Model.campaign_id == campaign_id] if campaign_id else []))
+        .group_by(Model.status, Model.kind)
+    ):
+        stats.by_status[status] += count
+        if status not in (rules.REJECTED, rules.DRAFT):
+            stats.by_kind[kind] += count
+    stats.by_field = [
+        (name, count)
+        for name, count in await session.execute(
+            select(Field.name, func.count(Model.id))
+            .join(Model, Model.field_id == Field.id)
+            .where(*scope)
+            .group_by(Field.name)
+            .order_by(func.count(Model.id).desc(), Field.name)
+        )
+    ]
+    report_scope = select(Report).join(Model, Model.id == Report.model_id).where(*scope)
+    stats.reports = (
+        await session.scalar(select(func.count()).select_from(report_scope.subquery())) or 0
+    )
+    stats.late_reports = (
+        await session.scalar(
+            select(func.count()).select_from(report_scope.where(Report.late.is_(True)).subquery())
+        )
+        or 0
+    )
+    for level, proposed, count in await session.execute(
+        select(Evaluation.level, Evaluation.proposed, func.count())
+        .join(Model, Model.id == Evaluation.model_id)
+        .where(*scope)
+        .group_by(Evaluation.level, Evaluation.proposed)
+    ):
+        stats.evaluations[level] += count
+        stats.proposed += count if proposed else 0
+    stats.indicators = await _indicators(
+        session, Model.campaign_id == campaign_id if campaign_id else Model.id.is_not(None)
+    )
+    return stats
