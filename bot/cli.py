@@ -176,9 +176,7 @@ async def print_stats(settings: Settings, code: str | None) -> int:
             else:
                 today = utc_now().astimezone(core.config.timezone).date()
                 campaign = await queries.open_campaign(session, today=today)
-            stats = await organisation_stats(
-                session, campaign_id=campaign.id if campaign else None
-            )
+            stats = await organisation_stats(session, campaign_id=campaign.id if campaign else None)
         print(stats_text(core.texts, stats, campaign))
     finally:
         await db.dispose()
