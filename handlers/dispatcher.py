@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.texts import Texts
 from handlers import (
     admin,
+    audit,
     conversation,
     digest,
     followup,
@@ -398,6 +399,11 @@ async def cmd_stats(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     _still_open(ctx, conv)
 
 
+async def cmd_audit(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await audit.show_log(ctx, args)
+    _still_open(ctx, conv)
+
+
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await registration.list_models(ctx)
     _still_open(ctx, conv)
@@ -463,6 +469,7 @@ COMMANDS: dict[str, Command] = {
     "danhgia": cmd_evaluate,
     "tomtat": cmd_digest,
     "thongke": cmd_stats,
+    "nhatky": cmd_audit,
     "moi": cmd_invite,
     "yeucau": cmd_requests,
     "chapnhan": _decide(True),

@@ -609,3 +609,18 @@ async def recent_invites(
         for invite_id, name in rows.all():
             joined[invite_id].append(name or "")
     return [(invite, unit, joined[invite.id]) for invite, unit in invites]
+
+
+async def audit_entries(
+    session: AsyncSession, *, action_prefix: str | None = None, limit: int = 500
+) -> Sequence[tuple[AuditEntry, str | None]]:
+    """The newest audit entries with the actor's name, optionally of one kind of action."""
+    query = (
+        select(AuditEntry, Member.full_name)
+        .outerjoin(Member, Member.id == AuditEntry.actor_id)
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    )
+    if action_prefix:
+        query = query.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
+    return [(entry, name) for entry, name in (await session.execute(query)).all()]

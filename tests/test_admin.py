@@ -136,3 +136,31 @@ async def test_admin_role_taken_away_mid_form(chat, db, clock):
     assert replies == ["Bạn không còn quyền thực hiện «Thêm đơn vị», nên phiên nhập đã được hủy."]
     async with db.session() as session:
         assert (await session.scalars(select(Unit))).all() == []
+
+
+async def test_audit_log_filtered_by_kind_and_person(chat, db, clock):
+    admin = chat(ADMIN_ID, "Quản trị")
+    await admin.send("/themdonvi")
+    await admin.send("DUK")
+    await admin.send("Đảng ủy Khối")
+    await admin.click("Bỏ qua »")
+    await admin.click("✅ Xác nhận")
+    clock.advance(minutes=5)
+    await admin.send("/taodot")
+    await admin.send("DVK2026")
+    await admin.send("Dân vận khéo 2026")
+    await admin.send("01/01/2026")
+    await admin.send("31/12/2027")
+    await admin.click("✅ Xác nhận")
+    replies = await admin.send("/nhatky")
+    assert replies[0].splitlines()[:4] == [
+        "🗂 Nhật ký (3 mục mới nhất):",
+        "26/11/2026 09:05 · — · campaign.created campaign #1",
+        "26/11/2026 09:00 · — · unit.added unit #1",
+        "26/11/2026 09:00 · — · admin.bootstrap",
+    ]
+    replies = await admin.send("/nhatky unit")
+    assert replies[0].splitlines()[1:2] == ["26/11/2026 09:00 · — · unit.added unit #1"]
+    assert await admin.send("/nhatky Nguyễn Văn Không Có") == ["Không có mục nhật ký nào khớp."]
+    member = chat(777, "Lạ")
+    assert await member.send("/nhatky") == ["Bạn không có quyền thực hiện việc này."]
