@@ -185,7 +185,9 @@ async def press_resubmit(ctx: Ctx, conv: Conversation | None, match: re.Match[st
 
 
 async def press_review(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
-    if match["action"] in ("r", "x") and await busy(ctx, conv, "review-note"):
+    same = conv is not None and conv.context.get("model_id") == int(match["id"])
+    same = same and conv is not None and conv.context.get("decision") == match["action"]
+    if match["action"] in ("r", "x") and await busy(ctx, conv, "review-note", same=same):
         return
     await review.on_button(ctx, match["action"], int(match["id"]))
 
@@ -243,10 +245,10 @@ async def on_draft_choice(ctx: Ctx, conv: Conversation, action: str) -> None:
         await conversation.resume(ctx, conv)
     elif action == "x":
         await conversation.cancel(ctx, conv, key="draft-discarded")
-    elif action == "n" and conv.context.get("_next"):
-        next_text = conv.context["_next"]
+    elif action == "n" and (conv.context.get("_next") or conv.context.get("_next_choice")):
+        text, choice = conv.context.get("_next"), conv.context.get("_next_choice")
         await conversation.cancel(ctx, conv, key="draft-discarded")
-        ctx.inbound = dataclasses.replace(ctx.inbound, text=next_text, choice=None)
+        ctx.inbound = dataclasses.replace(ctx.inbound, text=text, choice=choice)
         await route(ctx)
     else:
         ctx.result.notice = ctx.t("button-stale")
@@ -261,7 +263,12 @@ async def busy(ctx: Ctx, conv: Conversation | None, form: str, *, same: bool = T
     if conv.form == form and same:
         await conversation.resume(ctx, conv, note=ctx.t("draft-resumed"))
         return True
-    conv.context = {**conv.context, "_next": ctx.inbound.text}
+    # What was asked (a command, or a pressed button) is done once the open form is discarded.
+    conv.context = {
+        **conv.context,
+        "_next": ctx.inbound.text if ctx.inbound.choice is None else None,
+        "_next_choice": ctx.inbound.choice,
+    }
     await ctx.session.flush()
     title = ctx.label(conversation.flow_of(conv).form.title)
     ctx.result.say(
@@ -346,9 +353,11 @@ async def cmd_report(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     if not await ctx.is_member():
         ctx.say("error-not-member")
         return
-    if await busy(ctx, conv, "report"):
-        return
     parts = args.split()
+    asked = int(parts[0]) if parts and ID_RE.fullmatch(parts[0]) else None
+    same = conv is not None and (asked is None or conv.context.get("model_id") == asked)
+    if await busy(ctx, conv, "report", same=same):
+        return
     if parts and ID_RE.fullmatch(parts[0]):
         await reports.start_report(ctx, int(parts[0]), replace=parts[1:2] == ["thaythe"])
         return

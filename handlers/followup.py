@@ -191,18 +191,17 @@ class EvaluationFlow(Flow):
     )
 
     async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
-        model = await ctx.session.get(Model, conv.context["model_id"])
-        units = await reviewable_units(ctx)
-        return model is not None and (units is None or model.unit_id in units)
+        return await may_evaluate(ctx, await ctx.session.get(Model, conv.context["model_id"]))
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         model = await queries.model_details(ctx.session, model_id=conv.context["model_id"])
         assert model is not None
-        if model.status != rules.COMPLETED:
+        # Conditional, so of two evaluators saving at once one wins and the other is told.
+        if not await queries.advance_status(
+            ctx.session, model_id=model.id, old=rules.COMPLETED, new=rules.EVALUATED, now=ctx.now
+        ):
+            await ctx.session.refresh(model)
             raise vn.InputError("evaluation-not-completed", status=ctx.t(f"status-{model.status}"))
-        rules.check_transition(model.status, rules.EVALUATED)
-        model.status = rules.EVALUATED
-        model.updated_at = ctx.now
         ctx.session.add(
             Evaluation(
                 model_id=model.id,
@@ -242,7 +241,7 @@ async def list_completed(ctx: Ctx) -> None:
     if units is not None and not units:
         ctx.say("error-not-allowed")
         return
-    models = await queries.completed_models(ctx.session, unit_ids=units)
+    models = await queries.completed_models(ctx.session, unit_ids=units, evaluator_id=ctx.member.id)
     if not models:
         ctx.say("evaluation-none")
         return
@@ -252,12 +251,22 @@ async def list_completed(ctx: Ctx) -> None:
     )
 
 
+async def may_evaluate(ctx: Ctx, model: Model | None) -> bool:
+    """A reviewer of the model's unit who does not own it."""
+    units = await reviewable_units(ctx)
+    return (
+        model is not None
+        and model.owner_id != ctx.member.id
+        and (units is None or model.unit_id in units)
+    )
+
+
 async def start_evaluation(ctx: Ctx, model_id: int) -> None:
     model = await queries.model_details(ctx.session, model_id=model_id)
-    units = await reviewable_units(ctx)
-    if model is None or (units is not None and model.unit_id not in units):
+    if not await may_evaluate(ctx, model):
         ctx.say("error-not-allowed")
         return
+    assert model is not None
     if model.status != rules.COMPLETED:
         ctx.say("evaluation-not-completed", status=ctx.t(f"status-{model.status}"))
         return

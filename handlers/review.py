@@ -21,8 +21,13 @@ DECISIONS = {"a": rules.APPROVED, "r": rules.RETURNED, "x": rules.REJECTED}
 
 
 async def _may_review(ctx: Ctx, model: Model | None) -> bool:
+    """A reviewer of the model's unit, and not its owner: nobody decides on their own model."""
     units = await reviewable_units(ctx)
-    return model is not None and (units is None or model.unit_id in units)
+    return (
+        model is not None
+        and model.owner_id != ctx.member.id
+        and (units is None or model.unit_id in units)
+    )
 
 
 async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
@@ -30,7 +35,9 @@ async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
     if units is not None and not units:
         ctx.say("error-not-allowed")
         return
-    count, model = await queries.review_queue(ctx.session, unit_ids=units, after=after)
+    count, model = await queries.review_queue(
+        ctx.session, unit_ids=units, after=after, reviewer_id=ctx.member.id
+    )
     if model is None:
         ctx.say("review-empty" if count == 0 else "review-end", count=count)
         pending = await queries.pending_join_requests(ctx.session, unit_ids=units, limit=1)
@@ -74,8 +81,8 @@ async def on_button(ctx: Ctx, action: str, model_id: int) -> None:
         return
     ctx.result.accepted_choice = True
     if action == "a":
-        await decide(ctx, model, rules.APPROVED, None)
-        await show_queue(ctx)
+        if await decide(ctx, model, rules.APPROVED, None):
+            await show_queue(ctx)
         return
     await conversation.start(ctx, "review-note", {"model_id": model.id, "decision": action})
 
@@ -90,7 +97,8 @@ async def _already(ctx: Ctx, model: Model) -> None:
     )
 
 
-async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> None:
+async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> bool:
+    """Apply a decision; False (and the person told who decided) when someone was faster."""
     if not await queries.decide_model(
         ctx.session,
         model_id=model.id,
@@ -100,12 +108,8 @@ async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> None:
         now=ctx.now,
     ):
         await ctx.session.refresh(model)
-        raise vn.InputError(
-            "review-already",
-            title=model.title,
-            status=ctx.t(f"status-{model.status}"),
-            who="",
-        )
+        await _already(ctx, model)
+        return False
     await queries.audit(
         ctx.session,
         at=ctx.now,
@@ -131,6 +135,7 @@ async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> None:
         priority=3,
     )
     ctx.say(f"{key}-done", title=model.title)
+    return True
 
 
 class ReviewNoteFlow(Flow):
@@ -159,8 +164,8 @@ class ReviewNoteFlow(Flow):
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         model = await queries.model_details(ctx.session, model_id=conv.context["model_id"])
         assert model is not None
-        await decide(ctx, model, DECISIONS[conv.context["decision"]], answers["note"])
-        await show_queue(ctx)
+        if await decide(ctx, model, DECISIONS[conv.context["decision"]], answers["note"]):
+            await show_queue(ctx)
 
 
 register(ReviewNoteFlow())

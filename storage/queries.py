@@ -466,11 +466,15 @@ async def set_reachable(
 
 
 async def review_queue(
-    session: AsyncSession, *, unit_ids: set[int] | None, after: Model | None = None
+    session: AsyncSession,
+    *,
+    unit_ids: set[int] | None,
+    reviewer_id: int,
+    after: Model | None = None,
 ) -> tuple[int, Model | None]:
-    """Submitted registrations of the units, oldest first: how many, and the next one (after a
-    given one, to skip ahead)."""
-    waiting = select(Model).where(Model.status == rules.SUBMITTED)
+    """Submitted registrations of the units, oldest first, but not the reviewer's own: how
+    many, and the next one (after a given one, to skip ahead)."""
+    waiting = select(Model).where(Model.status == rules.SUBMITTED, Model.owner_id != reviewer_id)
     if unit_ids is not None:
         waiting = waiting.where(Model.unit_id.in_(unit_ids))
     count = await session.scalar(select(func.count()).select_from(waiting.subquery()))
@@ -522,11 +526,11 @@ async def root_units_of(session: AsyncSession, *, member_id: int) -> Sequence[Un
 
 
 async def completed_models(
-    session: AsyncSession, *, unit_ids: set[int] | None, limit: int = 20
+    session: AsyncSession, *, unit_ids: set[int] | None, evaluator_id: int, limit: int = 20
 ) -> Sequence[Model]:
     query = (
         select(Model)
-        .where(Model.status == rules.COMPLETED)
+        .where(Model.status == rules.COMPLETED, Model.owner_id != evaluator_id)
         .order_by(Model.updated_at, Model.id)
         .limit(limit)
     )
@@ -624,3 +628,16 @@ async def audit_entries(
     if action_prefix:
         query = query.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
     return [(entry, name) for entry, name in (await session.execute(query)).all()]
+
+
+async def advance_status(
+    session: AsyncSession, *, model_id: int, old: str, new: str, now: datetime
+) -> bool:
+    """Move a model from one status to the next unless someone moved it first."""
+    rules.check_transition(old, new)
+    result = await session.execute(
+        update(Model)
+        .where(Model.id == model_id, Model.status == old)
+        .values(status=new, updated_at=now)
+    )
+    return result.rowcount == 1

@@ -160,3 +160,59 @@ async def test_reviews_refused_to_members_and_to_other_units(setup, db, chat, cl
     assert await status(db) == "submitted"
     # Nobody but the owner reopens a registration for correction.
     assert await other.press(f"ed:{model_id}") == ["Không tìm thấy mô hình này."]
+
+
+async def test_the_reason_goes_to_the_registration_it_was_asked_for(setup, db):
+    coordinator, member = setup
+    await register_quickly(member, "Số hóa hồ sơ một cửa")
+    async with db.session() as session:
+        first, second = (await session.scalars(select(Model.id).order_by(Model.id))).all()
+    await coordinator.send("/duyet")
+    await coordinator.click("↩️ Trả lại để sửa")  # on the first, then changes their mind
+    await coordinator.press(f"rv:n:{first}")
+    replies = await coordinator.press(f"rv:r:{second}")
+    assert replies == ["Bạn đang nhập dở «Lý do». Tiếp tục phần đó, hay bỏ nó để làm việc mới?"]
+    replies = await coordinator.click("🗑 Bỏ bản nháp, làm việc mới")
+    assert replies == ["Đã bỏ bản nháp «Lý do».", "Lý do (người đăng ký sẽ nhận được):"]
+    await coordinator.send("Chỉ tiêu của mô hình một cửa chưa rõ")
+    async with db.session() as session:
+        statuses = dict((await session.execute(select(Model.id, Model.status))).all())
+    assert statuses == {first: "submitted", second: "returned"}
+
+
+async def test_two_reviewers_pressing_at_the_same_moment(setup, db, chat, api):
+    import asyncio
+
+    first, _ = setup
+    second = chat(6101, "Phụ trách 2")
+    await second.send("/start DEMO-PT")
+    await second.send("Đỗ Văn Hai")
+    await second.click("Cán bộ")
+    await second.click("Bỏ qua »")
+    await first.send("/duyet")
+    await second.send("/duyet")
+    async with db.session() as session:
+        model_id = await session.scalar(select(Model.id))
+    before = len(api.calls)
+    await asyncio.gather(first.press(f"rv:a:{model_id}"), second.press(f"rv:a:{model_id}"))
+    texts = [c.params["text"] for c in api.calls[before:] if c.method == "sendMessage"]
+    assert "Đã duyệt «Chuyển đổi số trong giảng dạy»." in texts
+    assert any(t.startswith("Đăng ký «Chuyển đổi số trong giảng dạy» đã được xử lý") for t in texts)
+    assert not any(t.startswith("Đã có lỗi") for t in texts)
+    async with db.session() as session:
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert actions.count("model.approved") == 1
+
+
+async def test_nobody_reviews_their_own_registration(setup, db):
+    coordinator, _ = setup
+    await register_quickly(coordinator, "Mô hình của chính cán bộ phụ trách")
+    async with db.session() as session:
+        own = await session.scalar(
+            select(Model.id).where(Model.title == "Mô hình của chính cán bộ phụ trách")
+        )
+    replies = await coordinator.send("/duyet")
+    assert replies[0].startswith("📥 Chờ duyệt: 1 — người đăng ký: Nguyễn Văn An")
+    assert await coordinator.press(f"rv:a:{own}") == ["Bạn không có quyền thực hiện việc này."]
+    async with db.session() as session:
+        assert (await session.get(Model, own)).status == "submitted"
