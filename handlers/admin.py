@@ -12,7 +12,7 @@ from handlers import vn
 from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
-from handlers.notify import decision_buttons, payload
+from handlers.notify import decision_buttons, payload, queue
 from handlers.options import unit_options
 from storage import queries, rules
 from storage.models import Conversation, JoinRequest, Member
@@ -292,12 +292,8 @@ async def decide_join_request(ctx: Ctx, request_id: int, accept: bool) -> None:
         text = ctx.t("join-accepted-notice", unit=unit.name) + "\n\n" + ctx.t("help-member")
     else:
         text = ctx.t("join-refused-notice", unit=unit.name)
-    await queries.enqueue(
-        ctx.session,
-        key=f"join-decided:{request_id}",
-        member_id=request.member_id,
-        payload=payload(text),
-        now=ctx.now,
+    await queue(
+        ctx, key=f"join-decided:{request_id}", member_id=request.member_id, payload=payload(text)
     )
     ctx.say(
         "join-accepted" if accept else "join-refused",

@@ -10,7 +10,7 @@ from handlers.admin import reviewable_units
 from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec, Option
-from handlers.notify import payload
+from handlers.notify import delivery_time, payload, queue
 from handlers.reports import period_label
 from handlers.types import Choice
 from storage import queries, rules
@@ -136,15 +136,14 @@ async def remind_overdue(ctx: Ctx, unit_id: int) -> None:
                 for item in items
             )
         )
-        sent += await queries.enqueue(
-            ctx.session,
-            key=f"overdue:{member_id}:{ctx.today.isoformat()}",
+        sent += await queue(
+            ctx,
+            # Keyed by the day it is delivered: pressed at 21:00 and again at 08:00, one message.
+            key=f"overdue:{member_id}:{delivery_time(ctx).date().isoformat()}",
             member_id=member_id,
             payload=payload(
                 text, [[Choice(ctx.t("button-report-now"), f"rp:{items[0].model_id}")]]
             ),
-            now=ctx.now,
-            not_before=ctx.config.quiet_hours.next_allowed(ctx.now.astimezone(ctx.config.timezone)),
         )
     await queries.audit(
         ctx.session,
@@ -222,12 +221,11 @@ class EvaluationFlow(Flow):
             details={"level": answers["level"], "proposed": answers["proposed"] == "yes"},
         )
         level = ctx.t(f"evaluation-{answers['level']}")
-        await queries.enqueue(
-            ctx.session,
+        await queue(
+            ctx,
             key=f"evaluated:{model.id}",
             member_id=model.owner_id,
             payload=payload(ctx.t("evaluation-notice", title=model.title, level=level)),
-            now=ctx.now,
             priority=3,
         )
         ctx.say("evaluation-saved", title=model.title, level=level)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from handlers.context import Ctx
 from handlers.types import Choice
 from storage import queries, rules
@@ -13,6 +16,26 @@ def payload(text: str, choices: list[list[Choice]] | None = None) -> dict[str, o
         "text": text,
         "choices": [[{"label": c.label, "data": c.data} for c in row] for row in choices or []],
     }
+
+
+def delivery_time(ctx: Ctx) -> datetime:
+    """Now, or the end of quiet hours: nothing the bot sends on its own goes out at night."""
+    return ctx.config.quiet_hours.next_allowed(ctx.now.astimezone(ctx.config.timezone))
+
+
+async def queue(
+    ctx: Ctx, *, key: str, member_id: int, payload: dict[str, Any], priority: int = 5
+) -> bool:
+    """Put a message for someone else in the outbox, to go out outside quiet hours."""
+    return await queries.enqueue(
+        ctx.session,
+        key=key,
+        member_id=member_id,
+        payload=payload,
+        now=ctx.now,
+        not_before=delivery_time(ctx),
+        priority=priority,
+    )
 
 
 def decision_buttons(ctx: Ctx, request_id: int) -> list[list[Choice]]:
@@ -46,10 +69,9 @@ async def join_request_to_reviewers(ctx: Ctx, request_id: int, unit: Unit) -> No
         phone=ctx.member.phone or ctx.t("form-skipped"),
     )
     for member_id in sorted(reviewers):
-        await queries.enqueue(
-            ctx.session,
+        await queue(
+            ctx,
             key=f"join-request:{request_id}:{member_id}",
             member_id=member_id,
             payload=payload(text, decision_buttons(ctx, request_id)),
-            now=ctx.now,
         )

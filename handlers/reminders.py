@@ -4,7 +4,7 @@ Everything goes through the outbox with a unique key, so a sweep run twice sends
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +54,14 @@ class ReminderSettingsFlow(Flow):
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         return FormEnv(context={"today": ctx.today.isoformat()})
+
+    async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
+        # A reminder at an hour in quiet hours would arrive the next morning, a day late.
+        quiet = ctx.config.quiet_hours
+        if spec.name == "hour" and value is not None and quiet.contains(time(int(value))):
+            raise vn.InputError(
+                "reminder-hour-quiet", quiet=f"{quiet.start:%H:%M}–{quiet.end:%H:%M}"
+            )
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         ctx.member.reminder_hour = int(answers["hour"]) if answers.get("hour") else None

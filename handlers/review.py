@@ -12,7 +12,7 @@ from handlers.admin import reviewable_units
 from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec
-from handlers.notify import payload
+from handlers.notify import payload, queue
 from handlers.types import Choice
 from storage import queries, rules
 from storage.models import Conversation, Member, Model, Unit
@@ -126,12 +126,11 @@ async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> bool:
         choices = [[Choice(ctx.t("button-edit-resubmit"), f"ed:{model.id}")]]
     elif status == rules.APPROVED:
         choices = [[Choice(ctx.t("menu-baocao"), f"rp:{model.id}")]]
-    await queries.enqueue(
-        ctx.session,
+    await queue(
+        ctx,
         key=f"review:{model.id}:{status}:{ctx.now.isoformat()}",
         member_id=model.owner_id,
         payload=payload(text, choices),
-        now=ctx.now,
         priority=3,
     )
     ctx.say(f"{key}-done", title=model.title)

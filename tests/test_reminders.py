@@ -165,3 +165,13 @@ async def test_replies_do_not_wait_behind_queued_reminders(member, db, clock, ap
     async with db.session() as session:
         statuses = set((await session.scalars(select(OutboxMessage.status))).all())
     assert statuses == {"pending"}  # the reply went straight out; the queue is untouched
+
+
+async def test_an_hour_in_quiet_hours_is_refused(member):
+    await member.send("/nhacnho")
+    replies = await member.send("21")
+    assert replies[0].startswith(
+        "⚠️ Giờ này nằm trong giờ nghỉ (20:00–07:30), nhắc nhở sẽ không được gửi."
+    )
+    assert (await member.send("7"))[0].startswith("⚠️ Giờ này nằm trong giờ nghỉ")
+    assert (await member.send("19"))[0].startswith("Tạm dừng nhắc nhở đến ngày nào")

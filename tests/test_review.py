@@ -216,3 +216,19 @@ async def test_nobody_reviews_their_own_registration(setup, db):
     assert await coordinator.press(f"rv:a:{own}") == ["Bạn không có quyền thực hiện việc này."]
     async with db.session() as session:
         assert (await session.get(Model, own)).status == "submitted"
+
+
+async def test_an_outcome_decided_at_night_is_delivered_in_the_morning(setup, app, api, clock):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    coordinator, _ = setup
+    hanoi = ZoneInfo("Asia/Ho_Chi_Minh")
+    clock.now = datetime(2026, 11, 30, 23, 0, tzinfo=hanoi).astimezone(UTC)
+    await coordinator.send("/duyet")
+    await coordinator.click("✅ Duyệt")
+    await flush_outbox(app)
+    assert not [c for c in api.sent(MEMBER_ID) if "của bạn đã được duyệt" in c.params["text"]]
+    clock.now = datetime(2026, 12, 1, 7, 30, tzinfo=hanoi).astimezone(UTC)
+    await flush_outbox(app)
+    assert [c for c in api.sent(MEMBER_ID) if "của bạn đã được duyệt" in c.params["text"]]
