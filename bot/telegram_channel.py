@@ -38,7 +38,7 @@ from bot.sender import Sender, telegram_transport
 from handlers import digest, reminders
 from handlers.dispatcher import Core
 from handlers.types import Choice, Inbound, Outbound, Result
-from storage import queries
+from storage import outbox, queries
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -101,13 +101,18 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         return
     core = core_of(context)
     async with core.db.session() as session:
-        await queries.set_reachable(
-            session,
-            channel=CHANNEL,
-            external_id=str(change.from_user.id),
-            reachable=status == "member",
-            now=core.clock(),
+        identity = await queries.find_identity(
+            session, channel=CHANNEL, external_id=str(change.from_user.id)
         )
+        if identity is None:
+            return
+        if status == "kicked":
+            # As a 403 would: what is queued for them is settled, not kept for later.
+            await outbox.unreachable(
+                session, member_id=identity.member_id, channel=CHANNEL, now=core.clock()
+            )
+        else:
+            identity.unreachable_at = None
 
 
 async def on_edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -4,11 +4,12 @@ the bot queued for this person (outbox) are shown before each prompt."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TextIO
 
 from handlers.dispatcher import Core
 from handlers.types import Choice, Inbound, Outbound
-from storage import outbox
+from storage import outbox, queries
 
 CHANNEL = "terminal"
 
@@ -36,11 +37,21 @@ class TerminalChat:
                     self.out(f"  [{mark}{i}] {choice.label}")
 
     async def queued(self) -> None:
+        """Messages the bot queued for this person. Someone sitting at the terminal is reading
+        now, so what waits for the end of quiet hours is shown too."""
         async with self.core.db.session() as session:
-            identity_rows = await outbox.due(
-                session, channel=CHANNEL, now=self.core.clock(), limit=50
+            identity = await queries.find_identity(
+                session, channel=CHANNEL, external_id=self.person
             )
-            mine = [row for row in identity_rows if row[1] == self.person]
+            if identity is None:
+                return
+            mine = await outbox.due(
+                session,
+                channel=CHANNEL,
+                now=self.core.clock() + timedelta(days=1),
+                limit=50,
+                member_id=identity.member_id,
+            )
             for message_id, _, _ in mine:
                 await outbox.settle(
                     session, message_id=message_id, status=outbox.SENT, now=self.core.clock()

@@ -18,6 +18,8 @@ from storage.models import Campaign, Conversation, Evaluation, Model, Unit
 from storage.stats import UnitState, unit_state
 
 LEVELS = ("excellent", "done", "not_done")
+# Names listed in a chat message; the rest are counted (a unit may have thousands).
+LISTED = 30
 
 
 async def _scopes(ctx: Ctx) -> list[Unit] | None:
@@ -78,15 +80,20 @@ async def _state_text(ctx: Ctx, unit: Unit, below: int, state: UnitState) -> str
     if state.overdue:
         lines.append(t("unit-state-overdue", count=len(state.overdue)))
         lines += [
-            f"  – {o.name}: {o.title} ({vn.format_date(o.period.due)})" for o in state.overdue
+            f"  – {o.name}: {o.title} ({vn.format_date(o.period.due)})"
+            for o in state.overdue[:LISTED]
         ]
+        if len(state.overdue) > LISTED:
+            lines.append(t("unit-state-more", count=vn.format_number(len(state.overdue) - LISTED)))
     if state.paused:
         lines.append(t("unit-state-paused", count=len(state.paused)))
         lines += [
             f"  – {o.name}: {o.title} ({t('paused-until', until=vn.format_date(o.paused_until))})"
-            for o in state.paused
+            for o in state.paused[:LISTED]
             if o.paused_until
         ]
+        if len(state.paused) > LISTED:
+            lines.append(t("unit-state-more", count=vn.format_number(len(state.paused) - LISTED)))
     if state.indicators:
         lines.append(t("unit-state-indicators"))
         for item in state.indicators:

@@ -246,12 +246,3 @@ async def recover(
         .execution_options(**_BULK)
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
-
-
-async def next_due(session: AsyncSession, *, channel: str) -> datetime | None:
-    """When the earliest pending message for someone reachable on the channel is due."""
-    return await session.scalar(
-        select(func.min(OutboxMessage.not_before))
-        .join(Identity, Identity.member_id == OutboxMessage.member_id)
-        .where(OutboxMessage.status == PENDING, _reachable(channel))
-    )

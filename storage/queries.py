@@ -454,17 +454,6 @@ async def target_totals(session: AsyncSession, *, model_id: int) -> dict[int, De
     return {target_id: Decimal(total or 0) for target_id, total in rows.all()}
 
 
-async def set_reachable(
-    session: AsyncSession, *, channel: str, external_id: str, reachable: bool, now: datetime
-) -> None:
-    """The person blocked the bot (unreachable) or started it again (reachable)."""
-    await session.execute(
-        update(Identity)
-        .where(Identity.channel == channel, Identity.external_id == external_id)
-        .values(unreachable_at=None if reachable else now)
-    )
-
-
 async def review_queue(
     session: AsyncSession,
     *,
@@ -641,3 +630,35 @@ async def advance_status(
         .values(status=new, updated_at=now)
     )
     return result.rowcount == 1
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Queue many messages at once; a key already queued (by an earlier sweep or another
+    replica a moment ago) is skipped by the database. Returns how many were new."""
+    if not rows:
+        return 0
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    added = 0
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        result = await session.execute(
+            dialect_insert(OutboxMessage)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(OutboxMessage.id)
+        )
+        added += len(result.all())
+    return added
+
+
+async def recent_keys(session: AsyncSession, *, prefix: str, since: datetime) -> set[str]:
+    """Outbox keys with a prefix queued since a moment: what a sweep need not queue again."""
+    result = await session.scalars(
+        select(OutboxMessage.key).where(
+            OutboxMessage.key.startswith(prefix, autoescape=True), OutboxMessage.created_at >= since
+        )
+    )
+    return set(result.all())

@@ -3,6 +3,7 @@ reports for the current period, who is overdue, and per indicator what was achie
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -74,10 +75,14 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
     }
     reported = set()
     if rows:
+        # By period and unit, not by a list of ids: a country has more models than a
+        # statement may carry parameters.
         found = await session.execute(
-            select(Report.model_id, Report.period_start).where(Report.model_id.in_(list(periods)))
+            select(Report.model_id, Report.period_start)
+            .join(Model, Model.id == Report.model_id)
+            .where(in_units, Report.period_start.in_({p.start for p in periods.values()}))
         )
-        reported = {(m, start) for m, start in found.all() if periods[m].start == start}
+        reported = {(m, start) for m, start in found.all() if m in periods}
     for model_id, title, starts_on, _, member in rows:
         period = periods[model_id]
         if starts_on > period.end:
@@ -96,36 +101,38 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
     return state
 
 
+def indicator_key(name: str, unit: str) -> tuple[str, str]:
+    """Indicators are grouped case- and space-insensitively ("Nhà đại đoàn kết " and "nhà
+    đại đoàn kết"), in Python: SQLite's lower() folds only ASCII letters."""
+
+    def fold(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+    return fold(name), fold(unit)
+
+
 async def _indicators(session: AsyncSession, in_units) -> list[Indicator]:  # type: ignore[no-untyped-def]
-    """Targets grouped by indicator and unit of measure, case and spacing ignored."""
+    """Targets and what reports achieved, per indicator and unit of measure."""
     active = Model.status.notin_((rules.REJECTED, rules.DRAFT))
-    key = (func.lower(func.trim(Target.indicator)), func.lower(func.trim(Target.unit_of_measure)))
-    targets = await session.execute(
-        select(
-            *key,
-            func.min(func.trim(Target.indicator)),
-            func.min(func.trim(Target.unit_of_measure)),
-            func.sum(Target.target_value),
-        )
+    grouped: dict[tuple[str, str], Indicator] = {}
+    for name, unit, total in await session.execute(
+        select(Target.indicator, Target.unit_of_measure, func.sum(Target.target_value))
         .join(Model, Model.id == Target.model_id)
         .where(in_units, active)
-        .group_by(*key)
-    )
-    achieved = dict(
-        ((name, unit), total)
-        for name, unit, total in await session.execute(
-            select(*key, func.sum(ReportValue.value))
-            .join(Target, Target.id == ReportValue.target_id)
-            .join(Model, Model.id == Target.model_id)
-            .where(in_units, active)
-            .group_by(*key)
-        )
-    )
-    result = [
-        Indicator(shown, unit_shown, Decimal(total or 0), Decimal(achieved.get((name, unit)) or 0))
-        for name, unit, shown, unit_shown, total in targets
-    ]
-    return sorted(result, key=lambda i: (i.name.casefold(), i.unit.casefold()))
+        .group_by(Target.indicator, Target.unit_of_measure)
+    ):
+        item = grouped.setdefault(indicator_key(name, unit), Indicator(name.strip(), unit.strip()))
+        item.target += Decimal(total or 0)
+    for name, unit, total in await session.execute(
+        select(Target.indicator, Target.unit_of_measure, func.sum(ReportValue.value))
+        .join(Target, Target.id == ReportValue.target_id)
+        .join(Model, Model.id == Target.model_id)
+        .where(in_units, active)
+        .group_by(Target.indicator, Target.unit_of_measure)
+    ):
+        item = grouped.setdefault(indicator_key(name, unit), Indicator(name.strip(), unit.strip()))
+        item.achieved += Decimal(total or 0)
+    return sorted(grouped.values(), key=lambda i: (i.name.casefold(), i.unit.casefold()))
 
 
 @dataclass

@@ -175,3 +175,27 @@ async def test_an_hour_in_quiet_hours_is_refused(member):
     )
     assert (await member.send("7"))[0].startswith("⚠️ Giờ này nằm trong giờ nghỉ")
     assert (await member.send("19"))[0].startswith("Tạm dừng nhắc nhở đến ngày nào")
+
+
+async def test_no_burst_of_old_reminders_after_unblocking(member, app, api, clock, db):
+    from telegram import Update
+
+    from tests.test_edge_cases import my_chat_member
+
+    blocked = my_chat_member(member.user, "member", "kicked")
+    await app.process_update(
+        Update.de_json({"update_id": 990001, "my_chat_member": blocked}, app.bot)
+    )
+    quiet = await live_through(
+        app, api, clock, datetime(2027, 2, 10, tzinfo=HANOI), step=timedelta(hours=6)
+    )
+    assert quiet == []
+    await member.send("/help")  # back: reachable again
+    before = len(api.calls)
+    await flush_outbox(app)
+    assert [c for c in api.calls[before:] if c.method == "sendMessage"] == []
+    async with db.session() as session:
+        pending = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending"))
+        ).all()
+    assert pending == []
