@@ -158,11 +158,6 @@ class _Round:
     order: dict[int, int]
     requests: int = 0  # out to the transport now
     settled: int = 0
-    wakeup: asyncio.Future[None] | None = None
-
-    def changed(self) -> None:
-        if self.wakeup is not None and not self.wakeup.done():
-            self.wakeup.set_result(None)
 
     def put_back(self, message: Claimed) -> None:
         bisect.insort(self.queue, message, key=lambda m: self.order[m.id])
@@ -210,6 +205,7 @@ class Sender:
         self.settle_delay = settle_delay
         self._origin = clock()
         self._stop: asyncio.Event | None = None
+        self._wakeup: asyncio.Future[None] | None = None
         self._requests = 0
         self._writes: list[tuple[Op | int, asyncio.Future[Any]]] = []
         self._write_lock = asyncio.Lock()
@@ -219,14 +215,19 @@ class Sender:
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; then finish and settle what is in flight, and return."""
         self._stop = stop
-        while not stop.is_set():
-            try:
-                settled = await self.run_once()
-            except Exception:
-                log.exception("outbox round failed")
-                settled = 0
-            if settled == 0 and not stop.is_set():
-                await self._wait(self._now() + self.idle)
+        watch = asyncio.ensure_future(stop.wait())
+        watch.add_done_callback(lambda _: self._wake())
+        try:
+            while not stop.is_set():
+                try:
+                    settled = await self.run_once()
+                except Exception:
+                    log.exception("outbox round failed")
+                    settled = 0
+                if settled == 0 and not stop.is_set():
+                    await self._wait(self._now() + self.idle)
+        finally:
+            watch.cancel()
 
     async def run_once(self) -> int:
         """Recover, claim a batch, send it and settle it. Returns how many were settled."""
@@ -253,7 +254,7 @@ class Sender:
             while work.queue or work.requests:
                 now = self._now()
                 if not work.queue or work.requests >= self.concurrency:
-                    await self._wait(None, work)
+                    await self._wait(None)
                     continue
                 if self._stopping() or now >= deadline:
                     break
@@ -261,13 +262,13 @@ class Sender:
                     break  # a long flood pause: hand the rest back
                 start = self.pacer.overall_ready_at()
                 if start is None or start > now:
-                    await self._wait(start, work)
+                    await self._wait(start)
                     continue
                 message, later = await self._choose(work, now)
                 if message is None:
                     if later is None and not work.requests:
                         break  # everything left was handed back
-                    await self._wait(later, work)
+                    await self._wait(later)
                     continue
                 work.queue.remove(message)
                 request = self.pacer.start(message.chat_id, now)
@@ -316,7 +317,7 @@ class Sender:
             self.pacer.finish(request, self._now())
             work.requests -= 1
             self._requests -= 1
-            work.changed()
+            self._wake()
         # Settling below does not hold a request slot: the next request may go meanwhile.
         now = self._now()
         match error:
@@ -426,24 +427,26 @@ class Sender:
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.is_set()
 
-    async def _wait(self, until: float | None, work: _Round | None = None) -> None:
-        """Until the clock reaches `until`, a request of `work` returns or stop is set."""
-        timers: list[asyncio.Future[Any]] = []
-        if work is not None:
-            work.wakeup = asyncio.get_running_loop().create_future()
-            timers.append(work.wakeup)
-        if until is not None:
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def _wait(self, until: float | None) -> None:
+        """Until the clock reaches `until` (None: no limit), a request returns or stop is set;
+        once stop is set, only until a request returns."""
+        if self._stopping() and not self._requests:
+            return
+        self._wakeup = asyncio.get_running_loop().create_future()
+        waits: list[asyncio.Future[Any]] = [self._wakeup]
+        if until is not None and not self._stopping():
             # Whole microseconds, rounded up: a datetime clock moves in those.
             delay = math.ceil(max(0.0, until - self._now()) * 1e6) / 1e6
-            timers.append(asyncio.ensure_future(self.sleep(delay)))
-        if self._stop is not None:
-            timers.append(asyncio.ensure_future(self._stop.wait()))
+            waits.append(asyncio.ensure_future(self.sleep(delay)))
         try:
-            if timers:
-                await asyncio.wait(timers, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for timer in timers:
-                timer.cancel()
+            for wait in waits:
+                wait.cancel()
 
 
 def telegram_transport(bot: Any) -> Transport:

@@ -418,13 +418,14 @@ async def test_killed_sender_loses_nothing_and_repeats_only_what_was_in_flight(
     assert {m.status for m in (await rows(db)).values()} == {outbox.SENT}
 
 
-async def test_graceful_stop_finishes_in_flight_without_duplicates(db, clock):
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_graceful_stop_finishes_in_flight_without_duplicates(db, clock, concurrency):
     texts = await crowd(db, clock, 30)
     script = Script(clock)
     script.latency = 3
     stop = asyncio.Event()
     script.on_delivery = lambda n: stop.set() if n == 12 else None
-    await sender(db, script, clock, rate=50.0, concurrency=4, batch=10).run(stop)
+    await sender(db, script, clock, rate=50.0, concurrency=concurrency, batch=10).run(stop)
 
     state = await rows(db)
     assert outbox.SENDING not in {m.status for m in state.values()}
