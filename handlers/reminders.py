@@ -21,7 +21,7 @@ from handlers.types import Choice
 from storage import queries, rules
 from storage.db import Database
 from storage.models import Campaign, Conversation, Identity, Member, Model, Report
-from storage.periods import Period, due_reminders, is_paused, period_containing, previous_period
+from storage.periods import Period, due_reminders, is_paused, reporting_periods
 
 NUDGED_FORMS = ("register", "report")
 
@@ -102,11 +102,13 @@ async def start_settings(ctx: Ctx) -> None:
 
 
 def _periods(today: date, campaign: Campaign, model_start: date, model_end: date) -> list[Period]:
-    current = period_containing(today, cadence=campaign.cadence, due_day=campaign.due_day)
-    previous = previous_period(current, cadence=campaign.cadence, due_day=campaign.due_day)
-    start = max(model_start, campaign.starts_on)
-    end = min(model_end, campaign.ends_on)
-    return [p for p in (previous, current) if p.start <= end and p.end >= start]
+    return reporting_periods(
+        today,
+        cadence=campaign.cadence,
+        due_day=campaign.due_day,
+        starts_on=max(model_start, campaign.starts_on),
+        ends_on=min(model_end, campaign.ends_on),
+    )
 
 
 async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -> tuple[int, int]:

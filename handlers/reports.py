@@ -14,7 +14,7 @@ from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.types import Choice
 from storage import queries, rules
 from storage.models import Conversation, Model, Report, ReportPhoto, ReportValue
-from storage.periods import Period, period_containing
+from storage.periods import Period, reporting_periods
 
 YES_NO = (Option("yes", "answer-yes"), Option("no", "answer-no"))
 REPORT = FormSpec("report", "form-report", (), confirm_label="button-send-report")
@@ -27,9 +27,29 @@ def period_label(t: Callable[..., str], period: Period, cadence: str) -> str:
     return t("period-monthly", month=f"{period.start.month:02}", year=period.start.year)
 
 
-def current_period(ctx: Ctx, model: Model) -> Period:
+def model_periods(today: date, model: Model) -> list[Period]:
+    """The periods a model can be reported for today, within its dates and its campaign's."""
     campaign = model.campaign
-    return period_containing(ctx.today, cadence=campaign.cadence, due_day=campaign.due_day)
+    return reporting_periods(
+        today,
+        cadence=campaign.cadence,
+        due_day=campaign.due_day,
+        starts_on=max(model.starts_on, campaign.starts_on),
+        ends_on=min(model.ends_on, campaign.ends_on),
+    )
+
+
+async def period_to_report(ctx: Ctx, model: Model) -> Period | None:
+    """The previous period while its report is missing (a late report), else the current one;
+    None outside the model's dates."""
+    periods = model_periods(ctx.today, model)
+    for period in periods:
+        if (
+            await queries.report_for(ctx.session, model_id=model.id, period_start=period.start)
+            is None
+        ):
+            return period
+    return periods[-1] if periods else None
 
 
 class ReportFlow(Flow):
@@ -214,7 +234,14 @@ async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> Non
     if model.status not in (rules.APPROVED, rules.IN_PROGRESS):
         ctx.say("report-not-open", status=ctx.t(f"status-{model.status}"))
         return
-    period = current_period(ctx, model)
+    period = await period_to_report(ctx, model)
+    if period is None:
+        ctx.say(
+            "report-outside-dates",
+            start=vn.format_date(model.starts_on),
+            end=vn.format_date(model.ends_on),
+        )
+        return
     label = period_label(ctx.t, period, model.campaign.cadence)
     existing = await queries.report_for(ctx.session, model_id=model.id, period_start=period.start)
     if existing is not None and not replace:

@@ -196,3 +196,13 @@ def latest_slot(
             slot -= timedelta(days=7)
     # Rebuild from the calendar date so a slot never drifts by a DST offset.
     return datetime.combine(slot.date(), time(hour), tzinfo=tz).astimezone(UTC)
+
+
+def reporting_periods(
+    today: date, *, cadence: str, due_day: int, starts_on: date, ends_on: date
+) -> list[Period]:
+    """The periods a model can be reported for today: the previous one (a late report, or an
+    overdue one) and the current one, each only where it overlaps the model's dates."""
+    current = period_containing(today, cadence=cadence, due_day=due_day)
+    previous = previous_period(current, cadence=cadence, due_day=due_day)
+    return [p for p in (previous, current) if p.start <= ends_on and p.end >= starts_on]

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rules
 from storage.models import Campaign, Member, Model, Report, ReportValue, Target
-from storage.periods import Period, is_paused, period_containing
+from storage.periods import Period, is_paused, period_containing, reporting_periods
 
 REPORTING = (rules.APPROVED, rules.IN_PROGRESS)
 
@@ -62,36 +62,47 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
         state.by_kind[kind] += count
     rows = (
         await session.execute(
-            select(Model.id, Model.title, Model.starts_on, Campaign, Member)
+            select(Model.id, Model.title, Model.starts_on, Model.ends_on, Campaign, Member)
             .join(Campaign, Campaign.id == Model.campaign_id)
             .join(Member, Member.id == Model.owner_id)
             .where(in_units, Model.status.in_(REPORTING))
             .order_by(Member.full_name, Model.id)
         )
     ).all()
-    periods = {
-        model_id: period_containing(today, cadence=campaign.cadence, due_day=campaign.due_day)
-        for model_id, _, _, campaign, _ in rows
-    }
+    current: dict[int, Period] = {}
+    periods: dict[int, list[Period]] = {}
+    for model_id, _, starts_on, ends_on, campaign, _ in rows:
+        current[model_id] = period_containing(
+            today, cadence=campaign.cadence, due_day=campaign.due_day
+        )
+        periods[model_id] = reporting_periods(
+            today,
+            cadence=campaign.cadence,
+            due_day=campaign.due_day,
+            starts_on=max(starts_on, campaign.starts_on),
+            ends_on=min(ends_on, campaign.ends_on),
+        )
+    starts = {p.start for found in periods.values() for p in found}
     reported = set()
-    if rows:
+    if starts:
         # By period and unit, not by a list of ids: a country has more models than a
         # statement may carry parameters.
         found = await session.execute(
             select(Report.model_id, Report.period_start)
             .join(Model, Model.id == Report.model_id)
-            .where(in_units, Report.period_start.in_({p.start for p in periods.values()}))
+            .where(in_units, Report.period_start.in_(starts))
         )
-        reported = {(m, start) for m, start in found.all() if m in periods}
-    for model_id, title, starts_on, _, member in rows:
-        period = periods[model_id]
-        if starts_on > period.end:
-            continue  # not started yet: nothing expected this period
-        state.expected += 1
-        if (model_id, period.start) in reported:
-            state.received += 1
-        elif today > period.due:
-            late = Overdue(member.id, member.full_name or "", model_id, title, period)
+        reported = set(found.all())
+    for model_id, title, _, _, _, member in rows:
+        if current[model_id] in periods[model_id]:
+            state.expected += 1
+            state.received += (model_id, current[model_id].start) in reported
+        # Overdue: the oldest period still open to a report whose due date has passed.
+        missing = [
+            p for p in periods[model_id] if (model_id, p.start) not in reported and today > p.due
+        ]
+        if missing:
+            late = Overdue(member.id, member.full_name or "", model_id, title, missing[0])
             if is_paused(member.paused_until, today):
                 late.paused_until = member.paused_until
                 state.paused.append(late)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select, update
@@ -151,3 +151,13 @@ async def test_invites_show_who_joined_through_them(unit):
         "   Nguyễn Văn An, Trần Văn Bảo",
     ]
     assert replies[1] == "Link mời vào đơn vị nào?"
+
+
+async def test_overdue_stays_listed_into_the_next_month_and_ends_with_the_model(unit, clock):
+    coordinator, _, _ = unit
+    clock.now = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)  # November is over, still unreported
+    lines = (await coordinator.send("/donvi"))[0].splitlines()
+    assert "  – Trần Văn Bảo: Số hóa hồ sơ một cửa (25/11/2026)" in lines
+    clock.now = datetime(2027, 9, 28, 2, 0, tzinfo=UTC)  # both models ended on 30/06/2027
+    lines = (await coordinator.send("/donvi"))[0].splitlines()
+    assert not [line for line in lines if line.startswith("Quá hạn")]

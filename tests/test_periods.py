@@ -18,6 +18,7 @@ from storage.periods import (
     periods_between,
     previous_period,
     reminder_moments,
+    reporting_periods,
 )
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")  # UTC+7 all year round
@@ -475,3 +476,24 @@ def test_digest_off_has_no_slot():
     assert (
         latest_slot(datetime(2026, 11, 26, tzinfo=tz), mode="off", hour=8, weekday=0, tz=tz) is None
     )
+
+
+@pytest.mark.parametrize(
+    ("today", "starts_on", "ends_on", "expected"),
+    [
+        # both periods inside the model's dates
+        (D(2027, 1, 2), D(2026, 12, 1), D(2027, 6, 30), [(12, 2026), (1, 2027)]),
+        # the model starts this month: no previous period
+        (D(2026, 12, 5), D(2026, 12, 1), D(2027, 6, 30), [(12, 2026)]),
+        # the model ended last month: only its last period, late
+        (D(2027, 7, 5), D(2026, 12, 1), D(2027, 6, 30), [(6, 2027)]),
+        # long over, or not yet begun
+        (D(2027, 9, 28), D(2026, 12, 1), D(2027, 6, 30), []),
+        (D(2026, 10, 5), D(2026, 12, 1), D(2027, 6, 30), []),
+    ],
+)
+def test_reporting_periods(today, starts_on, ends_on, expected):
+    found = reporting_periods(
+        today, cadence="monthly", due_day=25, starts_on=starts_on, ends_on=ends_on
+    )
+    assert [(p.start.month, p.start.year) for p in found] == expected

@@ -3,7 +3,7 @@ model page with running totals against targets."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -28,8 +28,9 @@ async def member(db, clock, chat):
 
 
 async def approve_all(db) -> None:
+    """Approve every model, running from November so that November's report is open."""
     async with db.session() as session:
-        await session.execute(update(Model).values(status="approved"))
+        await session.execute(update(Model).values(status="approved", starts_on=date(2026, 11, 1)))
 
 
 async def report(person, value: str = "500", *, photos: int = 0, completed: str = "Chưa"):
@@ -170,4 +171,27 @@ async def test_choosing_among_several_models_and_refusals(member, db, chat):
     assert await other.press(f"rp:{model_id}") == ["Không tìm thấy mô hình này."]
     assert await other.send("/baocao") == [
         "Bạn chưa có mô hình nào đã được duyệt để báo cáo. Xem trạng thái bằng /mohinh."
+    ]
+
+
+async def test_reports_follow_the_models_dates(member, clock, db):
+    # After November, December's report is open, not November's once it is in...
+    await report(member, "300")
+    clock.now = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    replies = await member.send("/baocao")
+    assert replies[0].startswith(
+        "Báo cáo tiến độ mô hình «Chuyển đổi số trong giảng dạy», kỳ tháng 12/2026"
+    )
+    await member.send("/huy")
+    # ... a month left unreported can still be reported, late, in the next month ...
+    clock.now = datetime(2027, 2, 2, 2, 0, tzinfo=UTC)
+    replies = await member.send("/baocao")
+    assert replies[0].startswith(
+        "Báo cáo tiến độ mô hình «Chuyển đổi số trong giảng dạy», kỳ tháng 01/2027"
+    )
+    await member.send("/huy")
+    # ... and after the model's end nothing is open.
+    clock.now = datetime(2027, 9, 28, 2, 0, tzinfo=UTC)
+    assert await member.send("/baocao") == [
+        "Mô hình thực hiện từ 01/11/2026 đến 30/06/2027: hiện không có kỳ báo cáo nào đang mở."
     ]

@@ -33,7 +33,7 @@ async def status(db) -> str:
         return await session.scalar(select(Model.status))
 
 
-async def test_approve_and_the_member_is_told(setup, db, app, api):
+async def test_approve_and_the_member_is_told(setup, db, app, api, clock):
     coordinator, member = setup
     replies = await coordinator.send("/duyet")
     assert replies[0].startswith(
@@ -53,6 +53,7 @@ async def test_approve_and_the_member_is_told(setup, db, app, api):
         "✅ Mô hình «Chuyển đổi số trong giảng dạy» của bạn đã được duyệt. "
         "Bạn có thể báo cáo tiến độ bằng /baocao."
     )
+    clock.advance(days=6)  # December, when the model has begun
     replies = await member.click("Báo cáo tiến độ")
     assert replies[0].startswith("Báo cáo tiến độ mô hình «Chuyển đổi số trong giảng dạy»")
     async with db.session() as session:
