@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     nudge_after_hours: float = Field(default=24, gt=0)
     # Messages per second the outbox sender allows itself; replies to people are paced
     # separately, and the two stay under Telegram's ~30/s.
-    send_rate: float = Field(default=20, gt=0)
+    send_rate: float = Field(default=15, gt=0, lt=30)
 
     @field_validator("quiet_hours")
     @classmethod

@@ -337,7 +337,10 @@ def build_application(
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value().strip())
         .defaults(Defaults(tzinfo=ZoneInfo(settings.timezone)))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(
+            # Replies get what the outbox sender leaves of Telegram's ~30 messages/s.
+            AIORateLimiter(overall_max_rate=max(1.0, 30 - settings.send_rate), max_retries=3)
+        )
         .post_init(post_init)
     )
     urls = _api_urls(settings)
