@@ -159,32 +159,14 @@ class RegistrationFlow(Flow):
         model = Model(
             campaign_id=conv.context["campaign_id"],
             owner_id=ctx.member.id,
-            unit_id=int(answers["unit"]),
-            kind=answers["kind"],
-            collective_name=answers.get("collective_name"),
-            headcount=int(answers["headcount"]) if answers.get("headcount") else None,
-            title=answers["title"],
-            title_key=vn.title_key(answers["title"]),
-            field_id=int(answers["field"]),
-            approach=answers["approach"],
-            objectives=answers["objectives"],
-            starts_on=date.fromisoformat(answers["starts_on"]),
-            ends_on=date.fromisoformat(answers["ends_on"]),
             status=rules.SUBMITTED,
             extra={},
             submitted_at=ctx.now,
             created_at=ctx.now,
             updated_at=ctx.now,
-            targets=[
-                Target(
-                    position=i,
-                    indicator=item["indicator"],
-                    unit_of_measure=item["unit"],
-                    target_value=Decimal(item["value"]),
-                )
-                for i, item in enumerate(answers["targets"], 1)
-            ],
+            targets=_targets(answers),
         )
+        _apply_answers(model, answers)
         try:
             async with ctx.session.begin_nested():
                 ctx.session.add(model)
@@ -222,6 +204,18 @@ def _apply_answers(model: Model, answers: dict[str, Any]) -> None:
     model.objectives = answers["objectives"]
     model.starts_on = date.fromisoformat(answers["starts_on"])
     model.ends_on = date.fromisoformat(answers["ends_on"])
+
+
+def _targets(answers: dict[str, Any]) -> list[Target]:
+    return [
+        Target(
+            position=i,
+            indicator=item["indicator"],
+            unit_of_measure=item["unit"],
+            target_value=Decimal(item["value"]),
+        )
+        for i, item in enumerate(answers["targets"], 1)
+    ]
 
 
 def answers_of(model: Model) -> dict[str, Any]:
@@ -287,15 +281,7 @@ async def resubmit(ctx: Ctx, model_id: int, answers: dict[str, Any]) -> None:
     _apply_answers(model, answers)
     model.targets.clear()
     await ctx.session.flush()
-    model.targets.extend(
-        Target(
-            position=i,
-            indicator=item["indicator"],
-            unit_of_measure=item["unit"],
-            target_value=Decimal(item["value"]),
-        )
-        for i, item in enumerate(answers["targets"], 1)
-    )
+    model.targets.extend(_targets(answers))
     rules.check_transition(model.status, rules.SUBMITTED)
     model.status = rules.SUBMITTED
     model.submitted_at = ctx.now
