@@ -175,6 +175,44 @@ class CampaignFlow(AdminFlow):
             FieldSpec(
                 "ends_on", "date", "label-ends-on", "ask-campaign-end", not_before="starts_on"
             ),
+            FieldSpec(
+                "cadence",
+                "choice",
+                "label-cadence",
+                "ask-cadence",
+                options=(
+                    Option("monthly", "cadence-monthly"),
+                    Option("quarterly", "cadence-quarterly"),
+                ),
+            ),
+            FieldSpec(
+                "due_day",
+                "number",
+                "label-due-day",
+                "ask-due-day",
+                required=False,
+                integer=True,
+                minimum=Decimal(1),
+                maximum=Decimal(31),
+            ),
+            FieldSpec(
+                "registration_opens_on",
+                "date",
+                "label-registration-opens",
+                "ask-registration-opens",
+                required=False,
+                not_before="starts_on",
+                not_after="ends_on",
+            ),
+            FieldSpec(
+                "registration_closes_on",
+                "date",
+                "label-registration-closes",
+                "ask-registration-closes",
+                required=False,
+                not_before="registration_opens_on",
+                not_after="ends_on",
+            ),
         ),
     )
 
@@ -195,6 +233,11 @@ class CampaignFlow(AdminFlow):
             ends_on=date.fromisoformat(answers["ends_on"]),
             now=ctx.now,
         )
+        campaign.cadence = answers["cadence"]
+        campaign.due_day = int(answers["due_day"]) if answers.get("due_day") else 25
+        for name in ("registration_opens_on", "registration_closes_on"):
+            if answers.get(name):
+                setattr(campaign, name, date.fromisoformat(answers[name]))
         await queries.audit(
             ctx.session,
             at=ctx.now,
@@ -210,6 +253,13 @@ class CampaignFlow(AdminFlow):
             code=campaign.code,
             start=vn.format_date(campaign.starts_on),
             end=vn.format_date(campaign.ends_on),
+        )
+        ctx.say(
+            "campaign-created-details",
+            cadence=ctx.t(f"cadence-{campaign.cadence}"),
+            due_day=campaign.due_day,
+            opens=vn.format_date(campaign.registration_opens_on or campaign.starts_on),
+            closes=vn.format_date(campaign.registration_closes_on or campaign.ends_on),
         )
 
 

@@ -150,6 +150,9 @@ class RegistrationFlow(Flow):
             raise vn.InputError(
                 "register-campaign-closed", campaign=campaign.name if campaign else ""
             )
+        if not conv.context.get("model_id") and not campaign.registration_open(ctx.today):
+            # New registrations keep to the window; a returned one may still be corrected.
+            raise vn.InputError("register-window-closed", **window(campaign))
         if answers["unit"] not in {option.value for option in await my_units(ctx)}:
             raise vn.InputError("error-not-allowed")
         await self.check(ctx, conv, REGISTRATION.field("title"), answers["title"])
@@ -307,9 +310,13 @@ async def start_registration(ctx: Ctx) -> None:
     if not memberships:
         ctx.say("error-not-member")
         return
-    campaign: Campaign | None = await queries.open_campaign(ctx.session, today=ctx.today)
+    campaign: Campaign | None = await queries.registration_campaign(ctx.session, today=ctx.today)
     if campaign is None:
-        ctx.say("register-no-campaign")
+        running = await queries.open_campaign(ctx.session, today=ctx.today)
+        if running is not None:
+            ctx.say("register-window-closed", **window(running))
+        else:
+            ctx.say("register-no-campaign")
         return
     ctx.say("register-intro", campaign=campaign.name)
     units = await my_units(ctx)
@@ -324,6 +331,14 @@ async def start_registration(ctx: Ctx) -> None:
         # One unit: nothing to ask. Several: the person says which one the model belongs to.
         answers={"unit": units[0].value} if len(units) == 1 else None,
     )
+
+
+def window(campaign: Campaign) -> dict[str, str]:
+    return {
+        "campaign": campaign.name,
+        "opens": vn.format_date(campaign.registration_opens_on or campaign.starts_on),
+        "closes": vn.format_date(campaign.registration_closes_on or campaign.ends_on),
+    }
 
 
 async def my_units(ctx: Ctx) -> list[Option]:

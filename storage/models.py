@@ -143,6 +143,15 @@ class Campaign(Base):
     cadence: Mapped[str] = mapped_column(String(16), default="monthly", server_default="monthly")
     # Reports for a period are due on this day of the period's last month (clamped to its end).
     due_day: Mapped[int] = mapped_column(Integer, default=25, server_default="25")
+    # Registrations are taken between these dates (inclusive); open-ended where missing.
+    registration_opens_on: Mapped[date | None] = mapped_column(Date)
+    registration_closes_on: Mapped[date | None] = mapped_column(Date)
+
+    def registration_open(self, today: date) -> bool:
+        opens = self.registration_opens_on or self.starts_on
+        closes = self.registration_closes_on or self.ends_on
+        return opens <= today <= closes
+
     created_at: Mapped[datetime]
 
 

@@ -662,3 +662,15 @@ async def recent_keys(session: AsyncSession, *, prefix: str, since: datetime) ->
         )
     )
     return set(result.all())
+
+
+async def registration_campaign(session: AsyncSession, *, today: date) -> Campaign | None:
+    """The campaign taking registrations today (its window, or else its whole period)."""
+    opens = func.coalesce(Campaign.registration_opens_on, Campaign.starts_on)
+    closes = func.coalesce(Campaign.registration_closes_on, Campaign.ends_on)
+    return await session.scalar(
+        select(Campaign)
+        .where(opens <= today, closes >= today)
+        .order_by(Campaign.starts_on.desc(), Campaign.id.desc())
+        .limit(1)
+    )

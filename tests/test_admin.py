@@ -57,12 +57,22 @@ async def test_admin_adds_units_creates_an_invite_and_a_campaign(chat, db, api):
     await admin.send("01/01/2026")
     assert (await admin.send("31/12/2025"))[0].startswith("⚠️ Ngày phải từ 01/01/2026 trở đi.")
     await admin.send("31/12/2027")
+    await admin.click("Hằng quý")
+    assert (await admin.send("32"))[0].startswith("⚠️ Số không được lớn hơn 31.")
+    await admin.send("20")
+    await admin.send("01/01/2026")
+    assert (await admin.send("01/01/2028"))[0].startswith("⚠️ Ngày không được sau 31/12/2027.")
+    await admin.send("31/03/2026")
     replies = await admin.click("✅ Xác nhận")
     assert replies == [
-        "Đã tạo đợt «Dân vận khéo 2026–2027» (DVK2026), từ 01/01/2026 đến 31/12/2027."
+        "Đã tạo đợt «Dân vận khéo 2026–2027» (DVK2026), từ 01/01/2026 đến 31/12/2027.",
+        "Kỳ báo cáo: Hằng quý, hạn ngày 20; nhận đăng ký từ 01/01/2026 đến 31/03/2026.",
     ]
     async with db.session() as session:
         campaign = await session.scalar(select(Campaign))
+    assert (campaign.cadence, campaign.due_day) == ("quarterly", 20)
+    assert campaign.registration_closes_on == date(2026, 3, 31)
+    async with db.session() as session:
         actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
     assert (campaign.starts_on, campaign.ends_on) == (date(2026, 1, 1), date(2027, 12, 31))
     assert actions == [
@@ -151,6 +161,9 @@ async def test_audit_log_filtered_by_kind_and_person(chat, db, clock):
     await admin.send("Dân vận khéo 2026")
     await admin.send("01/01/2026")
     await admin.send("31/12/2027")
+    await admin.click("Hằng tháng")
+    for _ in range(3):
+        await admin.click("Bỏ qua »")
     await admin.click("✅ Xác nhận")
     replies = await admin.send("/nhatky")
     assert replies[0].splitlines()[:4] == [

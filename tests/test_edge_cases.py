@@ -293,3 +293,23 @@ async def test_blocking_and_unblocking_the_bot(seeded, chat, db, app):
         Update.de_json({"update_id": 92, "my_chat_member": unblocked}, app.bot)
     )
     assert await reachable()
+
+
+async def test_registrations_outside_the_window_are_refused(seeded, chat, db, clock):
+    from datetime import date
+
+    person = await join(chat)
+    async with db.session() as session:
+        await session.execute(
+            update(Campaign).values(
+                registration_opens_on=date(2026, 12, 1), registration_closes_on=date(2026, 12, 31)
+            )
+        )
+    assert await person.send("/dangky") == [
+        "Đợt «Dân vận khéo (đợt thử)» nhận đăng ký từ 01/12/2026 đến 31/12/2026; "
+        "hiện không trong thời gian đăng ký."
+    ]
+    clock.advance(days=10)  # 06/12: open
+    await register_quickly(person, "Chuyển đổi số trong giảng dạy")
+    async with db.session() as session:
+        assert await session.scalar(select(Model.status)) == "submitted"
