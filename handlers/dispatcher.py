@@ -15,6 +15,7 @@ from bot.texts import Texts
 from handlers import (
     admin,
     audit,
+    commendations,
     conversation,
     digest,
     followup,
@@ -201,6 +202,11 @@ async def press_evaluate(ctx: Ctx, conv: Conversation | None, match: re.Match[st
         await followup.start_evaluation(ctx, int(match["id"]))
 
 
+async def press_commend(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    if not await busy(ctx, conv, "commendation", same=False):
+        await commendations.start(ctx, int(match["id"]))
+
+
 async def press_go(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
     await as_command(ctx, f"/{match['command']}")
 
@@ -227,6 +233,7 @@ PRESSES: list[tuple[re.Pattern[str], Press]] = [
     (re.compile(r"ov:(?P<id>\d{1,9})"), press_overdue),
     (re.compile(r"ev:(?P<id>\d{1,9})"), press_evaluate),
     (re.compile(r"go:(?P<command>duyet)"), press_go),
+    (re.compile(r"kt:(?P<id>\d{1,9})"), press_commend),
     (re.compile(r"resume"), press_resume),
 ]
 
@@ -413,6 +420,11 @@ async def cmd_audit(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     _still_open(ctx, conv)
 
 
+async def cmd_commendations(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await commendations.list_proposed(ctx)
+    _still_open(ctx, conv)
+
+
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await registration.list_models(ctx)
     _still_open(ctx, conv)
@@ -479,6 +491,7 @@ COMMANDS: dict[str, Command] = {
     "tomtat": cmd_digest,
     "thongke": cmd_stats,
     "nhatky": cmd_audit,
+    "khenthuong": cmd_commendations,
     "moi": cmd_invite,
     "yeucau": cmd_requests,
     "chapnhan": _decide(True),

@@ -50,6 +50,22 @@ def stats_text(t: Callable[..., str], stats: OrganisationStats, campaign: Campai
                 proposed=n(stats.proposed),
             )
         )
+    if stats.commendations:
+        lines.append(
+            t(
+                "stats-commendations",
+                levels=" · ".join(
+                    t(
+                        "stats-commendation-level",
+                        level=t(f"commendation-{level}"),
+                        decided=n(stats.commendations[level][rules.DECIDED]),
+                        proposed=n(stats.commendations[level][rules.PROPOSED]),
+                    )
+                    for level in rules.COMMENDATION_LEVELS
+                    if level in stats.commendations
+                ),
+            )
+        )
     if stats.indicators:
         lines.append(t("stats-outcomes"))
         for item in stats.indicators:

@@ -316,6 +316,24 @@ class Evaluation(Base):
     evaluated_at: Mapped[datetime]
 
 
+class Commendation(Base):
+    """A commendation of a model at a level: first proposed (đề nghị), then decided (quyết
+    định, with the decision's number and date)."""
+
+    __tablename__ = "commendations"
+    __table_args__ = (UniqueConstraint("model_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    # co_so | dang_uy_khoi | bcd_tinh | ubnd_tinh
+    level: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # proposed | decided
+    decision_number: Mapped[str | None] = mapped_column(String(64))
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    recorded_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 

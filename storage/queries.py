@@ -674,3 +674,17 @@ async def registration_campaign(session: AsyncSession, *, today: date) -> Campai
         .order_by(Campaign.starts_on.desc(), Campaign.id.desc())
         .limit(1)
     )
+
+
+async def proposed_models(session: AsyncSession, *, limit: int = 20) -> Sequence[Model]:
+    """Evaluated models a coordinator proposed for commendation, oldest evaluation first."""
+    from storage.models import Evaluation
+
+    result = await session.scalars(
+        select(Model)
+        .join(Evaluation, Evaluation.model_id == Model.id)
+        .where(Evaluation.proposed.is_(True))
+        .order_by(Evaluation.evaluated_at, Model.id)
+        .limit(limit)
+    )
+    return result.all()

@@ -54,3 +54,7 @@ def check_transition(current: str, new: str) -> None:
 JOIN_PENDING = "pending"
 JOIN_ACCEPTED = "accepted"
 JOIN_REFUSED = "refused"
+
+COMMENDATION_LEVELS = ("co_so", "dang_uy_khoi", "bcd_tinh", "ubnd_tinh")
+PROPOSED = "proposed"
+DECIDED = "decided"

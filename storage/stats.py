@@ -157,6 +157,8 @@ class OrganisationStats:
     late_reports: int = 0
     evaluations: Counter[str] = field(default_factory=Counter)
     proposed: int = 0
+    # level -> {"proposed": n, "decided": n}
+    commendations: dict[str, Counter[str]] = field(default_factory=dict)
     indicators: list[Indicator] = field(default_factory=list)
 
 
@@ -212,6 +214,15 @@ async def organisation_stats(
     ):
         stats.evaluations[level] += count
         stats.proposed += count if proposed else 0
+    from storage.models import Commendation
+
+    for level, status, count in await session.execute(
+        select(Commendation.level, Commendation.status, func.count())
+        .join(Model, Model.id == Commendation.model_id)
+        .where(*scope)
+        .group_by(Commendation.level, Commendation.status)
+    ):
+        stats.commendations.setdefault(level, Counter())[status] += count
     stats.indicators = await _indicators(
         session, Model.campaign_id == campaign_id if campaign_id else Model.id.is_not(None)
     )

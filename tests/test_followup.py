@@ -161,3 +161,45 @@ async def test_overdue_stays_listed_into_the_next_month_and_ends_with_the_model(
     clock.now = datetime(2027, 9, 28, 2, 0, tzinfo=UTC)  # both models ended on 30/06/2027
     lines = (await coordinator.send("/donvi"))[0].splitlines()
     assert not [line for line in lines if line.startswith("Quá hạn")]
+
+
+async def test_admin_records_a_commendation_and_the_owner_is_told(unit, db, chat, app, api):
+    from tests.conftest import ADMIN_ID
+
+    coordinator, _, _ = unit
+    async with db.session() as session:
+        await session.execute(
+            update(Model)
+            .where(Model.title == "Chuyển đổi số trong giảng dạy")
+            .values(status="completed")
+        )
+    await coordinator.send("/danhgia")
+    await coordinator.click("Chuyển đổi số trong giảng dạy")
+    await coordinator.click("Hoàn thành xuất sắc")
+    await coordinator.click("Bỏ qua »")
+    await coordinator.click("Có, đề xuất")
+    await coordinator.click("✅ Lưu đánh giá")
+    assert await coordinator.send("/khenthuong") == ["Bạn không có quyền thực hiện việc này."]
+    admin = chat(ADMIN_ID, "Quản trị")
+    assert await admin.send("/khenthuong") == [
+        "Mô hình được đề xuất khen thưởng — chọn để ghi khen thưởng:"
+    ]
+    await admin.click("Chuyển đổi số trong giảng dạy")
+    await admin.click("Đảng ủy Khối")
+    await admin.click("Đã khen")
+    await admin.send("123-QĐ/ĐUK")
+    await admin.send("15/12/2026")
+    replies = await admin.click("✅ Lưu khen thưởng")
+    assert replies == [
+        "Đã ghi khen thưởng «Chuyển đổi số trong giảng dạy»: Đảng ủy Khối — Đã khen."
+    ]
+    clock_free = await flush_outbox(app)
+    assert clock_free >= 1
+    told = [c.params["text"] for c in api.sent(MEMBER_ID) if c.params["text"].startswith("🏅")]
+    assert told == [
+        "🏅 Mô hình «Chuyển đổi số trong giảng dạy» của bạn được khen thưởng: Đảng ủy Khối "
+        "(quyết định số 123-QĐ/ĐUK, ngày 15/12/2026)."
+    ]
+    stats = (await admin.send("/thongke"))[0]
+    assert "• Khen thưởng (đã khen, đang đề nghị): Đảng ủy Khối 1, 0" in stats
+    assert await coordinator.press("kt:1") == ["Bạn không có quyền thực hiện việc này."]
