@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="apply all migrations")
     sub.add_parser("demo-seed", help="fill the database with demo units, people and invites")
+    template = sub.add_parser("template", help="write the empty import workbook (as /maunhap)")
+    template.add_argument("file", nargs="?", type=Path, default=Path("mau-nhap-dan-van-kheo.xlsx"))
     stats = sub.add_parser("stats", help="the movement's figures, as /thongke shows them")
     stats.add_argument("--campaign", help="campaign code (default: the campaign open today)")
     units = sub.add_parser("units", help="manage units")
@@ -75,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         case "demo-seed":
             return asyncio.run(demo_seed(settings.database_url))
+        case "template":
+            from storage.workbook import template_bytes
+
+            args.file.write_bytes(template_bytes())
+            print(f"written: {args.file}")
+            return 0
         case "stats":
             return asyncio.run(print_stats(settings, args.campaign))
         case "units":

@@ -77,6 +77,9 @@ def chunks(text: str, size: int = MAX_MESSAGE) -> list[str]:
 
 
 async def send(app: Application, chat_id: str | int, message: Outbound) -> None:
+    if message.document is not None:
+        name, content = message.document
+        await app.bot.send_document(chat_id=chat_id, document=content, filename=name)
     parts = chunks(message.text)
     for i, part in enumerate(parts):
         markup = keyboard(message.choices) if i == len(parts) - 1 else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import TextIO
 
 from handlers.dispatcher import Core
@@ -26,6 +27,11 @@ class TerminalChat:
     def show(self, messages: list[Outbound]) -> None:
         for message in messages:
             self.out("")
+            if message.document is not None:
+                # No attachments in a terminal: the file is written beside it.
+                name, content = message.document
+                Path(name).write_bytes(content)
+                self.out(f"[tệp / file: {Path(name).resolve()}]")
             self.out(message.text)
             numbered = [choice for row in message.choices for choice in row]
             if numbered:

@@ -425,6 +425,10 @@ async def cmd_commendations(ctx: Ctx, conv: Conversation | None, args: str) -> N
     _still_open(ctx, conv)
 
 
+async def cmd_template(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await statistics.send_template(ctx)
+
+
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await registration.list_models(ctx)
     _still_open(ctx, conv)
@@ -492,6 +496,7 @@ COMMANDS: dict[str, Command] = {
     "thongke": cmd_stats,
     "nhatky": cmd_audit,
     "khenthuong": cmd_commendations,
+    "maunhap": cmd_template,
     "moi": cmd_invite,
     "yeucau": cmd_requests,
     "chapnhan": _decide(True),

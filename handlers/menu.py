@@ -4,7 +4,7 @@ from __future__ import annotations
 
 MEMBER = ("start", "help", "dangky", "mohinh", "baocao", "nhacnho", "tieptuc", "huy")
 COORDINATOR = ("duyet", "donvi", "danhgia", "tomtat", "yeucau", "moi")
-ADMIN = ("thongke", "khenthuong", "nhatky", "themdonvi", "cacdonvi", "taodot")
+ADMIN = ("thongke", "khenthuong", "nhatky", "maunhap", "themdonvi", "cacdonvi", "taodot")
 
 
 def commands_for(*, is_admin: bool, is_coordinator: bool) -> list[str]:

@@ -98,3 +98,19 @@ async def show_stats(ctx: Ctx, code: str) -> None:
         campaign = await queries.open_campaign(ctx.session, today=ctx.today)
     stats = await organisation_stats(ctx.session, campaign_id=campaign.id if campaign else None)
     ctx.result.say(stats_text(ctx.t, stats, campaign))
+
+
+TEMPLATE_NAME = "mau-nhap-dan-van-kheo.xlsx"
+
+
+async def send_template(ctx: Ctx) -> None:
+    """/maunhap: the empty import workbook, with an example row per sheet."""
+    if not await ctx.is_admin():
+        ctx.say("error-not-allowed")
+        return
+    from handlers.types import Outbound
+    from storage.workbook import template_bytes
+
+    ctx.result.messages.append(
+        Outbound(ctx.t("template-sent"), document=(TEMPLATE_NAME, template_bytes()))
+    )

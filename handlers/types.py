@@ -31,6 +31,8 @@ class Outbound:
     # The person is expected to type an answer (a number, say): channels that turn buttons into
     # numbered options must not read a typed "2" as option 2.
     free_text: bool = False
+    # A file to send with the text: (file name, content).
+    document: tuple[str, bytes] | None = None
 
 
 @dataclass

@@ -68,7 +68,7 @@ class RecordingRequest(BaseRequest):
         match method:
             case "getMe":
                 return BOT_USER
-            case "sendMessage":
+            case "sendMessage" | "sendPhoto" | "sendDocument":
                 return self._message(params)
             case "editMessageText":
                 message = dict(self.messages[int(params["message_id"])])
@@ -93,7 +93,12 @@ class RecordingRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data else {}
+        params = dict(request_data.parameters) if request_data else {}
+        if request_data is not None and request_data.contains_files:
+            # Uploaded files, as (file name, content), for tests to open.
+            params["_files"] = {
+                name: (part[0], part[1]) for name, part in request_data.multipart_data.items()
+            }
         self.calls.append(Call(name, params))
         if name in self.fail_next:
             status, body = self.fail_next.pop(name)

@@ -177,3 +177,50 @@ async def test_audit_log_filtered_by_kind_and_person(chat, db, clock):
     assert await admin.send("/nhatky Nguyễn Văn Không Có") == ["Không có mục nhật ký nào khớp."]
     member = chat(777, "Lạ")
     assert await member.send("/nhatky") == ["Bạn không có quyền thực hiện việc này."]
+
+
+async def test_import_template_in_the_chat_and_on_the_command_line(
+    chat, api, tmp_path, monkeypatch
+):
+    import asyncio
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from bot.cli import main
+
+    admin = chat(ADMIN_ID, "Quản trị")
+    replies = await admin.send("/maunhap")
+    assert replies == [
+        "📄 Mẫu nhập dữ liệu: các trang Đợt phát động, Đơn vị, Đăng ký, Kết quả, Hội nghị, "
+        "Khen thưởng, mỗi trang có một dòng ví dụ."
+    ]
+    call = next(c for c in api.calls if c.method == "sendDocument")
+    assert int(call.params["chat_id"]) == ADMIN_ID
+    name, content = call.params["_files"]["document"]
+    assert name == "mau-nhap-dan-van-kheo.xlsx"
+    book = load_workbook(BytesIO(content))
+    assert book.sheetnames == [
+        "Đợt phát động",
+        "Đơn vị",
+        "Đăng ký",
+        "Kết quả",
+        "Hội nghị",
+        "Khen thưởng",
+    ]
+    assert [c.value for c in book["Đăng ký"][1]] == [
+        "Mã mô hình",
+        "Mã đợt",
+        "Mã đơn vị",
+        "Loại",
+        "Tên tập thể hoặc cá nhân",
+        "Tên mô hình",
+        "Lĩnh vực",
+        "Ngày đăng ký",
+    ]
+    assert book["Khen thưởng"].max_row == 2  # headers and one example
+    member = chat(777, "Lạ")
+    assert await member.send("/maunhap") == ["Bạn không có quyền thực hiện việc này."]
+    monkeypatch.chdir(tmp_path)
+    assert await asyncio.to_thread(main, ["template", "mau.xlsx"]) == 0
+    assert load_workbook(tmp_path / "mau.xlsx").sheetnames[0] == "Đợt phát động"

@@ -1,0 +1,80 @@
+"""The workbook layout shared by `dvk template`, import and export: sheet names and headers
+exactly as organisers write them, one filled example row each."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+SHEETS: list[tuple[str, list[str], list[object]]] = [
+    (
+        "Đợt phát động",
+        ["Mã đợt", "Tên đợt", "Ngày bắt đầu", "Ngày kết thúc"],
+        ["DVK2026", "Dân vận khéo 2026–2027", "01/01/2026", "31/12/2027"],
+    ),
+    (
+        "Đơn vị",
+        ["Mã đơn vị", "Tên đơn vị", "Mã đơn vị cấp trên"],
+        ["CB-VP", "Chi bộ Văn phòng", "DUK"],
+    ),
+    (
+        "Đăng ký",
+        [
+            "Mã mô hình",
+            "Mã đợt",
+            "Mã đơn vị",
+            "Loại",
+            "Tên tập thể hoặc cá nhân",
+            "Tên mô hình",
+            "Lĩnh vực",
+            "Ngày đăng ký",
+        ],
+        [
+            "MH-001",
+            "DVK2026",
+            "CB-VP",
+            "Tập thể",
+            "Chi bộ Văn phòng",
+            "Vận động xây nhà đại đoàn kết",
+            "An sinh xã hội",
+            "15/02/2026",
+        ],
+    ),
+    (
+        "Kết quả",
+        ["Mã mô hình", "Chỉ tiêu", "Đơn vị tính", "Giá trị", "Ngày báo cáo"],
+        ["MH-001", "nhà đại đoàn kết", "căn", 5, "30/06/2026"],
+    ),
+    ("Hội nghị", ["Mã đơn vị", "Mã đợt", "Ngày tổ chức"], ["CB-VP", "DVK2026", "19/10/2027"]),
+    (
+        "Khen thưởng",
+        ["Mã mô hình", "Cấp", "Trạng thái", "Số quyết định", "Ngày"],
+        ["MH-001", "Đảng ủy Khối", "Đã khen", "123-QĐ/ĐUK", "25/10/2027"],
+    ),
+]
+# What the choice columns accept (case and surrounding spaces ignored).
+ALLOWED = {
+    "Loại": ["Tập thể", "Cá nhân"],
+    "Cấp": ["Cơ sở", "Đảng ủy Khối", "BCĐ tỉnh", "UBND tỉnh"],
+    "Trạng thái": ["Đề nghị", "Đã khen"],
+}
+
+
+def template_bytes() -> bytes:
+    """An empty workbook in the import layout: bold headers, one example row per sheet."""
+    book = Workbook()
+    book.remove(book.active)
+    for name, headers, example in SHEETS:
+        sheet = book.create_sheet(name)
+        sheet.append(headers)
+        sheet.append(example)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for column, header in zip(sheet.columns, headers, strict=True):
+            width = max(len(str(header)), *(len(str(c.value or "")) for c in column))
+            sheet.column_dimensions[column[0].column_letter].width = min(width + 2, 48)
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
