@@ -25,12 +25,7 @@ async def coordinator(db, clock, chat):
     clock.now = datetime(2026, 11, 26, 9, 0, tzinfo=HANOI).astimezone(UTC)
     async with db.session() as session:
         await seed(session, now=clock(), today=clock().date())
-    person = chat(COORDINATOR, "Phụ trách")
-    await person.send("/start DEMO-PT")
-    await person.send("Lê Văn Phụ Trách")
-    await person.click("Cán bộ")
-    await person.click("Bỏ qua »")
-    return person
+    return await join(chat, COORDINATOR, "Lê Văn Phụ Trách", code="DEMO-PT", category="Cán bộ")
 
 
 async def digests_until(app, api, clock, until, chat_id=COORDINATOR, step=timedelta(hours=1)):

@@ -25,11 +25,9 @@ async def unit(db, clock, chat):
     clock.now = HANOI_0900_20_NOV
     async with db.session() as session:
         await seed(session, now=clock(), today=clock().date())
-    coordinator = chat(COORDINATOR, "Phụ trách")
-    await coordinator.send("/start DEMO-PT")
-    await coordinator.send("Lê Văn Phụ Trách")
-    await coordinator.click("Cán bộ")
-    await coordinator.click("Bỏ qua »")
+    coordinator = await join(
+        chat, COORDINATOR, "Lê Văn Phụ Trách", code="DEMO-PT", category="Cán bộ"
+    )
     an = await join(chat)
     await register_quickly(an, "Chuyển đổi số trong giảng dạy")
     bao = await join(chat, OTHER, "Trần Văn Bảo")

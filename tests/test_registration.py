@@ -19,11 +19,19 @@ async def seeded(db, clock):
         await seed(session, now=clock(), today=clock().date())
 
 
-async def join(chat, user_id: int = MEMBER_ID, name: str = "Nguyễn Văn An"):
+async def join(
+    chat,
+    user_id: int = MEMBER_ID,
+    name: str = "Nguyễn Văn An",
+    *,
+    code: str = "DEMO-TV",
+    category: str = "Công chức",
+):
+    """Someone opens an invite (the demo's member invite by default) and gives their name."""
     person = chat(user_id, name.split()[-1])
-    await person.send("/start DEMO-TV")
+    await person.send(f"/start {code}")
     await person.send(name)
-    await person.click("Công chức")
+    await person.click(category)
     await person.click("Bỏ qua »")
     return person
 

@@ -18,11 +18,9 @@ COORDINATOR = 6100
 async def setup(db, clock, chat):
     async with db.session() as session:
         await seed(session, now=clock(), today=clock().date())
-    coordinator = chat(COORDINATOR, "Phụ trách")
-    await coordinator.send("/start DEMO-PT")
-    await coordinator.send("Lê Văn Phụ Trách")
-    await coordinator.click("Cán bộ")
-    await coordinator.click("Bỏ qua »")
+    coordinator = await join(
+        chat, COORDINATOR, "Lê Văn Phụ Trách", code="DEMO-PT", category="Cán bộ"
+    )
     member = await join(chat)
     await register_quickly(member, "Chuyển đổi số trong giảng dạy")
     return coordinator, member
@@ -116,11 +114,7 @@ async def test_reject_with_a_reason(setup, db, app, api):
 
 async def test_two_coordinators_at_once_one_wins(setup, db, chat):
     first, _ = setup
-    second = chat(6101, "Phụ trách 2")
-    await second.send("/start DEMO-PT")
-    await second.send("Đỗ Văn Hai")
-    await second.click("Cán bộ")
-    await second.click("Bỏ qua »")
+    second = await join(chat, 6101, "Đỗ Văn Hai", code="DEMO-PT", category="Cán bộ")
     await first.send("/duyet")
     await second.send("/duyet")
     await first.click("✅ Duyệt")
@@ -185,11 +179,7 @@ async def test_two_reviewers_pressing_at_the_same_moment(setup, db, chat, api):
     import asyncio
 
     first, _ = setup
-    second = chat(6101, "Phụ trách 2")
-    await second.send("/start DEMO-PT")
-    await second.send("Đỗ Văn Hai")
-    await second.click("Cán bộ")
-    await second.click("Bỏ qua »")
+    second = await join(chat, 6101, "Đỗ Văn Hai", code="DEMO-PT", category="Cán bộ")
     await first.send("/duyet")
     await second.send("/duyet")
     async with db.session() as session:
