@@ -143,3 +143,21 @@ def chat(app, api: RecordingRequest) -> Iterator:  # type: ignore[no-untyped-def
         return ChatClient(app, api, user_id, first_name)
 
     yield make
+
+
+async def make_coordinator(db: Database, *, unit_id: int, telegram_id: int, now: datetime) -> None:
+    """A Telegram user who coordinates a unit, set up directly in the database."""
+    from storage import queries
+
+    async with db.session() as session:
+        identity = await queries.get_or_create_identity(
+            session,
+            channel="telegram",
+            external_id=str(telegram_id),
+            chat_id=str(telegram_id),
+            display_name=None,
+            now=now,
+        )
+        await queries.add_membership(
+            session, member_id=identity.member_id, unit_id=unit_id, role="coordinator", now=now
+        )

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from storage import queries
 from storage.models import AuditEntry, Campaign, Invite, Membership, Unit
-from tests.conftest import ADMIN_ID
+from tests.conftest import ADMIN_ID, make_coordinator
 
 
 async def test_admin_adds_units_creates_an_invite_and_a_campaign(chat, db, api):
@@ -99,21 +99,7 @@ async def test_admin_commands_are_refused_to_others(chat, db, clock):
         unit = await queries.add_unit(
             session, code="CB", name="Chi bộ", parent_id=None, now=clock()
         )
-        coordinator = await queries.get_or_create_identity(
-            session,
-            channel="telegram",
-            external_id="9001",
-            chat_id="9001",
-            display_name=None,
-            now=clock(),
-        )
-        await queries.add_membership(
-            session,
-            member_id=coordinator.member_id,
-            unit_id=unit.id,
-            role="coordinator",
-            now=clock(),
-        )
+    await make_coordinator(db, unit_id=unit.id, telegram_id=9001, now=clock())
     person = chat(9001, "Phụ trách")
     for command in ("/themdonvi", "/taodot", "/cacdonvi"):
         assert await person.send(command) == ["Bạn không có quyền thực hiện việc này."], command

@@ -144,11 +144,7 @@ async def test_reviews_refused_to_members_and_to_other_units(setup, db, chat, cl
             created_by=None,
             now=clock(),
         )
-    other = chat(6200, "Khác")
-    await other.send(f"/start {invite.code}")
-    await other.send("Vũ Văn Khác")
-    await other.click("Cán bộ")
-    await other.click("Bỏ qua »")
+    other = await join(chat, 6200, "Vũ Văn Khác", code=invite.code, category="Cán bộ")
     assert await other.send("/duyet") == ["Không có đăng ký nào chờ duyệt."]
     assert await other.press(f"rv:a:{model_id}") == ["Bạn không có quyền thực hiện việc này."]
     assert await other.press(f"rv:r:{model_id}") == ["Bạn không có quyền thực hiện việc này."]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.cli import main
 from storage import queries
 from storage.models import Evaluation, Field, Member, Model, Report, ReportValue, Target
-from tests.conftest import ADMIN_ID
+from tests.conftest import ADMIN_ID, make_coordinator
 
 EXPECTED = """📊 Thống kê đợt «Dân vận khéo 2026–2027»
 • Đơn vị: 3, trong đó 2 đơn vị có đăng ký
@@ -179,16 +179,6 @@ async def test_known_numbers_on_the_command_line(data, database_url, monkeypatch
 async def test_statistics_are_for_admins_only(data, chat, db, clock):
     async with db.session() as session:
         unit = await queries.unit_by_code(session, code="U0")
-        identity = await queries.get_or_create_identity(
-            session,
-            channel="telegram",
-            external_id="9001",
-            chat_id="9001",
-            display_name=None,
-            now=clock(),
-        )
-        await queries.add_membership(
-            session, member_id=identity.member_id, unit_id=unit.id, role="coordinator", now=clock()
-        )
+    await make_coordinator(db, unit_id=unit.id, telegram_id=9001, now=clock())
     coordinator = chat(9001, "Phụ trách")
     assert await coordinator.send("/thongke") == ["Bạn không có quyền thực hiện việc này."]
