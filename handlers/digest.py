@@ -145,9 +145,10 @@ async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -
     return queued
 
 
-async def _scope(session: Any, member: Member) -> tuple[set[int] | None, list[Any]]:
+async def _scope(
+    session: Any, member: Member, every: list[Any]
+) -> tuple[set[int] | None, list[Any]]:
     """Unit ids the digest covers (None: everything) and the units its chart shows."""
-    every = await queries.all_units(session, active_only=False)
     if member.is_admin:
         return None, [u for u in every if u.parent_id is None and u.active]
     roots = await queries.root_units_of(session, member_id=member.id)
@@ -159,8 +160,8 @@ async def build(
 ) -> dict[str, Any]:
     """The digest's text, buttons and chart, as an outbox payload."""
     today = now.astimezone(config.timezone).date()
-    unit_ids, chart_units = await _scope(session, member)
-    every = await queries.all_units(session, active_only=False)
+    every = list(await queries.all_units(session, active_only=False))
+    unit_ids, chart_units = await _scope(session, member, every)
     new_waiting, waiting = await queries.submitted_since(session, unit_ids=unit_ids, since=since)
     reports = await queries.reports_since(session, unit_ids=unit_ids, since=since)
     scope_ids = unit_ids if unit_ids is not None else {u.id for u in every}
