@@ -165,6 +165,7 @@ class RegistrationFlow(Flow):
             status=rules.SUBMITTED,
             extra={},
             submitted_at=ctx.now,
+            registered_on=ctx.today,
             created_at=ctx.now,
             updated_at=ctx.now,
             targets=_targets(answers),
@@ -174,6 +175,7 @@ class RegistrationFlow(Flow):
             async with ctx.session.begin_nested():
                 ctx.session.add(model)
                 await ctx.session.flush()
+            await queries.assign_model_code(ctx.session, model=model)
         except IntegrityError as error:
             # Two submissions racing past the check: the unique constraint decides.
             raise vn.InputError("error-title-taken", title=answers["title"]) from error

@@ -146,6 +146,10 @@ class Campaign(Base):
     # Registrations are taken between these dates (inclusive); open-ended where missing.
     registration_opens_on: Mapped[date | None] = mapped_column(Date)
     registration_closes_on: Mapped[date | None] = mapped_column(Date)
+    # Questions an admin added to this campaign's forms (see handlers/questions.py): a list of
+    # {"id", "form": "registration"|"report", "kind": "text"|"number"|"date"|"choice",
+    #  "label", "required", "options"}. Answers are kept in Model.extra / Report.extra.
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
 
     def registration_open(self, today: date) -> bool:
         opens = self.registration_opens_on or self.starts_on
@@ -176,8 +180,11 @@ class Model(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Mã mô hình: given at registration ("MH12"), or the code of an imported paper record.
+    code: Mapped[str | None] = mapped_column(String(32), unique=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
-    owner_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    # None for a model imported from paper records: nobody in the chat owns it.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     kind: Mapped[str] = mapped_column(String(16))  # collective | individual
     collective_name: Mapped[str | None] = mapped_column(String(200))
@@ -192,6 +199,8 @@ class Model(Base):
     status: Mapped[str] = mapped_column(String(16))
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     submitted_at: Mapped[datetime | None]
+    # The local date of the (first) registration: what statistics by year count.
+    registered_on: Mapped[date | None] = mapped_column(Date, index=True)
     # The last review decision: who, when, and the reason given for a return or a rejection.
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     reviewed_at: Mapped[datetime | None]
@@ -259,7 +268,8 @@ class Report(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    # None for a report imported from paper records.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     due_on: Mapped[date] = mapped_column(Date)
@@ -332,6 +342,43 @@ class Commendation(Base):
     decided_on: Mapped[date | None] = mapped_column(Date)
     recorded_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
     recorded_at: Mapped[datetime]
+
+
+class Conference(Base):
+    """A unit held its commendation conference (hội nghị tuyên dương, khen thưởng) for a
+    campaign, on a date."""
+
+    __tablename__ = "conferences"
+    __table_args__ = (UniqueConstraint("unit_id", "campaign_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    recorded_at: Mapped[datetime]
+
+
+class Broadcast(Base):
+    """A message an admin sent to many (/thongbao). Its messages go through the outbox with
+    keys "bc:<id>:<member id>"; the admin's progress message is edited as they go out."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(Text)
+    # {"kind": "all"|"units"|"role", "unit_ids": [...], "role": "member"|"coordinator"|"admin"}
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    # Where the progress message is: the channel, chat and message id it got when sent.
+    progress_channel: Mapped[str | None] = mapped_column(String(16))
+    progress_chat_id: Mapped[str | None] = mapped_column(String(64))
+    progress_message_id: Mapped[str | None] = mapped_column(String(64))
+    # The last progress text shown, so an unchanged count is not edited again.
+    progress_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -304,6 +304,23 @@ async def title_taken(
     if except_model is not None:
         query = query.where(Model.id != except_model)
     return (await session.scalar(query)) is not None
+
+
+async def assign_model_code(session: AsyncSession, *, model: Model) -> None:
+    """Give a new model its code, "MH<id>" — or, if an imported paper record already has that
+    code, the first free "MH<id>-<n>"."""
+    base = f"MH{model.id}"
+    taken = set(
+        await session.scalars(
+            select(Model.code).where(or_(Model.code == base, Model.code.like(f"{base}-%")))
+        )
+    )
+    code, n = base, 1
+    while code in taken:
+        n += 1
+        code = f"{base}-{n}"
+    model.code = code
+    await session.flush()
 
 
 async def models_of(session: AsyncSession, *, owner_id: int) -> Sequence[Model]:
