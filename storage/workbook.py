@@ -60,6 +60,32 @@ ALLOWED = {
     "Cấp": ["Cơ sở", "Đảng ủy Khối", "BCĐ tỉnh", "UBND tỉnh"],
     "Trạng thái": ["Đề nghị", "Đã khen"],
 }
+# The stored values behind those labels (storage/rules.py), in the same order.
+KIND_VALUES = dict(zip(ALLOWED["Loại"], ("collective", "individual"), strict=True))
+LEVEL_VALUES = dict(
+    zip(ALLOWED["Cấp"], ("co_so", "dang_uy_khoi", "bcd_tinh", "ubnd_tinh"), strict=True)
+)
+COMMENDATION_STATUS_VALUES = dict(zip(ALLOWED["Trạng thái"], ("proposed", "decided"), strict=True))
+
+# Beyond the paper layout, an export writes what a bot keeps and an import reads it back when
+# present (a file without them imports as paper records: models approved, no targets):
+# - "Đăng ký" gets a "Trạng thái" column (the model's status, labels below) and one column per
+#   question an admin added to the campaign's registration form, headed by the question's text;
+# - a "Chỉ tiêu" sheet holds each model's targets.
+REGISTRATION_STATUS_HEADER = "Trạng thái"
+MODEL_STATUS_LABELS = {
+    "draft": "Bản nháp",
+    "submitted": "Chờ duyệt",
+    "approved": "Đã duyệt",
+    "returned": "Trả lại",
+    "rejected": "Không duyệt",
+    "in_progress": "Đang thực hiện",
+    "completed": "Đã hoàn thành",
+    "evaluated": "Đã đánh giá",
+}
+TARGETS_SHEET = ("Chỉ tiêu", ["Mã mô hình", "Chỉ tiêu", "Đơn vị tính", "Mục tiêu"])
+# Export only: one row per unit with its figures (not read by the import).
+SUMMARY_SHEET = "Tổng hợp theo đơn vị"
 
 
 def template_bytes() -> bytes:
