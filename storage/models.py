@@ -340,7 +340,8 @@ class Commendation(Base):
     status: Mapped[str] = mapped_column(String(16))  # proposed | decided
     decision_number: Mapped[str | None] = mapped_column(String(64))
     decided_on: Mapped[date | None] = mapped_column(Date)
-    recorded_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    # None when imported from a workbook on the command line.
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     recorded_at: Mapped[datetime]
 
 

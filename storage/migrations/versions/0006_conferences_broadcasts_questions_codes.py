@@ -75,6 +75,9 @@ def upgrade() -> None:
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.alter_column("member_id", existing_type=sa.INTEGER(), nullable=True)
 
+    with op.batch_alter_table("commendations", schema=None) as batch_op:
+        batch_op.alter_column("recorded_by", existing_type=sa.INTEGER(), nullable=True)
+
     # Models registered before codes existed get theirs; the registration date is the day
     # they were first sent (UTC is close enough for the few days around midnight).
     op.execute("UPDATE models SET code = 'MH' || id WHERE code IS NULL")
@@ -85,6 +88,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("commendations", schema=None) as batch_op:
+        batch_op.alter_column("recorded_by", existing_type=sa.INTEGER(), nullable=False)
+
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.alter_column("member_id", existing_type=sa.INTEGER(), nullable=False)
 
