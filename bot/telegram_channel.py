@@ -84,6 +84,8 @@ async def send(app: Application, chat_id: str | int, message: Outbound) -> None:
     for i, part in enumerate(parts):
         markup = keyboard(message.choices) if i == len(parts) - 1 else None
         await app.bot.send_message(chat_id=chat_id, text=part, reply_markup=markup)
+    if message.photo is not None:
+        await app.bot.send_photo(chat_id=chat_id, photo=message.photo)
 
 
 async def deliver(app: Application, chat_id: str | int, result: Result) -> None:

@@ -33,6 +33,8 @@ class TerminalChat:
                 Path(name).write_bytes(content)
                 self.out(f"[tệp / file: {Path(name).resolve()}]")
             self.out(message.text)
+            if message.photo is not None:
+                self.out("[ảnh / picture]")
             numbered = [choice for row in message.choices for choice in row]
             if numbered:
                 self.options = numbered

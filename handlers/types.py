@@ -33,6 +33,8 @@ class Outbound:
     free_text: bool = False
     # A file to send with the text: (file name, content).
     document: tuple[str, bytes] | None = None
+    # A picture (PNG bytes) shown after the text, such as a chart.
+    photo: bytes | None = None
 
 
 @dataclass
