@@ -103,11 +103,15 @@ async def claim(session: AsyncSession, *, channel: str, now: datetime, limit: in
         .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
         .with_for_update(of=OutboxMessage, skip_locked=True)
+        # A CTE is run once. As a plain subquery PostgreSQL may rescan it for every candidate
+        # row (a nested-loop semi-join), each rescan skipping the rows already claimed, and so
+        # claim far more than `limit`.
+        .cte("picked")
     )
     rows = (
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(picked), OutboxMessage.status == PENDING)
+            .where(OutboxMessage.id.in_(select(picked.c.id)), OutboxMessage.status == PENDING)
             .values(status=SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
             .returning(
                 OutboxMessage.id,
