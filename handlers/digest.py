@@ -155,12 +155,30 @@ async def _scope(
     return queries.with_descendants(every, [u.id for u in roots]), list(roots)
 
 
+def chart_rows(every: list[Any], state: Any, units: list[Any]) -> list[tuple[str, int, int]]:
+    """The chart's bars: the units held, or, when that is a single unit, the units directly
+    under it (with the unit's own people as a bar of their own). A single bar says nothing the
+    text does not, so fewer than two bars mean no chart."""
+    if len(units) == 1:
+        children = [u for u in every if u.parent_id == units[0].id and u.active]
+        if children:
+            own = state.reports_of({units[0].id})
+            rows = [(units[0].name, *own)] if own[0] else []
+            return rows + [
+                (u.name, *state.reports_of(queries.with_descendants(every, [u.id])))
+                for u in children
+            ]
+        return []
+    return [(u.name, *state.reports_of(queries.with_descendants(every, [u.id]))) for u in units]
+
+
 async def build(
     session: Any, config: CoreConfig, texts: Texts, member: Member, since: datetime, now: datetime
 ) -> dict[str, Any]:
     """The digest's text, buttons and chart, as an outbox payload."""
     today = now.astimezone(config.timezone).date()
-    every = list(await queries.all_units(session, active_only=False))
+    # The tree as plain rows: a country has thousands of units.
+    every = list(await queries.unit_tree(session))
     unit_ids, chart_units = await _scope(session, member, every)
     new_waiting, waiting = await queries.submitted_since(session, unit_ids=unit_ids, since=since)
     reports = await queries.reports_since(session, unit_ids=unit_ids, since=since)
@@ -177,6 +195,14 @@ async def build(
         texts("digest-waiting", new=vn.format_number(new_waiting), total=vn.format_number(waiting))
     )
     lines.append(texts("digest-reports", count=vn.format_number(reports)))
+    if state.expected:
+        lines.append(
+            texts(
+                "digest-period",
+                received=vn.format_number(state.received),
+                expected=vn.format_number(state.expected),
+            )
+        )
     if became_overdue:
         lines.append(texts("digest-overdue", count=len(became_overdue)))
         lines += [f"  – {o.name}: {o.title}" for o in became_overdue[:30]]
@@ -196,23 +222,19 @@ async def build(
                     percent=vn.format_number(round(percent)),
                 )
             )
-    rows = []
-    for unit in chart_units:
-        sub = await unit_state(
-            session, unit_ids=queries.with_descendants(every, [unit.id]), today=today
+    rows = chart_rows(every, state, chart_units)
+    chart = None
+    if len(rows) >= 2:
+        chart = reports_chart(
+            rows,
+            title=texts("digest-chart-title"),
+            expected=texts("digest-chart-expected"),
+            received=texts("digest-chart-received"),
         )
-        rows.append((unit.name, sub.expected, sub.received))
-    chart = reports_chart(
-        rows,
-        title=texts("digest-chart-title"),
-        expected=texts("digest-chart-expected"),
-        received=texts("digest-chart-received"),
-    )
     choices = []
     if waiting:
         choices = [[{"label": texts("button-open-review"), "data": "go:duyet"}]]
-    return {
-        "text": "\n".join(lines),
-        "choices": choices,
-        "photo": base64.b64encode(chart).decode("ascii"),
-    }
+    payload: dict[str, Any] = {"text": "\n".join(lines), "choices": choices}
+    if chart is not None:
+        payload["photo"] = base64.b64encode(chart).decode("ascii")
+    return payload

@@ -6,14 +6,28 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rules
-from storage.models import Campaign, Member, Model, Report, ReportValue, Target
+from storage.models import (
+    Campaign,
+    Commendation,
+    Conference,
+    Evaluation,
+    Field,
+    Member,
+    Membership,
+    Model,
+    Report,
+    ReportValue,
+    Target,
+    Unit,
+)
 from storage.periods import Period, is_paused, period_containing, reporting_periods
 
 REPORTING = (rules.APPROVED, rules.IN_PROGRESS)
@@ -46,6 +60,13 @@ class UnitState:
     overdue: list[Overdue] = field(default_factory=list)
     paused: list[Overdue] = field(default_factory=list)
     indicators: list[Indicator] = field(default_factory=list)
+    # unit id -> [expected, received] this period, to sum over a part of the tree
+    per_unit: dict[int, list[int]] = field(default_factory=dict)
+
+    def reports_of(self, unit_ids: set[int]) -> tuple[int, int]:
+        """(expected, received) this period in those units."""
+        expected = sum(self.per_unit.get(u, (0, 0))[0] for u in unit_ids)
+        return expected, sum(self.per_unit.get(u, (0, 0))[1] for u in unit_ids)
 
 
 async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) -> UnitState:
@@ -60,29 +81,54 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
     ):
         state.by_status[status] += count
         state.by_kind[kind] += count
+    # Plain columns, not entities: a large unit has thousands of reporting models.
     rows = (
         await session.execute(
-            select(Model.id, Model.title, Model.starts_on, Model.ends_on, Campaign, Member)
-            .join(Campaign, Campaign.id == Model.campaign_id)
+            select(
+                Model.id,
+                Model.title,
+                Model.unit_id,
+                Model.campaign_id,
+                Model.starts_on,
+                Model.ends_on,
+                Member.id,
+                Member.full_name,
+                Member.paused_until,
+            )
             .join(Member, Member.id == Model.owner_id)
             .where(in_units, Model.status.in_(REPORTING))
             .order_by(Member.full_name, Model.id)
         )
     ).all()
-    current: dict[int, Period] = {}
-    periods: dict[int, list[Period]] = {}
-    for model_id, _, starts_on, ends_on, campaign, _ in rows:
-        current[model_id] = period_containing(
-            today, cadence=campaign.cadence, due_day=campaign.due_day
+    campaigns = {
+        c.id: c
+        for c in await session.scalars(
+            select(Campaign).where(Campaign.id.in_({row[3] for row in rows}))
         )
-        periods[model_id] = reporting_periods(
-            today,
-            cadence=campaign.cadence,
-            due_day=campaign.due_day,
-            starts_on=max(starts_on, campaign.starts_on),
-            ends_on=min(ends_on, campaign.ends_on),
-        )
-    starts = {p.start for found in periods.values() for p in found}
+    }
+    # Periods depend on the campaign and the model's dates only: computed once per combination.
+    current = {
+        c.id: period_containing(today, cadence=c.cadence, due_day=c.due_day)
+        for c in campaigns.values()
+    }
+    known: dict[tuple[int, date, date], list[Period]] = {}
+
+    def periods_of(campaign_id: int, starts_on: date, ends_on: date) -> list[Period]:
+        key = (campaign_id, starts_on, ends_on)
+        if key not in known:
+            c = campaigns[campaign_id]
+            known[key] = reporting_periods(
+                today,
+                cadence=c.cadence,
+                due_day=c.due_day,
+                starts_on=max(starts_on, c.starts_on),
+                ends_on=min(ends_on, c.ends_on),
+            )
+        return known[key]
+
+    starts = {
+        p.start for c, s, e in {(r[3], r[4], r[5]) for r in rows} for p in periods_of(c, s, e)
+    }
     reported = set()
     if starts:
         # By period and unit, not by a list of ids: a country has more models than a
@@ -92,19 +138,25 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
             .join(Model, Model.id == Report.model_id)
             .where(in_units, Report.period_start.in_(starts))
         )
-        reported = set(found.all())
-    for model_id, title, _, _, _, member in rows:
-        if current[model_id] in periods[model_id]:
+        reported = {(model_id, start) for model_id, start in found}
+    for model_id, title, unit_id, campaign_id, starts_on, ends_on, member_id, name, paused in rows:
+        periods = periods_of(campaign_id, starts_on, ends_on)
+        now = current[campaign_id]
+        if now in periods:
+            done = (model_id, now.start) in reported
             state.expected += 1
-            state.received += (model_id, current[model_id].start) in reported
+            state.received += done
+            figures = state.per_unit.setdefault(unit_id, [0, 0])
+            figures[0] += 1
+            figures[1] += done
         # Overdue: the oldest period still open to a report whose due date has passed.
-        missing = [
-            p for p in periods[model_id] if (model_id, p.start) not in reported and today > p.due
-        ]
-        if missing:
-            late = Overdue(member.id, member.full_name or "", model_id, title, missing[0])
-            if is_paused(member.paused_until, today):
-                late.paused_until = member.paused_until
+        missing = next(
+            (p for p in periods if today > p.due and (model_id, p.start) not in reported), None
+        )
+        if missing is not None:
+            late = Overdue(member_id, name or "", model_id, title, missing)
+            if is_paused(paused, today):
+                late.paused_until = paused
                 state.paused.append(late)
             else:
                 state.overdue.append(late)
@@ -122,108 +174,216 @@ def indicator_key(name: str, unit: str) -> tuple[str, str]:
     return fold(name), fold(unit)
 
 
-async def _indicators(session: AsyncSession, in_units) -> list[Indicator]:  # type: ignore[no-untyped-def]
-    """Targets and what reports achieved, per indicator and unit of measure."""
+async def _indicators(
+    session: AsyncSession, in_units: Any, *, values_where: Any = None
+) -> list[Indicator]:
+    """Targets and what reports achieved, per indicator and unit of measure: targets of the
+    models `in_units` selects and their running totals, or, with `values_where`, the values of
+    the reports it selects (a range of years: summed from the values themselves)."""
     active = Model.status.notin_((rules.REJECTED, rules.DRAFT))
     grouped: dict[tuple[str, str], Indicator] = {}
-    for name, unit, total in await session.execute(
-        select(Target.indicator, Target.unit_of_measure, func.sum(Target.target_value))
+    for name, unit, target, achieved in await session.execute(
+        select(
+            Target.indicator,
+            Target.unit_of_measure,
+            func.sum(Target.target_value),
+            func.sum(Target.achieved),
+        )
         .join(Model, Model.id == Target.model_id)
         .where(in_units, active)
         .group_by(Target.indicator, Target.unit_of_measure)
     ):
         item = grouped.setdefault(indicator_key(name, unit), Indicator(name.strip(), unit.strip()))
-        item.target += Decimal(total or 0)
-    for name, unit, total in await session.execute(
-        select(Target.indicator, Target.unit_of_measure, func.sum(ReportValue.value))
-        .join(Target, Target.id == ReportValue.target_id)
-        .join(Model, Model.id == Target.model_id)
-        .where(in_units, active)
-        .group_by(Target.indicator, Target.unit_of_measure)
-    ):
-        item = grouped.setdefault(indicator_key(name, unit), Indicator(name.strip(), unit.strip()))
-        item.achieved += Decimal(total or 0)
+        item.target += Decimal(target or 0)
+        if values_where is None:
+            item.achieved += Decimal(achieved or 0)
+    if values_where is not None:
+        for name, unit, total in await session.execute(
+            select(Target.indicator, Target.unit_of_measure, func.sum(ReportValue.value))
+            .join(Target, Target.id == ReportValue.target_id)
+            .join(Model, Model.id == Target.model_id)
+            .join(Report, Report.id == ReportValue.report_id)
+            .where(active, values_where)
+            .group_by(Target.indicator, Target.unit_of_measure)
+        ):
+            key = indicator_key(name, unit)
+            item = grouped.setdefault(key, Indicator(name.strip(), unit.strip()))
+            item.achieved += Decimal(total or 0)
     return sorted(grouped.values(), key=lambda i: (i.name.casefold(), i.unit.casefold()))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a statistics report covers: one campaign, or the calendar years first..last (what
+    was registered, reported, evaluated, commended and held in those years), or everything."""
+
+    campaign_id: int | None = None
+    years: tuple[int, int] | None = None
+
+    def dates(self) -> tuple[date, date] | None:
+        if self.years is None:
+            return None
+        return date(self.years[0], 1, 1), date(self.years[1], 12, 31)
+
+
+@dataclass
+class UnitRank:
+    code: str
+    name: str
+    registrations: int
+    members: int
+
+    @property
+    def per_member(self) -> Decimal:
+        return Decimal(self.registrations) / self.members if self.members else Decimal(0)
 
 
 @dataclass
 class OrganisationStats:
     units: int = 0
     units_registering: int = 0
+    # Units (active) that held their commendation conference in the scope.
+    units_conference: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
     by_status: Counter[str] = field(default_factory=Counter)
-    by_field: list[tuple[str, int]] = field(default_factory=list)
+    # (field name, collectives, individuals), most registrations first
+    by_field: list[tuple[str, int, int]] = field(default_factory=list)
+    # Active units with members, by registrations per member, highest first.
+    unit_ranking: list[UnitRank] = field(default_factory=list)
     reports: int = 0
     late_reports: int = 0
     evaluations: Counter[str] = field(default_factory=Counter)
     proposed: int = 0
-    # level -> {"proposed": n, "decided": n}
-    commendations: dict[str, Counter[str]] = field(default_factory=dict)
+    # level -> Counter of (status, kind): how many collectives and individuals
+    commendations: dict[str, Counter[tuple[str, str]]] = field(default_factory=dict)
     indicators: list[Indicator] = field(default_factory=list)
 
 
 async def organisation_stats(
-    session: AsyncSession, *, campaign_id: int | None = None
+    session: AsyncSession, *, campaign_id: int | None = None, years: tuple[int, int] | None = None
 ) -> OrganisationStats:
-    """The end-of-period figures of the movement, for one campaign or all, in a few queries."""
-    from storage.models import Evaluation, Field, Unit
-
+    """The end-of-period figures of the movement, in a handful of grouped queries (no query per
+    unit or per model), so a country's data is summed in the database."""
+    span = Scope(campaign_id, years).dates()
     stats = OrganisationStats()
-    counted = Model.status.notin_((rules.REJECTED, rules.DRAFT))
-    scope = [counted] + ([Model.campaign_id == campaign_id] if campaign_id else [])
-    stats.units = (
-        await session.scalar(select(func.count()).select_from(Unit).where(Unit.active.is_(True)))
+    campaign = [Model.campaign_id == campaign_id] if campaign_id is not None else []
+    # Models that count (not drafts, not rejected) ...
+    counted = [Model.status.notin_((rules.REJECTED, rules.DRAFT)), *campaign]
+    # ... and of those, the ones registered in the years asked for.
+    registered = [*counted, *([Model.registered_on.between(*span)] if span else [])]
+    active_units = select(Unit.id).where(Unit.active.is_(True))
+
+    stats.units = await session.scalar(select(func.count()).select_from(active_units.subquery()))
+    held = [Conference.unit_id.in_(active_units)]
+    if campaign_id is not None:
+        held.append(Conference.campaign_id == campaign_id)
+    if span is not None:
+        held.append(Conference.held_on.between(*span))
+    stats.units_conference = (
+        await session.scalar(select(func.count(func.distinct(Conference.unit_id))).where(*held))
         or 0
     )
-    stats.units_registering = (
-        await session.scalar(select(func.count(func.distinct(Model.unit_id))).where(*scope)) or 0
-    )
-    for status, kind, count in await session.execute(
-        select(Model.status, Model.kind, func.count())
-        .where(*([Model.campaign_id == campaign_id] if campaign_id else []))
-        .group_by(Model.status, Model.kind)
+    # Statuses, kinds and fields in one pass over the models.
+    fields = dict((await session.execute(select(Field.id, Field.name))).all())
+    per_field: dict[str, Counter[str]] = {}
+    for status, kind, field_id, count in await session.execute(
+        select(Model.status, Model.kind, Model.field_id, func.count())
+        .where(*campaign, *([Model.registered_on.between(*span)] if span else []))
+        .group_by(Model.status, Model.kind, Model.field_id)
     ):
         stats.by_status[status] += count
         if status not in (rules.REJECTED, rules.DRAFT):
             stats.by_kind[kind] += count
-    stats.by_field = [
-        (name, count)
-        for name, count in await session.execute(
-            select(Field.name, func.count(Model.id))
-            .join(Model, Model.field_id == Field.id)
-            .where(*scope)
-            .group_by(Field.name)
-            .order_by(func.count(Model.id).desc(), Field.name)
-        )
-    ]
-    report_scope = select(Report).join(Model, Model.id == Report.model_id).where(*scope)
-    stats.reports = (
-        await session.scalar(select(func.count()).select_from(report_scope.subquery())) or 0
+            per_field.setdefault(fields.get(field_id, "?"), Counter())[kind] += count
+    stats.by_field = sorted(
+        (
+            (name, kinds[rules.KIND_COLLECTIVE], kinds[rules.KIND_INDIVIDUAL])
+            for name, kinds in per_field.items()
+        ),
+        key=lambda row: (-(row[1] + row[2]), row[0]),
     )
-    stats.late_reports = (
-        await session.scalar(
-            select(func.count()).select_from(report_scope.where(Report.late.is_(True)).subquery())
-        )
-        or 0
+    per_unit = dict(
+        (
+            await session.execute(
+                select(Model.unit_id, func.count()).where(*registered).group_by(Model.unit_id)
+            )
+        ).all()
     )
+    stats.units_registering = len(per_unit)
+    stats.unit_ranking = await _unit_ranking(session, per_unit)
+
+    # What happened in the years asked for, whenever the model was registered.
+    reported = [*counted, *([Report.period_start.between(*span)] if span else [])]
+    stats.reports, stats.late_reports = (
+        await session.execute(
+            select(func.count(), func.count().filter(Report.late.is_(True)))
+            .join(Model, Model.id == Report.model_id)
+            .where(*reported)
+        )
+    ).one()
+    evaluated = list(counted)
+    if span is not None:
+        evaluated.append(Evaluation.evaluated_at.between(*_moments(span)))
     for level, proposed, count in await session.execute(
         select(Evaluation.level, Evaluation.proposed, func.count())
         .join(Model, Model.id == Evaluation.model_id)
-        .where(*scope)
+        .where(*evaluated)
         .group_by(Evaluation.level, Evaluation.proposed)
     ):
         stats.evaluations[level] += count
         stats.proposed += count if proposed else 0
-    from storage.models import Commendation
-
-    for level, status, count in await session.execute(
-        select(Commendation.level, Commendation.status, func.count())
+    commended = list(counted)
+    if span is not None:
+        # A decision counts in the year it was made; a proposal in the year it was recorded.
+        commended.append(
+            or_(
+                Commendation.decided_on.between(*span),
+                and_(
+                    Commendation.decided_on.is_(None),
+                    Commendation.recorded_at.between(*_moments(span)),
+                ),
+            )
+        )
+    for level, status, kind, count in await session.execute(
+        select(Commendation.level, Commendation.status, Model.kind, func.count())
         .join(Model, Model.id == Commendation.model_id)
-        .where(*scope)
-        .group_by(Commendation.level, Commendation.status)
+        .where(*commended)
+        .group_by(Commendation.level, Commendation.status, Model.kind)
     ):
-        stats.commendations.setdefault(level, Counter())[status] += count
+        stats.commendations.setdefault(level, Counter())[(status, kind)] += count
     stats.indicators = await _indicators(
-        session, Model.campaign_id == campaign_id if campaign_id else Model.id.is_not(None)
+        session, and_(*registered), values_where=and_(*reported) if span else None
     )
     return stats
+
+
+def _moments(span: tuple[date, date]) -> tuple[datetime, datetime]:
+    """The UTC moments of a span of dates. Times are compared in UTC: the hours around New
+    Year's midnight in Việt Nam may fall in the neighbouring year, which yearly figures bear."""
+    return (
+        datetime.combine(span[0], time(), tzinfo=UTC),
+        datetime.combine(span[1], time.max, tzinfo=UTC),
+    )
+
+
+async def _unit_ranking(session: AsyncSession, per_unit: dict[int, int]) -> list[UnitRank]:
+    """Registrations (`per_unit`) per member of each active unit that has members."""
+    # (member, unit, role) is unique: count(*) needs no DISTINCT.
+    members = dict(
+        (
+            await session.execute(
+                select(Membership.unit_id, func.count())
+                .where(Membership.role == rules.ROLE_MEMBER)
+                .group_by(Membership.unit_id)
+            )
+        ).all()
+    )
+    ranks = [
+        UnitRank(code, name, per_unit.get(unit_id, 0), members[unit_id])
+        for unit_id, code, name in await session.execute(
+            select(Unit.id, Unit.code, Unit.name).where(Unit.active.is_(True))
+        )
+        if members.get(unit_id)
+    ]
+    ranks.sort(key=lambda r: (-r.per_member, -r.registrations, r.code))
+    return ranks

@@ -199,5 +199,5 @@ async def test_admin_records_a_commendation_and_the_owner_is_told(unit, db, chat
         "(quyết định số 123-QĐ/ĐUK, ngày 15/12/2026)."
     ]
     stats = (await admin.send("/thongke"))[0]
-    assert "• Khen thưởng (đã khen, đang đề nghị): Đảng ủy Khối 1, 0" in stats
+    assert "  – Đảng ủy Khối: đã khen 1 cá nhân; đang đề nghị 0" in stats
     assert await coordinator.press("kt:1") == ["Bạn không có quyền thực hiện việc này."]

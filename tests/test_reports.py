@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import seed
-from storage.models import Model, Report, ReportPhoto, ReportValue
+from storage.models import Model, Report, ReportPhoto, ReportValue, Target
 from tests.test_registration import join, register_quickly
 
 HANOI_0900_20_NOV = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -130,8 +130,11 @@ async def test_second_report_replaces_the_first_after_confirmation(member, db):
     async with db.session() as session:
         reports = (await session.scalars(select(Report))).all()
         values = (await session.scalars(select(ReportValue.value))).all()
+        achieved = (await session.scalars(select(Target.achieved))).all()
     assert len(reports) == 1 and reports[0].replaced == 1
     assert values == [Decimal(700)]
+    # The running total statistics read follows the replacement: 700, not 300 + 700.
+    assert achieved == [Decimal(700)]
 
 
 async def test_completed_model_and_the_model_page(member, db):

@@ -11,21 +11,49 @@ from sqlalchemy import select
 
 from bot.cli import main
 from storage import queries
-from storage.models import Evaluation, Field, Member, Model, Report, ReportValue, Target
+from storage.models import (
+    Commendation,
+    Conference,
+    Evaluation,
+    Field,
+    Member,
+    Model,
+    Report,
+    ReportValue,
+    Target,
+)
 from tests.conftest import ADMIN_ID, make_coordinator
 
 EXPECTED = """📊 Thống kê đợt «Dân vận khéo 2026–2027»
 • Đơn vị: 3, trong đó 2 đơn vị có đăng ký
+• 1/3 đơn vị đã tổ chức hội nghị tuyên dương, khen thưởng
 • Đăng ký: 3 tập thể và 4 cá nhân
 • Đã gửi, chờ duyệt: 1 · Không duyệt: 1 · Đang thực hiện: 3 · Đã đánh giá: 3
 • Theo lĩnh vực:
-  – An sinh xã hội: 4
-  – Cải cách hành chính: 3
+  – An sinh xã hội: 4 (3 tập thể, 1 cá nhân)
+  – Cải cách hành chính: 3 (3 cá nhân)
+• Đơn vị có nhiều đăng ký nhất so với số thành viên:
+  – Đơn vị 0: 3 mô hình/2 thành viên
+  – Đơn vị 1: 4 mô hình/5 thành viên
+• Đơn vị có ít đăng ký nhất so với số thành viên:
+  – Đơn vị 2: 0 mô hình/1 thành viên
 • Báo cáo tiến độ: 6 (nộp muộn 2)
 • Đánh giá: Hoàn thành xuất sắc: 2 · Hoàn thành: 1; đề xuất khen thưởng 2
+• Khen thưởng:
+  – Cơ sở: đã khen 1 tập thể, 1 cá nhân; đang đề nghị 0
+  – Đảng ủy Khối: đã khen 0; đang đề nghị 1 tập thể
 • Kết quả đạt được:
   – Nhà đại đoàn kết: 326/400 căn (82%)
   – tiền vận động: 130 tỷ/150 tỷ đồng (87%)"""
+# The year 2026: the registration of December 2025 (an individual in unit 1) is left out;
+# reports, evaluations and commendations of 2026 are all in.
+EXPECTED_2026 = (
+    EXPECTED.replace("📊 Thống kê đợt «Dân vận khéo 2026–2027»", "📊 Thống kê năm 2026")
+    .replace("3 tập thể và 4 cá nhân", "3 tập thể và 3 cá nhân")
+    .replace("Đang thực hiện: 3", "Đang thực hiện: 2")
+    .replace("An sinh xã hội: 4 (3 tập thể, 1 cá nhân)", "An sinh xã hội: 3 (3 tập thể)")
+    .replace("Đơn vị 1: 4 mô hình", "Đơn vị 1: 3 mô hình")
+)
 
 
 @pytest.fixture
@@ -76,6 +104,7 @@ async def data(db, clock):
             (1, "individual", "submitted", "Cải cách hành chính", None, None),
             (1, "individual", "rejected", "An sinh xã hội", (999, 999), None),
         ]
+        models: list[Model] = []
         for n, (unit, kind, status, field, houses, money) in enumerate(plan):
             model = Model(
                 campaign_id=campaign.id,
@@ -94,9 +123,12 @@ async def data(db, clock):
                 created_at=now,
                 updated_at=now,
                 submitted_at=now,
+                # One registration from the year before: /thongke 2026 leaves it out.
+                registered_on=date(2025, 12, 20) if n == 5 else date(2026, 3, 1),
             )
             session.add(model)
             await session.flush()
+            models.append(model)
             targets = []
             if houses:
                 targets.append(("Nhà đại đoàn kết ", "căn", *houses))
@@ -159,6 +191,44 @@ async def data(db, clock):
                         evaluated_at=now,
                     )
                 )
+        # Members per unit: 3 registrations/2 members, 4/5, and a unit of one who registered
+        # nothing; unit 0 held its conference; commendations at two levels.
+        for unit, count in ((0, 2), (1, 5), (2, 1)):
+            for i in range(count):
+                person = Member(full_name=f"Thành viên {unit}.{i}", created_at=now)
+                session.add(person)
+                await session.flush()
+                await queries.add_membership(
+                    session, member_id=person.id, unit_id=units[unit].id, role="member", now=now
+                )
+        # Values were written directly: their running totals are refreshed as a report does.
+        await queries.refresh_achieved(
+            session, target_ids=(await session.scalars(select(Target.id))).all()
+        )
+        session.add(
+            Conference(
+                unit_id=units[0].id,
+                campaign_id=campaign.id,
+                held_on=date(2026, 11, 20),
+                recorded_at=now,
+            )
+        )
+        for n, level, status in (
+            (1, "co_so", "decided"),
+            (2, "co_so", "decided"),
+            (3, "dang_uy_khoi", "proposed"),
+        ):
+            session.add(
+                Commendation(
+                    model_id=models[n].id,
+                    level=level,
+                    status=status,
+                    decision_number="12/QĐ" if status == "decided" else None,
+                    decided_on=date(2026, 11, 21) if status == "decided" else None,
+                    recorded_by=owner.id,
+                    recorded_at=now,
+                )
+            )
     return campaign
 
 
@@ -166,7 +236,34 @@ async def test_known_numbers_through_the_bot(data, chat):
     admin = chat(ADMIN_ID, "Quản trị")
     assert await admin.send("/thongke DVK26") == [EXPECTED]
     assert await admin.send("/thongke") == [EXPECTED]  # the campaign open today
-    assert await admin.send("/thongke KHONGCO") == ["Không có đợt phát động mã KHONGCO."]
+    assert await admin.send("/thongke KHONGCO") == [
+        "Không có đợt phát động mã KHONGCO.",
+        "Cách dùng: /thongke [MÃ ĐỢT | NĂM | NĂM-NĂM], ví dụ /thongke DVK2026, /thongke 2026 "
+        "hoặc /thongke 2021-2025.",
+    ]
+
+
+async def test_a_range_of_years(data, chat):
+    admin = chat(ADMIN_ID, "Quản trị")
+    assert await admin.send("/thongke 2026") == [EXPECTED_2026]
+    assert await admin.send("/thongke 2026 - 2026") == [EXPECTED_2026]
+    earlier = (await admin.send("/thongke 2024-2025"))[0]
+    assert earlier.startswith("📊 Thống kê năm 2024–2025\n")
+    assert "• Đăng ký: 0 tập thể và 1 cá nhân" in earlier
+    assert "• 0/3 đơn vị đã tổ chức" in earlier and "Khen thưởng" not in earlier
+    nothing = (await admin.send("/thongke 2019"))[0]
+    # Nothing registered: no ranking of units by nothing.
+    assert "Đăng ký: 0 tập thể và 0 cá nhân" in nothing and "Đơn vị có" not in nothing
+
+
+async def test_the_chart_comes_with_the_figures(data, chat, api):
+    admin = chat(ADMIN_ID, "Quản trị")
+    await admin.send("/thongke")
+    methods = [call.method for call in api.calls if call.method in ("sendMessage", "sendPhoto")]
+    assert methods[-2:] == ["sendMessage", "sendPhoto"]
+    photo = next(c for c in reversed(api.calls) if c.method == "sendPhoto")
+    (_, content), *_ = photo.params["_files"].values()
+    assert content.startswith(b"\x89PNG")
 
 
 async def test_known_numbers_on_the_command_line(data, database_url, monkeypatch, tmp_path, capsys):
@@ -174,6 +271,12 @@ async def test_known_numbers_on_the_command_line(data, database_url, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert await asyncio.to_thread(main, ["stats", "--campaign", "DVK26"]) == 0
     assert capsys.readouterr().out.strip() == EXPECTED
+    chart = tmp_path / "thongke.png"
+    assert await asyncio.to_thread(main, ["stats", "--years", "2026", "--chart", str(chart)]) == 0
+    assert capsys.readouterr().out.strip() == EXPECTED_2026
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert await asyncio.to_thread(main, ["stats", "--years", "năm ngoái"]) == 1
+    assert "Cách dùng" in capsys.readouterr().err
 
 
 async def test_statistics_are_for_admins_only(data, chat, db, clock):
