@@ -1,14 +1,18 @@
-"""`dvk units import FILE`: units from an .xlsx or .csv file, all or nothing."""
+"""`dvk units import FILE` (units from an .xlsx or .csv file) and `dvk import FILE.xlsx` (the
+workbook of paper records): all or nothing, every problem printed."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.runtime import utc_now
 from bot.texts import Texts
+from handlers.importing import failure_text, render_problem, summary_text
 from storage.db import Database
 from storage.importing import (
     ImportFileError,
@@ -19,21 +23,6 @@ from storage.importing import (
     validate_unit_rows,
 )
 from storage.migrate import upgrade
-
-# How a sequence param is joined; any other sequence is a plain comma-separated list.
-_SEPARATORS = {"chain": " → "}
-
-
-def render_problem(t: Texts, problem: Problem) -> str:
-    """The problem worded in `t`'s language, prefixed by its row when it has one."""
-    params = {
-        name: _SEPARATORS.get(name, ", ").join(map(str, value))
-        if isinstance(value, list | tuple)
-        else value
-        for name, value in problem.params.items()
-    }
-    text = t(problem.key, **params)
-    return text if problem.row is None else t("import-row", row=problem.row, problem=text)
 
 
 def _problems(t: Texts, problems: Sequence[Problem]) -> int:
@@ -72,4 +61,39 @@ async def import_units_command(settings: Settings, path: Path) -> int:
             unchanged=summary.unchanged,
         )
     )
+    return 0
+
+
+async def import_workbook_command(settings: Settings, path: Path) -> int:
+    from storage.workbook_import import import_workbook
+    from storage.workbook_rows import read_workbook
+
+    t = Texts(settings.language)
+    # The file is read before the database is touched: a mistyped name creates nothing.
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+        rows = await asyncio.to_thread(read_workbook, data, path.name)
+    except FileNotFoundError:
+        return _problems(t, [Problem(None, "import-not-found", {"file": str(path)})])
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return _problems(
+            t, [Problem(None, "import-unreadable", {"file": str(path), "reason": reason})]
+        )
+    except ImportFileError as exc:
+        return _problems(t, exc.problems)
+    db = Database.from_url(settings.database_url)
+    try:
+        if settings.sqlite_path() is not None:
+            await upgrade(db.engine)
+        async with db.session() as session:
+            summary = await import_workbook(
+                session, rows=rows, now=utc_now(), timezone=ZoneInfo(settings.timezone)
+            )
+    except ImportFileError as exc:
+        print(failure_text(t, path.name, exc.problems, limit=None), file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    print(summary_text(t, summary))
     return 0

@@ -45,11 +45,13 @@ class Problem:
 
     `row` is the spreadsheet row it is about (None for the file as a whole), `key` a message-catalog
     key and `params` its placeholders. A list or tuple param is a sequence the renderer joins.
+    `sheet` names the workbook sheet the row is on, for files of several sheets.
     """
 
     row: int | None
     key: str
     params: dict[str, object] = field(default_factory=dict)
+    sheet: str | None = None
 
 
 class ImportFileError(Exception):
@@ -80,11 +82,11 @@ class ImportSummary:
 _SPACE = re.compile(r"\s+")
 
 
-def _header_key(value: object) -> str:
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", _text(value))).strip().casefold()
+def header_key(value: object) -> str:
+    return _SPACE.sub(" ", unicodedata.normalize("NFC", cell_text(value))).strip().casefold()
 
 
-def _text(value: object) -> str:
+def cell_text(value: object) -> str:
     if value is None:
         return ""
     # A code typed as a number comes back as 101 or 101.0.
@@ -93,7 +95,7 @@ def _text(value: object) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFC", str(value))).strip()
 
 
-_WANTED = {_header_key(h): h for h in (CODE_HEADER, NAME_HEADER, PARENT_HEADER)}
+_WANTED = {header_key(h): h for h in (CODE_HEADER, NAME_HEADER, PARENT_HEADER)}
 
 
 def _find_header(rows: Sequence[Sequence[object]]) -> tuple[int, dict[str, int]] | None:
@@ -101,7 +103,7 @@ def _find_header(rows: Sequence[Sequence[object]]) -> tuple[int, dict[str, int]]
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         columns: dict[str, int] = {}
         for col, cell in enumerate(row):
-            header = _WANTED.get(_header_key(cell))
+            header = _WANTED.get(header_key(cell))
             if header is not None:
                 if header in columns:
                     raise ImportFileError(
@@ -121,7 +123,7 @@ def _rows_from_table(table: Sequence[Sequence[object]], path: Path) -> list[Unit
 
     def cell(row: Sequence[object], header: str) -> str:
         col = columns.get(header)
-        return _text(row[col]) if col is not None and col < len(row) else ""
+        return cell_text(row[col]) if col is not None and col < len(row) else ""
 
     result = []
     for index in range(header_index + 1, len(table)):
@@ -324,6 +326,25 @@ async def import_units(
     problems = validate_unit_rows(rows, set(hierarchy), existing_parents=hierarchy)
     if problems:
         raise ImportFileError(problems)
+    summary, _ = await write_units(session, rows=rows, units=units, now=now)
+    details: dict[str, object] = {
+        "added": summary.added,
+        "updated": summary.updated,
+        "unchanged": summary.unchanged,
+    }
+    if source:
+        details["source"] = source
+    await queries.audit(
+        session, at=now, actor_id=None, action="units.imported", object_type="unit", details=details
+    )
+    return summary
+
+
+async def write_units(
+    session: AsyncSession, *, rows: Sequence[UnitRow], units: Sequence[Unit], now: datetime
+) -> tuple[ImportSummary, dict[str, Unit]]:
+    """Store rows already validated against `units` (every stored unit): new codes are added,
+    known ones get the row's name and parent. Returns the counts and every unit by code key."""
     stored = {_key(unit.code): unit for unit in units}
     rows = [r for r in rows if r.code]
     added = updated = unchanged = 0
@@ -342,10 +363,4 @@ async def import_units(
         else:
             unchanged += 1
     await session.flush()
-    details: dict[str, object] = {"added": added, "updated": updated, "unchanged": unchanged}
-    if source:
-        details["source"] = source
-    await queries.audit(
-        session, at=now, actor_id=None, action="units.imported", object_type="unit", details=details
-    )
-    return ImportSummary(added, updated, unchanged)
+    return ImportSummary(added, updated, unchanged), stored
