@@ -84,8 +84,21 @@ MODEL_STATUS_LABELS = {
     "evaluated": "Đã đánh giá",
 }
 TARGETS_SHEET = ("Chỉ tiêu", ["Mã mô hình", "Chỉ tiêu", "Đơn vị tính", "Mục tiêu"])
+# - "Đợt phát động" gets the campaign's reporting rhythm and registration window, without which
+#   a quarterly campaign would come back monthly (paper files leave them out: monthly, due 25).
+CAMPAIGN_OPTIONAL_HEADERS = ["Chu kỳ báo cáo", "Ngày hạn báo cáo", "Mở đăng ký", "Đóng đăng ký"]
+CADENCE_LABELS = {"monthly": "Hằng tháng", "quarterly": "Hằng quý"}
 # Export only: one row per unit with its figures (not read by the import).
 SUMMARY_SHEET = "Tổng hợp theo đơn vị"
+# Excel shows at most 1.048.576 rows of a sheet (the header included). A longer sheet of an
+# export ("Kết quả" of a whole country) goes on in "Kết quả (2)", "Kết quả (3)", ..., each with
+# the same header row.
+MAX_SHEET_ROWS = 1_048_576
+
+
+def continued_sheet(name: str, part: int) -> str:
+    """The name of the `part`-th sheet (1, 2, ...) holding the rows of sheet `name`."""
+    return name if part == 1 else f"{name} ({part})"
 
 
 def template_bytes() -> bytes:
