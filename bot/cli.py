@@ -39,17 +39,30 @@ def _parser() -> argparse.ArgumentParser:
     template.add_argument("file", nargs="?", type=Path, default=Path("mau-nhap-dan-van-kheo.xlsx"))
     stats = sub.add_parser("stats", help="the movement's figures, as /thongke shows them")
     stats.add_argument("--campaign", help="campaign code (default: the campaign open today)")
+    stats.add_argument("--years", help="calendar years instead of a campaign: 2026 or 2021-2025")
+    stats.add_argument("--chart", type=Path, help="also write the chart (PNG) to this file")
     units = sub.add_parser("units", help="manage units")
     units_sub = units.add_subparsers(dest="units_command", required=True)
     units_import = units_sub.add_parser("import", help="import units from .xlsx or .csv")
     units_import.add_argument("file", type=Path)
+    workbook_import = sub.add_parser(
+        "import", help="import paper records from an .xlsx workbook (as /nhapexcel)"
+    )
+    workbook_import.add_argument("file", type=Path)
+    export = sub.add_parser(
+        "export", help="write every record to an Excel workbook (as /xuatexcel)"
+    )
+    export.add_argument("--campaign", help="only this campaign (code)")
+    export.add_argument(
+        "-o", "--output", type=Path, help="file to write (default: dan-van-kheo-YYYY-MM-DD.xlsx)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # The terminal chat shares the screen with the log: keep the log to warnings there.
-    quiet = args.command in ("chat", "start", "demo-seed", "units", "stats")
+    quiet = args.command in ("chat", "start", "demo-seed", "units", "stats", "export", "import")
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -84,12 +97,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"written: {args.file}")
             return 0
         case "stats":
-            return asyncio.run(print_stats(settings, args.campaign))
+            return asyncio.run(print_stats(settings, args.campaign, args.years, args.chart))
         case "units":
             from bot.importing import import_units_command
 
             return asyncio.run(import_units_command(settings, args.file))
+        case "import":
+            from bot.importing import import_workbook_command
+
+            return asyncio.run(import_workbook_command(settings, args.file))
+        case "export":
+            return asyncio.run(export_workbook(settings, args.campaign, args.output))
     return 1
+
+
+async def export_workbook(settings: Settings, campaign: str | None, output: Path | None) -> int:
+    from bot.exporting import export_command
+
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    return await export_command(settings, campaign, output)
 
 
 async def migrate(url: str) -> None:
@@ -165,27 +192,38 @@ async def demo_seed(url: str) -> int:
     return 0
 
 
-async def print_stats(settings: Settings, code: str | None) -> int:
-    from handlers.statistics import stats_text
-    from storage import queries
+async def print_stats(
+    settings: Settings, code: str | None, years_text: str | None = None, chart: Path | None = None
+) -> int:
+    """`dvk stats`: the same report /thongke gives, printed; the chart written if asked for."""
+    from handlers.statistics import resolve_scope, stats_chart, stats_text
     from storage.stats import organisation_stats
 
+    if code and years_text:
+        print("--campaign and --years: choose one", file=sys.stderr)
+        return EXIT_CONFIG
     if not await prepare_database(settings):
         return EXIT_CONFIG
     db = Database.from_url(settings.database_url)
     core = build_core(settings, db)
     try:
         async with db.session() as session:
-            if code:
-                campaign = await queries.campaign_by_code(session, code=code)
-                if campaign is None:
-                    print(core.texts("stats-no-campaign", code=code), file=sys.stderr)
-                    return 1
-            else:
-                today = utc_now().astimezone(core.config.timezone).date()
-                campaign = await queries.open_campaign(session, today=today)
-            stats = await organisation_stats(session, campaign_id=campaign.id if campaign else None)
-        print(stats_text(core.texts, stats, campaign))
+            today = utc_now().astimezone(core.config.timezone).date()
+            scope = await resolve_scope(session, code or years_text or "", today=today)
+            if isinstance(scope, str) or (years_text and scope[1] is None):
+                print(core.texts("stats-no-campaign", code=code or years_text), file=sys.stderr)
+                print(core.texts("stats-usage"), file=sys.stderr)
+                return 1
+            campaign, years = scope
+            stats = await organisation_stats(
+                session, campaign_id=campaign.id if campaign else None, years=years
+            )
+        print(stats_text(core.texts, stats, campaign, years))
+        if chart is not None:
+            picture = stats_chart(core.texts, stats)
+            if picture is not None:
+                await asyncio.to_thread(chart.write_bytes, picture)
+                print(f"chart: {chart}", file=sys.stderr)
     finally:
         await db.dispose()
     return 0
@@ -201,7 +239,8 @@ async def chat(settings: Settings, person: str) -> int:
         terminal = TerminalChat(build_core(settings, db), person, print)
         print(
             f"dvk chat — as «{person}». Type /help; a number picks an option (#N where the "
-            "answer itself is a number); /thoat or Ctrl-D to quit."
+            "answer itself is a number); @PATH sends a file (/nhapexcel); /thoat or Ctrl-D to "
+            "quit."
         )
         await terminal.run(sys.stdin, lambda: print("> ", end="", flush=True))
     finally:

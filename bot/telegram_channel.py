@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
@@ -35,8 +36,9 @@ from telegram.request import BaseRequest
 from bot.config import Settings
 from bot.runtime import menu_of
 from bot.sender import Sender, telegram_transport
-from handlers import digest, reminders
+from handlers import broadcast, digest, reminders, vn
 from handlers.dispatcher import Core
+from handlers.jobs import Job, Throttle, run_job
 from handlers.types import Choice, Inbound, Outbound, Result
 from storage import outbox, queries
 
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 MAX_MESSAGE = 4000
+# How often the admins' broadcast progress messages are brought up to date.
+BROADCAST_PROGRESS_SECONDS = 5
 
 
 def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
@@ -80,10 +84,16 @@ async def send(app: Application, chat_id: str | int, message: Outbound) -> None:
     if message.document is not None:
         name, content = message.document
         await app.bot.send_document(chat_id=chat_id, document=content, filename=name)
+    if message.document_file is not None:
+        await send_file(app, chat_id, *message.document_file)
     parts = chunks(message.text)
     for i, part in enumerate(parts):
         markup = keyboard(message.choices) if i == len(parts) - 1 else None
-        await app.bot.send_message(chat_id=chat_id, text=part, reply_markup=markup)
+        sent = await app.bot.send_message(chat_id=chat_id, text=part, reply_markup=markup)
+    if message.track is not None:
+        await core_of_app(app).track_message(
+            message.track, CHANNEL, str(chat_id), str(sent.message_id)
+        )
     if message.photo is not None:
         await app.bot.send_photo(chat_id=chat_id, photo=message.photo)
 
@@ -94,6 +104,85 @@ async def deliver(app: Application, chat_id: str | int, result: Result) -> None:
     for channel, external_id in result.roles_changed:
         if channel == CHANNEL:
             await set_menu(app, int(external_id), external_id)
+    for job in result.jobs:
+        await start_job(app, chat_id, job)
+
+
+# --- background jobs (an Excel export): handlers/jobs.py --------------------------------------
+
+# Telegram's Bot API takes uploads up to 50 MB; a local Bot API server up to 2.000 MB.
+UPLOAD_LIMIT_MB = 50
+LOCAL_UPLOAD_LIMIT_MB = 2000
+
+
+async def send_file(app: Application, chat_id: str | int, name: str, path: Path) -> None:
+    """A document from disk; one too big for Telegram is replaced by a message saying so."""
+    settings: Settings = app.bot_data["settings"]
+    limit = LOCAL_UPLOAD_LIMIT_MB if settings.telegram_api_url else UPLOAD_LIMIT_MB
+    size = (await asyncio.to_thread(path.stat)).st_size / 1024 / 1024
+    if size > limit:
+        text = core_of_app(app).texts(
+            "file-too-large", name=name, size=vn.format_number(round(size, 1)), limit=limit
+        )
+        await app.bot.send_message(chat_id=chat_id, text=text)
+        return
+    # python-telegram-bot holds an upload in memory anyway; at most the limit above.
+    content = await asyncio.to_thread(path.read_bytes)
+    await app.bot.send_document(chat_id=chat_id, document=content, filename=name, write_timeout=300)
+
+
+def running_jobs(app: Application) -> dict[tuple[str, str], asyncio.Task[None]]:
+    """(chat, job key) -> its task: one job of a kind per chat; tests await them."""
+    return app.bot_data.setdefault("jobs", {})
+
+
+async def start_job(app: Application, chat_id: str | int, job: Job) -> None:
+    """Say the job has begun, then run it beside the updates (it opens its own sessions)."""
+    jobs = running_jobs(app)
+    key = (str(chat_id), job.key)
+    if key in jobs and not jobs[key].done():
+        await app.bot.send_message(chat_id=chat_id, text=job.busy)
+        return
+    first = await app.bot.send_message(chat_id=chat_id, text=job.first)
+    jobs[key] = asyncio.get_running_loop().create_task(
+        _run_job(app, chat_id, first.message_id, job), name=f"job:{job.key}:{chat_id}"
+    )
+
+
+async def _run_job(app: Application, chat_id: str | int, message_id: int, job: Job) -> None:
+    throttle = Throttle()
+    shown = job.first
+
+    async def progress(text: str, fraction: float) -> None:
+        # The first message is edited: at most every 2 s or 10 %, so the chat is not flooded.
+        nonlocal shown
+        if text == shown or not throttle.due(fraction):
+            return
+        shown = text
+        try:
+            await app.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
+        except TelegramError as error:
+            log.info("could not show the progress of %s: %s", job.key, error)
+
+    async def deliver_messages(messages: list[Outbound]) -> None:
+        for message in messages:
+            await send(app, chat_id, message)
+
+    await run_job(core_of_app(app), job, progress=progress, deliver=deliver_messages)
+
+
+async def stop_jobs(app: Application) -> None:
+    """On shutdown a job is abandoned, not awaited (an export may take minutes); its temporary
+    file goes with it."""
+    tasks = [task for task in running_jobs(app).values() if not task.done()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _stop(app: Application) -> None:
+    await stop_jobs(app)
+    await stop_sender(app)
 
 
 async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -148,6 +237,7 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if message is None or user is None:
         return
     kind, file_id = attachment_of(message)
+    document = message.document
     inbound = Inbound(
         channel=CHANNEL,
         external_id=str(user.id),
@@ -156,6 +246,8 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         attachment=kind,
         file_id=file_id,
         display_name=user.full_name,
+        file_name=document.file_name if document else None,
+        file_size=document.file_size if document else None,
     )
     result = await core_of(context).handle(inbound)
     await deliver(context.application, message.chat_id, result)
@@ -195,7 +287,11 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         # Stop the button's spinner; the error handler tells the person and logs.
         await query.answer()
         raise
-    await query.answer(result.notice)
+    try:
+        await query.answer(result.notice)
+    except BadRequest as error:
+        # Too old to answer (queueing a broadcast to many takes seconds): the result still goes.
+        log.info("could not answer the button press: %s", error)
     if result.accepted_choice and message is not None and message.text:
         # Keep the question readable in the chat, with the answer given, and no live buttons.
         label = _pressed_label(message, query.data or "")
@@ -316,6 +412,38 @@ async def run_sweep(app: Application) -> tuple[int, int]:
     return reminders_queued, nudges
 
 
+async def broadcast_progress_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await run_broadcast_progress(context.application)
+
+
+async def run_broadcast_progress(app: Application) -> int:
+    """Edit the admins' broadcast progress messages whose count changed. A failed edit is
+    logged and never stops the job; a final count that cannot be edited in is sent anew."""
+    core = core_of_app(app)
+    edits = await broadcast.progress_updates(core.db, core.texts, core.clock(), channel=CHANNEL)
+    for edit in edits:
+        try:
+            await app.bot.edit_message_text(
+                chat_id=edit.chat_id, message_id=int(edit.message_id), text=edit.text
+            )
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                continue
+            log.warning("could not edit the progress of a broadcast: %s", error)
+            if edit.final:
+                await _send_quietly(app, edit.chat_id, edit.text)
+        except TelegramError as error:
+            log.warning("could not edit the progress of a broadcast: %s", error)
+    return len(edits)
+
+
+async def _send_quietly(app: Application, chat_id: str, text: str) -> None:
+    try:
+        await app.bot.send_message(chat_id=chat_id, text=text)
+    except TelegramError as error:
+        log.warning("could not send the final count of a broadcast: %s", error)
+
+
 async def post_init(app: Application) -> None:
     core = core_of_app(app)
     username = app.bot.username
@@ -355,6 +483,13 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()
     app.bot_data["core"] = core
+
+    async def fetch_file(file_id: str) -> bytes:
+        # Bots can download files of up to 20 MB; the core refuses larger ones beforehand.
+        found = await app.bot.get_file(file_id)
+        return bytes(await found.download_as_bytearray())
+
+    core.config.fetch_file[CHANNEL] = fetch_file
     app.bot_data["settings"] = settings
     app.add_handler(CallbackQueryHandler(on_callback))
     app.add_handler(
@@ -374,6 +509,12 @@ def build_application(
             sweep_job, interval=settings.sweep_interval_seconds, first=10, name="reminders"
         )
         app.job_queue.run_repeating(digest_job, interval=60, first=15, name="digests")
+        app.job_queue.run_repeating(
+            broadcast_progress_job,
+            interval=BROADCAST_PROGRESS_SECONDS,
+            first=BROADCAST_PROGRESS_SECONDS,
+            name="broadcast-progress",
+        )
     return app
 
 
@@ -387,7 +528,7 @@ def run(settings: Settings, core: Core) -> None:
     outbox sender runs beside it and stops gracefully with it."""
     app = build_application(settings, core)
     app.post_init = _startup
-    app.post_stop = stop_sender
+    app.post_stop = _stop
     if settings.webhook_url:
         assert settings.webhook_secret is not None
         app.run_webhook(

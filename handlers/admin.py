@@ -314,6 +314,11 @@ async def decide_join_request(ctx: Ctx, request_id: int, accept: bool) -> None:
     if units is not None and request.unit_id not in units:
         ctx.say("error-not-allowed")
         return
+    target = (await queries.units_by_ids(ctx.session, ids=[request.unit_id]))[request.unit_id]
+    if accept and not target.active:
+        # A deactivated unit takes nobody new; the request can still be refused.
+        ctx.say("join-unit-inactive", unit=target.name)
+        return
     status = rules.JOIN_ACCEPTED if accept else rules.JOIN_REFUSED
     if not await queries.decide_join_request(
         ctx.session, request_id=request_id, status=status, decided_by=ctx.member.id, now=ctx.now
@@ -354,7 +359,7 @@ async def decide_join_request(ctx: Ctx, request_id: int, accept: bool) -> None:
 
 
 async def list_units(ctx: Ctx) -> None:
-    units = await queries.all_units(ctx.session)
+    units = await queries.all_units(ctx.session, active_only=False)
     if not units:
         ctx.say("units-none")
         return
@@ -362,7 +367,8 @@ async def list_units(ctx: Ctx) -> None:
     lines = [ctx.t("units-head", count=vn.format_number(len(units)))]
     for unit in units[:200]:
         parent = by_id.get(unit.parent_id) if unit.parent_id else None
-        lines.append(f"• {unit.code} — {unit.name}" + (f" ({parent.code})" if parent else ""))
+        line = f"• {unit.code} — {unit.name}" + (f" ({parent.code})" if parent else "")
+        lines.append(line if unit.active else f"{line} {ctx.t('unit-inactive-mark')}")
     if len(units) > 200:
         lines.append(ctx.t("units-more", count=vn.format_number(len(units) - 200)))
     ctx.result.say("\n".join(lines))

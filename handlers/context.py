@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -31,6 +31,9 @@ class CoreConfig:
     bootstrap_admins: dict[str, set[str]] = field(default_factory=dict)
     # channel -> how an invite code becomes something a person can open
     invite_links: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    # channel -> how the bytes of a file someone sent (`Inbound.file_id`) are fetched; set by
+    # the channel's adapter (Telegram downloads it, the terminal reads a local path)
+    fetch_file: dict[str, Callable[[str], Awaitable[bytes]]] = field(default_factory=dict)
 
     def invite_link(self, channel: str, code: str) -> str:
         make = self.invite_links.get(channel)

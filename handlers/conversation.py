@@ -42,6 +42,7 @@ async def start(
     conv.nudged_at = None
     touch(ctx, conv)
     await ctx.session.flush()
+    await flow_of(conv).refresh(ctx, conv)
     await render(ctx, conv)
 
 
@@ -103,6 +104,8 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     step = engine.current_step(form, conv.state)
     title = ctx.label(form.title)
     lines = [note] if note else []
+    if step.kind == "summary" and await flow.preview(ctx, conv, note):
+        return
     if step.kind == "summary":
         lines.append(ctx.t("form-summary-head", title=title))
         answers = engine.final_answers(form, conv.state)
@@ -140,7 +143,7 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     prompt = ctx.label(spec.prompt)
     if step.sub is not None:
         group = conv.state["answers"].get(step.field.name) or {"items": []}
-        prompt = ctx.t("form-group-item", n=len(group["items"]) + 1) + " " + prompt
+        prompt = ctx.t(step.field.item_label, n=len(group["items"]) + 1) + " " + prompt
     if conv.state.get("editing"):
         prompt = ctx.t("form-editing") + " " + prompt
     lines.append(prompt)
@@ -206,10 +209,26 @@ async def finish(ctx: Ctx, conv: Conversation) -> None:
     await ctx.session.flush()
 
 
+async def _up_to_date(ctx: Ctx, conv: Conversation, *, answering: bool = True) -> bool:
+    """Bring the form up to date (an admin added or removed a question meanwhile). When the step
+    the person was answering is no longer the current one, the current one is shown instead
+    and nothing is applied: False."""
+    flow = flow_of(conv)
+    before = engine.current_step(flow.form_for(conv), conv.state).path
+    if not await flow.refresh(ctx, conv) or not answering:
+        return True
+    if engine.current_step(flow.form_for(conv), conv.state).path == before:
+        return True
+    await render(ctx, conv, note=ctx.t("form-changed"))
+    return False
+
+
 async def on_text(ctx: Ctx, conv: Conversation, text: str) -> None:
     flow = flow_of(conv)
     if not await flow.allowed(ctx, conv):
         await cancel(ctx, conv, key="form-not-allowed")
+        return
+    if not await _up_to_date(ctx, conv):
         return
     env = await form_env(ctx, conv)
     step = engine.current_step(flow.form_for(conv), conv.state)
@@ -234,6 +253,10 @@ async def on_attachment(ctx: Ctx, conv: Conversation, kind: str, file_id: str | 
     if not await flow.allowed(ctx, conv):
         await cancel(ctx, conv, key="form-not-allowed")
         return
+    if not await _up_to_date(ctx, conv):
+        return
+    if await flow.attachment(ctx, conv):
+        return
     form = flow.form_for(conv)
     step = engine.current_step(form, conv.state)
     if step.spec is None or step.spec.type != "photos" or not file_id:
@@ -255,12 +278,15 @@ async def on_button(ctx: Ctx, conv: Conversation, action: str) -> None:
     if not await flow.allowed(ctx, conv):
         await cancel(ctx, conv, key="form-not-allowed")
         return
-    form = flow.form_for(conv)
-    env = await form_env(ctx, conv)
     kind, _, arg = action.partition(":")
     if kind == "x":
         await cancel(ctx, conv)
         return
+    # Back undoes the last answer whatever the form looks like now; the rest act on a step.
+    if not await _up_to_date(ctx, conv, answering=kind != "b"):
+        return
+    form = flow.form_for(conv)
+    env = await form_env(ctx, conv)
     if kind == "ok":
         if engine.current_step(form, conv.state).kind != "summary":
             await render(ctx, conv, note="⚠️ " + ctx.t("error-choice"))
@@ -316,4 +342,5 @@ async def resume(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     conv.paused = False
     touch(ctx, conv)
     await ctx.session.flush()
+    await flow_of(conv).refresh(ctx, conv)
     await render(ctx, conv, note=note)

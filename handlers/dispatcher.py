@@ -15,11 +15,20 @@ from bot.texts import Texts
 from handlers import (
     admin,
     audit,
+    broadcast,
     commendations,
+    conferences,
     conversation,
     digest,
+    export,
     followup,
+    importing,  # noqa: F401 - registers its form
+    manage_admins,
+    manage_coordinators,
+    manage_fields,
+    manage_units,  # noqa: F401 - registers its form
     onboarding,
+    question_admin,
     registration,
     reminders,
     reports,
@@ -72,6 +81,12 @@ class Core:
             await self._bootstrap_admin(ctx)
             await route(ctx)
             return ctx.result
+
+    async def track_message(self, track: str, channel: str, chat_id: str, message_id: str) -> None:
+        """A channel sent a message the core follows (`Outbound.track`): where it went."""
+        await broadcast.track_message(
+            self.db, track, channel=channel, chat_id=chat_id, message_id=message_id
+        )
 
     async def _bootstrap_admin(self, ctx: Ctx) -> None:
         ids = self.config.bootstrap_admins.get(ctx.inbound.channel, set())
@@ -211,6 +226,16 @@ async def press_go(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) ->
     await as_command(ctx, f"/{match['command']}")
 
 
+async def press_questions(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    # Adding starts a form: an open one is dealt with first (for an admin; others are refused).
+    adding = match["action"] == "a" and await ctx.is_admin()
+    if adding and await busy(ctx, conv, "question", same=False):
+        return
+    await question_admin.on_press(
+        ctx, int(match["campaign"]), match["form"], match["action"], match["qid"]
+    )
+
+
 async def press_resume(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
     """ "Continue where I stopped" (a nudge): shows the current step, applies nothing."""
     if conv is None:
@@ -235,6 +260,13 @@ PRESSES: list[tuple[re.Pattern[str], Press]] = [
     (re.compile(r"go:(?P<command>duyet)"), press_go),
     (re.compile(r"kt:(?P<id>\d{1,9})"), press_commend),
     (re.compile(r"resume"), press_resume),
+    (
+        re.compile(
+            r"qs:(?P<campaign>\d{1,9})(?::(?P<form>registration|report)"
+            r"(?::(?P<action>a|h|hy)(?::(?P<qid>q\d{1,6}))?)?)?"
+        ),
+        press_questions,
+    ),
 ]
 
 
@@ -411,7 +443,7 @@ async def cmd_digest(ctx: Ctx, conv: Conversation | None, args: str) -> None:
 
 
 async def cmd_stats(ctx: Ctx, conv: Conversation | None, args: str) -> None:
-    await statistics.show_stats(ctx, args.split()[0] if args.split() else "")
+    await statistics.show_stats(ctx, args)
     _still_open(ctx, conv)
 
 
@@ -429,6 +461,11 @@ async def cmd_template(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await statistics.send_template(ctx)
 
 
+async def cmd_export(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await export.export_command(ctx, args)
+    _still_open(ctx, conv)
+
+
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await registration.list_models(ctx)
     _still_open(ctx, conv)
@@ -441,6 +478,19 @@ def _admin_form(form: str) -> Command:
             return
         if not await busy(ctx, conv, form):
             await conversation.start(ctx, form)
+
+    return command
+
+
+def _admin_start(form: str, start: Callable[[Ctx], Awaitable[None]]) -> Command:
+    """An admin form that shows something first (the current admins, say)."""
+
+    async def command(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+        if not await ctx.is_admin():
+            ctx.say("error-not-allowed")
+            return
+        if not await busy(ctx, conv, form):
+            await start(ctx)
 
     return command
 
@@ -467,6 +517,22 @@ def _decide(accept: bool) -> Command:
         await admin.decide_join_request(ctx, int(args.strip()), accept)
 
     return command
+
+
+async def cmd_conference(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if not await ctx.is_admin():
+        ctx.say("error-not-allowed")
+        return
+    if not await conferences.any_campaign(ctx):
+        ctx.say("conference-no-campaign")
+        return
+    if not await busy(ctx, conv, "conference"):
+        await conversation.start(ctx, "conference")
+
+
+async def cmd_questions(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await question_admin.command(ctx, args)
+    _still_open(ctx, conv)
 
 
 async def cmd_units(ctx: Ctx, conv: Conversation | None, args: str) -> None:
@@ -497,6 +563,8 @@ COMMANDS: dict[str, Command] = {
     "nhatky": cmd_audit,
     "khenthuong": cmd_commendations,
     "maunhap": cmd_template,
+    "xuatexcel": cmd_export,
+    "hoinghi": cmd_conference,
     "moi": cmd_invite,
     "yeucau": cmd_requests,
     "chapnhan": _decide(True),
@@ -504,4 +572,11 @@ COMMANDS: dict[str, Command] = {
     "themdonvi": _admin_form("unit"),
     "cacdonvi": cmd_units,
     "taodot": _admin_form("campaign"),
+    "nhapexcel": _admin_form("import"),
+    "cauhoi": cmd_questions,
+    "suadonvi": _admin_form("unitedit"),
+    "phutrach": _admin_start("coordinators", manage_coordinators.start),
+    "quantri": _admin_start("admins", manage_admins.start),
+    "linhvuc": _admin_start("fields", manage_fields.start),
+    "thongbao": _admin_form("broadcast"),
 }

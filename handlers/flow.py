@@ -18,6 +18,11 @@ class Flow:
     def form_for(self, conv: Conversation) -> FormSpec:
         return self.form
 
+    async def refresh(self, ctx: Ctx, conv: Conversation) -> bool:
+        """Bring a form built from stored data up to date before a step is taken (an admin
+        added or removed a question meanwhile); True when it changed."""
+        return False
+
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         return FormEnv(context=dict(conv.context))
 
@@ -29,6 +34,17 @@ class Flow:
     async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
         """Checked again at every step: a role can be taken away in the middle of a form."""
         return True
+
+    async def attachment(self, ctx: Ctx, conv: Conversation) -> bool:
+        """A file sent while this form is open (`ctx.inbound` tells which): True when the flow
+        dealt with it itself; otherwise the form's steps take it (photos)."""
+        return False
+
+    async def preview(self, ctx: Ctx, conv: Conversation, note: str | None) -> bool:
+        """Show a summary of the flow's own instead of the list of answers (a broadcast shows
+        the message as it will arrive) and return True; its buttons come from
+        `conversation.button`, so they act as the standard ones do."""
+        return False
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         raise NotImplementedError

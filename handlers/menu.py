@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 MEMBER = ("start", "help", "dangky", "mohinh", "baocao", "nhacnho", "tieptuc", "huy")
-COORDINATOR = ("duyet", "donvi", "danhgia", "tomtat", "yeucau", "moi")
-ADMIN = ("thongke", "khenthuong", "nhatky", "maunhap", "themdonvi", "cacdonvi", "taodot")
+COORDINATOR = ("duyet", "donvi", "danhgia", "xuatexcel", "tomtat", "yeucau", "moi")
+ADMIN = (
+    "thongke",
+    "khenthuong",
+    "hoinghi",
+    "nhatky",
+    "maunhap",
+    "nhapexcel",
+    "themdonvi",
+    "cacdonvi",
+    "suadonvi",
+    "phutrach",
+    "quantri",
+    "linhvuc",
+    "taodot",
+    "cauhoi",
+    "thongbao",
+)
 
 
 def commands_for(*, is_admin: bool, is_coordinator: bool) -> list[str]:

@@ -11,7 +11,7 @@ from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.options import unit_options
 from storage import queries, rules
-from storage.models import Conversation
+from storage.models import Conversation, Invite, Unit
 
 NAME = FieldSpec("full_name", "name", "label-full-name", "ask-full-name", max_length=100)
 CATEGORY = FieldSpec(
@@ -66,6 +66,16 @@ async def welcome(ctx: Ctx, unit_id: int, role: str) -> None:
         ctx.say("help-coordinator")
 
 
+async def invite_problem(ctx: Ctx, invite: Invite | None) -> str | None:
+    """Why an invite cannot be used now, if it cannot: also when its unit was deactivated."""
+    problem = queries.invite_problem(invite, now=ctx.now)
+    if problem is None and invite is not None:
+        unit = await ctx.session.get(Unit, invite.unit_id)
+        if unit is None or not unit.active:
+            return "unit_inactive"
+    return problem
+
+
 class ProfileFlow(Flow):
     """After an invite link: who are you? The invite is checked again when the form completes."""
 
@@ -73,7 +83,7 @@ class ProfileFlow(Flow):
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         invite = await queries.invite_by_code(ctx.session, code=conv.context["invite"])
-        problem = queries.invite_problem(invite, now=ctx.now)
+        problem = await invite_problem(ctx, invite)
         if (
             problem is None
             and invite is not None
@@ -107,8 +117,12 @@ class JoinFlow(Flow):
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         if await queries.pending_join_request(ctx.session, member_id=ctx.member.id):
             raise vn.InputError("join-already-pending")
-        _apply_profile(ctx, answers)
         unit_id = int(answers["unit"])
+        chosen = await ctx.session.get(Unit, unit_id)
+        if chosen is None or not chosen.active:
+            # Deactivated while the form was open.
+            raise vn.InputError("error-unit-inactive", unit=chosen.name if chosen else "")
+        _apply_profile(ctx, answers)
         request = await queries.add_join_request(
             ctx.session, member_id=ctx.member.id, unit_id=unit_id, now=ctx.now
         )
@@ -134,7 +148,7 @@ async def start_command(ctx: Ctx, code: str | None) -> None:
     """/start, with or without an invite code."""
     if code:
         invite = await queries.invite_by_code(ctx.session, code=code)
-        problem = queries.invite_problem(invite, now=ctx.now)
+        problem = await invite_problem(ctx, invite)
         if problem is not None or invite is None:
             ctx.say(f"invite-{problem}")
             return

@@ -31,3 +31,17 @@ def unit_options(units: Sequence[Unit], all_units: Sequence[Unit] | None = None)
         )
         for unit in units
     ]
+
+
+def people_options(people: Sequence[tuple[int, str, list[str]]], no_unit: str) -> list[Option]:
+    """People by name with their units, so namesakes can be told apart (and typed search finds
+    a person by unit as well); identical labels get the person's number."""
+    labels = {}
+    for member_id, name, units in people:
+        shown = ", ".join(units[:2]) + (f" +{len(units) - 2}" if len(units) > 2 else "")
+        labels[member_id] = f"{name} — {shown or no_unit}"
+    repeated = Counter(labels.values())
+    return [
+        Option(str(member_id), label if repeated[label] == 1 else f"{label} (#{member_id})")
+        for member_id, label in labels.items()
+    ]

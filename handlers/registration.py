@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers import conversation, reports, vn
+from handlers import conversation, questions, reports, vn
 from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.options import unit_options
 from handlers.types import Choice
 from storage import queries, rules
-from storage.models import Campaign, Conversation, Model, Target
+from storage.models import Campaign, Conversation, Field, Model, Target, Unit
 from storage.periods import Period
 
 COLLECTIVE = (("kind", rules.KIND_COLLECTIVE),)
@@ -120,15 +121,32 @@ REGISTRATION = FormSpec(
 class RegistrationFlow(Flow):
     form = REGISTRATION
 
+    def form_for(self, conv: Conversation) -> FormSpec:
+        # The campaign's own questions come last, before the summary.
+        extra = questions.fields(conv.context.get("questions", []))
+        if not extra:
+            return REGISTRATION
+        return dataclasses.replace(REGISTRATION, fields=REGISTRATION.fields + extra)
+
+    async def refresh(self, ctx: Ctx, conv: Conversation) -> bool:
+        return await questions.refresh(
+            ctx, conv, campaign_id=conv.context["campaign_id"], form=questions.REGISTRATION
+        )
+
     async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
         return await ctx.is_member()
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        fields = await queries.visible_fields(ctx.session)
+        fields = list(await queries.visible_fields(ctx.session))
+        kept = await _corrected(ctx, conv)
+        own = await ctx.session.get(Field, kept.field_id) if kept is not None else None
+        if own is not None and own.hidden:
+            # A hidden field is not offered, but a model being corrected keeps its own.
+            fields.append(own)
         return FormEnv(
             options={
                 "fields": [Option(str(f.id), f.name) for f in fields],
-                "my_units": await my_units(ctx),
+                "my_units": await my_units(ctx, keep=kept.unit_id if kept else None),
             },
             context=dict(conv.context),
         )
@@ -153,17 +171,24 @@ class RegistrationFlow(Flow):
         if not conv.context.get("model_id") and not campaign.registration_open(ctx.today):
             # New registrations keep to the window; a returned one may still be corrected.
             raise vn.InputError("register-window-closed", **window(campaign))
-        if answers["unit"] not in {option.value for option in await my_units(ctx)}:
+        kept = await _corrected(ctx, conv)
+        unit = await ctx.session.get(Unit, int(answers["unit"]))
+        if unit is not None and not unit.active and (kept is None or kept.unit_id != unit.id):
+            raise vn.InputError("error-unit-inactive", unit=unit.name)
+        keep = kept.unit_id if kept else None
+        if answers["unit"] not in {option.value for option in await my_units(ctx, keep=keep)}:
             raise vn.InputError("error-not-allowed")
         await self.check(ctx, conv, REGISTRATION.field("title"), answers["title"])
+        asked = conv.context.get("questions", [])
+        extra_answers = questions.to_stored(asked, answers)
         if conv.context.get("model_id"):
-            await resubmit(ctx, conv.context["model_id"], answers)
+            await resubmit(ctx, conv.context["model_id"], answers, asked, extra_answers)
             return
         model = Model(
             campaign_id=conv.context["campaign_id"],
             owner_id=ctx.member.id,
             status=rules.SUBMITTED,
-            extra={},
+            extra={"questions": extra_answers} if asked else {},
             submitted_at=ctx.now,
             registered_on=ctx.today,
             created_at=ctx.now,
@@ -264,6 +289,8 @@ async def start_resubmit(ctx: Ctx, model_id: int) -> None:
         ctx.say("resubmit-not-returned", status=ctx.t(f"status-{model.status}"))
         return
     ctx.say("resubmit-intro", title=model.title, note=model.review_note or "")
+    asked = questions.snapshot(ctx, model.campaign.questions, questions.REGISTRATION)
+    stored = (model.extra or {}).get("questions")
     await conversation.start(
         ctx,
         "register",
@@ -272,18 +299,29 @@ async def start_resubmit(ctx: Ctx, model_id: int) -> None:
             "campaign_starts_on": model.campaign.starts_on.isoformat(),
             "campaign_ends_on": model.campaign.ends_on.isoformat(),
             "model_id": model.id,
+            "questions": asked,
         },
-        answers=answers_of(model),
+        answers={**answers_of(model), **questions.to_answers(asked, stored)},
     )
 
 
-async def resubmit(ctx: Ctx, model_id: int, answers: dict[str, Any]) -> None:
+async def resubmit(
+    ctx: Ctx,
+    model_id: int,
+    answers: dict[str, Any],
+    asked: list[dict[str, Any]],
+    extra_answers: dict[str, str],
+) -> None:
     model = await queries.model_details(ctx.session, model_id=model_id)
     if model is None or model.owner_id != ctx.member.id or model.status != rules.RETURNED:
         raise vn.InputError(
             "resubmit-not-returned", status=ctx.t(f"status-{model.status}") if model else ""
         )
     _apply_answers(model, answers)
+    old = (model.extra or {}).get("questions")
+    if asked or old:
+        extra = questions.merged(old, asked, extra_answers)
+        model.extra = {**(model.extra or {}), "questions": extra}
     model.targets.clear()
     await ctx.session.flush()
     model.targets.extend(_targets(answers))
@@ -320,8 +358,11 @@ async def start_registration(ctx: Ctx) -> None:
         else:
             ctx.say("register-no-campaign")
         return
-    ctx.say("register-intro", campaign=campaign.name)
     units = await my_units(ctx)
+    if not units:
+        ctx.say("register-no-active-unit")
+        return
+    ctx.say("register-intro", campaign=campaign.name)
     await conversation.start(
         ctx,
         "register",
@@ -343,13 +384,20 @@ def window(campaign: Campaign) -> dict[str, str]:
     }
 
 
-async def my_units(ctx: Ctx) -> list[Option]:
-    """The units a person belongs to, member roles first (a coordinator of A who is a member
-    of B registers in B by default)."""
+async def my_units(ctx: Ctx, keep: int | None = None) -> list[Option]:
+    """The active units a person belongs to, member roles first (a coordinator of A who is a
+    member of B registers in B by default); `keep`: a deactivated unit still shown (the unit of
+    a returned model being corrected)."""
     memberships = sorted(await ctx.memberships(), key=lambda m: (m.role != rules.ROLE_MEMBER, m.id))
     ids = list(dict.fromkeys(m.unit_id for m in memberships))
     units = await queries.units_by_ids(ctx.session, ids=ids)
-    return unit_options([units[i] for i in ids])
+    return unit_options([units[i] for i in ids if units[i].active or i == keep])
+
+
+async def _corrected(ctx: Ctx, conv: Conversation) -> Model | None:
+    """The returned model this form corrects, if it does."""
+    model_id = conv.context.get("model_id")
+    return await ctx.session.get(Model, model_id) if model_id else None
 
 
 async def list_models(ctx: Ctx) -> None:
@@ -387,13 +435,20 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
         lines.append(t("label-reports") + ":")
         done = await queries.reports_of(ctx.session, model_id=model.id)
         lines += [
-            t(
-                "report-line",
-                period=reports.period_label(
-                    ctx.t, Period(r.period_start, r.period_end, r.due_on), model.campaign.cadence
-                ),
-                at=vn.format_datetime(r.submitted_at, ctx.config.timezone),
-                late=t("report-line-late") if r.late else "",
+            "\n".join(
+                [
+                    t(
+                        "report-line",
+                        period=reports.period_label(
+                            ctx.t,
+                            Period(r.period_start, r.period_end, r.due_on),
+                            model.campaign.cadence,
+                        ),
+                        at=vn.format_datetime(r.submitted_at, ctx.config.timezone),
+                        late=t("report-line-late") if r.late else "",
+                    ),
+                    *reports.answer_lines(model, r, indent="   "),
+                ]
             )
             for r in done
         ] or [t("reports-none")]
@@ -427,6 +482,9 @@ def model_lines(ctx: Ctx, model: Model) -> list[str]:
     ]
     period = f"{vn.format_date(model.starts_on)} – {vn.format_date(model.ends_on)}"
     lines.append(f"• {t('label-period')}: {period}")
+    lines += questions.detail_lines(
+        model.campaign.questions, (model.extra or {}).get("questions"), questions.REGISTRATION
+    )
     if model.submitted_at:
         lines.append(
             f"• {t('label-submitted-at')}: "

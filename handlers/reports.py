@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from handlers import conversation, vn
+from handlers import conversation, questions, vn
 from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec, Option
@@ -109,9 +109,20 @@ class ReportFlow(Flow):
                 FieldSpec(
                     "completed", "choice", "label-completed", "ask-completed", options=YES_NO
                 ),
+                # The campaign's own questions come last, before the summary.
+                *questions.fields(conv.context.get("questions", [])),
             ),
             confirm_label=REPORT.confirm_label,
         )
+
+    async def refresh(self, ctx: Ctx, conv: Conversation) -> bool:
+        campaign_id = conv.context.get("campaign_id")
+        if campaign_id is None:  # a draft begun before the campaign was kept in its context
+            model = await ctx.session.get(Model, conv.context["model_id"])
+            if model is None:
+                return False
+            campaign_id = model.campaign_id
+        return await questions.refresh(ctx, conv, campaign_id=campaign_id, form=questions.REPORT)
 
     async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
         model = await ctx.session.get(Model, conv.context["model_id"])
@@ -150,6 +161,11 @@ class ReportFlow(Flow):
         report.completed = answers["completed"] == "yes"
         report.late = ctx.today > period.due
         report.submitted_at = ctx.now
+        asked = conv.context.get("questions", [])
+        if asked or (report.extra or {}).get("questions"):
+            # A replacing report replaces the answers too.
+            extra_answers = questions.to_stored(asked, answers)
+            report.extra = {**(report.extra or {}), "questions": extra_answers}
         report.values.extend(
             ReportValue(target_id=target.id, value=Decimal(answers[f"v{target.id}"]))
             for target in model.targets
@@ -158,6 +174,7 @@ class ReportFlow(Flow):
             ReportPhoto(position=i, file_id=file_id)
             for i, file_id in enumerate(answers.get("photos") or [], 1)
         )
+        await queries.refresh_achieved(ctx.session, target_ids=[t.id for t in model.targets])
         if model.status == rules.APPROVED:
             rules.check_transition(model.status, rules.IN_PROGRESS)
             model.status = rules.IN_PROGRESS
@@ -177,6 +194,7 @@ class ReportFlow(Flow):
         )
         label = period_label(ctx.t, period, model.campaign.cadence)
         lines = [ctx.t("report-done", period=label, title=model.title)]
+        lines += answer_lines(model, report)
         if report.late:
             lines.append(ctx.t("report-late", due=vn.format_date(period.due)))
         if report.completed:
@@ -186,6 +204,18 @@ class ReportFlow(Flow):
 
 
 register(ReportFlow())
+
+
+def answer_lines(model: Model, report: Report, *, indent: str = "") -> list[str]:
+    """The report's answers to the campaign's own questions, "• label: value" ("·" under a
+    report's line in a list)."""
+    return questions.detail_lines(
+        model.campaign.questions,
+        (report.extra or {}).get("questions"),
+        questions.REPORT,
+        indent=indent,
+        bullet="·" if indent else "•",
+    )
 
 
 async def progress_text(ctx: Ctx, model: Model) -> str:
@@ -273,6 +303,7 @@ async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> Non
         "report",
         {
             "model_id": model.id,
+            "campaign_id": model.campaign_id,
             "targets": targets,
             "period_start": period.start.isoformat(),
             "period_end": period.end.isoformat(),

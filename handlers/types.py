@@ -4,6 +4,11 @@ Telegram, the terminal or (later) Zalo."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from handlers.jobs import Job
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,9 @@ class Inbound:
     attachment: str | None = None  # kind of file sent ("photo", "document", ...)
     file_id: str | None = None  # the channel's id of that file, to keep as evidence
     display_name: str | None = None
+    # A document's name and size in bytes as the channel tells them, before any download.
+    file_name: str | None = None
+    file_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,11 @@ class Outbound:
     free_text: bool = False
     # A file to send with the text: (file name, content).
     document: tuple[str, bytes] | None = None
+    # A file on disk to send with the text, for files too big to hold: (file name, path).
+    document_file: tuple[str, Path] | None = None
+    # The core follows this message ("broadcast:12"): once sent, the adapter reports where it
+    # is (`Core.track_message`) so that it can be edited later (a broadcast's progress).
+    track: str | None = None
     # A picture (PNG bytes) shown after the text, such as a chart.
     photo: bytes | None = None
 
@@ -46,6 +59,8 @@ class Result:
     accepted_choice: bool = False
     # People whose commands menu must change (their role changed): (channel, external_id).
     roles_changed: list[tuple[str, str]] = field(default_factory=list)
+    # Work that outlasts a reply (an export), run by the adapter in the background.
+    jobs: list[Job] = field(default_factory=list)
 
     def say(
         self, text: str, choices: list[list[Choice]] | None = None, *, free_text: bool = False

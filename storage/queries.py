@@ -113,6 +113,15 @@ async def all_units(session: AsyncSession, *, active_only: bool = True) -> Seque
     return (await session.scalars(query)).all()
 
 
+async def unit_tree(session: AsyncSession) -> Sequence[Any]:
+    """Every unit as a plain row (id, parent_id, name, active): enough to walk the tree."""
+    return (
+        await session.execute(
+            select(Unit.id, Unit.parent_id, Unit.name, Unit.active).order_by(Unit.name)
+        )
+    ).all()
+
+
 async def unit_by_code(session: AsyncSession, *, code: str) -> Unit | None:
     return await session.scalar(select(Unit).where(func.upper(Unit.code) == code.upper()))
 
@@ -281,6 +290,24 @@ async def campaign_by_code(session: AsyncSession, *, code: str) -> Campaign | No
     return await session.scalar(select(Campaign).where(func.upper(Campaign.code) == code.upper()))
 
 
+async def recent_campaigns(session: AsyncSession, *, limit: int = 12) -> Sequence[Campaign]:
+    result = await session.scalars(
+        select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.id.desc()).limit(limit)
+    )
+    return result.all()
+
+
+async def campaign_for_update(session: AsyncSession, *, campaign_id: int) -> Campaign | None:
+    """The campaign with its row locked until the unit of work ends (PostgreSQL; SQLite writes
+    one at a time anyway), read afresh: two admins changing its questions at once both count."""
+    return await session.scalar(
+        select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 async def visible_fields(session: AsyncSession) -> Sequence[Field]:
     result = await session.scalars(
         select(Field).where(Field.hidden.is_(False)).order_by(Field.position, Field.id)
@@ -304,6 +331,35 @@ async def title_taken(
     if except_model is not None:
         query = query.where(Model.id != except_model)
     return (await session.scalar(query)) is not None
+
+
+async def refresh_achieved(session: AsyncSession, *, target_ids: Iterable[int]) -> None:
+    """Recompute the running totals (Target.achieved) of these targets from their report values.
+    Call after writing report values. The targets' rows are locked first, so two reports of the
+    same target written at once do not each sum without the other."""
+    ids = sorted(set(target_ids))
+    for start in range(0, len(ids), 5_000):
+        chunk = ids[start : start + 5_000]
+        await session.flush()
+        await session.execute(
+            select(Target.id).where(Target.id.in_(chunk)).with_for_update().order_by(Target.id)
+        )
+        total = (
+            select(func.coalesce(func.sum(ReportValue.value), 0))
+            .where(ReportValue.target_id == Target.id)
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(Target)
+            .where(Target.id.in_(chunk))
+            .values(achieved=total)
+            .execution_options(synchronize_session=False)
+        )
+    # Loaded targets would otherwise keep the old total.
+    refreshed = set(ids)
+    for thing in list(session.sync_session.identity_map.values()):
+        if isinstance(thing, Target) and thing.id in refreshed:
+            session.expire(thing, ["achieved"])
 
 
 async def assign_model_code(session: AsyncSession, *, model: Model) -> None:

@@ -38,6 +38,10 @@ class RecordingRequest(BaseRequest):
         self._ids = itertools.count(1)
         # method -> exception-like answer (status, body) to give once, for failure tests
         self.fail_next: dict[str, tuple[int, dict[str, Any]]] = {}
+        # file id -> content of a file a person sent: getFile finds it, its URL serves it
+        self.files: dict[str, bytes] = {}
+        # chat id -> answer (status, body) to every sendMessage to that chat
+        self.fail_chats: dict[int, tuple[int, dict[str, Any]]] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -80,6 +84,14 @@ class RecordingRequest(BaseRequest):
                 return message
             case "getUpdates":
                 return []
+            case "getFile":
+                file_id = str(params["file_id"])
+                return {
+                    "file_id": file_id,
+                    "file_unique_id": f"u-{file_id}",
+                    "file_size": len(self.files.get(file_id, b"")),
+                    "file_path": f"documents/{file_id}",
+                }
         return True
 
     async def do_request(
@@ -93,6 +105,13 @@ class RecordingRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
+        if "/file/bot" in url:
+            # A download (File.download_*): python-telegram-bot GETs the file's URL, whose last
+            # part is the file path getFile gave: "documents/<file id>".
+            self.calls.append(Call("downloadFile", {"file_id": name}))
+            if name not in self.files:
+                return 404, b'{"ok": false, "error_code": 404, "description": "Not Found"}'
+            return 200, self.files[name]
         params = dict(request_data.parameters) if request_data else {}
         if request_data is not None and request_data.contains_files:
             # Uploaded files, as (file name, content), for tests to open.
@@ -102,6 +121,9 @@ class RecordingRequest(BaseRequest):
         self.calls.append(Call(name, params))
         if name in self.fail_next:
             status, body = self.fail_next.pop(name)
+            return status, json.dumps(body).encode()
+        if name == "sendMessage" and int(params.get("chat_id", 0)) in self.fail_chats:
+            status, body = self.fail_chats[int(params["chat_id"])]
             return status, json.dumps(body).encode()
         return 200, json.dumps({"ok": True, "result": self._answer(name, params)}).encode()
 
@@ -170,6 +192,28 @@ class ChatClient:
             "chat": {"id": self.user_id, "type": "private"},
             "from": self.user,
             "photo": [{"file_id": "AgAD", "file_unique_id": "u1", "width": 90, "height": 90}],
+        }
+        if caption:
+            message["caption"] = caption
+        return await self._process({"message": message})
+
+    async def send_document(
+        self, file_name: str, content: bytes, *, size: int | None = None, caption: str | None = None
+    ) -> list[str]:
+        """Send a file; `size` is what Telegram says it weighs (default: its length)."""
+        file_id = f"doc{next(_update_ids)}"
+        self.api.files[file_id] = content
+        message: dict[str, Any] = {
+            "message_id": next(_update_ids),
+            "date": int(time.time()),
+            "chat": {"id": self.user_id, "type": "private"},
+            "from": self.user,
+            "document": {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "file_name": file_name,
+                "file_size": len(content) if size is None else size,
+            },
         }
         if caption:
             message["caption"] = caption

@@ -47,6 +47,7 @@ class FieldSpec:
     page_size: int = 12  # choices shown at once; more are paged and searchable by typing
     min_items: int = 1  # groups: items; photos: pictures before "done" is accepted
     max_items: int = 20
+    item_label: str = "form-group-item"  # groups: what each item is called ("Chỉ tiêu {n}:")
 
     def applies(self, answers: dict[str, Any]) -> bool:
         return all(answers.get(name) == value for name, value in self.when)

@@ -1,0 +1,66 @@
+"""Every admin command and every admin button is refused for a coordinator and for a member,
+and the refusal changes nothing: the role is read from the database at the moment of acting."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.demo import seed
+from handlers import menu
+from storage.models import AuditEntry, Conversation, OutboxMessage
+from tests.test_registration import join
+
+NOT_ALLOWED = "Bạn không có quyền thực hiện việc này."
+COORDINATOR_ID = 5151
+# Commands that only admins may use, typed with and without arguments.
+ADMIN_ONLY = sorted(set(menu.ADMIN) - set(menu.COORDINATOR) - set(menu.MEMBER))
+ADMIN_TYPED = ["/chapnhan 1", "/tuchoi 1", "/thongke 2026", "/nhatky model", "/thongke DVK-DEMO"]
+# Button data only admins' messages carry, with ids that exist in the seeded database.
+ADMIN_BUTTONS = ["kt:1"]
+
+
+@pytest.fixture
+async def people(db, clock, chat):
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    member = await join(chat)
+    coordinator = await join(chat, COORDINATOR_ID, "Lê Văn Phụ Trách", code="DEMO-PT")
+    return {"member": member, "coordinator": coordinator}
+
+
+async def _footprint(db):  # type: ignore[no-untyped-def]
+    async with db.session() as session:
+        return [
+            await session.scalar(select(func.count()).select_from(table))
+            for table in (AuditEntry, OutboxMessage, Conversation)
+        ]
+
+
+def test_the_admin_menu_is_covered():
+    # A new admin command lands in the menu, and so in this test.
+    assert {"thongke", "khenthuong", "hoinghi", "nhatky", "maunhap", "taodot"} <= set(ADMIN_ONLY)
+
+
+@pytest.mark.parametrize("who", ["member", "coordinator"])
+@pytest.mark.parametrize("command", [f"/{name}" for name in ADMIN_ONLY] + ADMIN_TYPED)
+async def test_admin_commands_are_refused(people, db, who, command):
+    person = people[who]
+    before = await _footprint(db)
+    replies = await person.send(command)
+    if command.startswith(("/chapnhan", "/tuchoi")) and who == "coordinator":
+        # Coordinators decide join requests of their own units: request 1 is not one of them.
+        assert replies and "không" in replies[0].lower()
+    else:
+        assert replies == [NOT_ALLOWED]
+    assert await _footprint(db) == before
+
+
+@pytest.mark.parametrize("who", ["member", "coordinator"])
+@pytest.mark.parametrize("data", ADMIN_BUTTONS)
+async def test_forged_admin_buttons_are_refused(people, db, who, data):
+    person = people[who]
+    before = await _footprint(db)
+    replies = await person.press(data)
+    assert replies == [NOT_ALLOWED] or (replies == [] and person.last_notice())
+    assert await _footprint(db) == before
