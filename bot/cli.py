@@ -210,7 +210,12 @@ async def print_stats(
         async with db.session() as session:
             today = utc_now().astimezone(core.config.timezone).date()
             scope = await resolve_scope(session, code or years_text or "", today=today)
-            if isinstance(scope, str) or (years_text and scope[1] is None):
+            # --campaign is a campaign, never a year; --years is years, never a campaign.
+            if (
+                isinstance(scope, str)
+                or (code and scope[0] is None)
+                or (years_text and scope[1] is None)
+            ):
                 print(core.texts("stats-no-campaign", code=code or years_text), file=sys.stderr)
                 print(core.texts("stats-usage"), file=sys.stderr)
                 return 1

@@ -122,7 +122,10 @@ async def send_file(app: Application, chat_id: str | int, name: str, path: Path)
     size = (await asyncio.to_thread(path.stat)).st_size / 1024 / 1024
     if size > limit:
         text = core_of_app(app).texts(
-            "file-too-large", name=name, size=vn.format_number(round(size, 1)), limit=limit
+            "file-too-large",
+            name=name,
+            size=vn.format_number(round(size, 1)),
+            limit=vn.format_number(limit),
         )
         await app.bot.send_message(chat_id=chat_id, text=text)
         return

@@ -18,6 +18,7 @@ from handlers.charts import reports_chart
 from handlers.context import CoreConfig, Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec, Option
+from handlers.statistics import indicator_line
 from storage import queries
 from storage.db import Database
 from storage.models import Conversation, Member
@@ -211,17 +212,7 @@ async def build(
     if state.indicators:
         lines.append(texts("unit-state-indicators"))
         for item in state.indicators[:20]:
-            percent = item.achieved / item.target * 100 if item.target else 0
-            lines.append(
-                texts(
-                    "progress-line",
-                    indicator=item.name,
-                    done=vn.format_number(item.achieved),
-                    target=vn.format_number(item.target),
-                    unit=item.unit,
-                    percent=vn.format_number(round(percent)),
-                )
-            )
+            lines.append(indicator_line(texts, item))
     rows = chart_rows(every, state, chart_units)
     chart = None
     if len(rows) >= 2:

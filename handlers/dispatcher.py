@@ -16,6 +16,7 @@ from handlers import (
     admin,
     audit,
     broadcast,
+    campaigns,
     commendations,
     conferences,
     conversation,
@@ -244,6 +245,16 @@ async def press_resume(ctx: Ctx, conv: Conversation | None, match: re.Match[str]
     await conversation.resume(ctx, conv)
 
 
+async def press_edit_campaign(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    if not await ctx.is_admin():
+        ctx.say("error-not-allowed")
+        return
+    campaign_id = int(match["id"])
+    same = conv is not None and conv.context.get("campaign_id") == campaign_id
+    if not await busy(ctx, conv, "campaign_edit", same=same):
+        await campaigns.edit(ctx, campaign_id)
+
+
 # Button data is untrusted: only these shapes are acted on, ids at most 9 digits.
 PRESSES: list[tuple[re.Pattern[str], Press]] = [
     (
@@ -260,6 +271,7 @@ PRESSES: list[tuple[re.Pattern[str], Press]] = [
     (re.compile(r"go:(?P<command>duyet)"), press_go),
     (re.compile(r"kt:(?P<id>\d{1,9})"), press_commend),
     (re.compile(r"resume"), press_resume),
+    (re.compile(r"cd:(?P<id>\d{1,9})"), press_edit_campaign),
     (
         re.compile(
             r"qs:(?P<campaign>\d{1,9})(?::(?P<form>registration|report)"
@@ -519,6 +531,17 @@ def _decide(accept: bool) -> Command:
     return command
 
 
+async def cmd_edit_campaign(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    if not await ctx.is_admin():
+        ctx.say("error-not-allowed")
+        return
+    campaign_id = await campaigns.choose(ctx, args.strip())
+    if campaign_id is not None:
+        same = conv is not None and conv.context.get("campaign_id") == campaign_id
+        if not await busy(ctx, conv, "campaign_edit", same=same):
+            await campaigns.edit(ctx, campaign_id)
+
+
 async def cmd_conference(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     if not await ctx.is_admin():
         ctx.say("error-not-allowed")
@@ -572,6 +595,7 @@ COMMANDS: dict[str, Command] = {
     "themdonvi": _admin_form("unit"),
     "cacdonvi": cmd_units,
     "taodot": _admin_form("campaign"),
+    "suadot": cmd_edit_campaign,
     "nhapexcel": _admin_form("import"),
     "cauhoi": cmd_questions,
     "suadonvi": _admin_form("unitedit"),

@@ -12,6 +12,7 @@ from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.notify import delivery_time, payload, queue
 from handlers.reports import period_label
+from handlers.statistics import indicator_line
 from handlers.types import Choice
 from storage import queries, rules
 from storage.models import Campaign, Conversation, Evaluation, Model, Unit
@@ -97,17 +98,7 @@ async def _state_text(ctx: Ctx, unit: Unit, below: int, state: UnitState) -> str
     if state.indicators:
         lines.append(t("unit-state-indicators"))
         for item in state.indicators:
-            percent = item.achieved / item.target * 100 if item.target else 0
-            lines.append(
-                t(
-                    "progress-line",
-                    indicator=item.name,
-                    done=vn.format_number(item.achieved),
-                    target=vn.format_number(item.target),
-                    unit=item.unit,
-                    percent=vn.format_number(round(percent)),
-                )
-            )
+            lines.append(indicator_line(t, item))
     return "\n".join(lines)
 
 

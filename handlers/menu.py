@@ -18,6 +18,7 @@ ADMIN = (
     "quantri",
     "linhvuc",
     "taodot",
+    "suadot",
     "cauhoi",
     "thongbao",
 )

@@ -24,9 +24,12 @@ def delivery_time(ctx: Ctx) -> datetime:
 
 
 async def queue(
-    ctx: Ctx, *, key: str, member_id: int, payload: dict[str, Any], priority: int = 5
+    ctx: Ctx, *, key: str, member_id: int | None, payload: dict[str, Any], priority: int = 5
 ) -> bool:
-    """Put a message for someone else in the outbox, to go out outside quiet hours."""
+    """Put a message for someone else in the outbox, to go out outside quiet hours. Nobody is
+    told about a model imported from paper records (it has no owner in the chat)."""
+    if member_id is None:
+        return False
     return await queries.enqueue(
         ctx.session,
         key=key,

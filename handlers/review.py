@@ -44,7 +44,7 @@ async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
         if pending:
             ctx.say("review-join-requests-hint")
         return
-    owner = await ctx.session.get(Member, model.owner_id)
+    owner = await ctx.session.get(Member, model.owner_id) if model.owner_id else None
     unit = await ctx.session.get(Unit, model.unit_id)
     head = ctx.t(
         "review-head",

@@ -14,7 +14,7 @@ from handlers.charts import fields_chart
 from handlers.context import Ctx
 from storage import queries, rules
 from storage.models import Campaign
-from storage.stats import OrganisationStats, organisation_stats
+from storage.stats import Indicator, OrganisationStats, organisation_stats
 
 LEVELS = ("excellent", "done", "not_done")
 
@@ -154,19 +154,45 @@ def stats_text(
     if stats.indicators:
         lines.append(t("stats-outcomes"))
         for item in stats.indicators:
-            percent = item.achieved / item.target * 100 if item.target else 0
+            done = vn.format_amount(item.achieved)
+            if not item.target:
+                # Paper records carry results without targets: "326 căn", not "326/0 (0%)".
+                lines.append(
+                    "  – "
+                    + t("stats-outcome-no-target", indicator=item.name, done=done, unit=item.unit)
+                )
+                continue
             lines.append(
                 "  – "
                 + t(
                     "stats-outcome",
                     indicator=item.name,
-                    done=vn.format_amount(item.achieved),
+                    done=done,
                     target=vn.format_amount(item.target),
                     unit=item.unit,
-                    percent=n(round(percent)),
+                    percent=n(round(item.achieved / item.target * 100)),
                 )
             )
     return "\n".join(lines)
+
+
+def indicator_line(t: Callable[..., str], item: Indicator) -> str:
+    """ "• nhà đại đoàn kết: 3/5 căn (60%)", or "• nhà đại đoàn kết: 3 căn" without a target."""
+    if not item.target:
+        return "• " + t(
+            "stats-outcome-no-target",
+            indicator=item.name,
+            done=vn.format_number(item.achieved),
+            unit=item.unit,
+        )
+    return t(
+        "progress-line",
+        indicator=item.name,
+        done=vn.format_number(item.achieved),
+        target=vn.format_number(item.target),
+        unit=item.unit,
+        percent=vn.format_number(round(item.achieved / item.target * 100)),
+    )
 
 
 def stats_chart(t: Callable[..., str], stats: OrganisationStats) -> bytes | None:

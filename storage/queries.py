@@ -368,7 +368,10 @@ async def assign_model_code(session: AsyncSession, *, model: Model) -> None:
     base = f"MH{model.id}"
     taken = set(
         await session.scalars(
-            select(Model.code).where(or_(Model.code == base, Model.code.like(f"{base}-%")))
+            # Codes match case-insensitively (as an import matches them): "mh5" takes MH5.
+            select(func.upper(Model.code)).where(
+                or_(func.upper(Model.code) == base, func.upper(Model.code).like(f"{base}-%"))
+            )
         )
     )
     code, n = base, 1
@@ -536,7 +539,11 @@ async def review_queue(
 ) -> tuple[int, Model | None]:
     """Submitted registrations of the units, oldest first, but not the reviewer's own: how
     many, and the next one (after a given one, to skip ahead)."""
-    waiting = select(Model).where(Model.status == rules.SUBMITTED, Model.owner_id != reviewer_id)
+    # An imported model has no owner: NULL != reviewer is not true in SQL, so say it.
+    waiting = select(Model).where(
+        Model.status == rules.SUBMITTED,
+        or_(Model.owner_id.is_(None), Model.owner_id != reviewer_id),
+    )
     if unit_ids is not None:
         waiting = waiting.where(Model.unit_id.in_(unit_ids))
     count = await session.scalar(select(func.count()).select_from(waiting.subquery()))
@@ -592,7 +599,10 @@ async def completed_models(
 ) -> Sequence[Model]:
     query = (
         select(Model)
-        .where(Model.status == rules.COMPLETED, Model.owner_id != evaluator_id)
+        .where(
+            Model.status == rules.COMPLETED,
+            or_(Model.owner_id.is_(None), Model.owner_id != evaluator_id),
+        )
         .order_by(Model.updated_at, Model.id)
         .limit(limit)
     )

@@ -305,7 +305,9 @@ async def organisation_stats(
     per_unit = dict(
         (
             await session.execute(
-                select(Model.unit_id, func.count()).where(*registered).group_by(Model.unit_id)
+                select(Model.unit_id, func.count())
+                .where(*registered, Model.unit_id.in_(active_units))
+                .group_by(Model.unit_id)
             )
         ).all()
     )

@@ -92,9 +92,11 @@ async def load_stored(session: AsyncSession, rows: WorkbookRows) -> Stored:
     owners = {}
     for chunk in chunks(m.owner_id for m in models if m.owner_id is not None):
         owners.update(
-            (await session.execute(select(Member.id, Member.full_name).where(Member.id.in_(chunk))))
-            .tuples()
-            .all()
+            (
+                await session.execute(
+                    select(Member.id, Member.full_name).where(Member.id.in_(chunk))
+                )
+            ).all()
         )
     return Stored(
         campaigns={code_key(c.code): c for c in campaigns},

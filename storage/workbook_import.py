@@ -24,7 +24,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import queries, rules
-from storage.importing import ImportFileError, write_units
+from storage.importing import ImportFileError, Problem, write_units
 from storage.models import (
     Campaign,
     Commendation,
@@ -127,6 +127,8 @@ class _Writer:
         self.models = dict(stored.models)
         self.targets: dict[tuple[int, tuple[str, str]], Target] = {}
         self.by_id: dict[int, Campaign] = {}  # every campaign, once the file's are stored
+        # Rows that would change what a member registered or reported in the chat.
+        self.owned: list[Problem] = []
 
     async def _insert(self, model: type, values: list[dict[str, Any]]) -> None:
         if values:
@@ -191,6 +193,16 @@ class _Writer:
             if m.status:
                 values["status"] = m.status
             model = self.models.get(code_key(m.code))
+            if model is not None and model.owner_id is not None:
+                # A model registered in the chat is its owner's: a file may repeat it (its
+                # own export), never change it.
+                if any(getattr(model, name) != value for name, value in values.items()):
+                    self.owned.append(
+                        Problem(m.row, "import-owned-model", {"code": m.code}, sheet=REGISTRATIONS)
+                    )
+                else:
+                    self.counts[REGISTRATIONS].count(False)
+                continue
             # A model registered in the chat keeps the dates and the time its owner gave.
             if model is None or model.owner_id is None:
                 values |= {
@@ -303,12 +315,16 @@ class _Writer:
             return
         self.by_id = {c.id: c for c in self.campaigns.values()}
         placed = []
+        owners: dict[int, int | None] = {}
+        origin: dict[tuple[int, date, int], Any] = {}
         for r in self.rows.results:
             assert r.model and r.indicator and r.measure and r.reported_on and r.value is not None
             model = self.models[code_key(r.model)]
             period = self._period(model, r.reported_on)
             target = self.targets[(model.id, indicator_key(r.indicator, r.measure))]
             placed.append((model.id, period, r.reported_on, target, _amount(r.value)))
+            owners[model.id] = model.owner_id
+            origin[(model.id, period.start, target.id)] = r
         reports = await self._reports({model_id for model_id, *_ in placed})
         new: dict[tuple[int, date], dict[str, Any]] = {}
         for model_id, period, day, _, _ in placed:
@@ -350,6 +366,15 @@ class _Writer:
         for model_id, period, _, target, amount in placed:
             report = reports[(model_id, period.start)]
             value = values.get((report.id, target.id))
+            if owners[model_id] is not None and (
+                value is None or _amount(Decimal(value.value)) != amount
+            ):
+                # Reports of a model registered in the chat are its owner's to give.
+                r = origin[(model_id, period.start, target.id)]
+                self.owned.append(
+                    Problem(r.row, "import-owned-result", {"code": r.model}, sheet=r.sheet)
+                )
+                continue
             if value is None:
                 added.append({"report_id": report.id, "target_id": target.id, "value": amount})
                 self.counts[RESULTS].count(None)
@@ -457,7 +482,12 @@ async def import_workbook(
     if problems:
         raise ImportFileError(problems)
     writer = _Writer(session, rows, stored, now=now, tz=timezone, actor_id=actor_id)
-    summary = WorkbookSummary(rows.file_name, await writer.write())
+    # What only writing finds (a change to a model registered in the chat) undoes it all.
+    async with session.begin_nested():
+        sheets = await writer.write()
+        if writer.owned:
+            raise ImportFileError(writer.owned)
+    summary = WorkbookSummary(rows.file_name, sheets)
     if summary.changed:
         await queries.audit(
             session,

@@ -24,7 +24,7 @@ from storage.importing import (
     cell_text,
     header_key,
 )
-from storage.rules import DECIDED
+from storage.rules import DECIDED, DRAFT
 from storage.vietnamese import InputError, parse_date, parse_number
 from storage.workbook import (
     ALLOWED,
@@ -178,7 +178,9 @@ def _labels(labels: Mapping[str, str]) -> dict[str, str]:
 KINDS = _labels(KIND_VALUES)
 LEVELS = _labels(LEVEL_VALUES)
 COMMENDATION_STATUSES = _labels(COMMENDATION_STATUS_VALUES)
-MODEL_STATUSES = _labels({label: status for status, label in MODEL_STATUS_LABELS.items()})
+# A draft is never exported and would vanish from every count: not importable.
+IMPORTABLE_STATUS_LABELS = {s: label for s, label in MODEL_STATUS_LABELS.items() if s != DRAFT}
+MODEL_STATUSES = _labels({label: status for status, label in IMPORTABLE_STATUS_LABELS.items()})
 
 
 def _shown(value: object) -> str:
@@ -336,7 +338,7 @@ def _model(r: _Row) -> ModelRow:
         status=r.choice(
             REGISTRATION_STATUS_HEADER,
             MODEL_STATUSES,
-            list(MODEL_STATUS_LABELS.values()),
+            list(IMPORTABLE_STATUS_LABELS.values()),
             required=False,
         ),
     )

@@ -21,6 +21,7 @@ ADMIN_TYPED = ["/chapnhan 1", "/tuchoi 1", "/thongke 2026", "/nhatky model", "/t
 # version in their buttons and re-check the role at every step; their own tests press them.)
 ADMIN_BUTTONS = [
     "kt:1",
+    "cd:1",
     "qs:1",
     "qs:1:registration",
     "qs:1:registration:a",

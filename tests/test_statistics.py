@@ -277,6 +277,9 @@ async def test_known_numbers_on_the_command_line(data, database_url, monkeypatch
     assert chart.read_bytes().startswith(b"\x89PNG")
     assert await asyncio.to_thread(main, ["stats", "--years", "năm ngoái"]) == 1
     assert "Cách dùng" in capsys.readouterr().err
+    # A campaign code that looks like a year is still a campaign code.
+    assert await asyncio.to_thread(main, ["stats", "--campaign", "2026"]) == 1
+    assert "Không có đợt phát động mã 2026." in capsys.readouterr().err
 
 
 async def test_statistics_are_for_admins_only(data, chat, db, clock):

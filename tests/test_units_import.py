@@ -233,7 +233,8 @@ def test_problems_rendered_from_the_catalog():
         "chữ số, dấu . _ -, bắt đầu bằng chữ hoặc số)",
         "dòng 6: tên đơn vị dài 201 ký tự, tối đa 200 ký tự",
         "dòng 7: mã đơn vị «ok-1» trùng với dòng 2",
-        "dòng 8: mã đơn vị cấp trên «KHONG-CO» không có trong tệp và trong cơ sở dữ liệu",
+        "dòng 8: mã đơn vị cấp trên «KHONG-CO» không có trong tệp, "
+        "cũng không có trong cơ sở dữ liệu",
         "dòng 9: đơn vị «TU» không thể là cấp trên của chính nó",
         "dòng 10: cấp trên lặp vòng: A → B → C → A (dòng 10, 11, 12)",
     ]

@@ -7,10 +7,11 @@ import asyncio
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import BytesIO
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.cli import main
 from storage import queries, workbook_check
@@ -23,6 +24,7 @@ from storage.models import (
     Field,
     Member,
     Model,
+    OutboxMessage,
     Report,
     ReportValue,
     Target,
@@ -510,10 +512,10 @@ BAD_REPORT = [
     "Sheet «Đăng ký», dòng 4: «Loại» «Nhóm» không hợp lệ; chọn một trong: Tập thể, Cá nhân",
     "Sheet «Đăng ký», dòng 4: «Ngày đăng ký» «31/02/2026» không phải ngày hợp lệ "
     "(ngày/tháng/năm, ví dụ 19/10/2026)",
-    "Sheet «Đăng ký», dòng 4: mã đợt «KHONG» không có trong sheet «Đợt phát động» "
-    "và trong cơ sở dữ liệu",
-    "Sheet «Đăng ký», dòng 4: mã đơn vị «CB-Z» không có trong sheet «Đơn vị» "
-    "và trong cơ sở dữ liệu",
+    "Sheet «Đăng ký», dòng 4: mã đợt «KHONG» không có trong sheet «Đợt phát động», "
+    "cũng không có trong cơ sở dữ liệu",
+    "Sheet «Đăng ký», dòng 4: mã đơn vị «CB-Z» không có trong sheet «Đơn vị», "
+    "cũng không có trong cơ sở dữ liệu",
     "Sheet «Đăng ký», dòng 4: lĩnh vực «Thể thao» không có trong danh sách lĩnh vực",
     "Sheet «Đăng ký», dòng 5: «Mã mô hình» «MH 4» không hợp lệ (tối đa 32 ký tự: chữ cái "
     "không dấu, chữ số, dấu . _ -, bắt đầu bằng chữ hoặc số)",
@@ -525,8 +527,8 @@ BAD_REPORT = [
     "Xây dựng kết cấu hạ tầng; Xây dựng tổ chức Đảng, chính quyền, đoàn thể; Nâng cao đạo đức "
     "công vụ; Cải cách hành chính; Xây dựng nông thôn mới, đô thị văn minh; An sinh xã hội; "
     "Chuyển đổi số; Thực hành tiết kiệm, chống lãng phí; Nghiên cứu khoa học",
-    "Sheet «Kết quả», dòng 2: mã mô hình «MH-404» không có trong sheet «Đăng ký» "
-    "và trong cơ sở dữ liệu",
+    "Sheet «Kết quả», dòng 2: mã mô hình «MH-404» không có trong sheet «Đăng ký», "
+    "cũng không có trong cơ sở dữ liệu",
     "Sheet «Kết quả», dòng 3: «Giá trị» «abc» không phải số hợp lệ "
     "(ví dụ 1.061; 2,5; 50.000.000 đồng; 130 tỷ)",
     "Sheet «Kết quả», dòng 3: «Ngày báo cáo» «2026-06-01» không phải ngày hợp lệ "
@@ -537,10 +539,10 @@ BAD_REPORT = [
     "Sheet «Kết quả», dòng 6: kết quả «nhà» của mô hình «MH-1» cho kỳ 01/06/2026–30/06/2026 "
     "đã có ở dòng 4",
     "Sheet «Hội nghị», dòng 3: hội nghị của đơn vị «cb-d» trong đợt «dvk2026» đã có ở dòng 2",
-    "Sheet «Hội nghị», dòng 4: mã đơn vị «CB-Q» không có trong sheet «Đơn vị» "
-    "và trong cơ sở dữ liệu",
-    "Sheet «Hội nghị», dòng 4: mã đợt «DVK9» không có trong sheet «Đợt phát động» "
-    "và trong cơ sở dữ liệu",
+    "Sheet «Hội nghị», dòng 4: mã đơn vị «CB-Q» không có trong sheet «Đơn vị», "
+    "cũng không có trong cơ sở dữ liệu",
+    "Sheet «Hội nghị», dòng 4: mã đợt «DVK9» không có trong sheet «Đợt phát động», "
+    "cũng không có trong cơ sở dữ liệu",
     "Sheet «Khen thưởng», dòng 2: «Cấp» «Trung ương» không hợp lệ; chọn một trong: Cơ sở, "
     "Đảng ủy Khối, BCĐ tỉnh, UBND tỉnh",
     "Sheet «Khen thưởng», dòng 3: khen thưởng «Đã khen» cần có: Số quyết định",
@@ -837,3 +839,90 @@ async def test_results_continued_past_the_row_limit_are_read(db, chat):
     await admin.send("/nhapexcel")
     replies = await admin.send_document("du-lieu.xlsx", workbook(wrong))
     assert "Sheet «Kết quả (2)», dòng 5:" in replies[0]
+
+
+async def test_a_file_never_changes_what_a_member_registered_in_the_chat(db, chat, clock):
+    """Codes are shared by paper records and the bot ("MH1"): a file may repeat a model
+    registered in the chat (its own export does) but not change it or its reports."""
+    from bot.demo import seed
+    from tests.test_registration import join, register_quickly
+
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    member = await join(chat)
+    await register_quickly(member, "Chuyển đổi số trong giảng dạy")
+    async with db.session() as session:
+        mine = await session.scalar(select(Model))
+    assert mine.code == "MH1"
+    row = [
+        "MH1",
+        "DVK-DEMO",
+        "CB-VP",
+        "Cá nhân",
+        "Nguyễn Văn An",
+        "Chuyển đổi số trong giảng dạy",
+        "Chuyển đổi số",
+        clock().astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().strftime("%d/%m/%Y"),
+    ]
+    empty = {
+        "Đơn vị": [UNIT_HEAD],
+        "Kết quả": [RESULT_HEAD],
+        "Hội nghị": [CONFERENCE_HEAD],
+        "Khen thưởng": [COMMENDATION_HEAD],
+    }
+    admin = await admin_chat(chat)
+    same = {**empty, "Đăng ký": [REGISTRATION_HEAD, row]}
+    [reply] = await admin.send_document("lai.xlsx", workbook(same))
+    assert "• Đăng ký: thêm mới 0, cập nhật 0, giữ nguyên 1" in reply
+
+    changed = {
+        **empty,
+        "Đăng ký": [REGISTRATION_HEAD, [*row[:5], "Tên khác hẳn", *row[6:]]],
+        "Kết quả": [RESULT_HEAD, ["MH1", "bài giảng điện tử", "bài", 5, "15/12/2026"]],
+    }
+    before = await snapshot(db)
+    await admin.send("/nhapexcel")
+    [reply] = await admin.send_document("sua.xlsx", workbook(changed))
+    assert "Sheet «Đăng ký», dòng 2: mô hình «MH1» do thành viên đăng ký trong bot" in reply
+    assert "Sheet «Kết quả», dòng 2: kết quả của mô hình «MH1» do thành viên báo cáo" in reply
+    assert await snapshot(db) == before
+
+
+async def test_imported_models_can_be_reviewed_and_evaluated(db, chat):
+    """A paper record waiting for review or completed has no owner in the chat: it still
+    appears in /duyet and /danhgia, and deciding on it tells nobody."""
+    sheets = dict(CLEAN)
+    sheets["Đăng ký"] = [
+        [*REGISTRATION_HEAD, "Trạng thái"],
+        [*CLEAN["Đăng ký"][1], "Chờ duyệt"],
+        [*CLEAN["Đăng ký"][3], "Đã hoàn thành"],
+    ]
+    admin = await admin_chat(chat)
+    await admin.send_document("du-lieu.xlsx", workbook(sheets))
+    replies = await admin.send("/duyet")
+    assert "Vận động xây nhà đại đoàn kết" in replies[0]
+    assert (await admin.click("✅ Duyệt"))[0].startswith("Đã duyệt")
+    replies = await admin.send("/danhgia")
+    assert "Chuyển đổi số trong khám bệnh" in " ".join(admin.buttons())
+    async with db.session() as session:
+        statuses = dict((await session.execute(select(Model.code, Model.status))).all())
+        queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert statuses == {"MH-001": "approved", "MH-002": "completed"}
+    assert queued == 0
+
+
+async def test_a_draft_is_not_importable(db, chat):
+    sheets = dict(CLEAN)
+    sheets["Đăng ký"] = [[*REGISTRATION_HEAD, "Trạng thái"], [*CLEAN["Đăng ký"][1], "Bản nháp"]]
+    admin = await admin_chat(chat)
+    [reply] = await admin.send_document("du-lieu.xlsx", workbook(sheets))
+    assert "Sheet «Đăng ký», dòng 2:" in reply and "Bản nháp" in reply
+
+
+async def test_paper_results_without_targets_read_as_totals(db, chat):
+    admin = await admin_chat(chat)
+    await admin.send_document("du-lieu.xlsx", workbook(CLEAN))
+    stats = (await admin.send("/thongke DVK2026"))[0]
+    assert "  – nhà đại đoàn kết: 1.066 căn" in stats.splitlines()
+    assert "  – tiền vận động: 130 tỷ đồng" in stats.splitlines()
+    assert "/0" not in stats
