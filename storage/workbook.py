@@ -88,6 +88,9 @@ TARGETS_SHEET = ("Chỉ tiêu", ["Mã mô hình", "Chỉ tiêu", "Đơn vị tí
 #   a quarterly campaign would come back monthly (paper files leave them out: monthly, due 25).
 CAMPAIGN_OPTIONAL_HEADERS = ["Chu kỳ báo cáo", "Ngày hạn báo cáo", "Mở đăng ký", "Đóng đăng ký"]
 CADENCE_LABELS = {"monthly": "Hằng tháng", "quarterly": "Hằng quý"}
+# Export only, when a campaign asks questions of its own in its report form (/cauhoi): one row
+# per answer (not read by the import, which has no place for the questions themselves).
+REPORT_ANSWERS_SHEET = ("Trả lời báo cáo", ["Mã mô hình", "Ngày báo cáo", "Câu hỏi", "Trả lời"])
 # Export only: one row per unit with its figures (not read by the import).
 SUMMARY_SHEET = "Tổng hợp theo đơn vị"
 # Excel shows at most 1.048.576 rows of a sheet (the header included). A longer sheet of an

@@ -42,6 +42,7 @@ from storage.workbook import (
     LEVEL_VALUES,
     MODEL_STATUS_LABELS,
     REGISTRATION_STATUS_HEADER,
+    REPORT_ANSWERS_SHEET,
     SHEETS,
     SUMMARY_SHEET,
     TARGETS_SHEET,
@@ -98,6 +99,7 @@ async def export_workbook(
     await export.conferences(book)
     await export.commendations(book)
     await export.targets(book)
+    await export.report_answers(book)
     await export.summary(book)
     # Zipping the sheets takes a while for a big export: not on the event loop.
     await asyncio.to_thread(book.save, path)
@@ -356,6 +358,48 @@ class _Export:
                     self.counts.reports += 1
                     last_report = report_id
             await self.written(len(rows))
+
+    async def report_answers(self, book: Workbook) -> None:
+        """The answers reports gave to a campaign's own questions, one row each; no sheet when
+        no exported campaign asks anything of its reports."""
+        asked = {
+            campaign.id: {q["id"]: q for q in campaign.questions or [] if q.get("form") == "report"}
+            for campaign in self.campaign_rows
+        }
+        asked = {campaign_id: found for campaign_id, found in asked.items() if found}
+        if not asked:
+            return
+        out = SheetWriter(book, REPORT_ANSWERS_SHEET[0], REPORT_ANSWERS_SHEET[1])
+        query = (
+            select(
+                Model.code,
+                Model.campaign_id,
+                Report.extra,
+                Report.submitted_at,
+                Report.period_start,
+                Report.period_end,
+            )
+            .join(Model, Model.id == Report.model_id)
+            .where(*self.models(), Model.campaign_id.in_(asked))
+            .order_by(Report.model_id, Report.period_start)
+        )
+        async for rows in self.stream(query):
+            for code, campaign_id, extra, sent_at, start, end in rows:
+                day = min(max(self.local_date(sent_at), start), end)
+                answers = (extra or {}).get("questions") or {}
+                for question_id, value in answers.items():
+                    question = asked[campaign_id].get(question_id)
+                    if question is not None:
+                        out.append(
+                            [
+                                out.text(code),
+                                out.date(day),
+                                out.text(question.get("label")),
+                                out.answer(question.get("kind", "text"), value),
+                            ]
+                        )
+            # Not in the total announced at the start (answers are few): counted as written.
+            await self.written(0)
 
     async def conferences(self, book: Workbook) -> None:
         out = SheetWriter(book, CONFERENCES, HEADERS[CONFERENCES])
