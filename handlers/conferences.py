@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from handlers import vn
 from handlers.admin import AdminFlow
@@ -66,8 +67,26 @@ class ConferenceFlow(AdminFlow):
         )
         before = conference.held_on if conference is not None else None
         if conference is None:
-            conference = Conference(unit_id=unit.id, campaign_id=campaign.id, held_on=held_on)
-            ctx.session.add(conference)
+            conference = Conference(
+                unit_id=unit.id,
+                campaign_id=campaign.id,
+                held_on=held_on,
+                recorded_by=ctx.member.id,
+                recorded_at=ctx.now,
+            )
+            try:
+                async with ctx.session.begin_nested():
+                    ctx.session.add(conference)
+            except IntegrityError:
+                # Another admin recorded it at the same moment: theirs is corrected instead.
+                conference = await ctx.session.scalar(
+                    select(Conference)
+                    .where(Conference.unit_id == unit.id, Conference.campaign_id == campaign.id)
+                    .execution_options(populate_existing=True)
+                )
+                if conference is None:  # pragma: no cover - the constraint says it exists
+                    raise
+                before = conference.held_on
         conference.held_on = held_on
         conference.recorded_by = ctx.member.id
         conference.recorded_at = ctx.now

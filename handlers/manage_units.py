@@ -87,7 +87,9 @@ class UnitEditFlow(AdminFlow):
             await _check(ctx, every, unit, spec.name, value)
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        every = await queries.all_units(ctx.session, active_only=False)
+        # The whole tree, locked and read fresh (PostgreSQL): two admins moving units into each
+        # other at once must not both pass the cycle check.
+        every = await management.lock_units(ctx.session)
         unit = _chosen(every, answers)
         if unit is None:
             raise vn.InputError("error-choice")

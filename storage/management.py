@@ -74,6 +74,15 @@ async def lock_admins(session: AsyncSession) -> list[int]:
     return list(result.all())
 
 
+async def lock_units(session: AsyncSession) -> Sequence[Unit]:
+    """Every unit, its row locked until the end of the unit of work and read afresh: changes to
+    the tree are checked against the tree as it is, one admin at a time."""
+    result = await session.scalars(
+        select(Unit).order_by(Unit.id).with_for_update().execution_options(populate_existing=True)
+    )
+    return result.all()
+
+
 async def identities_of(session: AsyncSession, *, member_id: int) -> Sequence[Identity]:
     result = await session.scalars(
         select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)

@@ -174,7 +174,10 @@ async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, d
         "• CB-VP — Chi bộ Văn phòng (DUK) (ngừng hoạt động)"
         in (await admin.send("/cacdonvi"))[0].splitlines()
     )
-    assert "• Đơn vị: 4, trong đó 1 đơn vị có đăng ký" in (await admin.send("/thongke"))[0]
+    # Counted among neither the units nor those that registered (its models still count).
+    stats = (await admin.send("/thongke"))[0]
+    assert "• Đơn vị: 4, trong đó 0 đơn vị có đăng ký" in stats
+    assert "• Đăng ký: 0 tập thể và 1 cá nhân" in stats
     # Not offered for an invite, nor to someone asking to join.
     await admin.send("/moi")
     assert "Chi bộ Văn phòng" not in admin.buttons()
