@@ -16,7 +16,7 @@ from handlers.context import Ctx
 from handlers.flow import register
 from handlers.forms import engine
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
-from handlers.notify import delivery_time, payload
+from handlers.notify import delivery_time
 from handlers.options import unit_options
 from handlers.types import Outbound
 from storage import broadcasts, outbox, queries, rules
@@ -97,6 +97,13 @@ class Edit:
 def message_text(t: Texts, text: str) -> str:
     """The broadcast as each recipient sees it."""
     return t("broadcast-message", text=text)
+
+
+def _wrap(t: Texts) -> list[str]:
+    """What comes before and after the admin's text in each recipient's message."""
+    marker = "\x00"
+    before, _, after = message_text(t, marker).partition(marker)
+    return [before, after]
 
 
 def progress_text(t: Texts, *, done: int, total: int) -> str:
@@ -220,7 +227,8 @@ class BroadcastFlow(AdminFlow):
         sent.total = await broadcasts.enqueue(
             ctx.session,
             broadcast_id=sent.id,
-            payload=payload(message_text(ctx.t, answers["text"])),
+            # The text itself stays in the Broadcast row (storage.outbox.with_texts).
+            payload={"choices": [], "broadcast": sent.id, "wrap": _wrap(ctx.t)},
             priority=PRIORITY,
             not_before=not_before,
             now=ctx.now,

@@ -194,8 +194,11 @@ async def test_units_preview_send_progress_and_audit(org, chat, db, app, api):
             select(AuditEntry).where(AuditEntry.action == "broadcast.sent")
         )
         priorities = set((await session.scalars(select(OutboxMessage.priority))).all())
+        stored = (await session.scalars(select(OutboxMessage.payload))).all()
     assert entry.object_id == sent.id and entry.details["total"] == 4
     assert priorities == {broadcast.PRIORITY}
+    # The text is kept once, in the broadcast, not in each of its outbox rows.
+    assert all("text" not in p and p["broadcast"] == sent.id for p in stored)
 
     assert await run_broadcast_progress(app) == 0  # nothing has gone out: no edit
     await flush_outbox(app)
