@@ -164,6 +164,26 @@ class InviteFlow(Flow):
         )
 
 
+def check_campaign_dates(
+    starts_on: date, ends_on: date, opens_on: date | None, closes_on: date | None
+) -> None:
+    """A campaign's dates hold together: it ends after it starts, and registrations open and
+    close within it (a window left open takes the campaign's own dates). Checked at
+    confirmation, since a date changed from the summary may leave another one outside."""
+    opens = opens_on or starts_on
+    closes = closes_on or ends_on
+    if not starts_on <= ends_on:
+        raise vn.InputError("error-date-before", min=vn.format_date(starts_on))
+    if not starts_on <= opens <= closes <= ends_on:
+        raise vn.InputError(
+            "campaign-window-outside",
+            opens=vn.format_date(opens),
+            closes=vn.format_date(closes),
+            start=vn.format_date(starts_on),
+            end=vn.format_date(ends_on),
+        )
+
+
 class CampaignFlow(AdminFlow):
     form = FormSpec(
         "campaign",
@@ -225,6 +245,17 @@ class CampaignFlow(AdminFlow):
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         if await queries.campaign_by_code(ctx.session, code=answers["code"]):
             raise vn.InputError("error-campaign-code-taken", code=answers["code"])
+        check_campaign_dates(
+            *(
+                date.fromisoformat(answers[name]) if answers.get(name) else None
+                for name in (
+                    "starts_on",
+                    "ends_on",
+                    "registration_opens_on",
+                    "registration_closes_on",
+                )
+            )  # type: ignore[arg-type]
+        )
         campaign = await queries.add_campaign(
             ctx.session,
             code=answers["code"],

@@ -9,9 +9,10 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from handlers import vn
-from handlers.admin import CampaignFlow, _code
+from handlers.admin import CampaignFlow, _code, check_campaign_dates
 from handlers.context import Ctx
 from handlers.conversation import start
 from handlers.flow import register
@@ -43,14 +44,20 @@ class EditCampaignFlow(CampaignFlow):
                 raise vn.InputError("error-campaign-code-taken", code=value)
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        campaign = await ctx.session.get(
-            Campaign, conv.context["campaign_id"], with_for_update=True
+        campaign = await queries.campaign_for_update(
+            ctx.session, campaign_id=conv.context["campaign_id"]
         )
         if campaign is None:
             raise vn.InputError("campaign-gone")
         spec = self.form.field("code")
         await self.check(ctx, conv, spec, answers["code"])
         new = _values(answers)
+        check_campaign_dates(
+            new["starts_on"],
+            new["ends_on"],
+            new["registration_opens_on"],
+            new["registration_closes_on"],
+        )
         if new["cadence"] != campaign.cadence or new["due_day"] != campaign.due_day:
             # Reports already filed by periods of the old rhythm would no longer match them.
             reported = await ctx.session.scalar(
@@ -66,9 +73,13 @@ class EditCampaignFlow(CampaignFlow):
             for name, value in new.items()
             if getattr(campaign, name) != value
         }
-        for name, value in new.items():
-            setattr(campaign, name, value)
-        await ctx.session.flush()
+        try:
+            async with ctx.session.begin_nested():
+                for name, value in new.items():
+                    setattr(campaign, name, value)
+        except IntegrityError as error:
+            # Another admin gave that code to another campaign a moment ago.
+            raise vn.InputError("error-campaign-code-taken", code=new["code"]) from error
         if changed:
             await queries.audit(
                 ctx.session,

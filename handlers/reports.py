@@ -7,14 +7,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+
 from handlers import conversation, questions, vn
 from handlers.context import Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.types import Choice
 from storage import queries, rules
-from storage.models import Conversation, Model, Report, ReportPhoto, ReportValue
-from storage.periods import Period, reporting_periods
+from storage.models import Campaign, Conversation, Model, Report, ReportPhoto, ReportValue
+from storage.periods import Period, period_containing, reporting_periods
 
 YES_NO = (Option("yes", "answer-yes"), Option("no", "answer-no"))
 REPORT = FormSpec("report", "form-report", (), confirm_label="button-send-report")
@@ -141,6 +143,19 @@ class ReportFlow(Flow):
             date.fromisoformat(conv.context["period_end"]),
             date.fromisoformat(conv.context["due_on"]),
         )
+        # The campaign's rhythm may have been changed (/suadot) since the form began: a report
+        # is filed only under a period of the rhythm as it is now.
+        # (A shared lock: reports do not wait for each other, only for a change of rhythm.)
+        campaign = await ctx.session.scalar(
+            select(Campaign)
+            .where(Campaign.id == model.campaign_id)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
+        if campaign is not None and (
+            period_containing(start, cadence=campaign.cadence, due_day=campaign.due_day) != period
+        ):
+            raise vn.InputError("report-period-changed")
         report = await queries.report_for(ctx.session, model_id=model.id, period_start=start)
         if report is not None and not conv.context.get("replace"):
             raise vn.InputError("report-exists-now")

@@ -321,7 +321,10 @@ async def import_units(
     session: AsyncSession, *, rows: Sequence[UnitRow], now: datetime, source: str | None = None
 ) -> ImportSummary:
     """Add new units, update the name and parent of known ones. Never commits."""
-    units = (await session.scalars(select(Unit))).all()
+    from storage.management import lock_units
+
+    # Checked against the tree as it is, locked: an admin's move meanwhile cannot make a loop.
+    units = await lock_units(session)
     hierarchy = _hierarchy(units)
     problems = validate_unit_rows(rows, set(hierarchy), existing_parents=hierarchy)
     if problems:

@@ -78,7 +78,12 @@ async def lock_units(session: AsyncSession) -> Sequence[Unit]:
     """Every unit, its row locked until the end of the unit of work and read afresh: changes to
     the tree are checked against the tree as it is, one admin at a time."""
     result = await session.scalars(
-        select(Unit).order_by(Unit.id).with_for_update().execution_options(populate_existing=True)
+        select(Unit)
+        .order_by(Unit.id)
+        # FOR NO KEY UPDATE: a unit's id does not change, so rows that refer to units (models,
+        # memberships) can still be inserted meanwhile.
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
     )
     return result.all()
 

@@ -364,20 +364,23 @@ async def refresh_achieved(session: AsyncSession, *, target_ids: Iterable[int]) 
 
 async def assign_model_code(session: AsyncSession, *, model: Model) -> None:
     """Give a new model its code, "MH<id>" — or, if an imported paper record already has that
-    code, the first free "MH<id>-<n>"."""
+    code (in any case: "mh12" is MH12 to an import), the first free "MH<id>-<n>"."""
     base = f"MH{model.id}"
-    taken = set(
-        await session.scalars(
-            # Codes match case-insensitively (as an import matches them): "mh5" takes MH5.
-            select(func.upper(Model.code)).where(
-                or_(func.upper(Model.code) == base, func.upper(Model.code).like(f"{base}-%"))
+    # The usual case in one indexed look-up: the code in each of its spellings is free.
+    spellings = {prefix + str(model.id) for prefix in ("MH", "mh", "Mh", "mH")}
+    code = base
+    if await session.scalar(select(Model.id).where(Model.code.in_(spellings)).limit(1)):
+        taken = set(
+            await session.scalars(
+                select(func.upper(Model.code)).where(
+                    or_(func.upper(Model.code) == base, func.upper(Model.code).like(f"{base}-%"))
+                )
             )
         )
-    )
-    code, n = base, 1
-    while code in taken:
-        n += 1
-        code = f"{base}-{n}"
+        n = 1
+        while code in taken:
+            n += 1
+            code = f"{base}-{n}"
     model.code = code
     await session.flush()
 

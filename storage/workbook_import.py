@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import queries, rules
+from storage import management, queries, rules
 from storage.importing import ImportFileError, Problem, write_units
 from storage.models import (
     Campaign,
@@ -277,6 +277,14 @@ class _Writer:
             model = self.models[code_key(t.model)]
             value = _amount(t.value)
             target = self.targets.get((model.id, indicator_key(t.indicator, t.measure)))
+            if model.owner_id is not None and (
+                target is None or _amount(Decimal(target.target_value)) != value
+            ):
+                # The targets of a model registered in the chat are its owner's, too.
+                self.owned.append(
+                    Problem(t.row, "import-owned-model", {"code": t.model}, sheet=TARGETS)
+                )
+                continue
             if target is None:
                 add(model, t.indicator, t.measure, value)
                 self.counts[TARGETS].count(None)
@@ -478,6 +486,10 @@ async def import_workbook(
 ) -> WorkbookSummary:
     """Check the whole file, then store it. Raises ImportFileError with every problem, having
     written nothing. Never commits."""
+    if rows.units:
+        # The unit tree is checked as it is, locked: an admin's move meanwhile cannot make a
+        # loop with the file's parents.
+        await management.lock_units(session)
     stored, problems = await check_workbook(session, rows)
     if problems:
         raise ImportFileError(problems)

@@ -50,6 +50,18 @@ async def test_an_admin_changes_a_campaign_at_its_summary(chat, db, clock):
         "name": ["Dân vận khéo 2026", "Dân vận khéo năm 2026"],
         "registration_closes_on": [None, "2026-06-30"],
     }
+    # A start moved past the registration window's end leaves the window outside: refused.
+    await admin.send("/suadot DVK26")
+    await admin.click("✏️ Bắt đầu")
+    await admin.send("01/07/2026")
+    replies = await admin.click("✅ Xác nhận")
+    assert replies[0].startswith(
+        "⚠️ Thời gian nhận đăng ký (01/07/2026–30/06/2026) phải nằm trong thời gian của đợt "
+        "(01/07/2026–31/12/2026)."
+    )
+    async with db.session() as session:
+        assert (await session.scalar(select(Campaign))).starts_on == date(2026, 1, 1)
+    await admin.send("/huy")
     # Nothing changed: said so, nothing audited.
     await admin.send("/suadot DVK26")
     assert await admin.click("✅ Xác nhận") == [

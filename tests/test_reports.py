@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import seed
-from storage.models import Model, Report, ReportPhoto, ReportValue, Target
+from storage.models import Campaign, Model, Report, ReportPhoto, ReportValue, Target
 from tests.test_registration import join, register_quickly
 
 HANOI_0900_20_NOV = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -198,3 +198,21 @@ async def test_reports_follow_the_models_dates(member, clock, db):
     assert await member.send("/baocao") == [
         "Mô hình thực hiện từ 01/11/2026 đến 30/06/2027: hiện không có kỳ báo cáo nào đang mở."
     ]
+
+
+async def test_a_report_begun_before_the_rhythm_changed_is_not_filed(member, db):
+    """The campaign turns quarterly (/suadot) while a monthly report form is open: confirming
+    it would file a month's report in a quarterly campaign, so it is refused."""
+    await member.send("/baocao")
+    await member.send("Hoàn thành bài giảng điện tử cho khối 10")
+    await member.send("500")
+    await member.click("Bỏ qua »")
+    await member.click("Bỏ qua »")
+    await member.click("Bỏ qua »")
+    await member.click("Chưa")
+    async with db.session() as session:
+        await session.execute(update(Campaign).values(cadence="quarterly"))
+    replies = await member.click("✅ Gửi báo cáo")
+    assert replies[0].startswith("⚠️ Kỳ báo cáo của đợt vừa được thay đổi")
+    async with db.session() as session:
+        assert (await session.scalars(select(Report))).all() == []

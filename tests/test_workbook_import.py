@@ -887,6 +887,21 @@ async def test_a_file_never_changes_what_a_member_registered_in_the_chat(db, cha
     assert "Sheet «Kết quả», dòng 2: kết quả của mô hình «MH1» do thành viên báo cáo" in reply
     assert await snapshot(db) == before
 
+    # Nor its targets, even when the registration row repeats it unchanged.
+    targets = {
+        **same,
+        "Chỉ tiêu": [
+            TARGET_HEAD,
+            ["MH1", "bài giảng điện tử", "bài", 5],
+            ["MH1", "chỉ tiêu mới", "cái", 9],
+        ],
+    }
+    await admin.send("/nhapexcel")
+    [reply] = await admin.send_document("chi-tieu.xlsx", workbook(targets))
+    assert "Sheet «Chỉ tiêu», dòng 2: mô hình «MH1» do thành viên đăng ký trong bot" in reply
+    assert "Sheet «Chỉ tiêu», dòng 3: mô hình «MH1»" in reply
+    assert await snapshot(db) == before
+
 
 async def test_imported_models_can_be_reviewed_and_evaluated(db, chat):
     """A paper record waiting for review or completed has no owner in the chat: it still
@@ -926,3 +941,35 @@ async def test_paper_results_without_targets_read_as_totals(db, chat):
     assert "  – nhà đại đoàn kết: 1.066 căn" in stats.splitlines()
     assert "  – tiền vận động: 130 tỷ đồng" in stats.splitlines()
     assert "/0" not in stats
+
+
+async def test_a_code_given_in_the_chat_never_takes_an_imported_one(db, chat, clock):
+    from bot.demo import seed
+    from tests.test_registration import join, register_quickly
+
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    paper = [
+        "mh2",  # the code the next registration (id 2) would get, in another case
+        "DVK-DEMO",
+        "CB-VP",
+        "Tập thể",
+        "Tổ hồ sơ",
+        "Số hóa hồ sơ giấy",
+        "Chuyển đổi số",
+        "01/12/2026",
+    ]
+    sheets = {
+        "Đơn vị": [UNIT_HEAD],
+        "Đăng ký": [REGISTRATION_HEAD, paper],
+        "Kết quả": [RESULT_HEAD],
+        "Hội nghị": [CONFERENCE_HEAD],
+        "Khen thưởng": [COMMENDATION_HEAD],
+    }
+    admin = await admin_chat(chat)
+    await admin.send_document("giay.xlsx", workbook(sheets))
+    member = await join(chat)
+    await register_quickly(member, "Chuyển đổi số trong giảng dạy")
+    async with db.session() as session:
+        codes = dict((await session.execute(select(Model.id, Model.code))).all())
+    assert codes == {1: "mh2", 2: "MH2-2"}
