@@ -3,6 +3,7 @@ problem, in sheet and row order, before anything is written (`storage/workbook_i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -130,6 +131,21 @@ class Checker:
     def add(self, sheet: str, row: int | None, key: str, /, **params: object) -> None:
         self.problems.append(Problem(row, key, params, sheet=sheet))
 
+    def once(
+        self,
+        seen: dict[Any, int],
+        key: object,
+        sheet: str,
+        row: int,
+        problem: str,
+        /,
+        **params: object,
+    ) -> None:
+        """A row whose key an earlier row of the file has: reported, naming that first row."""
+        if key in seen:
+            self.add(sheet, row, problem, **params, other=seen[key])
+        seen.setdefault(key, row)
+
     def campaign_known(self, sheet: str, row: int, code: str) -> bool:
         if code_key(code) in self.campaigns or code_key(code) in self.stored.campaigns:
             return True
@@ -251,16 +267,15 @@ class Checker:
                 continue
             if t.indicator and t.measure:
                 key = (code_key(t.model), indicator_key(t.indicator, t.measure))
-                if key in seen:
-                    self.add(
-                        TARGETS,
-                        t.row,
-                        "import-duplicate-target",
-                        code=t.model,
-                        indicator=t.indicator,
-                        other=seen[key],
-                    )
-                seen.setdefault(key, t.row)
+                self.once(
+                    seen,
+                    key,
+                    TARGETS,
+                    t.row,
+                    "import-duplicate-target",
+                    code=t.model,
+                    indicator=t.indicator,
+                )
 
     def check_results(self) -> None:
         seen: dict[tuple[str, tuple[str, str], date], int] = {}
@@ -272,18 +287,17 @@ class Checker:
                 continue
             period = period_containing(r.reported_on, cadence=rhythm[0], due_day=rhythm[1])
             key = (code_key(r.model), indicator_key(r.indicator, r.measure), period.start)
-            if key in seen:
-                self.add(
-                    r.sheet,
-                    r.row,
-                    "import-duplicate-result",
-                    code=r.model,
-                    indicator=r.indicator,
-                    start=period.start,
-                    end=period.end,
-                    other=seen[key],
-                )
-            seen.setdefault(key, r.row)
+            self.once(
+                seen,
+                key,
+                r.sheet,
+                r.row,
+                "import-duplicate-result",
+                code=r.model,
+                indicator=r.indicator,
+                start=period.start,
+                end=period.end,
+            )
 
     def check_conferences(self) -> None:
         seen: dict[tuple[str, str], int] = {}
@@ -294,16 +308,15 @@ class Checker:
             )
             if unit and campaign and c.unit and c.campaign:
                 key = (code_key(c.unit), code_key(c.campaign))
-                if key in seen:
-                    self.add(
-                        CONFERENCES,
-                        c.row,
-                        "import-duplicate-conference",
-                        unit=c.unit,
-                        campaign=c.campaign,
-                        other=seen[key],
-                    )
-                seen.setdefault(key, c.row)
+                self.once(
+                    seen,
+                    key,
+                    CONFERENCES,
+                    c.row,
+                    "import-duplicate-conference",
+                    unit=c.unit,
+                    campaign=c.campaign,
+                )
 
     def check_commendations(self) -> None:
         seen: dict[tuple[str, str], int] = {}
@@ -312,27 +325,35 @@ class Checker:
                 continue
             if c.level:
                 key = (code_key(c.model), c.level)
-                if key in seen:
-                    self.add(
-                        COMMENDATIONS,
-                        c.row,
-                        "import-duplicate-commendation",
-                        code=c.model,
-                        level=LEVEL_LABELS[c.level],
-                        other=seen[key],
-                    )
-                seen.setdefault(key, c.row)
+                self.once(
+                    seen,
+                    key,
+                    COMMENDATIONS,
+                    c.row,
+                    "import-duplicate-commendation",
+                    code=c.model,
+                    level=LEVEL_LABELS[c.level],
+                )
 
 
 # Problems about a sheet as a whole come before its rows, except these notes on the rows.
 _AFTER_ROWS = frozenset({"import-known-fields"})
 
 
-def problem_order(problem: Problem) -> tuple[int, float]:
-    sheet = SHEET_ORDER.index(problem.sheet) + 1 if problem.sheet in SHEET_ORDER else 0
+_CONTINUED = re.compile(r"(?P<sheet>.+) \((?P<part>\d+)\)")
+
+
+def problem_order(problem: Problem) -> tuple[int, int, float]:
+    """By sheet in the layout's order (a sheet continued past Excel's row limit, "Kết quả (2)",
+    right after its first part), then by row."""
+    name, part = problem.sheet, 1
+    continued = _CONTINUED.fullmatch(name or "")
+    if continued is not None and continued["sheet"] in SHEET_ORDER:
+        name, part = continued["sheet"], int(continued["part"])
+    sheet = SHEET_ORDER.index(name) + 1 if name in SHEET_ORDER else 0
     if problem.row is None:
-        return sheet, float("inf") if problem.key in _AFTER_ROWS else 0
-    return sheet, problem.row
+        return sheet, part, float("inf") if problem.key in _AFTER_ROWS else 0
+    return sheet, part, problem.row
 
 
 async def check_workbook(session: AsyncSession, rows: WorkbookRows) -> tuple[Stored, list[Problem]]:

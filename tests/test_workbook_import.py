@@ -837,8 +837,11 @@ async def test_results_continued_past_the_row_limit_are_read(db, chat):
     wrong = dict(split)
     wrong["Kết quả (2)"] = [*split["Kết quả (2)"], ["MH-404", "nhà", "căn", 1, "15/06/2026"]]
     await admin.send("/nhapexcel")
+    wrong["Kết quả"] = [*split["Kết quả"], ["MH-405", "nhà", "căn", 1, "15/06/2026"]]
     replies = await admin.send_document("du-lieu.xlsx", workbook(wrong))
-    assert "Sheet «Kết quả (2)», dòng 5:" in replies[0]
+    # In the order of the file: the first part's problems, then the continued sheet's.
+    first = replies[0].index("Sheet «Kết quả», dòng 4:")
+    assert first < replies[0].index("Sheet «Kết quả (2)», dòng 5:")
 
 
 async def test_a_file_never_changes_what_a_member_registered_in_the_chat(db, chat, clock):
