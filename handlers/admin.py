@@ -164,14 +164,28 @@ class InviteFlow(Flow):
         )
 
 
-def check_campaign_dates(
-    starts_on: date, ends_on: date, opens_on: date | None, closes_on: date | None
-) -> None:
-    """A campaign's dates hold together: it ends after it starts, and registrations open and
-    close within it (a window left open takes the campaign's own dates). Checked at
-    confirmation, since a date changed from the summary may leave another one outside."""
-    opens = opens_on or starts_on
-    closes = closes_on or ends_on
+def campaign_values(answers: dict[str, Any]) -> dict[str, Any]:
+    """The campaign form's answers as the campaign's columns (/taodot and /suadot), checked to
+    hold together: it ends after it starts, and registrations open and close within it (a
+    window left open takes the campaign's own dates). Checked at confirmation, since a date
+    changed from the summary may leave another one outside."""
+
+    def day(name: str) -> date | None:
+        return date.fromisoformat(answers[name]) if answers.get(name) else None
+
+    values = {
+        "code": answers["code"],
+        "name": answers["name"],
+        "starts_on": day("starts_on"),
+        "ends_on": day("ends_on"),
+        "cadence": answers["cadence"],
+        "due_day": int(answers["due_day"]) if answers.get("due_day") else 25,
+        "registration_opens_on": day("registration_opens_on"),
+        "registration_closes_on": day("registration_closes_on"),
+    }
+    starts_on, ends_on = values["starts_on"], values["ends_on"]
+    opens = values["registration_opens_on"] or starts_on
+    closes = values["registration_closes_on"] or ends_on
     if not starts_on <= ends_on:
         raise vn.InputError("error-date-before", min=vn.format_date(starts_on))
     if not starts_on <= opens <= closes <= ends_on:
@@ -182,6 +196,7 @@ def check_campaign_dates(
             start=vn.format_date(starts_on),
             end=vn.format_date(ends_on),
         )
+    return values
 
 
 class CampaignFlow(AdminFlow):
@@ -245,30 +260,17 @@ class CampaignFlow(AdminFlow):
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         if await queries.campaign_by_code(ctx.session, code=answers["code"]):
             raise vn.InputError("error-campaign-code-taken", code=answers["code"])
-        check_campaign_dates(
-            *(
-                date.fromisoformat(answers[name]) if answers.get(name) else None
-                for name in (
-                    "starts_on",
-                    "ends_on",
-                    "registration_opens_on",
-                    "registration_closes_on",
-                )
-            )  # type: ignore[arg-type]
-        )
+        values = campaign_values(answers)
         campaign = await queries.add_campaign(
             ctx.session,
-            code=answers["code"],
-            name=answers["name"],
-            starts_on=date.fromisoformat(answers["starts_on"]),
-            ends_on=date.fromisoformat(answers["ends_on"]),
+            code=values["code"],
+            name=values["name"],
+            starts_on=values["starts_on"],
+            ends_on=values["ends_on"],
             now=ctx.now,
         )
-        campaign.cadence = answers["cadence"]
-        campaign.due_day = int(answers["due_day"]) if answers.get("due_day") else 25
-        for name in ("registration_opens_on", "registration_closes_on"):
-            if answers.get(name):
-                setattr(campaign, name, date.fromisoformat(answers[name]))
+        for name in ("cadence", "due_day", "registration_opens_on", "registration_closes_on"):
+            setattr(campaign, name, values[name])
         await queries.audit(
             ctx.session,
             at=ctx.now,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from handlers import vn
-from handlers.admin import CampaignFlow, _code, check_campaign_dates
+from handlers.admin import CampaignFlow, _code, campaign_values
 from handlers.context import Ctx
 from handlers.conversation import start
 from handlers.flow import register
@@ -51,13 +51,7 @@ class EditCampaignFlow(CampaignFlow):
             raise vn.InputError("campaign-gone")
         spec = self.form.field("code")
         await self.check(ctx, conv, spec, answers["code"])
-        new = _values(answers)
-        check_campaign_dates(
-            new["starts_on"],
-            new["ends_on"],
-            new["registration_opens_on"],
-            new["registration_closes_on"],
-        )
+        new = campaign_values(answers)
         if new["cadence"] != campaign.cadence or new["due_day"] != campaign.due_day:
             # Reports already filed by periods of the old rhythm would no longer match them.
             reported = await ctx.session.scalar(
@@ -98,22 +92,6 @@ class EditCampaignFlow(CampaignFlow):
 
 
 register(EditCampaignFlow())
-
-
-def _values(answers: dict[str, Any]) -> dict[str, Any]:
-    def day(name: str) -> date | None:
-        return date.fromisoformat(answers[name]) if answers.get(name) else None
-
-    return {
-        "code": answers["code"],
-        "name": answers["name"],
-        "starts_on": day("starts_on"),
-        "ends_on": day("ends_on"),
-        "cadence": answers["cadence"],
-        "due_day": int(answers["due_day"]) if answers.get("due_day") else 25,
-        "registration_opens_on": day("registration_opens_on"),
-        "registration_closes_on": day("registration_closes_on"),
-    }
 
 
 def _shown(value: object) -> object:
