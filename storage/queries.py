@@ -542,10 +542,9 @@ async def review_queue(
 ) -> tuple[int, Model | None]:
     """Submitted registrations of the units, oldest first, but not the reviewer's own: how
     many, and the next one (after a given one, to skip ahead)."""
-    # An imported model has no owner: NULL != reviewer is not true in SQL, so say it.
+    # IS DISTINCT FROM, not !=: an imported model has no owner, and NULL != x is not true.
     waiting = select(Model).where(
-        Model.status == rules.SUBMITTED,
-        or_(Model.owner_id.is_(None), Model.owner_id != reviewer_id),
+        Model.status == rules.SUBMITTED, Model.owner_id.is_distinct_from(reviewer_id)
     )
     if unit_ids is not None:
         waiting = waiting.where(Model.unit_id.in_(unit_ids))
@@ -604,7 +603,7 @@ async def completed_models(
         select(Model)
         .where(
             Model.status == rules.COMPLETED,
-            or_(Model.owner_id.is_(None), Model.owner_id != evaluator_id),
+            Model.owner_id.is_distinct_from(evaluator_id),
         )
         .order_by(Model.updated_at, Model.id)
         .limit(limit)
