@@ -49,7 +49,7 @@ async def export_command(
                 print(text, file=sys.stderr, flush=True)
 
         try:
-            async with db.session() as session:
+            async with db.read() as session:
                 counts = await export_workbook(
                     session,
                     partial,

@@ -9,6 +9,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.texts import Texts
@@ -39,7 +40,7 @@ from handlers import (
 from handlers.context import CoreConfig, Ctx
 from handlers.types import Choice, Inbound, Result
 from storage import queries
-from storage.db import Database
+from storage.db import Database, is_busy
 from storage.models import Conversation
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,16 @@ class Core:
             log.info("conversation changed concurrently for %s", inbound.external_id)
             result = Result(notice=self.texts("error-concurrent"))
             result.say(self.texts("error-concurrent"))
+            return result
+        except DBAPIError as error:
+            if not is_busy(error):
+                raise
+            # Another process holds the database (a large import, say) longer than a write
+            # waits: the whole update was rolled back, so the same message can simply be sent
+            # again.
+            log.warning("database busy, update of %s not applied: %s", inbound.external_id, error)
+            result = Result(notice=self.texts("error-busy"))
+            result.say(self.texts("error-busy"))
             return result
 
     async def _handle(self, inbound: Inbound) -> Result:

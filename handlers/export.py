@@ -72,7 +72,7 @@ class ChatExport:
 
         with tempfile.TemporaryDirectory(prefix="dvk-export-") as folder:
             path = Path(folder) / name
-            async with io.db.session() as session:
+            async with io.db.read() as session:
                 counts = await export_workbook(
                     session, path, scope=scope, timezone=io.config.timezone, progress=progress
                 )

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import DateTime, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -38,34 +39,82 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+# How long a write waits for another connection's write lock (SQLite) or a row or table lock
+# (PostgreSQL) before the unit of work gives up; the person is then asked to try again.
+DEFAULT_BUSY_TIMEOUT = 10.0
+# Connections of `Database.read()` carry this execution option: they never write.
+READ_ONLY = "dvk_read_only"
 
 
-def make_engine(url: str, **kwargs: object) -> AsyncEngine:
+def _sqlite_connect(busy_timeout: float):  # type: ignore[no-untyped-def]
+    def connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # SQLAlchemy's recipe for (aio)sqlite: the driver emits no BEGIN of its own, so a
+        # SAVEPOINT can never open (and its RELEASE commit) a transaction of its own; the
+        # "begin" listener below starts every transaction explicitly.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return connect
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A unit of work that may write takes the write lock when it begins (waiting up to the busy
+    # timeout). A deferred transaction that reads first and writes later fails at once, without
+    # waiting, when another connection wrote in between (SQLITE_BUSY_SNAPSHOT in WAL mode).
+    # Readers take no lock, so they never hold up the writers.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def make_engine(
+    url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **kwargs: object
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("postgresql+asyncpg"):
+        settings = {"lock_timeout": str(int(busy_timeout * 1000))}
+        kwargs.setdefault("connect_args", {"server_settings": settings})
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect(busy_timeout))
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def is_busy(error: BaseException) -> bool:
+    """The database was too busy to take this write in time: nothing of it was kept, and the
+    same action can simply be tried again."""
+    if not isinstance(error, DBAPIError):
+        return False
+    message = str(error.orig).lower()
+    # SQLite: "database is locked" / "database table is locked"; PostgreSQL: lock_timeout
+    # (LockNotAvailableError, SQLSTATE 55P03).
+    return (
+        "database is locked" in message
+        or "database table is locked" in message
+        or getattr(error.orig, "sqlstate", None) == "55P03"
+        or "lock timeout" in message
+        or "locknotavailable" in type(error.orig).__name__.lower()
+    )
 
 
 class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        readers = engine.execution_options(**{READ_ONLY: True, "postgresql_readonly": True})
+        self.readers = async_sessionmaker(readers, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        return cls(make_engine(url))
+    def from_url(cls, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Database:
+        return cls(make_engine(url, busy_timeout=busy_timeout))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -77,6 +126,17 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that only reads (statistics, exports, digests' figures): it holds no
+        write lock while it runs, so long reads never make writers wait; PostgreSQL refuses a
+        write in it."""
+        async with self.readers() as session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

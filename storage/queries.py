@@ -441,24 +441,21 @@ async def enqueue(
     not_before: datetime | None = None,
     priority: int = 5,
 ) -> bool:
-    """Queue a message unless one with the same key exists. True when queued now."""
-    exists = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key))
-    if exists is not None:
-        return False
-    session.add(
-        OutboxMessage(
-            key=key,
-            member_id=member_id,
-            payload=payload,
-            status="pending",
-            priority=priority,
-            attempts=0,
-            not_before=not_before or now,
-            created_at=now,
-        )
-    )
-    await session.flush()
-    return True
+    """Queue a message unless one with the same key exists. True when queued now.
+
+    One statement that the database settles: two units of work queueing the same key at once
+    (two coordinators, a sweep and a handler, two replicas) both succeed, and one row results."""
+    row = {
+        "key": key,
+        "member_id": member_id,
+        "payload": payload,
+        "status": "pending",
+        "priority": priority,
+        "attempts": 0,
+        "not_before": not_before or now,
+        "created_at": now,
+    }
+    return await enqueue_many(session, [row]) == 1
 
 
 async def admins(session: AsyncSession) -> Sequence[Member]:

@@ -185,6 +185,13 @@ async def test_same_title_twice_in_a_campaign_is_refused(seeded, chat, db):
 
 
 async def register_quickly(person, title: str) -> None:
+    await fill_registration(person, title)
+    replies = await person.click("✅ Gửi đăng ký")
+    assert replies[0].startswith("✅ Đã gửi đăng ký")
+
+
+async def fill_registration(person, title: str) -> None:
+    """An individual's registration answered up to its summary, not yet sent."""
     await person.send("/dangky")
     await person.click("Cá nhân")
     await person.send(title)
@@ -197,8 +204,6 @@ async def register_quickly(person, title: str) -> None:
     await person.click("Xong")
     await person.send("01/12/2026")
     await person.send("30/06/2027")
-    replies = await person.click("✅ Gửi đăng ký")
-    assert replies[0].startswith("✅ Đã gửi đăng ký")
 
 
 async def test_cancel_discards_the_draft(seeded, chat, db):

@@ -151,12 +151,13 @@ async def member_id(db) -> int:
 
 
 async def test_replies_do_not_wait_behind_queued_reminders(member, db, clock, api):
+    who = await member_id(db)
     async with db.session() as session:
         for n in range(300):
             await queries.enqueue(
                 session,
                 key=f"broadcast-test:{n}",
-                member_id=await member_id(db),
+                member_id=who,
                 payload={"text": f"Thông báo {n}", "choices": []},
                 now=clock(),
             )

@@ -1,0 +1,164 @@
+"""Units of work: all or nothing on both databases, a busy database answered without harm, and
+the same message queued twice by two units of work at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
+
+from bot.demo import seed
+from storage import queries
+from storage.db import Database, is_busy
+from storage.models import AuditEntry, Conversation, Model, OutboxMessage
+from tests.conftest import PG_URL
+from tests.test_registration import fill_registration, join
+
+TITLE = "Chuyển đổi số trong giảng dạy"
+
+
+@pytest.fixture
+async def seeded(db, clock):
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+
+
+async def count(db: Database, model: type) -> int:
+    async with db.session() as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+async def test_a_failure_after_the_savepoint_keeps_nothing(seeded, chat, db, monkeypatch):
+    """The registration's savepoint is its first write; a failure later in the same update
+    (the audit entry here, "database is locked" in real life) must take it back too."""
+    person = await join(chat)
+
+    async def broken_audit(*args: object, **kwargs: object) -> None:
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("disk I/O error"))
+
+    await fill_registration(person, TITLE)
+    monkeypatch.setattr(queries, "audit", broken_audit)
+    await person.click("✅ Gửi đăng ký")
+    assert person.replies() == [
+        "Đã có lỗi xảy ra. Dữ liệu bạn đã nhập vẫn được giữ; vui lòng thử lại."
+    ]
+    assert await count(db, Model) == 0
+    assert await count(db, AuditEntry) == 1  # the join's, nothing of the registration
+    async with db.session() as session:
+        conv = await session.scalar(select(Conversation))
+    assert conv is not None and conv.form == "register"  # the form is still there to send
+
+    monkeypatch.undo()
+    replies = await person.click("✅ Gửi đăng ký")
+    assert replies[0].startswith(f"✅ Đã gửi đăng ký mô hình «{TITLE}»")
+    async with db.session() as session:
+        model = await session.scalar(select(Model))
+    assert model.status == "submitted" and model.code
+
+
+async def _hold_the_database(url: str, held: asyncio.Event, release: asyncio.Event) -> None:
+    """Another connection (another process, a `dvk import`) holding the write lock."""
+    database = Database.from_url(url)
+    try:
+        async with database.session() as session:
+            if PG_URL:
+                await session.execute(text("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE"))
+            else:
+                await session.execute(text("UPDATE units SET name = name WHERE id = -1"))
+            held.set()
+            await release.wait()
+    finally:
+        await database.dispose()
+
+
+async def test_a_busy_database_asks_to_try_again_and_keeps_nothing(
+    database_url,
+    seeded,
+    chat,
+    db,
+):
+    person = await join(chat)
+    await person.send("/dangky")
+    await person.click("Cá nhân")
+    async with db.session() as session:
+        before = (await session.scalar(select(Conversation))).state
+
+    held, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_the_database(database_url, held, release))
+    await held.wait()
+    try:
+        from bot.config import Settings
+        from bot.runtime import build_core
+
+        # Waits of a fraction of a second instead of ten: the answer comes at once.
+        busy_core = build_core(
+            Settings(_env_file=None, database_url=database_url),
+            Database.from_url(database_url, busy_timeout=0.2),
+        )
+        person.app.bot_data["core"], core = busy_core, person.app.bot_data["core"]
+        replies = await person.send(TITLE)
+        person.app.bot_data["core"] = core
+        await busy_core.db.dispose()
+    finally:
+        release.set()
+        await holder
+    assert replies == [
+        "⏳ Hệ thống đang bận, câu trả lời của bạn chưa được ghi. Xin gửi lại sau giây lát."
+    ]
+    async with db.session() as session:
+        assert (await session.scalar(select(Conversation))).state == before
+
+    # Once the database is free the same answer is taken.
+    replies = await person.send(TITLE)
+    assert replies[0] == "Mô hình thuộc lĩnh vực nào?"
+
+
+def test_busy_errors_are_told_apart():
+    assert is_busy(OperationalError("BEGIN", {}, Exception("database is locked")))
+    assert not is_busy(OperationalError("BEGIN", {}, Exception("no such table: units")))
+    assert not is_busy(ValueError("database is locked"))
+
+
+async def _until_waiting_on_a_lock(db: Database) -> None:
+    """PostgreSQL: until another connection waits for a lock (bounded; no fixed sleep)."""
+    for _ in range(1000):
+        async with db.read() as session:
+            waiting = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the second unit of work never waited for the first")
+
+
+async def test_the_same_message_queued_by_two_units_of_work_at_once(db, clock, seeded):
+    """Two coordinators press «Nhắc người quá hạn» together, or a sweep and a handler, or two
+    replicas: both check that the key is free before either has committed. The second must not
+    fail; the message is queued once."""
+    async with db.session() as session:
+        member_id = (await queries.admins(session))[0].id
+
+    async def queue(session) -> bool:  # type: ignore[no-untyped-def]
+        return await queries.enqueue(
+            session, key="nudge:42:2026-11-26", member_id=member_id, payload={}, now=clock()
+        )
+
+    async def second() -> bool:
+        async with db.session() as session:
+            return await queue(session)
+
+    async with db.session() as session:
+        assert await queue(session)
+        # The second starts while the first is not yet committed: on PostgreSQL it finds no
+        # row and waits on the key; on SQLite it waits for the write lock.
+        racing = asyncio.create_task(second())
+        if PG_URL:
+            await _until_waiting_on_a_lock(db)
+    assert await racing is False
+    assert await count(db, OutboxMessage) == 1
