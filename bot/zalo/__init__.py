@@ -1,0 +1,1 @@
+"""The Zalo channel: Zalo Bot Platform's API, read and written."""
