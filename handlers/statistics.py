@@ -236,7 +236,10 @@ async def show_stats(ctx: Ctx, argument: str) -> None:
         return
     campaign, years = scope
     stats = await organisation_stats(
-        ctx.session, campaign_id=campaign.id if campaign else None, years=years
+        ctx.session,
+        campaign_id=campaign.id if campaign else None,
+        years=years,
+        tz=ctx.config.timezone,
     )
     ctx.result.say(stats_text(ctx.t, stats, campaign, years))
     ctx.result.messages[-1].photo = stats_chart(ctx.t, stats)
