@@ -1,11 +1,25 @@
 """Chart images for digests and statistics, drawn with matplotlib's object API (no pyplot
-state, no screen)."""
+state, no screen), in a thread of their own (`drawn`)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
-from typing import Any
+from typing import Any, TypeVar
+
+# One thread draws every chart: drawing takes long enough to stall the event loop, and
+# matplotlib is not safe to use from several threads at once.
+_DRAWER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="charts")
+T = TypeVar("T")
+
+
+async def drawn(draw: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`draw(*args, **kwargs)` run in the chart thread, off the event loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_DRAWER, functools.partial(draw, *args, **kwargs))
 
 
 def plain(text: str) -> str:

@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import vn
-from handlers.charts import fields_chart
+from handlers.charts import drawn, fields_chart
 from handlers.context import Ctx
 from storage import queries, rules
 from storage.models import Campaign
@@ -242,7 +242,7 @@ async def show_stats(ctx: Ctx, argument: str) -> None:
         tz=ctx.config.timezone,
     )
     ctx.result.say(stats_text(ctx.t, stats, campaign, years))
-    ctx.result.messages[-1].photo = stats_chart(ctx.t, stats)
+    ctx.result.messages[-1].photo = await drawn(stats_chart, ctx.t, stats)
 
 
 TEMPLATE_NAME = "mau-nhap-dan-van-kheo.xlsx"
