@@ -221,7 +221,10 @@ async def print_stats(
                 return 1
             campaign, years = scope
             stats = await organisation_stats(
-                session, campaign_id=campaign.id if campaign else None, years=years
+                session,
+                campaign_id=campaign.id if campaign else None,
+                years=years,
+                tz=core.config.timezone,
             )
         print(stats_text(core.texts, stats, campaign, years))
         if chart is not None:

@@ -6,15 +6,17 @@ the scheduled minute neither loses nor doubles one."""
 from __future__ import annotations
 
 import base64
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 
 from bot.texts import Texts
 from handlers import vn
-from handlers.charts import reports_chart
+from handlers.charts import drawn, reports_chart
 from handlers.context import CoreConfig, Ctx
 from handlers.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec, Option
@@ -24,6 +26,8 @@ from storage.db import Database
 from storage.models import Conversation, Member
 from storage.periods import latest_slot
 from storage.stats import unit_state
+
+log = logging.getLogger(__name__)
 
 MODES = ("weekly", "daily", "off")
 # A slot missed by more than this (the bot was down) is skipped rather than sent late.
@@ -111,9 +115,18 @@ async def start_settings(ctx: Ctx) -> None:
     await conversation.start(ctx, "digest")
 
 
-async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -> int:
-    """Queue the digests whose slot has come. Returns how many were queued."""
-    queued = 0
+@dataclass(frozen=True)
+class Due:
+    """A digest whose slot has come: for whom, the slot, and the moment it covers from."""
+
+    member_id: int
+    slot: datetime
+    since: datetime
+
+
+async def due_now(db: Database, config: CoreConfig, now: datetime) -> list[Due]:
+    """Who is due a digest now, in one short read."""
+    due = []
     async with db.session() as session:
         for member in await queries.staff_members(session):
             slot = latest_slot(
@@ -130,20 +143,69 @@ async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -
             since = member.last_digest_at or slot - (
                 timedelta(days=1) if member.digest_mode == "daily" else timedelta(days=7)
             )
-            payload = await build(session, config, texts, member, since, now)
-            queued += await queries.enqueue(
-                session,
-                key=f"digest:{member.id}:{slot.isoformat()}",
-                member_id=member.id,
-                payload=payload,
-                now=now,
-                not_before=config.quiet_hours.next_allowed(now.astimezone(config.timezone)),
-                priority=4,
-            )
-            await session.execute(
-                update(Member).where(Member.id == member.id).values(last_digest_at=slot)
+            due.append(Due(member.id, slot, since))
+    return due
+
+
+async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -> int:
+    """Queue the digests whose slot has come. Returns how many were queued.
+
+    Everyone's default slot is the same minute, so each digest is a unit of its own: one that
+    fails is logged and tried again at the next sweep (its slot stays unrecorded) while the
+    others go, and no transaction stays open while a chart is drawn."""
+    queued = 0
+    for due in await due_now(db, config, now):
+        try:
+            queued += await queue_one(db, config, texts, due, now)
+        except Exception:
+            log.exception(
+                "digest for member %d failed; tried again at the next sweep", due.member_id
             )
     return queued
+
+
+async def queue_one(
+    db: Database, config: CoreConfig, texts: Texts, due: Due, now: datetime
+) -> bool:
+    """Read one person's figures, draw their chart with no transaction open, then queue the
+    digest and record its slot in one short write. False when there was nothing to queue."""
+    async with db.session() as session:
+        member = await session.get(Member, due.member_id)
+        if member is None:
+            return False
+        payload, rows = await build(session, config, texts, member, due.since, now)
+    if len(rows) >= 2:
+        chart = await drawn(
+            reports_chart,
+            rows,
+            title=texts("digest-chart-title"),
+            expected=texts("digest-chart-expected"),
+            received=texts("digest-chart-received"),
+        )
+        payload["photo"] = base64.b64encode(chart).decode("ascii")
+    async with db.session() as session:
+        # Claimed only while unrecorded: a second replica sweeping the same minute waits for
+        # this one's row, then finds the slot taken.
+        claimed = await session.execute(
+            update(Member)
+            .where(
+                Member.id == due.member_id,
+                or_(Member.last_digest_at.is_(None), Member.last_digest_at < due.slot),
+            )
+            .values(last_digest_at=due.slot)
+            .execution_options(synchronize_session=False)
+        )
+        if not claimed.rowcount:
+            return False
+        return await queries.enqueue(
+            session,
+            key=f"digest:{due.member_id}:{due.slot.isoformat()}",
+            member_id=due.member_id,
+            payload=payload,
+            now=now,
+            not_before=config.quiet_hours.next_allowed(now.astimezone(config.timezone)),
+            priority=4,
+        )
 
 
 async def _scope(
@@ -175,8 +237,9 @@ def chart_rows(every: list[Any], state: Any, units: list[Any]) -> list[tuple[str
 
 async def build(
     session: Any, config: CoreConfig, texts: Texts, member: Member, since: datetime, now: datetime
-) -> dict[str, Any]:
-    """The digest's text, buttons and chart, as an outbox payload."""
+) -> tuple[dict[str, Any], list[tuple[str, int, int]]]:
+    """The digest's text and buttons, as an outbox payload, and its chart's bars (drawn by the
+    caller, outside the transaction)."""
     today = now.astimezone(config.timezone).date()
     # The tree as plain rows: a country has thousands of units.
     every = list(await queries.unit_tree(session))
@@ -190,7 +253,8 @@ async def build(
     unreachable = await queries.unreachable_members(session, unit_ids=unit_ids)
     head = texts("digest-head", since=vn.format_datetime(since, config.timezone))
     if not (new_waiting or reports or became_overdue):
-        return {"text": texts("digest-nothing-new", since=vn.format_date(since_day)), "choices": []}
+        nothing = texts("digest-nothing-new", since=vn.format_date(since_day))
+        return {"text": nothing, "choices": []}, []
     lines = [head]
     lines.append(
         texts("digest-waiting", new=vn.format_number(new_waiting), total=vn.format_number(waiting))
@@ -213,19 +277,7 @@ async def build(
         lines.append(texts("unit-state-indicators"))
         for item in state.indicators[:20]:
             lines.append(indicator_line(texts, item))
-    rows = chart_rows(every, state, chart_units)
-    chart = None
-    if len(rows) >= 2:
-        chart = reports_chart(
-            rows,
-            title=texts("digest-chart-title"),
-            expected=texts("digest-chart-expected"),
-            received=texts("digest-chart-received"),
-        )
     choices = []
     if waiting:
         choices = [[{"label": texts("button-open-review"), "data": "go:duyet"}]]
-    payload: dict[str, Any] = {"text": "\n".join(lines), "choices": choices}
-    if chart is not None:
-        payload["photo"] = base64.b64encode(chart).decode("ascii")
-    return payload
+    return {"text": "\n".join(lines), "choices": choices}, chart_rows(every, state, chart_units)

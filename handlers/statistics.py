@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import vn
-from handlers.charts import fields_chart
+from handlers.charts import drawn, fields_chart
 from handlers.context import Ctx
 from storage import queries, rules
 from storage.models import Campaign
@@ -236,10 +236,13 @@ async def show_stats(ctx: Ctx, argument: str) -> None:
         return
     campaign, years = scope
     stats = await organisation_stats(
-        ctx.session, campaign_id=campaign.id if campaign else None, years=years
+        ctx.session,
+        campaign_id=campaign.id if campaign else None,
+        years=years,
+        tz=ctx.config.timezone,
     )
     ctx.result.say(stats_text(ctx.t, stats, campaign, years))
-    ctx.result.messages[-1].photo = stats_chart(ctx.t, stats)
+    ctx.result.messages[-1].photo = await drawn(stats_chart, ctx.t, stats)
 
 
 TEMPLATE_NAME = "mau-nhap-dan-van-kheo.xlsx"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +29,13 @@ from storage.models import (
     Target,
     Unit,
 )
-from storage.periods import Period, is_paused, period_containing, reporting_periods
+from storage.periods import (
+    DEFAULT_TZ,
+    Period,
+    is_paused,
+    period_containing,
+    reporting_periods,
+)
 
 REPORTING = (rules.APPROVED, rules.IN_PROGRESS)
 
@@ -260,10 +267,15 @@ class OrganisationStats:
 
 
 async def organisation_stats(
-    session: AsyncSession, *, campaign_id: int | None = None, years: tuple[int, int] | None = None
+    session: AsyncSession,
+    *,
+    campaign_id: int | None = None,
+    years: tuple[int, int] | None = None,
+    tz: ZoneInfo = DEFAULT_TZ,
 ) -> OrganisationStats:
     """The end-of-period figures of the movement, in a handful of grouped queries (no query per
-    unit or per model), so a country's data is summed in the database."""
+    unit or per model), so a country's data is summed in the database. Years are calendar years
+    where the movement is (`tz`)."""
     span = Scope(campaign_id, years).dates()
     stats = OrganisationStats()
     campaign = [Model.campaign_id == campaign_id] if campaign_id is not None else []
@@ -325,7 +337,7 @@ async def organisation_stats(
     ).one()
     evaluated = list(counted)
     if span is not None:
-        evaluated.append(Evaluation.evaluated_at.between(*_moments(span)))
+        evaluated.append(_within(Evaluation.evaluated_at, _moments(span, tz)))
     for level, proposed, count in await session.execute(
         select(Evaluation.level, Evaluation.proposed, func.count())
         .join(Model, Model.id == Evaluation.model_id)
@@ -342,7 +354,7 @@ async def organisation_stats(
                 Commendation.decided_on.between(*span),
                 and_(
                     Commendation.decided_on.is_(None),
-                    Commendation.recorded_at.between(*_moments(span)),
+                    _within(Commendation.recorded_at, _moments(span, tz)),
                 ),
             )
         )
@@ -359,13 +371,19 @@ async def organisation_stats(
     return stats
 
 
-def _moments(span: tuple[date, date]) -> tuple[datetime, datetime]:
-    """The UTC moments of a span of dates. Times are compared in UTC: the hours around New
-    Year's midnight in Việt Nam may fall in the neighbouring year, which yearly figures bear."""
+def _moments(span: tuple[date, date], tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The span of local dates as UTC moments: from its first midnight in `tz`, up to (not
+    including) the midnight after its last day. Stored times are UTC, so the column is compared
+    with these bounds as it is, and its index serves."""
+    first, last = span
     return (
-        datetime.combine(span[0], time(), tzinfo=UTC),
-        datetime.combine(span[1], time.max, tzinfo=UTC),
+        datetime.combine(first, time(), tzinfo=tz).astimezone(UTC),
+        datetime.combine(last + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC),
     )
+
+
+def _within(column: Any, moments: tuple[datetime, datetime]) -> Any:
+    return and_(column >= moments[0], column < moments[1])
 
 
 async def _unit_ranking(session: AsyncSession, per_unit: dict[int, int]) -> list[UnitRank]:
