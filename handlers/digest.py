@@ -127,7 +127,7 @@ class Due:
 async def due_now(db: Database, config: CoreConfig, now: datetime) -> list[Due]:
     """Who is due a digest now, in one short read."""
     due = []
-    async with db.session() as session:
+    async with db.read() as session:
         for member in await queries.staff_members(session):
             slot = latest_slot(
                 now,
@@ -169,7 +169,7 @@ async def queue_one(
 ) -> bool:
     """Read one person's figures, draw their chart with no transaction open, then queue the
     digest and record its slot in one short write. False when there was nothing to queue."""
-    async with db.session() as session:
+    async with db.read() as session:
         member = await session.get(Member, due.member_id)
         if member is None:
             return False
