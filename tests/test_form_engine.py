@@ -404,8 +404,10 @@ def test_title_of_exactly_200_chars_and_spaces_collapsed() -> None:
 def test_collective_name_must_be_a_name() -> None:
     state = reach(REGISTRATION, COLLECTIVE[:1])
     assert path(REGISTRATION, state) == "collective_name"
-    error = text_refusal(REGISTRATION, state, "12345")
+    error = text_refusal(REGISTRATION, state, "Tổ dân phố #5")
     assert (error.key, error.params) == ("error-name", {})
+    error = text_refusal(REGISTRATION, state, "12345")
+    assert (error.key, error.params) == ("error-name-no-letter", {})
 
 
 # --- back is undo -----------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def parse_value(spec: FieldSpec, raw: str, state: dict[str, Any], env: FormEnv) 
     match spec.type:
         case "text":
             return vn.clean_text(
-                raw,
+                vn.readable_name(raw) if spec.readable else raw,
                 max_length=spec.max_length,
                 min_length=spec.min_length,
                 multiline=spec.multiline,
