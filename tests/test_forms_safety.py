@@ -1,5 +1,5 @@
-"""Nothing a person typed is dropped without a word: names nobody could read are refused,
-not stored."""
+"""Nothing a person typed is dropped without a word: a skip after photos keeps the photos, and
+names nobody could read are refused, not stored."""
 
 from __future__ import annotations
 
@@ -7,15 +7,49 @@ import pytest
 from sqlalchemy import select
 
 from bot.demo import seed
-from storage.models import Identity, Member, Model, Unit
+from storage.models import Identity, Member, Model, Report, ReportPhoto, Unit
 from tests.conftest import ADMIN_ID
-from tests.test_registration import join
+from tests.test_registration import join, register_quickly
+from tests.test_reports import HANOI_0900_20_NOV, approve_all
 
 
 @pytest.fixture
 async def seeded(db, clock):
     async with db.session() as session:
         await seed(session, now=clock(), today=clock().date())
+
+
+# --- item 7: /boqua after photos ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def reporter(db, clock, chat):
+    clock.now = HANOI_0900_20_NOV
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    person = await join(chat)
+    await register_quickly(person, "Chuyển đổi số trong giảng dạy")
+    await approve_all(db)
+    return person
+
+
+async def test_skip_after_photos_keeps_them(reporter, db):
+    await reporter.send("/baocao")
+    await reporter.send("Hoàn thành bài giảng điện tử cho khối 10")
+    await reporter.send("500")
+    await reporter.send_photo()
+    assert (await reporter.send_photo())[0].startswith("Đã nhận 2 ảnh.")
+    replies = await reporter.send("/boqua")
+    assert replies[0].startswith("Khó khăn")
+    await reporter.click("Bỏ qua »")
+    await reporter.click("Bỏ qua »")
+    summary = (await reporter.click("Chưa"))[0]
+    assert "• Ảnh minh chứng: 2 ảnh" in summary
+    await reporter.click("✅ Gửi báo cáo")
+    async with db.session() as session:
+        assert await session.scalar(select(Report)) is not None
+        photos = (await session.scalars(select(ReportPhoto))).all()
+    assert [p.file_id for p in photos] == ["AgAD", "AgAD"]
 
 
 # --- item 16: names nobody could read ---------------------------------------------------------

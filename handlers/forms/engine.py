@@ -256,6 +256,10 @@ def close_photos(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
 
 def skip(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
     step = current_step(form, state)
+    photos = step.spec is not None and step.spec.type == "photos"
+    if photos and (state["answers"].get(step.path) or {"items": []})["items"]:
+        # /boqua after a few pictures means "no more pictures", never "forget them".
+        return close_photos(form, state)
     if step.kind != "ask" or step.spec is None or step.spec.required:
         raise vn.InputError("error-cannot-skip")
     return _store(form, state, step, None)
