@@ -617,22 +617,12 @@ def test_edit_kind_collective_to_individual_drops_collective_fields() -> None:
     assert engine.final_answers(REGISTRATION, states[-1]) == {"kind": "individual", **COMMON}
 
 
-def test_edit_the_group_asks_its_items_again() -> None:
-    summary = summary_state()
-    paths, states = walk(
-        REGISTRATION,
-        [("edit", "targets"), *TARGET_HALF, ("choose", "no")],
-        state=summary,
-    )
-    assert paths == [
-        "summary",
-        "targets.indicator",
-        "targets.unit",
-        "targets.value",
-        "targets",
-        "summary",
-    ]
-    assert engine.final_answers(REGISTRATION, states[-1])["targets"] == [TARGETS[1]]
+def test_edit_the_group_lists_its_items_instead_of_asking_them_again() -> None:
+    # Changing, adding and removing one item: tests/test_form_groups.py.
+    edited = act(REGISTRATION, summary_state(), ("edit", "targets"))
+    assert engine.current_step(REGISTRATION, edited).kind == "items"
+    assert edited["answers"]["targets"]["items"] == TARGETS
+    assert engine.back(edited) == summary_state()
 
 
 @pytest.mark.parametrize(
