@@ -36,7 +36,9 @@ class UnitFlow(AdminFlow):
         "form-unit",
         (
             FieldSpec("code", "text", "label-unit-code", "ask-unit-code", max_length=32),
-            FieldSpec("name", "text", "label-unit-name", "ask-unit-name", max_length=200),
+            FieldSpec(
+                "name", "text", "label-unit-name", "ask-unit-name", max_length=200, readable=True
+            ),
             FieldSpec(
                 "parent",
                 "choice",

@@ -9,7 +9,7 @@ from typing import Any
 from handlers import vn
 from handlers.context import Ctx
 from handlers.flow import FLOWS, Flow
-from handlers.forms import engine
+from handlers.forms import engine, groups
 from handlers.forms.spec import FieldSpec, FormEnv
 from handlers.types import Choice
 from storage import queries
@@ -80,19 +80,23 @@ def value_text(ctx: Ctx, spec: FieldSpec, value: Any, env: FormEnv) -> str:
             return ctx.t("form-photos-count", count=len(value))
         case "group":
             return "\n".join(
-                f"  {i}. "
-                + " · ".join(value_text(ctx, sub, item.get(sub.name), env) for sub in spec.fields)
-                for i, item in enumerate(value, 1)
+                f"  {i}. {item_text(ctx, spec, item, env)}" for i, item in enumerate(value, 1)
             )
     return str(value)
 
 
-def _nav_row(ctx: Ctx, conv: Conversation, *, can_skip: bool) -> list[Choice]:
+def item_text(ctx: Ctx, spec: FieldSpec, item: dict[str, Any], env: FormEnv) -> str:
+    return " · ".join(value_text(ctx, sub, item.get(sub.name), env) for sub in spec.fields)
+
+
+def _nav_row(
+    ctx: Ctx, conv: Conversation, *, can_skip: bool, skip_label: str = "button-skip"
+) -> list[Choice]:
     row = []
     if conv.state["history"]:
         row.append(button(conv, "b", ctx.t("button-back")))
     if can_skip:
-        row.append(button(conv, "s", ctx.t("button-skip")))
+        row.append(button(conv, "s", ctx.t(skip_label)))
     row.append(button(conv, "x", ctx.t("button-cancel")))
     return row
 
@@ -114,6 +118,11 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
             if spec.name not in answers:
                 continue
             shown = value_text(ctx, spec, answers[spec.name], env)
+            if spec.type == "group":
+                # Items taken out while changing the group stay visible until the form is sent.
+                for item in (conv.state["answers"].get(spec.name) or {}).get("removed", []):
+                    removed = ctx.t("form-group-removed-line", item=item_text(ctx, spec, item, env))
+                    shown += "\n  " + removed
             separator = "\n" if spec.type == "group" or "\n" in shown else " "
             lines.append(f"• {ctx.label(spec.label)}:{separator}{shown}")
             edit_buttons.append(
@@ -126,6 +135,9 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
         ctx.result.say("\n".join(lines), rows)
         return
     assert step.field is not None
+    if step.kind in ("items", "remove"):
+        _render_items(ctx, conv, step.field, env, step.kind, lines)
+        return
     if step.kind == "more":
         count = len(conv.state["answers"][step.field.name]["items"])
         lines.append(ctx.t("form-more", label=ctx.label(step.field.label), count=count))
@@ -141,13 +153,18 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     spec = step.spec
     assert spec is not None
     prompt = ctx.label(spec.prompt)
+    kept = engine.kept_value(conv.state, step)
     if step.sub is not None:
         group = conv.state["answers"].get(step.field.name) or {"items": []}
-        prompt = ctx.t(step.field.item_label, n=len(group["items"]) + 1) + " " + prompt
+        at = group.get("at")
+        n = len(group["items"]) + 1 if at is None else at + 1
+        prompt = ctx.t(step.field.item_label, n=n) + " " + prompt
     if conv.state.get("editing"):
         prompt = ctx.t("form-editing") + " " + prompt
     lines.append(prompt)
-    if not spec.required:
+    if kept is not None:
+        lines.append(ctx.t("form-group-current", value=value_text(ctx, spec, kept[0], env)))
+    elif not spec.required:
         lines.append(ctx.t("form-optional-hint"))
     rows: list[list[Choice]] = []
     if spec.type == "choice":
@@ -173,12 +190,64 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
             # Each picture of an album arrives alone: answer it in one short line.
             lines = [*([note] if note else []), ctx.t("form-photos-received", count=photos_so_far)]
             rows.append([button(conv, "d", ctx.t("button-photos-done"))])
-    can_skip = not spec.required and photos_so_far == 0
-    rows.append(_nav_row(ctx, conv, can_skip=can_skip))
+    if kept is not None:
+        rows.append(_nav_row(ctx, conv, can_skip=True, skip_label="button-keep"))
+    else:
+        rows.append(_nav_row(ctx, conv, can_skip=not spec.required and photos_so_far == 0))
     ctx.result.say("\n".join(lines), rows, free_text=spec.type not in ("choice", "photos"))
 
 
-async def _advance(ctx: Ctx, conv: Conversation, new_state: dict[str, Any]) -> None:
+def _render_items(
+    ctx: Ctx, conv: Conversation, spec: FieldSpec, env: FormEnv, kind: str, lines: list[str]
+) -> None:
+    """A group changed from the summary: its items to change (or remove) one, add, or be done."""
+    items = conv.state["answers"][spec.name]["items"]
+    label = ctx.label(spec.label)
+    action = "gi" if kind == "items" else "gd"
+    rows = [
+        [button(conv, f"{action}:{i}", _short(f"{i + 1}. {item_text(ctx, spec, item, env)}"))]
+        for i, item in enumerate(items)
+    ]
+    if kind == "remove":
+        lines.append(ctx.t("form-group-remove", label=label))
+    else:
+        head = ctx.t("form-group-items", label=label, count=len(items))
+        lines.append(ctx.t("form-editing") + " " + head if conv.state.get("editing") else head)
+        more = []
+        if len(items) < spec.max_items:
+            more.append(button(conv, "ga", ctx.t("button-group-add")))
+        if len(items) > spec.min_items:
+            more.append(button(conv, "gr", ctx.t("button-group-remove")))
+        if more:
+            rows.append(more)
+        rows.append([button(conv, "gn", ctx.t("button-group-done"))])
+    rows.append(_nav_row(ctx, conv, can_skip=False))
+    ctx.result.say("\n".join(lines), rows)
+
+
+def _short(label: str, limit: int = 60) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _removal_note(ctx: Ctx, conv: Conversation, env: FormEnv, arg: str) -> str | None:
+    """What a removal takes out, said when it is done (back brings it back)."""
+    step = engine.current_step(flow_of(conv).form_for(conv), conv.state)
+    if step.kind != "remove" or step.field is None:
+        return None
+    items = conv.state["answers"][step.field.name]["items"]
+    if not arg.isdigit() or int(arg) >= len(items):
+        return None
+    return ctx.t(
+        "form-group-removed",
+        n=int(arg) + 1,
+        item=item_text(ctx, step.field, items[int(arg)], env),
+        label=ctx.label(step.field.label),
+    )
+
+
+async def _advance(
+    ctx: Ctx, conv: Conversation, new_state: dict[str, Any], note: str | None = None
+) -> None:
     conv.state = new_state
     touch(ctx, conv)
     flow = flow_of(conv)
@@ -186,7 +255,7 @@ async def _advance(ctx: Ctx, conv: Conversation, new_state: dict[str, Any]) -> N
         await finish(ctx, conv)
         return
     await ctx.session.flush()
-    await render(ctx, conv)
+    await render(ctx, conv, note=note)
 
 
 async def finish(ctx: Ctx, conv: Conversation) -> None:
@@ -293,12 +362,13 @@ async def on_button(ctx: Ctx, conv: Conversation, action: str) -> None:
             return
         await finish(ctx, conv)
         return
+    note = _removal_note(ctx, conv, env, arg) if kind == "gd" else None
     try:
         new_state = await _apply_button(ctx, conv, flow, env, kind, arg)
     except vn.InputError as error:
         await render(ctx, conv, note="⚠️ " + ctx.t(error.key, **error.params))
         return
-    await _advance(ctx, conv, new_state)
+    await _advance(ctx, conv, new_state, note)
 
 
 async def _apply_button(
@@ -324,6 +394,15 @@ async def _apply_button(
             if arg not in {spec.name for spec in form.fields}:
                 raise vn.InputError("error-choice")
             return engine.edit(form, conv.state, arg)
+        case "gi" | "gd" if arg.isdigit():
+            change = groups.change if kind == "gi" else groups.remove
+            return change(form, conv.state, int(arg))
+        case "ga":
+            return groups.add(form, conv.state)
+        case "gr":
+            return groups.choose_removal(form, conv.state)
+        case "gn":
+            return groups.close(form, conv.state)
         case "p" if arg == "all":
             return dict(conv.state, query=None, page=0)
         case "p" if arg.isdigit():

@@ -49,6 +49,7 @@ class UnitEditFlow(AdminFlow):
                 "label-unit-new-name",
                 "ask-unit-new-name",
                 max_length=200,
+                readable=True,
                 when=(("action", "rename"),),
             ),
             FieldSpec(

@@ -20,6 +20,7 @@ from storage.vietnamese import (  # noqa: F401
     format_number,
     parse_date,
     parse_number,
+    readable_name,
     title_key,
 )
 
@@ -79,9 +80,9 @@ _NAME_PUNCTUATION = frozenset(" .,-'’()/&0123456789")
 
 
 def clean_name(raw: str, *, max_length: int = 100) -> str:
-    name = clean_text(raw, max_length=max_length, min_length=2)
-    if not any(ch.isalpha() for ch in name):
-        raise InputError("error-name")
+    """A person's or a collective's name: readable (see `readable_name`), and only letters,
+    spaces and the punctuation names use."""
+    name = clean_text(readable_name(raw), max_length=max_length, min_length=2)
     for ch in name:
         # Marks (M*) cover combining diacritics that have no precomposed NFC form.
         if ch not in _NAME_PUNCTUATION and unicodedata.category(ch)[0] not in "LM":

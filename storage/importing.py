@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import queries
 from storage.models import Unit
+from storage.vietnamese import InputError, readable_name
 
 # The same rule the admin form applies to a unit code typed in the chat.
 CODE_MAX = 32
@@ -224,6 +225,18 @@ def _cycles(
     return cycles
 
 
+def _unreadable(name: str) -> tuple[str, dict[str, object]] | None:
+    """The chat's rule for a unit's name (`readable_name`) as an import problem. A file's name is
+    stored as written, so invisible characters are refused even at its edges."""
+    try:
+        if readable_name(name) == name:
+            return None
+    except InputError as error:
+        if error.key.startswith("error-name-"):
+            return "import-" + error.key.removeprefix("error-"), dict(error.params)
+    return "import-name-invisible", {}
+
+
 def validate_unit_rows(
     rows: Sequence[UnitRow],
     existing_codes: set[str],
@@ -261,6 +274,8 @@ def validate_unit_rows(
             )
         elif any(unicodedata.category(ch) in ("Cc", "Cf") for ch in r.name):
             problems.append(Problem(r.row, "import-name-control"))
+        elif (unreadable := _unreadable(r.name)) is not None:
+            problems.append(Problem(r.row, *unreadable))
 
     parents = {_key(k): (_key(v) if v else None) for k, v in (existing_parents or {}).items()}
     shown = {_key(code): code for code in existing_parents or {}}

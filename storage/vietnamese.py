@@ -41,6 +41,61 @@ def title_key(title: str) -> str:
     return key.rstrip(" .!;:")[:TITLE_KEY_LENGTH]
 
 
+# --- names ----------------------------------------------------------------------------------
+
+# Characters that draw nothing yet are not format characters: the Hangul fillers are letters (Lo),
+# the grapheme joiner and the Khmer inherent vowels marks, the braille blank a symbol.
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5\u2800")
+# Vietnamese needs at most two marks on a letter (ệ = e + circumflex + dot below), and NFC
+# composes those; more is "Zalgo" text that spills over the lines around it.
+MAX_MARKS = 2
+_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+# A run of letters and their marks: where a look-alike would pass for one of the word's letters.
+_WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f])+")
+
+
+def _invisible(ch: str) -> bool:
+    if ch in _BLANK_GLYPHS or 0xFE00 <= ord(ch) <= 0xFE0F or 0xE0100 <= ord(ch) <= 0xE01EF:
+        return True  # also the variation selectors, which only alter the glyph before them
+    # Format (zero-width spaces and joiners, BOM, soft hyphen), private-use, unassigned.
+    return unicodedata.category(ch) in ("Cf", "Co", "Cn", "Cs")
+
+
+def _script(ch: str) -> str | None:
+    prefix = unicodedata.name(ch, "").split(" ", 1)[0]
+    return prefix if prefix in _SCRIPTS else None
+
+
+def readable_name(raw: str) -> str:
+    """A name other people will read (a person's, a collective's, a unit's): NFC, without the
+    invisible characters pasted around it. Refused, each for its own reason, when it hides
+    characters inside, has no letter, stacks marks, or disguises a Latin word with Greek or
+    Cyrillic look-alikes. Length, emoji and punctuation are the caller's rules."""
+    text = unicodedata.normalize("NFC", raw)
+    start, end = 0, len(text)
+    while start < end and (text[start].isspace() or _invisible(text[start])):
+        start += 1
+    while end > start and (text[end - 1].isspace() or _invisible(text[end - 1])):
+        end -= 1
+    text = text[start:end]
+    if not text:
+        raise InputError("error-empty")
+    if any(_invisible(ch) for ch in text):
+        raise InputError("error-name-invisible")
+    if not any(unicodedata.category(ch)[0] == "L" for ch in text):
+        raise InputError("error-name-no-letter")
+    run = 0
+    for ch in text:
+        run = run + 1 if unicodedata.category(ch)[0] == "M" else 0
+        if run > MAX_MARKS:
+            raise InputError("error-name-marks", max=MAX_MARKS)
+    for word in _WORD.findall(text):
+        scripts = {_script(ch) for ch in word} - {None}
+        if "LATIN" in scripts and len(scripts) > 1:
+            raise InputError("error-name-scripts", word=word)
+    return text
+
+
 # --- numbers --------------------------------------------------------------------------------
 
 _MULTIPLIERS: dict[str, int] = {

@@ -127,7 +127,7 @@ async def test_text_commands_for_back_and_skip(seeded, chat):
     ("text", "expected"),
     [
         ("Nguyễn Văn 😀", "⚠️ Vui lòng không dùng biểu tượng cảm xúc"),
-        ("12345", "⚠️ Tên chỉ gồm chữ cái"),
+        ("12345", "⚠️ Tên phải có ít nhất một chữ cái."),
         ("A" * 101, "⚠️ Nội dung quá dài: 101 ký tự, tối đa 100."),
     ],
 )

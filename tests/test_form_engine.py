@@ -404,8 +404,10 @@ def test_title_of_exactly_200_chars_and_spaces_collapsed() -> None:
 def test_collective_name_must_be_a_name() -> None:
     state = reach(REGISTRATION, COLLECTIVE[:1])
     assert path(REGISTRATION, state) == "collective_name"
-    error = text_refusal(REGISTRATION, state, "12345")
+    error = text_refusal(REGISTRATION, state, "Tổ dân phố #5")
     assert (error.key, error.params) == ("error-name", {})
+    error = text_refusal(REGISTRATION, state, "12345")
+    assert (error.key, error.params) == ("error-name-no-letter", {})
 
 
 # --- back is undo -----------------------------------------------------------------------------
@@ -615,22 +617,12 @@ def test_edit_kind_collective_to_individual_drops_collective_fields() -> None:
     assert engine.final_answers(REGISTRATION, states[-1]) == {"kind": "individual", **COMMON}
 
 
-def test_edit_the_group_asks_its_items_again() -> None:
-    summary = summary_state()
-    paths, states = walk(
-        REGISTRATION,
-        [("edit", "targets"), *TARGET_HALF, ("choose", "no")],
-        state=summary,
-    )
-    assert paths == [
-        "summary",
-        "targets.indicator",
-        "targets.unit",
-        "targets.value",
-        "targets",
-        "summary",
-    ]
-    assert engine.final_answers(REGISTRATION, states[-1])["targets"] == [TARGETS[1]]
+def test_edit_the_group_lists_its_items_instead_of_asking_them_again() -> None:
+    # Changing, adding and removing one item: tests/test_form_groups.py.
+    edited = act(REGISTRATION, summary_state(), ("edit", "targets"))
+    assert engine.current_step(REGISTRATION, edited).kind == "items"
+    assert edited["answers"]["targets"]["items"] == TARGETS
+    assert engine.back(edited) == summary_state()
 
 
 @pytest.mark.parametrize(

@@ -82,10 +82,11 @@ async def test_return_with_a_reason_then_correct_and_resubmit(setup, db, app, ap
     assert replies[1].startswith("📋 Đăng ký mô hình — kiểm tra lại thông tin:")
     assert "  1. bài giảng điện tử · bài · 1.061" in replies[1]
     await member.click("✏️ Chỉ tiêu")
+    await member.click("1. bài giảng điện tử · bài · 1.061")
     await member.send("bài giảng điện tử mỗi học kỳ")
-    await member.send("bài")
+    await member.click("↩ Giữ nguyên")
     await member.send("500")
-    replies = await member.click("Xong")
+    replies = await member.click("✅ Xong")
     assert "  1. bài giảng điện tử mỗi học kỳ · bài · 500" in replies[0]
     replies = await member.click("✅ Gửi đăng ký")
     assert replies[0] == (

@@ -177,8 +177,8 @@ def test_clean_name_accepts(raw: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "kwargs", "key", "params"),
     [
-        ("12345", {}, "error-name", {}),
-        ("...", {}, "error-name", {}),
+        ("12345", {}, "error-name-no-letter", {}),
+        ("...", {}, "error-name-no-letter", {}),
         ("Nguyễn Văn An!", {}, "error-name", {}),
         ("an@example.com", {}, "error-name", {}),
         ("Nguyễn_Văn", {}, "error-name", {}),

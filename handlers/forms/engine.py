@@ -3,7 +3,9 @@
 State: {"answers": {...}, "history": [previous answers, ...], "editing": bool, "query": str|None,
 "page": int}. Back is "undo the last answer", which works the same inside a repeated group, in the
 summary and while editing. A group's answer is {"items": [...], "current": {...}, "open": bool,
-"more": bool} until it is closed."""
+"more": bool} until it is closed. Changed from the summary (see `groups`), it also has "mode" (the
+list of items, one item being changed or added, choosing one to remove), "at" (the item being
+changed) and "removed" (the items taken out, which the summary goes on showing)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ PAGE_SIZE = 8
 
 @dataclass(frozen=True)
 class Step:
-    kind: Literal["ask", "more", "summary", "done"]
+    kind: Literal["ask", "more", "items", "remove", "summary", "done"]
     field: FieldSpec | None = None  # the top-level field
     sub: FieldSpec | None = None  # the group's field being asked, for groups
 
@@ -54,6 +56,10 @@ def current_step(form: FormSpec, state: dict[str, Any]) -> Step:
                 return Step("ask", spec, spec.fields[0])
             if not group["open"]:
                 continue
+            if group.get("mode") == "items":
+                return Step("items", spec)
+            if group.get("mode") == "remove":
+                return Step("remove", spec)
             if group["more"]:
                 return Step("more", spec)
             for sub in spec.fields:
@@ -68,7 +74,8 @@ def current_step(form: FormSpec, state: dict[str, Any]) -> Step:
     return Step("summary") if form.summary else Step("done")
 
 
-def _remember(state: dict[str, Any]) -> dict[str, Any]:
+def remember(state: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the state to change, with its answers as they are now on the undo history."""
     state = copy.deepcopy(state)
     before = {"answers": copy.deepcopy(state["answers"]), "editing": state["editing"]}
     state["history"] = [*state["history"], before][-HISTORY_LIMIT:]
@@ -78,7 +85,7 @@ def _remember(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _store(form: FormSpec, state: dict[str, Any], step: Step, value: Any) -> dict[str, Any]:
-    state = _remember(state)
+    state = remember(state)
     answers = state["answers"]
     assert step.field is not None
     if step.sub is None:
@@ -90,9 +97,15 @@ def _store(form: FormSpec, state: dict[str, Any], step: Step, value: Any) -> dic
         )
         group["current"][step.sub.name] = value
         if all(sub.name in group["current"] for sub in step.field.fields):
-            group["items"].append(group["current"])
+            if group.get("at") is None:
+                group["items"].append(group["current"])
+            else:
+                group["items"][group["at"]] = group["current"]
             group["current"] = {}
-            if len(group["items"]) >= step.field.max_items:
+            if group.get("mode"):
+                # Changed from the summary: back to the list, every other item as it was.
+                group.update(mode="items", at=None)
+            elif len(group["items"]) >= step.field.max_items:
                 group["open"] = False
             else:
                 group["more"] = True
@@ -126,7 +139,7 @@ def parse_value(spec: FieldSpec, raw: str, state: dict[str, Any], env: FormEnv) 
     match spec.type:
         case "text":
             return vn.clean_text(
-                raw,
+                vn.readable_name(raw) if spec.readable else raw,
                 max_length=spec.max_length,
                 min_length=spec.min_length,
                 multiline=spec.multiline,
@@ -212,7 +225,7 @@ def choose(form: FormSpec, state: dict[str, Any], value: str, env: FormEnv) -> d
     if step.kind == "more":
         if value not in ("yes", "no"):
             raise vn.InputError("error-choice")
-        state = _remember(state)
+        state = remember(state)
         assert step.field is not None
         group = state["answers"][step.field.name]
         if value == "no" and len(group["items"]) < step.field.min_items:
@@ -237,7 +250,7 @@ def add_photo(form: FormSpec, state: dict[str, Any], file_id: str) -> dict[str, 
     items = (state["answers"].get(step.spec.name) or {"items": []})["items"]
     if len(items) >= step.spec.max_items:
         raise vn.InputError("error-photos-max", max=step.spec.max_items)
-    state = _remember(state)
+    state = remember(state)
     state["answers"][step.spec.name] = {"items": [*items, file_id], "open": True}
     return state
 
@@ -249,16 +262,34 @@ def close_photos(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
     items = (state["answers"].get(step.spec.name) or {"items": []})["items"]
     if len(items) < max(step.spec.min_items, 1 if step.spec.required else 0):
         raise vn.InputError("error-photos-min", min=max(step.spec.min_items, 1))
-    state = _remember(state)
+    state = remember(state)
     state["answers"][step.spec.name] = {"items": items, "open": False}
     return state
 
 
 def skip(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
     step = current_step(form, state)
+    photos = step.spec is not None and step.spec.type == "photos"
+    if photos and (state["answers"].get(step.path) or {"items": []})["items"]:
+        # /boqua after a few pictures means "no more pictures", never "forget them".
+        return close_photos(form, state)
+    kept = kept_value(state, step)
+    if kept is not None:
+        return _store(form, state, step, kept[0])
     if step.kind != "ask" or step.spec is None or step.spec.required:
         raise vn.InputError("error-cannot-skip")
     return _store(form, state, step, None)
+
+
+def kept_value(state: dict[str, Any], step: Step) -> tuple[Any] | None:
+    """While one item of a group is being changed, the value its field has now (skipping the
+    field keeps it); None otherwise."""
+    if step.kind != "ask" or step.field is None or step.sub is None:
+        return None
+    group = state["answers"].get(step.field.name) or {}
+    if group.get("at") is None:
+        return None
+    return (group["items"][group["at"]].get(step.sub.name),)
 
 
 def back(state: dict[str, Any]) -> dict[str, Any]:
@@ -280,8 +311,13 @@ def edit(form: FormSpec, state: dict[str, Any], name: str) -> dict[str, Any]:
     spec = form.field(name)
     if not spec.applies(state["answers"]):
         raise vn.InputError("error-choice")
-    state = _remember(state)
-    state["answers"].pop(name, None)
+    state = remember(state)
+    group = state["answers"].get(name)
+    if spec.type == "group" and group and group["items"]:
+        # The items are listed to change, add or remove one: never asked again from the first.
+        group.update(open=True, more=False, current={}, mode="items", at=None)
+    else:
+        state["answers"].pop(name, None)
     state["editing"] = True
     return state
 

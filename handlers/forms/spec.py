@@ -48,6 +48,8 @@ class FieldSpec:
     min_items: int = 1  # groups: items; photos: pictures before "done" is accepted
     max_items: int = 20
     item_label: str = "form-group-item"  # groups: what each item is called ("Chỉ tiêu {n}:")
+    # Texts: a name other people read (a unit's), refused when it cannot be read.
+    readable: bool = False
 
     def applies(self, answers: dict[str, Any]) -> bool:
         return all(answers.get(name) == value for name, value in self.when)
