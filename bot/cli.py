@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         "import", help="import paper records from an .xlsx workbook (as /nhapexcel)"
     )
     workbook_import.add_argument("file", type=Path)
+    workbook_import.add_argument(
+        "--max-unpacked-mb",
+        type=int,
+        metavar="N",
+        help="let the workbook unpack to N MB, rows in proportion (default: 256 MB, 500000 rows)",
+    )
     export = sub.add_parser(
         "export", help="write every record to an Excel workbook (as /xuatexcel)"
     )
@@ -104,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(import_units_command(settings, args.file))
         case "import":
             from bot.importing import import_workbook_command
+            from storage.workbook_limits import WorkbookLimits
 
-            return asyncio.run(import_workbook_command(settings, args.file))
+            limits = WorkbookLimits().raised(args.max_unpacked_mb)
+            return asyncio.run(import_workbook_command(settings, args.file, limits))
         case "export":
             return asyncio.run(export_workbook(settings, args.campaign, args.output))
     return 1

@@ -23,6 +23,7 @@ from storage.importing import (
     validate_unit_rows,
 )
 from storage.migrate import upgrade
+from storage.workbook_limits import WorkbookLimits
 
 
 def _problems(t: Texts, problems: Sequence[Problem]) -> int:
@@ -64,7 +65,9 @@ async def import_units_command(settings: Settings, path: Path) -> int:
     return 0
 
 
-async def import_workbook_command(settings: Settings, path: Path) -> int:
+async def import_workbook_command(
+    settings: Settings, path: Path, limits: WorkbookLimits | None = None
+) -> int:
     from storage.workbook_import import import_workbook
     from storage.workbook_rows import read_workbook
 
@@ -72,7 +75,7 @@ async def import_workbook_command(settings: Settings, path: Path) -> int:
     # The file is read before the database is touched: a mistyped name creates nothing.
     try:
         data = await asyncio.to_thread(path.read_bytes)
-        rows = await asyncio.to_thread(read_workbook, data, path.name)
+        rows = await asyncio.to_thread(read_workbook, data, path.name, limits or WorkbookLimits())
     except FileNotFoundError:
         return _problems(t, [Problem(None, "import-not-found", {"file": str(path)})])
     except OSError as exc:

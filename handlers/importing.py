@@ -18,6 +18,7 @@ from handlers.forms.spec import FieldSpec, FormSpec
 from storage.importing import ImportFileError, Problem
 from storage.models import Conversation
 from storage.workbook_import import WorkbookSummary, import_workbook
+from storage.workbook_limits import WorkbookLimits
 from storage.workbook_rows import read_workbook
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 # Telegram lets a bot download files of up to 20 MB.
 MAX_FILE_MB = 20
 MAX_FILE_BYTES = MAX_FILE_MB * 1024 * 1024
+# What a workbook may unpack to: the limits `dvk import` applies without its flags.
+LIMITS = WorkbookLimits()
 # Problems shown in the chat; the rest are counted (the command line prints them all).
 MAX_SHOWN = 50
 # How a sequence param is joined; any other sequence is a plain comma-separated list.
@@ -139,7 +142,7 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
         return
     try:
         # Reading a large workbook takes a while: not on the event loop.
-        rows = await asyncio.to_thread(read_workbook, data, name)
+        rows = await asyncio.to_thread(read_workbook, data, name, LIMITS)
         summary = await import_workbook(
             ctx.session,
             rows=rows,

@@ -14,7 +14,6 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -148,18 +147,17 @@ def _no_header(path: Path) -> Problem:
 
 
 def _read_xlsx(path: Path) -> list[list[object]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+    # Imported here: it imports this module's ImportFileError.
+    from storage.workbook_limits import RowCounter, WorkbookLimits, open_workbook
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
-        raise ImportFileError(Problem(None, "import-not-xlsx", {"file": path.name})) from exc
+    limits = WorkbookLimits()
+    workbook = open_workbook(path, path.name, limits)
     try:
         sheet = workbook.worksheets[0]
         # Some tools write wrong sheet dimensions; read what is really there.
         sheet.reset_dimensions()
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        rows = RowCounter(path.name, limits).count(sheet.iter_rows(values_only=True))
+        return [list(row) for row in rows]
     finally:
         workbook.close()
 

@@ -4,8 +4,11 @@ exactly as organisers write them, one filled example row each."""
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 SHEETS: list[tuple[str, list[str], list[object]]] = [
@@ -104,14 +107,29 @@ def continued_sheet(name: str, part: int) -> str:
     return name if part == 1 else f"{name} ({part})"
 
 
+def text_cell(sheet: Any, value: str | None) -> Any:
+    """How every text the bot writes into a sheet is written, headers included: characters XML
+    cannot carry are dropped, and a leading "=" (a question an admin labelled "=HYPERLINK(...)",
+    somebody's title) does not make it a formula, which openpyxl would take it for. A text that
+    cannot be taken for one stays a plain str (cheap, for sheets of a million rows)."""
+    if value is None:
+        return None
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
 def template_bytes() -> bytes:
     """An empty workbook in the import layout: bold headers, one example row per sheet."""
     book = Workbook()
     book.remove(book.active)
     for name, headers, example in SHEETS:
         sheet = book.create_sheet(name)
-        sheet.append(headers)
-        sheet.append(example)
+        for row in (headers, example):
+            sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in row])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for column, header in zip(sheet.columns, headers, strict=True):

@@ -12,7 +12,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from io import BytesIO
 from typing import Any
 
 from storage.importing import (
@@ -39,6 +38,7 @@ from storage.workbook import (
     TARGETS_SHEET,
     continued_sheet,
 )
+from storage.workbook_limits import RowCounter, WorkbookLimits, open_workbook
 
 CAMPAIGNS, UNITS, REGISTRATIONS, RESULTS, CONFERENCES, COMMENDATIONS = (s[0] for s in SHEETS)
 TARGETS = TARGETS_SHEET[0]
@@ -442,10 +442,16 @@ def _header_row(
     return None
 
 
-def _read_sheet(sheet: str, worksheet: Any, result: WorkbookRows, shown: str | None = None) -> None:
+def _read_sheet(
+    sheet: str,
+    worksheet: Any,
+    result: WorkbookRows,
+    counter: RowCounter,
+    shown: str | None = None,
+) -> None:
     # Some tools write wrong sheet dimensions; read what is really there.
     worksheet.reset_dimensions()
-    rows = worksheet.iter_rows(values_only=True)
+    rows = counter.count(worksheet.iter_rows(values_only=True))
     found = _header_row(sheet, rows, result.problems, shown)
     if found is None:
         return
@@ -459,21 +465,15 @@ def _read_sheet(sheet: str, worksheet: Any, result: WorkbookRows, shown: str | N
         target.append(reader(_Row(shown or sheet, number, cells, result.problems)))
 
 
-def read_workbook(data: bytes, file_name: str) -> WorkbookRows:
+def read_workbook(data: bytes, file_name: str, limits: WorkbookLimits) -> WorkbookRows:
     """Every sheet of the layout found in the file, read into rows; the problems of the file's
     shape (a missing sheet or header) and of its cells are in `problems`. A file that is not an
-    .xlsx workbook raises ImportFileError."""
-    from openpyxl import load_workbook
-
+    .xlsx workbook, or that unpacks to more than `limits` allow, raises ImportFileError."""
     if not file_name.lower().endswith(".xlsx"):
         raise ImportFileError(Problem(None, "import-workbook-wrong-type", {"file": file_name}))
     result = WorkbookRows(file_name)
-    try:
-        workbook = load_workbook(BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:
-        # Not a zip (a .pdf, an old .xls), a zip without a workbook, or a damaged one: openpyxl
-        # fails in many ways on such input, none of which the admin can do more about.
-        raise ImportFileError(Problem(None, "import-not-xlsx", {"file": file_name})) from exc
+    workbook = open_workbook(data, file_name, limits)
+    counter = RowCounter(file_name, limits)
     try:
         by_key = {header_key(ws.title): ws for ws in workbook.worksheets}
         for sheet in SHEET_ORDER:
@@ -489,11 +489,11 @@ def read_workbook(data: bytes, file_name: str) -> WorkbookRows:
                     )
                 continue
             result.present.add(sheet)
-            _read_sheet(sheet, worksheet, result)
+            _read_sheet(sheet, worksheet, result, counter)
             # An export past Excel's row limit goes on in "Kết quả (2)", "Kết quả (3)", ...
             part = 2
             while (more := by_key.get(header_key(continued_sheet(sheet, part)))) is not None:
-                _read_sheet(sheet, more, result, continued_sheet(sheet, part))
+                _read_sheet(sheet, more, result, counter, continued_sheet(sheet, part))
                 part += 1
     except ImportFileError:
         raise

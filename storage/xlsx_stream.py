@@ -11,10 +11,10 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 
-from storage.workbook import MAX_SHEET_ROWS, continued_sheet
+from storage.workbook import MAX_SHEET_ROWS, continued_sheet, text_cell
 
 DATE_FORMAT = "dd/mm/yyyy"
 
@@ -35,6 +35,7 @@ class SheetWriter:
 
     def _start(self, name: str) -> None:
         self.sheet = self.book.create_sheet(name)
+        # The headers are texts like any other: a question's label can start with "=".
         self.sheet.append([self.bold(header) for header in self.headers])
         self.rows = 1
 
@@ -42,20 +43,13 @@ class SheetWriter:
         if self.rows >= self.max_rows:
             self.part += 1
             self._start(continued_sheet(self.name, self.part))
-        self.sheet.append(row)
+        # A str not given through `text` (a label, a stored value) is made text here.
+        self.sheet.append([self.text(v) if isinstance(v, str) else v for v in row])
         self.rows += 1
 
     def text(self, value: str | None) -> Any:
-        """A text that stays text: characters XML cannot carry are dropped, and a leading "="
-        does not turn somebody's title into a formula."""
-        if value is None:
-            return None
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        if value.startswith("="):
-            cell = WriteOnlyCell(self.sheet, value=value)
-            cell.data_type = "s"
-            return cell
-        return value
+        """A text that stays text (`text_cell`)."""
+        return text_cell(self.sheet, value)
 
     def date(self, value: date | None) -> Any:
         if value is None:
@@ -83,6 +77,8 @@ class SheetWriter:
         return self.text(text)
 
     def bold(self, value: Any) -> Cell:
+        if isinstance(value, str):
+            value = self.text(value)
         cell = value if isinstance(value, Cell) else WriteOnlyCell(self.sheet, value=value)
         cell.font = Font(bold=True)
         return cell
