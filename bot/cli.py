@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as error:
         for problem in error.errors():
-            name = "DVK_" + "_".join(str(part) for part in problem["loc"]).upper()
+            name = "_".join(str(part) for part in problem["loc"]).upper()
+            name = name if name.startswith("DVK_") else f"DVK_{name}"  # aliases are whole
             print(f"{name}: {problem['msg']}", file=sys.stderr)
         return EXIT_CONFIG
     match args.command:
@@ -171,20 +172,56 @@ def run_telegram(settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    if not asyncio.run(prepare_database(settings)):
+    if not asyncio.run(prepare_database(settings)) or asyncio.run(holds_demo_invites(settings)):
         return EXIT_CONFIG
-    from bot import telegram_channel
+    from bot import telegram_run
 
     db = Database.from_url(settings.database_url)
-    telegram_channel.run(settings, build_core(settings, db))
-    return 0
+    return telegram_run.run(settings, build_core(settings, db))
 
 
-async def demo_seed(url: str) -> int:
-    from bot.demo import seed
+async def holds_demo_invites(settings: Settings) -> bool:
+    """Whether the database still has the demo's invites, which anyone who read the README can
+    use (DEMO-PT makes a coordinator): said on stderr."""
+    from bot.demo import live_demo_invites
+
+    db = Database.from_url(settings.database_url)
+    try:
+        async with db.session() as session:
+            codes = await live_demo_invites(session)
+    finally:
+        await db.dispose()
+    if not codes:
+        return False
+    quoted = ", ".join(f"'{code}'" for code in codes)
+    print(
+        f"The database (DVK_DATABASE_URL) holds the demo's invites {', '.join(codes)} from "
+        "`dvk demo-seed`: anyone can join with them, DEMO-PT as a coordinator. Run the bot on a "
+        "database of its own, or revoke them first: "
+        f"UPDATE invites SET revoked = true WHERE code IN ({quoted});",
+        file=sys.stderr,
+    )
+    return True
+
+
+async def demo_seed(url: str, *, own_database: bool = False) -> int:
+    """Seed the demo, but never into a database with other people in it: its invites are
+    public. `own_database`: the terminal demo's own file, which only the demo writes."""
+    from bot.demo import people_besides_demo, seed
 
     db = Database.from_url(url)
     try:
+        others = 0 if own_database else await people_besides_demo(db)
+        if others:
+            print(
+                f"Not seeding: the database (DVK_DATABASE_URL) has {others} "
+                f"{'person' if others == 1 else 'people'} besides the "
+                "demo's, and the demo adds invites anyone can use (DEMO-PT makes a coordinator). "
+                "Seed an empty database of its own, e.g. "
+                "DVK_DATABASE_URL=sqlite+aiosqlite:///data/demo-try.sqlite3 dvk demo-seed",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
         await upgrade(db.engine)
         core = build_core(Settings(database_url=url), db)
         now = utc_now()
@@ -270,7 +307,7 @@ async def demo_chat(settings: Settings) -> int:
         "database (data/demo.sqlite3).\nTo connect Telegram: create a bot with @BotFather, put "
         "DVK_TELEGRAM_TOKEN=<token> and DVK_ADMIN_IDS=<your Telegram id> in .env, and run again.\n"
     )
-    await demo_seed(DEMO_DATABASE)
+    await demo_seed(DEMO_DATABASE, own_database=True)
     return await chat(settings.model_copy(update={"database_url": DEMO_DATABASE}), "an")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.periods import QuietHours
@@ -19,7 +19,11 @@ _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="DVK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="DVK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     telegram_token: SecretStr | None = None
@@ -30,8 +34,17 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = []
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    webhook_listen: str = "0.0.0.0"
-    webhook_port: int = 8443
+    # The project's HTTP server (webhook, health), behind a TLS proxy. DVK_WEBHOOK_LISTEN and
+    # DVK_WEBHOOK_PORT, their names when only the webhook used them, are still read.
+    http_listen: str = Field(
+        default="127.0.0.1", validation_alias=AliasChoices("DVK_HTTP_LISTEN", "DVK_WEBHOOK_LISTEN")
+    )
+    http_port: int = Field(
+        default=8080,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("DVK_HTTP_PORT", "DVK_WEBHOOK_PORT"),
+    )
     # An unfinished form pauses after this long without an answer; the draft is kept.
     draft_ttl_hours: float = 24.0
     # Reminders: the default local hour, how many days before / after the due date, quiet hours

@@ -1,13 +1,16 @@
 """`dvk demo-seed`: a few units, people and invites to try the bot with. Running it twice
-changes nothing."""
+changes nothing. Its invite codes are public (README), so it seeds only a database of its own
+and `dvk run` refuses a database where they still work."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import queries, rules
+from storage.db import Database
 from storage.models import Identity, Invite, Member
 
 UNITS = [
@@ -25,6 +28,34 @@ PEOPLE = [
 ]
 INVITES = [("DEMO-TV", "CB-VP", rules.ROLE_MEMBER), ("DEMO-PT", "CB-VP", rules.ROLE_COORDINATOR)]
 CAMPAIGN = "DVK-DEMO"
+DEMO_CHANNEL = "terminal"
+
+
+async def people_besides_demo(db: Database) -> int:
+    """How many members the demo did not create (its own are its terminal names); none in a
+    database whose tables do not exist yet."""
+    async with db.engine.connect() as conn:
+        if not await conn.run_sync(lambda sync: inspect(sync).has_table("members")):
+            return 0
+    demo_people = select(Identity.member_id).where(
+        Identity.channel == DEMO_CHANNEL,
+        Identity.external_id.in_([handle for handle, *_ in PEOPLE]),
+    )
+    async with db.session() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Member).where(Member.id.not_in(demo_people))
+        )
+    return count or 0
+
+
+async def live_demo_invites(session: AsyncSession) -> list[str]:
+    """The demo's invite codes that still let someone join here (revoked ones do not)."""
+    codes = await session.scalars(
+        select(Invite.code)
+        .where(Invite.code.in_([code for code, *_ in INVITES]), Invite.revoked.is_(False))
+        .order_by(Invite.code)
+    )
+    return list(codes)
 
 
 async def seed(session: AsyncSession, *, now: datetime, today: date) -> list[str]:
@@ -51,14 +82,14 @@ async def seed(session: AsyncSession, *, now: datetime, today: date) -> list[str
         )
         created.append(f"campaign {CAMPAIGN}")
     for handle, full_name, category, is_admin, unit_code, role in PEOPLE:
-        if await queries.find_identity(session, channel="terminal", external_id=handle):
+        if await queries.find_identity(session, channel=DEMO_CHANNEL, external_id=handle):
             continue
         member = Member(full_name=full_name, category=category, is_admin=is_admin, created_at=now)
         session.add(member)
         session.add(
             Identity(
                 member=member,
-                channel="terminal",
+                channel=DEMO_CHANNEL,
                 external_id=handle,
                 chat_id=handle,
                 display_name=full_name,

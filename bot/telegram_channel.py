@@ -1,12 +1,12 @@
 """The Telegram adapter: turns updates into `Inbound` events for the core and its answers into
-Bot API calls. The only place python-telegram-bot is imported."""
+Bot API calls. With bot/telegram_run.py (polling, the webhook), the only place
+python-telegram-bot is imported."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from telegram import (
@@ -181,11 +181,6 @@ async def stop_jobs(app: Application) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _stop(app: Application) -> None:
-    await stop_jobs(app)
-    await stop_sender(app)
 
 
 async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -519,28 +514,3 @@ def build_application(
             name="broadcast-progress",
         )
     return app
-
-
-async def _startup(app: Application) -> None:
-    await post_init(app)
-    await start_sender(app)
-
-
-def run(settings: Settings, core: Core) -> None:
-    """Blocks until stopped: polling, or a webhook server when DVK_WEBHOOK_URL is set. The
-    outbox sender runs beside it and stops gracefully with it."""
-    app = build_application(settings, core)
-    app.post_init = _startup
-    app.post_stop = _stop
-    if settings.webhook_url:
-        assert settings.webhook_secret is not None
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=urlparse(settings.webhook_url).path.lstrip("/"),
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=ALLOWED_UPDATES,
-        )
-    else:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)

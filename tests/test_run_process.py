@@ -1,5 +1,6 @@
-"""The real `dvk run` process, polling a fake Bot API over HTTP: a person joins through the demo
-invite and registers a model, and the model is in the database."""
+"""The real `dvk run` process, polling a fake Bot API over HTTP: a person joins through an invite
+and registers a model, and the model is in the database; a token Telegram rejects is reported
+in one line that does not show it."""
 
 from __future__ import annotations
 
@@ -16,20 +17,22 @@ from pathlib import Path
 from string import Formatter
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.demo import seed
+from bot.demo import INVITES, seed
 from bot.texts import Texts, load_catalog
-from storage import models
+from storage import models, queries, rules
 from storage.db import Database
 from tests.conftest import TOKEN
-from tests.fakebotapi import FakeBotApi, Person, running
+from tests.fakebotapi import ApiCall, FakeBotApi, Person, running
 
 ROOT = Path(__file__).resolve().parent.parent
 USER_ID = 4242
 STARTUP_TIMEOUT = 20.0
 STEP_TIMEOUT = 10.0
+TOKEN_REJECTED = "the token was rejected by Telegram (check DVK_TELEGRAM_TOKEN)"
 T = Texts("vi")
 CATALOG = load_catalog("vi")
 
@@ -49,7 +52,7 @@ def vn_date(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
-def converse(api: FakeBotApi, process: subprocess.Popen[bytes], today: date) -> None:
+def converse(api: FakeBotApi, process: subprocess.Popen[bytes], today: date, invite: str) -> None:
     api.watch(process)
     api.wait_for(
         lambda: "getUpdates" in [c.method for c in api.calls],
@@ -63,7 +66,7 @@ def converse(api: FakeBotApi, process: subprocess.Popen[bytes], today: date) -> 
         return person.expect(shows(key), key, refuse=refused)
 
     # Joining through the invite link.
-    person.say("/start DEMO-TV")
+    person.say(f"/start {invite}")
     assert "Chi bộ Văn phòng" in expect("invite-hello")["text"]
     expect("ask-full-name")
     person.say("Nguyễn Văn Bốn")
@@ -111,31 +114,35 @@ def converse(api: FakeBotApi, process: subprocess.Popen[bytes], today: date) -> 
     assert not api.errors, api.errors
 
 
-def run_dvk(database_url: str, cwd: Path, today: date) -> int:
-    """Start `dvk run` against a fake Bot API, converse, stop it with SIGTERM; its exit code."""
+def dvk_environ(database_url: str, api_url: str) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DVK_")}
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         environ.pop(proxy, None)
+    environ.update(
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+        NO_PROXY="127.0.0.1,localhost",
+        DVK_TELEGRAM_TOKEN=TOKEN,
+        DVK_TELEGRAM_API_URL=api_url,
+        DVK_DATABASE_URL=database_url,
+    )
+    return environ
+
+
+def run_dvk(database_url: str, cwd: Path, today: date, invite: str) -> int:
+    """Start `dvk run` against a fake Bot API, converse, stop it with SIGTERM; its exit code."""
     log_path = cwd / "dvk-run.log"
     with running(FakeBotApi(token=TOKEN)) as api, log_path.open("wb") as log:
-        environ.update(
-            PYTHONPATH=str(ROOT),
-            PYTHONUNBUFFERED="1",
-            NO_PROXY="127.0.0.1,localhost",
-            DVK_TELEGRAM_TOKEN=TOKEN,
-            DVK_TELEGRAM_API_URL=api.url,
-            DVK_DATABASE_URL=database_url,
-        )
         process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run"],
             cwd=cwd,  # no .env there
-            env=environ,
+            env=dvk_environ(database_url, api.url),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
         )
         try:
-            converse(api, process, today)
+            converse(api, process, today, invite)
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -155,9 +162,26 @@ async def test_dvk_run_registers_a_model_end_to_end(
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
     async with db.session() as session:
+        # The demo's units and campaign; its public invites revoked (`dvk run` refuses them).
         await seed(session, now=now, today=today)
+        for code, *_ in INVITES:
+            invite = await queries.invite_by_code(session, code=code)
+            assert invite is not None
+            invite.revoked = True
+        unit = await queries.unit_by_code(session, code="CB-VP")
+        assert unit is not None
+        invite = await queries.create_invite(
+            session,
+            unit_id=unit.id,
+            role=rules.ROLE_MEMBER,
+            expires_at=now + timedelta(days=7),
+            max_uses=10,
+            created_by=None,
+            now=now,
+        )
+        code = invite.code
 
-    returncode = await asyncio.to_thread(run_dvk, database_url, tmp_path, today)
+    returncode = await asyncio.to_thread(run_dvk, database_url, tmp_path, today, code)
     assert returncode == 0  # SIGTERM stops polling cleanly
 
     async with db.session() as session:
@@ -192,3 +216,49 @@ async def test_dvk_run_registers_a_model_end_to_end(
         member = await session.get(models.Member, model.owner_id)
         assert member is not None
         assert (member.full_name, member.category) == ("Nguyễn Văn Bốn", "cong_chuc")
+
+
+class RejectingBotApi(FakeBotApi):
+    """Telegram's answer to every call with a revoked (401) or unknown (404) token."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(token=TOKEN)
+        self.status = status
+
+    def _call(self, method: str, content_type: str, body: bytes) -> tuple[int, dict]:
+        with self._changed:
+            self.calls.append(ApiCall(method, {}))
+        description = "Unauthorized" if self.status == 401 else "Not Found"
+        return self.status, {"ok": False, "error_code": self.status, "description": description}
+
+
+@pytest.mark.parametrize("status", [401, 404])
+@pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
+async def test_dvk_run_with_a_rejected_token_says_so_without_showing_it(
+    database_url: str, db: Database, tmp_path: Path, status: int, webhook: bool
+) -> None:
+    with running(RejectingBotApi(status)) as api:
+        environ = dvk_environ(database_url, api.url)
+        if webhook:
+            environ.update(
+                DVK_WEBHOOK_URL="https://bot.example.invalid/telegram",
+                DVK_WEBHOOK_SECRET="s3cret",
+                DVK_HTTP_PORT="0",
+            )
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=tmp_path,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    assert TOKEN_REJECTED in done.stderr.splitlines()
+    assert "Traceback" not in done.stderr
+    for shown in (done.stdout, done.stderr):
+        assert TOKEN not in shown
+        assert TOKEN.split(":")[1] not in shown
+    assert api.methods() == ["getMe"]

@@ -1,15 +1,18 @@
-"""Webhook mode: the real Application behind PTB's webhook server only handles updates that carry
-the secret token; and `dvk run` refuses to start without a usable token, or with a webhook
-but no secret."""
+"""Webhook mode: the project's HTTP server (bot/http.py) hands the real Application only updates
+that carry the secret token, and judges a request before reading its body; and `dvk run` refuses
+to start without a usable token, or with a webhook but no secret."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +20,28 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
+from starlette.applications import Starlette
+from telegram.ext import Application
 from telegram.request import RequestData
 
 from bot.config import Settings
-from bot.telegram_channel import build_application
+from bot.http import MAX_BODY, make_app
+from bot.telegram_channel import ALLOWED_UPDATES, build_application
+from bot.telegram_run import open_webhook, serve, webhook_route
 from bot.texts import Texts
 from handlers.dispatcher import Core
 from storage import models
 from storage.db import Database
 from tests.botapi import RecordingRequest
 from tests.conftest import TOKEN
+from tests.fakebotapi import FakeBotApi, running
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cret-token"
 WEBHOOK_URL = "https://example.invalid/telegram"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 USER_ID = 555
+STEP_TIMEOUT = 10.0
 T = Texts("vi")
 
 
@@ -40,6 +49,13 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@asynccontextmanager
+async def asgi_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as client:
+        yield client
 
 
 def start_update(update_id: int) -> dict[str, Any]:
@@ -85,24 +101,17 @@ async def test_webhook_handles_only_updates_with_the_secret_token(
     hook_settings = settings.model_copy(
         update={"webhook_url": WEBHOOK_URL, "webhook_secret": SecretStr(SECRET)}
     )
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}/telegram"
+    endpoint = "/telegram"
     app = build_application(hook_settings, core, request=api)
     await app.initialize()
     try:
-        await app.updater.start_webhook(
-            listen="127.0.0.1",
-            port=port,
-            url_path="telegram",
-            webhook_url=WEBHOOK_URL,
-            secret_token=SECRET,
-        )
+        server = await open_webhook(app, hook_settings)
         await app.start()
         set_webhook = [c for c in api.calls if c.method == "setWebhook"]
         assert set_webhook and set_webhook[-1].params["url"] == WEBHOOK_URL
         assert set_webhook[-1].params["secret_token"] == SECRET
 
-        async with httpx.AsyncClient(trust_env=False, timeout=10) as client:
+        async with asgi_client(server) as client:
             # (a) no secret header
             response = await client.post(endpoint, json=start_update(1))
             assert response.status_code == 403
@@ -122,8 +131,6 @@ async def test_webhook_handles_only_updates_with_the_secret_token(
             assert response.status_code == 200
             await asyncio.wait_for(answered.wait(), 10)
     finally:
-        if app.updater.running:
-            await app.updater.stop()
         if app.running:
             await app.stop()  # waits for the update being handled
         await app.shutdown()
@@ -135,37 +142,151 @@ async def test_webhook_handles_only_updates_with_the_secret_token(
     assert await identities(db) == [("telegram", str(USER_ID))]
 
 
-def test_run_passes_the_webhook_settings_to_ptb(
-    settings: Settings, core: Core, monkeypatch: pytest.MonkeyPatch
+async def test_serve_listens_where_the_settings_say_and_stops_when_asked(
+    settings: Settings, core: Core, db: Database
 ) -> None:
-    from telegram.ext import Application
+    """The whole webhook mode in this process, on a real port, against a fake Bot API over
+    HTTP (the outbox sender's own Bot reaches it too)."""
+    port = free_port()
+    with running(FakeBotApi(token=TOKEN)) as fake:
+        hook_settings = settings.model_copy(
+            update={
+                "telegram_api_url": fake.url,
+                "webhook_url": "https://bot.example.invalid/hooks/dvk",
+                "webhook_secret": SecretStr(SECRET),
+                "http_listen": "127.0.0.1",
+                "http_port": port,
+            }
+        )
+        stop = asyncio.Event()
+        serving = asyncio.create_task(serve(hook_settings, core, stop=stop))
+        try:
+            set_webhook = await asyncio.to_thread(
+                fake.wait_for,
+                lambda: [c for c in fake.calls if c.method == "setWebhook"],
+                STEP_TIMEOUT,
+                "setWebhook",
+            )
+            assert set_webhook[0].params["url"] == "https://bot.example.invalid/hooks/dvk"
+            assert set_webhook[0].params["secret_token"] == SECRET
+            assert set_webhook[0].params["allowed_updates"] == ALLOWED_UPDATES
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=STEP_TIMEOUT
+            ) as client:
+                health = await client.get("/healthz")
+                assert (health.status_code, health.text) == (200, "ok")
+                wrong_path = await client.post("/telegram", json=start_update(1))
+                assert wrong_path.status_code == 404
+                response = await client.post(
+                    "/hooks/dvk", json=start_update(2), headers={HEADER: SECRET}
+                )
+                assert response.status_code == 200
+            await asyncio.to_thread(
+                fake.wait_for,
+                lambda: [m for m in fake.sent if m["text"] == T("start-no-invite")],
+                STEP_TIMEOUT,
+                "the answer to /start",
+            )
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, STEP_TIMEOUT)
+        assert not fake.errors, fake.errors
+    assert await identities(db) == [("telegram", str(USER_ID))]
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("127.0.0.1", port))
 
-    from bot import telegram_channel
 
-    seen: dict[str, Any] = {}
+# --- what the webhook refuses, and that it refuses before reading ----------------------------
 
-    def fake_run_webhook(self: Application, **kwargs: Any) -> None:
-        seen.update(kwargs)
 
-    def no_polling(self: Application, **kwargs: Any) -> None:
-        raise AssertionError("polling started although a webhook URL is set")
+@pytest.fixture
+def webhook(app: Application) -> Starlette:
+    return make_app([webhook_route(app, path="/telegram", secret=SECRET)])
 
-    monkeypatch.setattr(Application, "run_webhook", fake_run_webhook)
-    monkeypatch.setattr(Application, "run_polling", no_polling)
-    hook_settings = settings.model_copy(
-        update={
-            "webhook_url": "https://bot.example.invalid/hooks/dvk",
-            "webhook_secret": SecretStr(SECRET),
-            "webhook_listen": "127.0.0.1",
-            "webhook_port": 8088,
-        }
-    )
-    telegram_channel.run(hook_settings, core)
-    assert seen["listen"] == "127.0.0.1"
-    assert seen["port"] == 8088
-    assert seen["url_path"] == "hooks/dvk"
-    assert seen["webhook_url"] == "https://bot.example.invalid/hooks/dvk"
-    assert seen["secret_token"] == SECRET
+
+class Upload:
+    """A request body streamed in 64 KiB chunks, counting what the server pulled of it."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.pulled = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunk = b"x" * 65536
+        while self.pulled < self.total:
+            self.pulled += len(chunk)
+            yield chunk
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 403),
+        ({HEADER: "nope"}, 403),
+        ({HEADER: SECRET[:-1]}, 403),
+        ({HEADER: SECRET}, 413),
+    ],
+)
+async def test_webhook_refuses_a_large_declared_body_without_reading_it(
+    webhook: Starlette, app: Application, headers: dict[str, str], status: int
+) -> None:
+    upload = Upload(95 * 1024 * 1024)
+    async with asgi_client(webhook) as client:
+        response = await client.post(
+            "/telegram", content=upload, headers={**headers, "Content-Length": str(upload.total)}
+        )
+    assert response.status_code == status
+    assert upload.pulled == 0
+    assert response.headers["connection"] == "close"
+    assert app.update_queue.empty()
+
+
+async def test_webhook_stops_reading_a_chunked_body_at_one_megabyte(
+    webhook: Starlette, app: Application
+) -> None:
+    upload = Upload(8 * MAX_BODY)
+    async with asgi_client(webhook) as client:
+        response = await client.post("/telegram", content=upload, headers={HEADER: SECRET})
+    assert response.status_code == 413
+    assert MAX_BODY < upload.pulled <= MAX_BODY + 65536
+    assert app.update_queue.empty()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"message": {"text": "/start"}}',
+        b'{"update_id": "1"}',
+        b'{"update_id": 1, "message": 5}',
+        b'{"update_id": 1, "message": {"text": "/start"}}',
+        b'{"update_id": 1, "callback_query": "x"}',
+    ],
+)
+async def test_webhook_answers_400_to_a_body_that_is_not_an_update(
+    webhook: Starlette, app: Application, api: RecordingRequest, body: bytes
+) -> None:
+    async with asgi_client(webhook) as client:
+        response = await client.post("/telegram", content=body, headers={HEADER: SECRET})
+    assert response.status_code == 400
+    assert app.update_queue.empty()
+    assert api.sent(USER_ID) == []
+
+
+async def test_webhook_queues_an_update_within_the_limit(
+    webhook: Starlette, app: Application
+) -> None:
+    update = start_update(7)
+    update["message"]["text"] = "/start " + "x" * (MAX_BODY - 1000)
+    async with asgi_client(webhook) as client:
+        response = await client.post("/telegram", json=update, headers={HEADER: SECRET})
+        health = await client.get("/healthz")
+    assert response.status_code == 200
+    queued = app.update_queue.get_nowait()
+    assert queued.update_id == 7 and queued.message.text.startswith("/start xxx")
+    assert (health.status_code, health.text) == (200, "ok")
 
 
 # --- `dvk run` refusing to start ------------------------------------------------------------
@@ -237,3 +358,84 @@ def test_dvk_run_refuses_bad_settings_with_a_message(
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "run.sqlite3").exists()
+
+
+# --- `dvk run` in webhook mode, as a process ---------------------------------------------------
+
+
+def status_line(port: int, head: str) -> str:
+    """Send a request's head and no body; the status line the server answers with anyway."""
+    with socket.create_connection(("127.0.0.1", port), timeout=STEP_TIMEOUT) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n")
+        answer = b""
+        while b"\r\n" not in answer:
+            part = sock.recv(1024)
+            if not part:
+                break
+            answer += part
+    return answer.split(b"\r\n", 1)[0].decode()
+
+
+def test_dvk_run_webhook_judges_a_request_before_its_body(tmp_path: Path) -> None:
+    """An upload the server will refuse is answered as soon as its head arrives: with no secret,
+    or with a length over the limit, the bot waits for none of it (PTB's server read it all)."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DVK_")}
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        environ.pop(proxy, None)
+    log_path = tmp_path / "dvk-run.log"
+    with running(FakeBotApi(token=TOKEN)) as fake, log_path.open("wb") as log:
+        environ.update(
+            PYTHONPATH=str(ROOT),
+            NO_PROXY="127.0.0.1,localhost",
+            DVK_TELEGRAM_TOKEN=TOKEN,
+            DVK_TELEGRAM_API_URL=fake.url,
+            DVK_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite3'}",
+            DVK_WEBHOOK_URL=WEBHOOK_URL,
+            DVK_WEBHOOK_SECRET=SECRET,
+            # The names these had before the server was the project's own still work.
+            DVK_WEBHOOK_LISTEN="127.0.0.1",
+            DVK_WEBHOOK_PORT=str(port),
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=tmp_path,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            fake.watch(process)
+            fake.wait_for(lambda: "setWebhook" in [c.method for c in fake.calls], 20, "setWebhook")
+            huge = 95 * 1024 * 1024
+            head = f"POST /telegram HTTP/1.1\nHost: bot\nContent-Length: {huge}\n"
+            assert status_line(port, head).startswith("HTTP/1.1 403")
+            wrong = f"{head}{HEADER}: nope\n"
+            assert status_line(port, wrong).startswith("HTTP/1.1 403")
+            right = f"{head}{HEADER}: {SECRET}\n"
+            assert status_line(port, right).startswith("HTTP/1.1 413")
+
+            with httpx.Client(trust_env=False, timeout=STEP_TIMEOUT) as client:
+                answer = client.post(
+                    f"http://127.0.0.1:{port}/telegram",
+                    json=start_update(1),
+                    headers={HEADER: SECRET},
+                )
+            assert answer.status_code == 200
+            fake.wait_for(
+                lambda: [m for m in fake.sent if m["text"] == T("start-no-invite")],
+                STEP_TIMEOUT,
+                "the answer to /start",
+            )
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+            print(log_path.read_text(errors="replace"))  # shown when the test fails
+    assert process.returncode == 0  # SIGTERM stops the server and the bot cleanly
+    assert not fake.errors, fake.errors

@@ -1,0 +1,190 @@
+"""Running the Telegram bot: long polling, or a webhook on the project's own HTTP server
+(bot/http.py), with the outbox sender beside it, in one event loop that SIGINT and SIGTERM stop
+gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from urllib.parse import urlparse
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.error import InvalidToken
+from telegram.ext import Application
+
+from bot import http
+from bot.config import Settings
+from bot.telegram_channel import (
+    ALLOWED_UPDATES,
+    build_application,
+    post_init,
+    start_sender,
+    stop_jobs,
+    stop_sender,
+)
+from handlers.dispatcher import Core
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+TOKEN_REJECTED = "the token was rejected by Telegram (check DVK_TELEGRAM_TOKEN)"
+EXIT_CONFIG = 2
+
+
+def webhook_path(settings: Settings) -> str:
+    """The server listens on the path of the public URL (a proxy forwards it unchanged)."""
+    assert settings.webhook_url
+    return "/" + urlparse(settings.webhook_url).path.lstrip("/")
+
+
+def webhook_route(application: Application, *, path: str, secret: str) -> Route:
+    """Telegram's POSTs: the secret header first, then the size, then the update. Only a valid
+    update reaches the application's queue."""
+
+    async def telegram_webhook(request: Request) -> Response:
+        if not http.secret_matches(request, SECRET_HEADER, secret):
+            return http.refusal(403)
+        try:
+            body = await http.read_body(request)
+        except http.BodyTooLarge:
+            return http.refusal(413)
+        except ValueError:
+            return http.refusal(400)
+        update = _update_of(body, application)
+        if update is None:
+            return Response(status_code=400)
+        await application.update_queue.put(update)
+        return Response(status_code=200)
+
+    return Route(path, telegram_webhook, methods=["POST"])
+
+
+def _update_of(body: bytes, application: Application) -> Update | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        return None
+    try:
+        return Update.de_json(data, application.bot)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        log.info("refused a webhook body that is not an update: %s", error)
+        return None
+
+
+async def open_webhook(application: Application, settings: Settings) -> Starlette:
+    """Tell Telegram where to post (with the secret) and return the server's app for it."""
+    assert settings.webhook_url and settings.webhook_secret
+    secret = settings.webhook_secret.get_secret_value()
+    await application.bot.set_webhook(
+        url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+    )
+    return http.make_app([webhook_route(application, path=webhook_path(settings), secret=secret)])
+
+
+@contextmanager
+def _stopped_by_signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, stop.set)
+    try:
+        yield
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+
+
+async def serve(
+    settings: Settings,
+    core: Core,
+    *,
+    sock: socket.socket | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until `stop` is set (by SIGINT or SIGTERM when none is given). In webhook mode the
+    server listens on `sock` (bound from the settings when none is given). Raises InvalidToken
+    when Telegram rejects the token."""
+    if settings.webhook_url and sock is None:
+        sock = http.listen(settings.http_listen, settings.http_port)
+    application = build_application(settings, core)
+    signals: AbstractContextManager[None] = nullcontext()
+    if stop is None:
+        stop = asyncio.Event()
+        signals = _stopped_by_signals(stop)
+    try:
+        with signals:
+            async with application:  # initialize (getMe) ... shutdown
+                await post_init(application)
+                await start_sender(application)
+                try:
+                    if sock is not None:
+                        await _serve_webhook(application, settings, sock, stop)
+                    else:
+                        await _serve_polling(application, stop)
+                finally:
+                    # What python-telegram-bot's run_polling does on a stop, in its order.
+                    if application.updater is not None and application.updater.running:
+                        await application.updater.stop()
+                    if application.running:
+                        await application.stop()  # waits for the update being handled
+                    await stop_jobs(application)
+                    await stop_sender(application)
+    finally:
+        if sock is not None:
+            sock.close()  # uvicorn closes it too, unless it never started
+
+
+async def _serve_polling(application: Application, stop: asyncio.Event) -> None:
+    assert application.updater is not None
+    await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+    await application.start()
+    await stop.wait()
+
+
+async def _serve_webhook(
+    application: Application, settings: Settings, sock: socket.socket, stop: asyncio.Event
+) -> None:
+    await application.start()
+    # The socket already listens: what Telegram posts from now on waits for the server.
+    server = http.make_server(await open_webhook(application, settings))
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
+    stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+    try:
+        await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        server.should_exit = True
+        stopping.cancel()
+        await serving  # no update is queued after this
+
+
+def run(settings: Settings, core: Core) -> int:
+    """`dvk run`: blocks until SIGINT or SIGTERM; the exit code."""
+    sock = None
+    if settings.webhook_url:
+        try:
+            sock = http.listen(settings.http_listen, settings.http_port)
+        except OSError as error:
+            print(
+                f"cannot listen on {settings.http_listen}:{settings.http_port} "
+                f"(DVK_HTTP_LISTEN, DVK_HTTP_PORT): {error.strerror or error}",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+    try:
+        asyncio.run(serve(settings, core, sock=sock))
+    except InvalidToken:
+        # python-telegram-bot's own message repeats the token: it is not shown.
+        print(TOKEN_REJECTED, file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
