@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "-o", "--output", type=Path, help="file to write (default: dan-van-kheo-YYYY-MM-DD.xlsx)"
     )
+    doctor = sub.add_parser(
+        "doctor",
+        help="report what earlier faults left in the data (registrations that never reached the "
+        "coordinators, messages for people who blocked the bot, invites that should be revoked)",
+    )
+    doctor.add_argument("--fix", action="store_true", help="repair it, in one transaction")
     return parser
 
 
@@ -117,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(import_workbook_command(settings, args.file, limits))
         case "export":
             return asyncio.run(export_workbook(settings, args.campaign, args.output))
+        case "doctor":
+            return asyncio.run(doctor(settings, fix=args.fix))
     return 1
 
 
@@ -126,6 +134,43 @@ async def export_workbook(settings: Settings, campaign: str | None, output: Path
     if not await prepare_database(settings):
         return EXIT_CONFIG
     return await export_command(settings, campaign, output)
+
+
+async def doctor(settings: Settings, *, fix: bool) -> int:
+    """`dvk doctor [--fix]`: the records to repair, then their counts as key=value."""
+    from handlers.notify import payload
+    from handlers.types import Choice
+    from storage import doctor as checks
+    from storage.models import Model
+
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    db = Database.from_url(settings.database_url)
+    core = build_core(settings, db)
+    t, now = core.texts, utc_now()
+
+    def notice(model: Model) -> dict[str, object]:
+        text = t("registration-back-to-draft", title=model.title, id=model.id)
+        return payload(text, [[Choice(t("button-edit-resubmit"), f"ed:{model.id}")]])
+
+    try:
+        async with db.session() as session:
+            found = await checks.examine(session)
+            for line in checks.describe(found):
+                print(line)
+            counts = found.counts()
+            if fix:
+                not_before = core.config.quiet_hours.next_allowed(
+                    now.astimezone(core.config.timezone)
+                )
+                counts = await checks.repair(
+                    session, found, now=now, not_before=not_before, notice=notice
+                )
+    finally:
+        await db.dispose()
+    pairs = {"mode": "fix" if fix else "check", **counts}
+    print(" ".join(f"{key}={value}" for key, value in pairs.items()))
+    return 0
 
 
 async def migrate(url: str) -> None:

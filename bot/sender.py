@@ -240,6 +240,8 @@ class Sender:
             recovered = await outbox.recover(
                 session, now=now, lease=self.lease, max_attempts=self.max_attempts
             )
+            # Queued for someone who had blocked the bot already: settled, not kept for later.
+            await outbox.settle_unreachable(session)
             batch = await outbox.claim(session, channel=self.channel, now=now, limit=self.batch)
         if recovered:
             log.warning("%d messages a stopped sender had claimed are queued again", recovered)

@@ -271,6 +271,11 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if query is None:
         return
     message = query.message if isinstance(query.message, Message) else None
+    if message is not None and message.chat.type != "private":
+        # As for group messages: the bot works in private chats only. Handled, the press would
+        # make the group this person's chat, and their reminders would go there.
+        await query.answer(core_of(context).texts("group-not-supported"), show_alert=True)
+        return
     chat_id = message.chat_id if message else query.from_user.id
     inbound = Inbound(
         channel=CHANNEL,

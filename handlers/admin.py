@@ -407,25 +407,3 @@ async def list_units(ctx: Ctx) -> None:
     if len(units) > 200:
         lines.append(ctx.t("units-more", count=vn.format_number(len(units) - 200)))
     ctx.result.say("\n".join(lines))
-
-
-async def show_invites(ctx: Ctx) -> None:
-    """The newest invite links of the person's units, with who joined through each."""
-    units = await reviewable_units(ctx)
-    invites = await queries.recent_invites(ctx.session, unit_ids=units)
-    if not invites:
-        return
-    lines = [ctx.t("invites-head")]
-    for invite, unit, names in invites:
-        lines.append(
-            ctx.t(
-                "invites-line",
-                unit=unit.name,
-                role=ctx.t(f"role-{invite.role}"),
-                uses=vn.format_number(invite.uses),
-                max=vn.format_number(invite.max_uses),
-                expires=vn.format_date(invite.expires_at.astimezone(ctx.config.timezone).date()),
-            )
-        )
-        lines.append("   " + (", ".join(names) if names else ctx.t("invites-nobody")))
-    ctx.result.say("\n".join(lines))

@@ -25,6 +25,7 @@ from handlers import (
     export,
     followup,
     importing,  # noqa: F401 - registers its form
+    invites,
     manage_admins,
     manage_coordinators,
     manage_fields,
@@ -193,6 +194,10 @@ async def press_join_request(ctx: Ctx, conv: Conversation | None, match: re.Matc
     await admin.decide_join_request(ctx, int(match["id"]), match["decision"] == "a")
 
 
+async def press_invite(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
+    await invites.on_press(ctx, match["action"], int(match["id"]))
+
+
 async def press_model(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
     await registration.show_model(ctx, int(match["id"]))
 
@@ -274,6 +279,7 @@ PRESSES: list[tuple[re.Pattern[str], Press]] = [
     ),
     (re.compile(r"jr:(?P<decision>[ar]):(?P<id>\d{1,9})"), press_join_request),
     (re.compile(r"m:(?P<id>\d{1,9})"), press_model),
+    (re.compile(r"iv:(?P<action>[ryn]):(?P<id>\d{1,9})"), press_invite),
     (re.compile(r"rp:(?P<id>\d{1,9})(?P<replace>:r)?"), press_report),
     (re.compile(r"rv:(?P<action>[arxn]):(?P<id>\d{1,9})"), press_review),
     (re.compile(r"ed:(?P<id>\d{1,9})"), press_resubmit),
@@ -523,7 +529,7 @@ async def cmd_invite(ctx: Ctx, conv: Conversation | None, args: str) -> None:
         ctx.say("error-not-allowed")
         return
     if not await busy(ctx, conv, "invite"):
-        await admin.show_invites(ctx)
+        await invites.show(ctx)
         await conversation.start(ctx, "invite")
 
 

@@ -14,7 +14,7 @@ from handlers.notify import delivery_time, payload, queue
 from handlers.reports import period_label
 from handlers.statistics import indicator_line
 from handlers.types import Choice
-from storage import queries, rules
+from storage import outbox, queries, rules
 from storage.models import Campaign, Conversation, Evaluation, Model, Unit
 from storage.stats import UnitState, unit_state
 
@@ -47,7 +47,22 @@ async def show_units(ctx: Ctx) -> None:
         choices = []
         if state.overdue:
             choices = [[Choice(ctx.t("button-remind-overdue"), f"ov:{unit.id}")]]
-        ctx.result.say(await _state_text(ctx, unit, len(ids) - 1, state), choices)
+        text = await _state_text(ctx, unit, len(ids) - 1, state)
+        unreachable = await _unreachable_line(ctx, ids)
+        ctx.result.say(f"{text}\n{unreachable}" if unreachable else text, choices)
+
+
+async def _unreachable_line(ctx: Ctx, unit_ids: set[int]) -> str | None:
+    """Who in the units blocked the bot: reminders and notices no longer reach them."""
+    names, total = await outbox.unreachable_people(ctx.session, unit_ids=unit_ids, limit=LISTED)
+    if not total:
+        return None
+    shown = ", ".join(names)
+    if total > len(names):
+        shown = ctx.t(
+            "unit-state-unreachable-more", names=shown, count=vn.format_number(total - len(names))
+        )
+    return ctx.t("unit-state-unreachable", names=shown)
 
 
 async def _state_text(ctx: Ctx, unit: Unit, below: int, state: UnitState) -> str:

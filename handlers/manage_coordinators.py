@@ -12,8 +12,10 @@ from handlers.admin import AdminFlow
 from handlers.context import Ctx
 from handlers.flow import register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.invites import audit_revoked
 from handlers.manage_people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
 from handlers.options import unit_options
+from storage import invites as storage_invites
 from storage import management, queries, rules
 from storage.models import Conversation, Member, Membership, Unit
 
@@ -182,6 +184,11 @@ async def _remove(ctx: Ctx, conv: Conversation, membership_id: int) -> None:
         details={"unit_id": unit.id, "code": unit.code},
     )
     ctx.say("coordinator-removed", name=name_of(ctx, person), unit=unit.name)
+    # The links they handed out would go on admitting people in their name.
+    revoked = await storage_invites.revoke_orphaned(ctx.session, creator_id=person.id)
+    if revoked:
+        await audit_revoked(ctx, revoked, reason="coordinator_removed")
+        ctx.say("coordinator-invites-revoked", count=vn.format_number(len(revoked)))
     await tell(ctx, conv, person.id, ctx.t("coordinator-removed-notice", unit=unit.name))
     await roles_changed(ctx, person.id)
 

@@ -1,8 +1,9 @@
 """/suadonvi: an admin renames a unit, moves it under another one (or to the top level), or
 deactivates it and later reactivates it. A deactivated unit keeps its members and their data, but
 nothing new is attached to it: it is not offered when registering, inviting or asking to join,
-and its invite links stop working. Every answer is checked again against the database when the
-change is applied: another admin may have changed the tree meanwhile."""
+and its invite links are revoked for good (reactivating it does not reopen them). Every answer is
+checked again against the database when the change is applied: another admin may have changed
+the tree meanwhile."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from handlers.admin import AdminFlow
 from handlers.context import Ctx
 from handlers.flow import register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.invites import audit_revoked
 from handlers.options import unit_options
-from storage import management, queries
+from storage import invites, management, queries
 from storage.models import Conversation, Unit
 
 TOP = "top"
@@ -124,6 +126,12 @@ class UnitEditFlow(AdminFlow):
             object_id=unit.id,
             details=details,
         )
+        if action == "deactivate":
+            # For good: reactivating the unit later does not reopen links handed out before.
+            revoked = await invites.revoke_unit_invites(ctx.session, unit_id=unit.id)
+            if revoked:
+                await audit_revoked(ctx, revoked, reason="unit_deactivated")
+                ctx.say("unit-invites-revoked", count=vn.format_number(len(revoked)))
 
 
 register(UnitEditFlow())

@@ -67,13 +67,13 @@ async def welcome(ctx: Ctx, unit_id: int, role: str) -> None:
 
 
 async def invite_problem(ctx: Ctx, invite: Invite | None) -> str | None:
-    """Why an invite cannot be used now, if it cannot: also when its unit was deactivated."""
-    problem = queries.invite_problem(invite, now=ctx.now)
-    if problem is None and invite is not None:
+    """Why an invite cannot be used now, if it cannot: also when its unit was deactivated
+    (which revokes its invites too; the unit is the better reason to give)."""
+    if invite is not None:
         unit = await ctx.session.get(Unit, invite.unit_id)
         if unit is None or not unit.active:
             return "unit_inactive"
-    return problem
+    return queries.invite_problem(invite, now=ctx.now)
 
 
 class ProfileFlow(Flow):

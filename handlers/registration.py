@@ -20,6 +20,9 @@ from storage.models import Campaign, Conversation, Field, Model, Target, Unit
 from storage.periods import Period
 
 COLLECTIVE = (("kind", rules.KIND_COLLECTIVE),)
+# What its owner may correct and send again: a returned registration, or one that never reached
+# the coordinators and was put back among the drafts (`dvk doctor`).
+CORRECTABLE = (rules.RETURNED, rules.DRAFT)
 
 REGISTRATION = FormSpec(
     "register",
@@ -285,10 +288,13 @@ async def start_resubmit(ctx: Ctx, model_id: int) -> None:
     if model is None or model.owner_id != ctx.member.id:
         ctx.say("model-not-found")
         return
-    if model.status != rules.RETURNED:
+    if model.status not in CORRECTABLE:
         ctx.say("resubmit-not-returned", status=ctx.t(f"status-{model.status}"))
         return
-    ctx.say("resubmit-intro", title=model.title, note=model.review_note or "")
+    if model.status == rules.DRAFT:
+        ctx.say("resubmit-draft-intro", title=model.title)
+    else:
+        ctx.say("resubmit-intro", title=model.title, note=model.review_note or "")
     asked = questions.snapshot(ctx, model.campaign.questions, questions.REGISTRATION)
     stored = (model.extra or {}).get("questions")
     await conversation.start(
@@ -313,7 +319,7 @@ async def resubmit(
     extra_answers: dict[str, str],
 ) -> None:
     model = await queries.model_details(ctx.session, model_id=model_id)
-    if model is None or model.owner_id != ctx.member.id or model.status != rules.RETURNED:
+    if model is None or model.owner_id != ctx.member.id or model.status not in CORRECTABLE:
         raise vn.InputError(
             "resubmit-not-returned", status=ctx.t(f"status-{model.status}") if model else ""
         )
@@ -427,7 +433,7 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
     if model.status == rules.RETURNED and model.review_note:
         lines.append(f"• {t('label-review-note')}: {model.review_note}")
     choices = []
-    if model.status == rules.RETURNED:
+    if model.status in CORRECTABLE:
         choices.append([Choice(t("button-edit-resubmit"), f"ed:{model.id}")])
     if model.status not in (rules.SUBMITTED, rules.RETURNED, rules.REJECTED, rules.DRAFT):
         lines.append("")

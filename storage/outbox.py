@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from storage.models import Identity, OutboxMessage
+from storage.models import Identity, Member, Membership, OutboxMessage
 
 PENDING = "pending"
 SENDING = "sending"
@@ -258,6 +259,68 @@ async def unreachable(
         .execution_options(**_BULK)
     )
     return True
+
+
+def _nowhere_reachable() -> ColumnElement[bool]:
+    """The message's person has blocked the bot on every channel they have. Read from the few
+    blocked identities, so that it costs little however many messages are pending."""
+    elsewhere = aliased(Identity)
+    blocked = select(Identity.member_id).where(
+        Identity.unreachable_at.is_not(None),
+        ~select(elsewhere.id)
+        .where(elsewhere.member_id == Identity.member_id, elsewhere.unreachable_at.is_(None))
+        .exists(),
+    )
+    return OutboxMessage.member_id.in_(blocked)
+
+
+async def pending_unreachable(session: AsyncSession) -> int:
+    """How many pending messages are for people no channel reaches (what `settle_unreachable`
+    would settle)."""
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == PENDING, _nowhere_reachable())
+        )
+        or 0
+    )
+
+
+async def settle_unreachable(session: AsyncSession) -> int:
+    """Messages queued for someone who had already blocked the bot everywhere are settled as
+    unreachable, never sent: claiming skips them, and left pending they would all arrive at once
+    the day the person writes again. Whatever is queued after they write goes as usual.
+    Returns how many were settled."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == PENDING, _nowhere_reachable())
+        .values(status=UNREACHABLE, last_error="the person had blocked the bot")
+        .execution_options(**_BULK)
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def unreachable_people(
+    session: AsyncSession, *, unit_ids: Collection[int], limit: int
+) -> tuple[list[str], int]:
+    """Of the people in these units, the names (alphabetical, at most `limit`) of those no
+    channel reaches, and how many they are."""
+    members = select(Membership.member_id).where(Membership.unit_id.in_(unit_ids))
+    blocked = (
+        select(Identity.member_id)
+        .where(Identity.unreachable_at.is_not(None), Identity.member_id.in_(members))
+        .except_(select(Identity.member_id).where(Identity.unreachable_at.is_(None)))
+        .subquery()
+    )
+    total = await session.scalar(select(func.count()).select_from(blocked))
+    names = await session.scalars(
+        select(Member.full_name)
+        .where(Member.id.in_(select(blocked.c.member_id)))
+        .order_by(Member.full_name, Member.id)
+        .limit(limit)
+    )
+    return [name or "" for name in names.all()], total or 0
 
 
 async def recover(

@@ -202,8 +202,10 @@ async def invite_by_code(session: AsyncSession, *, code: str) -> Invite | None:
 
 
 def invite_problem(invite: Invite | None, *, now: datetime) -> str | None:
-    if invite is None or invite.revoked:
+    if invite is None:
         return "invalid"
+    if invite.revoked:
+        return "revoked"
     if invite.expires_at <= now:
         return "expired"
     if invite.uses >= invite.max_uses:
@@ -658,32 +660,6 @@ async def unreachable_members(session: AsyncSession, *, unit_ids: set[int] | Non
             Membership.unit_id.in_(unit_ids)
         )
     return [name or "" for name in (await session.scalars(query)).all()]
-
-
-async def recent_invites(
-    session: AsyncSession, *, unit_ids: set[int] | None, limit: int = 10
-) -> list[tuple[Invite, Unit, list[str]]]:
-    """The newest invites of the units, each with the names of who joined through it."""
-    query = (
-        select(Invite, Unit)
-        .join(Unit, Unit.id == Invite.unit_id)
-        .order_by(Invite.created_at.desc(), Invite.id.desc())
-        .limit(limit)
-    )
-    if unit_ids is not None:
-        query = query.where(Invite.unit_id.in_(unit_ids))
-    invites = [(invite, unit) for invite, unit in (await session.execute(query)).all()]
-    joined: dict[int, list[str]] = {invite.id: [] for invite, _ in invites}
-    if invites:
-        rows = await session.execute(
-            select(Membership.invite_id, Member.full_name)
-            .join(Member, Member.id == Membership.member_id)
-            .where(Membership.invite_id.in_(list(joined)))
-            .order_by(Membership.created_at)
-        )
-        for invite_id, name in rows.all():
-            joined[invite_id].append(name or "")
-    return [(invite, unit, joined[invite.id]) for invite, unit in invites]
 
 
 async def audit_entries(

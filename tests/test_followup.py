@@ -142,10 +142,11 @@ async def test_invites_show_who_joined_through_them(unit):
     coordinator, _, _ = unit
     replies = await coordinator.send("/moi")
     assert replies[0].splitlines() == [
-        "Các link mời gần đây và người đã tham gia qua từng link:",
-        "🔗 Chi bộ Văn phòng · cán bộ phụ trách · đã dùng 1/1.000 · hết hạn 17/11/2036",
+        "Các link mời còn dùng được và người đã tham gia qua từng link "
+        "(bấm 🚫 để thu hồi một link):",
+        "🔗 DEMO-PT · Chi bộ Văn phòng · cán bộ phụ trách · đã dùng 1/1.000 · hết hạn 17/11/2036",
         "   Lê Văn Phụ Trách",
-        "🔗 Chi bộ Văn phòng · thành viên · đã dùng 2/1.000 · hết hạn 17/11/2036",
+        "🔗 DEMO-TV · Chi bộ Văn phòng · thành viên · đã dùng 2/1.000 · hết hạn 17/11/2036",
         "   Nguyễn Văn An, Trần Văn Bảo",
     ]
     assert replies[1] == "Link mời vào đơn vị nào?"

@@ -213,9 +213,11 @@ async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, d
     assert "⏸ Ngừng hoạt động" not in admin.buttons()
     await admin.click("▶️ Cho hoạt động trở lại")
     assert await admin.click("✅ Xác nhận") == ["Chi bộ Văn phòng đã hoạt động trở lại."]
-    assert (await newcomer.send("/start DEMO-TV"))[0].startswith(
-        "Xin chào! Bạn được mời tham gia Chi bộ Văn phòng"
-    )
+    # Its links were revoked with it, for good: a link handed out before stays closed.
+    assert await newcomer.send("/start DEMO-TV") == [
+        "Đường link mời này đã bị thu hồi. Hãy xin đường link mới từ cán bộ phụ trách, "
+        "hoặc gửi /start để xin tham gia."
+    ]
     assert "• Đơn vị: 5," in (await admin.send("/thongke"))[0]
     assert (await member.send("/dangky"))[0].startswith("Đăng ký mô hình trong đợt")
     assert await actions(db, "unit.") == ["unit.deactivated", "unit.reactivated"]

@@ -301,7 +301,8 @@ async def test_blocked_person_is_unreachable_and_never_retried(db, clock):
     assert sorted(script.delivered) == others
     state = await rows(db)
     assert state["first"].status == state["second"].status == outbox.UNREACHABLE
-    assert state["third"].status == outbox.PENDING
+    # Queued after they blocked the bot: settled at once, not kept to arrive if they come back.
+    assert state["third"].status == outbox.UNREACHABLE
     async with db.session() as session:
         identity = await session.scalar(select(Identity).where(Identity.member_id == blocked))
     assert identity.unreachable_at is not None

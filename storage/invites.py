@@ -1,0 +1,132 @@
+"""Invite links that still admit people, and taking them back. A revoked invite stays revoked:
+nothing sets `revoked` back, so reactivating a unit or reappointing a coordinator does not reopen
+a link that was handed out before. Keyword-only; none of these functions commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import rules
+from storage.models import Invite, Member, Membership, Unit
+
+
+def _usable(now: datetime) -> ColumnElement[bool]:
+    return Invite.revoked.is_(False) & (Invite.expires_at > now) & (Invite.uses < Invite.max_uses)
+
+
+async def usable_invites(
+    session: AsyncSession, *, unit_ids: set[int] | None, now: datetime, limit: int = 20
+) -> tuple[list[tuple[Invite, Unit, list[str]]], int]:
+    """The newest invites of the units (None: all) that would admit someone now, each with the
+    names of who joined through it, and how many such invites there are in all."""
+    where = [_usable(now), Unit.active.is_(True)]
+    if unit_ids is not None:
+        where.append(Invite.unit_id.in_(unit_ids))
+    total = await session.scalar(
+        select(func.count()).select_from(Invite).join(Unit, Unit.id == Invite.unit_id).where(*where)
+    )
+    query = (
+        select(Invite, Unit)
+        .join(Unit, Unit.id == Invite.unit_id)
+        .where(*where)
+        .order_by(Invite.created_at.desc(), Invite.id.desc())
+        .limit(limit)
+    )
+    invites = [(invite, unit) for invite, unit in (await session.execute(query)).all()]
+    joined: dict[int, list[str]] = {invite.id: [] for invite, _ in invites}
+    if invites:
+        rows = await session.execute(
+            select(Membership.invite_id, Member.full_name)
+            .join(Member, Member.id == Membership.member_id)
+            .where(Membership.invite_id.in_(list(joined)))
+            .order_by(Membership.created_at, Membership.id)
+        )
+        for invite_id, name in rows.all():
+            joined[invite_id].append(name or "")
+    return [(invite, unit, joined[invite.id]) for invite, unit in invites], total or 0
+
+
+async def revoke(session: AsyncSession, *, invite_id: int) -> bool:
+    """False when it was revoked already (by someone else a moment ago, say)."""
+    result = await session.execute(
+        update(Invite)
+        .where(Invite.id == invite_id, Invite.revoked.is_(False))
+        .values(revoked=True)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def _revoke_all(session: AsyncSession, invites: Sequence[Invite]) -> list[Invite]:
+    for invite in invites:
+        invite.revoked = True
+    await session.flush()
+    return list(invites)
+
+
+async def of_inactive_units(session: AsyncSession, *, unit_id: int | None = None) -> list[Invite]:
+    """Invites not yet revoked into units that take nobody new (or into this unit, which is
+    being deactivated)."""
+    query = select(Invite).join(Unit, Unit.id == Invite.unit_id).where(Invite.revoked.is_(False))
+    if unit_id is not None:
+        query = query.where(Unit.id == unit_id)
+    else:
+        query = query.where(Unit.active.is_(False))
+    return list((await session.scalars(query.order_by(Invite.id))).all())
+
+
+async def revoke_unit_invites(session: AsyncSession, *, unit_id: int) -> list[Invite]:
+    """A unit is deactivated: every invite into it is revoked, for good."""
+    return await _revoke_all(session, await of_inactive_units(session, unit_id=unit_id))
+
+
+async def orphaned(session: AsyncSession, *, creator_id: int | None = None) -> list[Invite]:
+    """Invites not yet revoked whose maker may no longer invite into their unit: no longer an
+    admin, and not coordinating the unit or a unit above it. Invites made by nobody in the chat
+    (the command line, the demo) are not anyone's to lose."""
+    query = select(Invite).where(Invite.revoked.is_(False), Invite.created_by.is_not(None))
+    if creator_id is not None:
+        query = query.where(Invite.created_by == creator_id)
+    invites = list((await session.scalars(query.order_by(Invite.id))).all())
+    if not invites:
+        return []
+    makers = {invite.created_by for invite in invites}
+    admins = set(
+        await session.scalars(
+            select(Member.id).where(Member.id.in_(makers), Member.is_admin.is_(True))
+        )
+    )
+    held: dict[int, list[int]] = {}
+    for member_id, unit_id in (
+        await session.execute(
+            select(Membership.member_id, Membership.unit_id).where(
+                Membership.member_id.in_(makers), Membership.role == rules.ROLE_COORDINATOR
+            )
+        )
+    ).all():
+        held.setdefault(member_id, []).append(unit_id)
+    parents = dict((await session.execute(select(Unit.id, Unit.parent_id))).all())
+
+    def above(unit_id: int) -> set[int]:
+        chain: set[int] = set()
+        current: int | None = unit_id
+        while current is not None and current not in chain:
+            chain.add(current)
+            current = parents.get(current)
+        return chain
+
+    return [
+        invite
+        for invite in invites
+        if invite.created_by not in admins
+        and not above(invite.unit_id) & set(held.get(invite.created_by or 0, ()))
+    ]
+
+
+async def revoke_orphaned(session: AsyncSession, *, creator_id: int | None = None) -> list[Invite]:
+    """A coordinator was removed from a unit: the invites they made and may no longer make."""
+    return await _revoke_all(session, await orphaned(session, creator_id=creator_id))
