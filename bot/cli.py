@@ -145,7 +145,7 @@ async def doctor(settings: Settings, *, fix: bool) -> int:
 
     if not await prepare_database(settings):
         return EXIT_CONFIG
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     core = build_core(settings, db)
     t, now = core.texts, utc_now()
 
@@ -187,7 +187,7 @@ async def prepare_database(settings: Settings) -> bool:
     if settings.sqlite_path() is not None:
         await migrate(settings.database_url)
         return True
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         if await pending(db.engine):
             print(
@@ -221,7 +221,7 @@ def run_telegram(settings: Settings) -> int:
         return EXIT_CONFIG
     from bot import telegram_run
 
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     return telegram_run.run(settings, build_core(settings, db))
 
 
@@ -230,7 +230,7 @@ async def holds_demo_invites(settings: Settings) -> bool:
     use (DEMO-PT makes a coordinator): said on stderr."""
     from bot.demo import live_demo_invites
 
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         async with db.session() as session:
             codes = await live_demo_invites(session)
@@ -294,7 +294,7 @@ async def print_stats(
         return EXIT_CONFIG
     if not await prepare_database(settings):
         return EXIT_CONFIG
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     core = build_core(settings, db)
     try:
         async with db.session() as session:
@@ -332,7 +332,7 @@ async def chat(settings: Settings, person: str) -> int:
 
     if not await prepare_database(settings):
         return EXIT_CONFIG
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         terminal = TerminalChat(build_core(settings, db), person, print)
         print(

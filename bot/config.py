@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         le=65535,
         validation_alias=AliasChoices("DVK_HTTP_PORT", "DVK_WEBHOOK_PORT"),
     )
+    # How long a write waits for another connection's lock (SQLite's busy timeout, PostgreSQL's
+    # lock_timeout) before the update is rolled back and the person asked to send it again.
+    db_busy_timeout: float = Field(default=10.0, gt=0, le=600)
     # An unfinished form pauses after this long without an answer; the draft is kept.
     draft_ttl_hours: float = 24.0
     # Reminders: the default local hour, how many days before / after the due date, quiet hours

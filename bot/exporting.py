@@ -25,7 +25,7 @@ async def export_command(
 
     t = Texts(settings.language)
     timezone = ZoneInfo(settings.timezone)
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         campaign_id = None
         if campaign_code:

@@ -40,7 +40,7 @@ async def import_units_command(settings: Settings, path: Path) -> int:
         rows = read_unit_rows(path)
     except ImportFileError as exc:
         return _problems(t, exc.problems)
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         if settings.sqlite_path() is not None:
             await upgrade(db.engine)
@@ -85,7 +85,7 @@ async def import_workbook_command(
         )
     except ImportFileError as exc:
         return _problems(t, exc.problems)
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         if settings.sqlite_path() is not None:
             await upgrade(db.engine)

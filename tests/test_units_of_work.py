@@ -162,3 +162,20 @@ async def test_the_same_message_queued_by_two_units_of_work_at_once(db, clock, s
             await _until_waiting_on_a_lock(db)
     assert await racing is False
     assert await count(db, OutboxMessage) == 1
+
+
+async def test_the_busy_timeout_reaches_the_database(database_url):
+    from bot.config import Settings
+    from bot.runtime import build_core
+
+    settings = Settings(_env_file=None, database_url=database_url, db_busy_timeout=3)
+    database = Database.from_url(database_url, busy_timeout=settings.db_busy_timeout)
+    build_core(settings, database)
+    try:
+        async with database.read() as session:
+            if PG_URL:
+                assert await session.scalar(text("SHOW lock_timeout")) == "3s"
+            else:
+                assert await session.scalar(text("PRAGMA busy_timeout")) == 3000
+    finally:
+        await database.dispose()
