@@ -223,7 +223,7 @@ def _cycles(
     return cycles
 
 
-def _unreadable(name: str) -> tuple[str, dict[str, object]] | None:
+def unreadable_problem(name: str) -> tuple[str, dict[str, object]] | None:
     """The chat's rule for a unit's name (`readable_name`) as an import problem. A file's name is
     stored as written, so invisible characters are refused even at its edges."""
     try:
@@ -272,7 +272,7 @@ def validate_unit_rows(
             )
         elif any(unicodedata.category(ch) in ("Cc", "Cf") for ch in r.name):
             problems.append(Problem(r.row, "import-name-control"))
-        elif (unreadable := _unreadable(r.name)) is not None:
+        elif (unreadable := unreadable_problem(r.name)) is not None:
             problems.append(Problem(r.row, *unreadable))
 
     parents = {_key(k): (_key(v) if v else None) for k, v in (existing_parents or {}).items()}

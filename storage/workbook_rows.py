@@ -22,6 +22,7 @@ from storage.importing import (
     UnitRow,
     cell_text,
     header_key,
+    unreadable_problem,
 )
 from storage.rules import DECIDED, DRAFT
 from storage.vietnamese import InputError, parse_date, parse_number
@@ -217,6 +218,14 @@ class _Row:
             return None
         return value
 
+    def name(self, header: str, *, max_length: int) -> str | None:
+        """A collective's or a person's name: the chat's readability rule too."""
+        value = self.text(header, max_length=max_length)
+        if value is not None and unreadable_problem(value) is not None:
+            self.problem("import-name-unreadable", column=header)
+            return None
+        return value
+
     def code(self, header: str) -> str | None:
         value = cell_text(self.cells.get(header))
         if not value:
@@ -331,7 +340,7 @@ def _model(r: _Row) -> ModelRow:
         campaign=r.code(h[1]),
         unit=r.code(h[2]),
         kind=r.choice(h[3], KINDS, ALLOWED["Loại"], required=True),
-        name=r.text(h[4], max_length=NAME_MAX),
+        name=r.name(h[4], max_length=NAME_MAX),
         title=r.text(h[5], max_length=NAME_MAX),
         field=r.text(h[6], max_length=FIELD_MAX),
         registered_on=r.day(h[7]),

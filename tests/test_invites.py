@@ -130,13 +130,14 @@ async def test_a_coordinator_revokes_an_invite_from_moi(seeded, chat, db):
 async def test_forged_and_foreign_revocations_change_nothing(seeded, chat, db, clock):
     admin = chat(ADMIN_ID, "Quản trị")
     await admin.send("/start")
+    other_unit, own_unit = await unit_id(db, "CB-BV"), await unit_id(db, "CB-VP")
     async with db.session() as session:
         admin_id = (
             await queries.find_identity(session, channel="telegram", external_id=str(ADMIN_ID))
         ).member_id
         elsewhere = await queries.create_invite(
             session,
-            unit_id=await unit_id(db, "CB-BV"),
+            unit_id=other_unit,
             role="member",
             expires_at=clock() + timedelta(days=30),
             max_uses=50,
@@ -145,7 +146,7 @@ async def test_forged_and_foreign_revocations_change_nothing(seeded, chat, db, c
         )
         own = await queries.create_invite(
             session,
-            unit_id=await unit_id(db, "CB-VP"),
+            unit_id=own_unit,
             role="member",
             expires_at=clock() + timedelta(days=30),
             max_uses=50,

@@ -976,3 +976,16 @@ async def test_a_code_given_in_the_chat_never_takes_an_imported_one(db, chat, cl
     async with db.session() as session:
         codes = dict((await session.execute(select(Model.id, Model.code))).all())
     assert codes == {1: "mh2", 2: "MH2-2"}
+
+
+async def test_a_collective_named_with_invisible_fillers_is_refused(db, chat):
+    """The chat's readability rule holds for names that come in a file too."""
+    sheets = dict(CLEAN)
+    row = list(CLEAN["Đăng ký"][1])
+    row[4] = "\u3164\u3164 Chi bộ"
+    sheets["Đăng ký"] = [REGISTRATION_HEAD, row]
+    admin = await admin_chat(chat)
+    before = await snapshot(db)
+    [reply] = await admin.send_document("du-lieu.xlsx", workbook(sheets))
+    assert "Sheet «Đăng ký», dòng 2: «Tên tập thể hoặc cá nhân» không đọc được" in reply
+    assert await snapshot(db) == before
