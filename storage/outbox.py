@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -261,17 +261,20 @@ async def unreachable(
     return True
 
 
-def _nowhere_reachable() -> ColumnElement[bool]:
-    """The message's person has blocked the bot on every channel they have. Read from the few
-    blocked identities, so that it costs little however many messages are pending."""
+def _blocked_everywhere() -> Select[tuple[int]]:
+    """The people who blocked the bot on every channel they have. Read from the few blocked
+    identities, so that it costs little however many messages are pending."""
     elsewhere = aliased(Identity)
-    blocked = select(Identity.member_id).where(
+    return select(Identity.member_id).where(
         Identity.unreachable_at.is_not(None),
         ~select(elsewhere.id)
         .where(elsewhere.member_id == Identity.member_id, elsewhere.unreachable_at.is_(None))
         .exists(),
     )
-    return OutboxMessage.member_id.in_(blocked)
+
+
+def _nowhere_reachable() -> ColumnElement[bool]:
+    return OutboxMessage.member_id.in_(_blocked_everywhere())
 
 
 async def pending_unreachable(session: AsyncSession) -> int:
@@ -307,12 +310,7 @@ async def unreachable_people(
     """Of the people in these units, the names (alphabetical, at most `limit`) of those no
     channel reaches, and how many they are."""
     members = select(Membership.member_id).where(Membership.unit_id.in_(unit_ids))
-    blocked = (
-        select(Identity.member_id)
-        .where(Identity.unreachable_at.is_not(None), Identity.member_id.in_(members))
-        .except_(select(Identity.member_id).where(Identity.unreachable_at.is_(None)))
-        .subquery()
-    )
+    blocked = _blocked_everywhere().where(Identity.member_id.in_(members)).distinct().subquery()
     total = await session.scalar(select(func.count()).select_from(blocked))
     names = await session.scalars(
         select(Member.full_name)
