@@ -19,7 +19,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.demo import seed
 from bot.runtime import build_core
-from handlers.types import Inbound
+from handlers.core.types import Inbound
 from storage.db import Database
 from storage.migrate import upgrade
 

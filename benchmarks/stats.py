@@ -281,8 +281,8 @@ async def best_of(repeat: int, work: Any) -> float:
 
 
 async def measure(url: str, scale: str, repeat: int, fresh: bool) -> dict[str, str]:
-    from handlers import digest
-    from handlers.statistics import stats_text
+    from handlers.admin.statistics import stats_text
+    from handlers.coordinator import digest
     from storage.stats import organisation_stats
 
     db = Database.from_url(url)

@@ -46,7 +46,7 @@ METHODS = {"lzma": zipfile.ZIP_LZMA, "deflate": zipfile.ZIP_DEFLATED}
 
 def build_bomb(path: Path, unpacked_mb: int, method: int) -> None:
     """The template workbook with a shared-strings part of `unpacked_mb` of repeated text."""
-    from storage.workbook import template_bytes
+    from excel.workbook import template_bytes
 
     base = zipfile.ZipFile(io.BytesIO(template_bytes()))
     one = "<si><t>Dân vận khéo — bom giải nén </t></si>".encode()
@@ -73,8 +73,8 @@ def build_real(path: Path, rows: int) -> int:
     """A workbook of `rows` data rows in the import layout; returns the rows written."""
     from openpyxl import Workbook
 
-    from storage.workbook import REGISTRATION_STATUS_HEADER, SHEETS
-    from storage.xlsx_stream import SheetWriter, number
+    from excel.stream import SheetWriter, number
+    from excel.workbook import REGISTRATION_STATUS_HEADER, SHEETS
 
     headers = {name: list(h) for name, h, _ in SHEETS}
     book = Workbook(write_only=True)

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         case "demo-seed":
             return asyncio.run(demo_seed(settings.database_url))
         case "template":
-            from storage.workbook import template_bytes
+            from excel.workbook import template_bytes
 
             args.file.write_bytes(template_bytes())
             print(f"written: {args.file}")
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(import_units_command(settings, args.file))
         case "import":
             from bot.importing import import_workbook_command
-            from storage.workbook_limits import WorkbookLimits
+            from excel.limits import WorkbookLimits
 
             limits = WorkbookLimits().raised(args.max_unpacked_mb)
             return asyncio.run(import_workbook_command(settings, args.file, limits))
@@ -138,8 +138,8 @@ async def export_workbook(settings: Settings, campaign: str | None, output: Path
 
 async def doctor(settings: Settings, *, fix: bool) -> int:
     """`dvk doctor [--fix]`: the records to repair, then their counts as key=value."""
-    from handlers.notify import payload
-    from handlers.types import Choice
+    from handlers.core.notify import payload
+    from handlers.core.types import Choice
     from storage import doctor as checks
     from storage.models import Model
 
@@ -286,7 +286,7 @@ async def print_stats(
     settings: Settings, code: str | None, years_text: str | None = None, chart: Path | None = None
 ) -> int:
     """`dvk stats`: the same report /thongke gives, printed; the chart written if asked for."""
-    from handlers.statistics import resolve_scope, stats_chart, stats_text
+    from handlers.admin.statistics import resolve_scope, stats_chart, stats_text
     from storage.stats import organisation_stats
 
     if code and years_text:

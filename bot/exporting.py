@@ -9,13 +9,13 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.runtime import utc_now
-from bot.texts import Texts
-from handlers import vn
-from handlers.export import file_name
-from handlers.jobs import Throttle
+from excel.export import ExportScope, export_workbook
+from handlers.coordinator.export import file_name
+from handlers.core.jobs import Throttle
+from language import vn
+from language.texts import Texts
 from storage import queries
 from storage.db import Database
-from storage.workbook_export import ExportScope, export_workbook
 
 
 async def export_command(

@@ -11,10 +11,8 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.runtime import utc_now
-from bot.texts import Texts
-from handlers.importing import failure_text, render_problem, summary_text
-from storage.db import Database
-from storage.importing import (
+from excel.limits import WorkbookLimits
+from excel.units_import import (
     ImportFileError,
     Problem,
     existing_hierarchy,
@@ -22,8 +20,10 @@ from storage.importing import (
     read_unit_rows,
     validate_unit_rows,
 )
+from handlers.admin.importing import failure_text, render_problem, summary_text
+from language.texts import Texts
+from storage.db import Database
 from storage.migrate import upgrade
-from storage.workbook_limits import WorkbookLimits
 
 
 def _problems(t: Texts, problems: Sequence[Problem]) -> int:
@@ -68,8 +68,8 @@ async def import_units_command(settings: Settings, path: Path) -> int:
 async def import_workbook_command(
     settings: Settings, path: Path, limits: WorkbookLimits | None = None
 ) -> int:
-    from storage.workbook_import import import_workbook
-    from storage.workbook_rows import read_workbook
+    from excel.records_import import import_workbook
+    from excel.rows import read_workbook
 
     t = Texts(settings.language)
     # The file is read before the database is touched: a mistyped name creates nothing.

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from handlers.context import CoreConfig
-from handlers.dispatcher import Core
-from handlers.menu import commands_for
+from handlers.core.context import CoreConfig
+from handlers.core.menu import commands_for
+from handlers.core.router import Core
 from storage import queries
 from storage.db import Database
 from storage.periods import QuietHours

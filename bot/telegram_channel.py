@@ -36,10 +36,13 @@ from telegram.request import BaseRequest
 from bot.config import Settings
 from bot.runtime import menu_of
 from bot.sender import Sender, telegram_transport
-from handlers import broadcast, digest, reminders, vn
-from handlers.dispatcher import Core
-from handlers.jobs import Job, Throttle, run_job
-from handlers.types import Choice, Inbound, Outbound, Result
+from handlers.admin import broadcast
+from handlers.coordinator import digest
+from handlers.core.jobs import Job, Throttle, run_job
+from handlers.core.router import Core
+from handlers.core.types import Choice, Inbound, Outbound, Result
+from handlers.member import reminders
+from language import vn
 from storage import outbox, queries
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from bot.telegram_channel import (
     stop_jobs,
     stop_sender,
 )
-from handlers.dispatcher import Core
+from handlers.core.router import Core
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

@@ -10,10 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from handlers import broadcast
-from handlers.dispatcher import Core
-from handlers.jobs import Job, Throttle, run_job
-from handlers.types import Choice, Inbound, Outbound
+from handlers.admin import broadcast
+from handlers.core.jobs import Job, Throttle, run_job
+from handlers.core.router import Core
+from handlers.core.types import Choice, Inbound, Outbound
 from storage import outbox, queries
 
 CHANNEL = "terminal"

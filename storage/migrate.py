@@ -16,7 +16,7 @@ def alembic_config(url: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url:
-        config.set_main_option("sqlalchemy.url", url)
+        config.attributes["url"] = url
     return config
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 
 from bot.telegram_channel import flush_outbox, run_broadcast_progress, sender_of
 from bot.terminal import TerminalChat
-from bot.texts import Texts
-from handlers import broadcast
+from handlers.admin import broadcast
+from language.texts import Texts
 from storage import outbox, queries
 from storage.models import AuditEntry, Broadcast, Identity, Member, OutboxMessage
 from tests.conftest import ADMIN_ID, make_coordinator

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 
 from bot.telegram_channel import flush_outbox, run_digests
-from handlers import digest, statistics
+from handlers.admin import statistics
+from handlers.coordinator import digest
 from storage.db import Database
 from storage.models import Identity, OutboxMessage
 from tests.conftest import ADMIN_ID

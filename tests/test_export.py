@@ -15,12 +15,15 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select, update
 
 from bot.cli import main
-from handlers import export as export_handler
-from handlers.jobs import Throttle, run_job
-from handlers.types import Inbound, Outbound
+from excel.export import ExportScope, export_workbook
+from excel.stream import SheetWriter
+from excel.summary import SUMMARY_HEADERS
+from excel.workbook import SHEETS, SUMMARY_SHEET, TARGETS_SHEET
+from handlers.coordinator import export as export_handler
+from handlers.core.jobs import Throttle, run_job
+from handlers.core.types import Inbound, Outbound
 from storage import queries
 from storage.db import Database
-from storage.export_summary import SUMMARY_HEADERS
 from storage.models import (
     AuditEntry,
     Campaign,
@@ -34,9 +37,6 @@ from storage.models import (
     Target,
 )
 from storage.stats import OrganisationStats, organisation_stats
-from storage.workbook import SHEETS, SUMMARY_SHEET, TARGETS_SHEET
-from storage.workbook_export import ExportScope, export_workbook
-from storage.xlsx_stream import SheetWriter
 from tests.conftest import ADMIN_ID, PG_URL, _truncate_postgres, make_coordinator
 
 NOT_ALLOWED = "Bạn không có quyền thực hiện việc này."

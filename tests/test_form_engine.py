@@ -12,8 +12,8 @@ import pytest
 
 from handlers.forms import engine
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option, form_from_dict
-from handlers.registration import REGISTRATION as FULL_REGISTRATION
-from handlers.vn import InputError
+from handlers.member.registration import REGISTRATION as FULL_REGISTRATION
+from language.vn import InputError
 
 FIELDS = [
     Option("1", "Cải cách hành chính"),

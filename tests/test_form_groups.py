@@ -12,7 +12,7 @@ import pytest
 
 from handlers.forms import engine, groups
 from handlers.forms.spec import FieldSpec, FormSpec
-from handlers.vn import InputError
+from language.vn import InputError
 from tests.test_form_engine import ENV, REGISTRATION, TARGETS, summary_state
 
 THIRD = {"indicator": "Người dân được tiếp", "unit": "lượt", "value": "300"}

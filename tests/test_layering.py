@@ -1,5 +1,6 @@
-"""Telegram lives in bot/ only: handlers/ and storage/ stay channel-neutral so Zalo is one more
-adapter. Checked on the source, since an import anywhere below would pull it in."""
+"""The packages are layers: each imports only what lies below it, and only `bot/` knows a
+messaging library, so a channel is one more adapter and the core never learns its API. Checked on
+the source (every import, also inside functions), since an import anywhere would pull it in."""
 
 from __future__ import annotations
 
@@ -9,6 +10,24 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Bottom to top; a package may import the ones before it.
+LAYERS = ("language", "storage", "excel", "handlers", "bot")
+MESSAGING = {"telegram", "httpx", "starlette", "uvicorn"}
+MAX_LINES = 450
+MAX_MODULES = 20
+# Modules still being split (the house, issue 9): they may not grow, and leave this list when
+# they are under the limit.
+STILL_LONG: dict[str, int] = {
+    "bot/telegram_channel.py": 524,
+    "bot/sender.py": 496,
+    "handlers/member/registration.py": 501,
+    "handlers/core/router.py": 614,
+    "storage/queries.py": 748,
+    "excel/export.py": 507,
+    "excel/rows.py": 515,
+    "excel/records_import.py": 517,
+}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -22,20 +41,61 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["handlers", "storage"])
-def test_no_telegram_below_the_adapter(package):
+def product_modules(package: str) -> list[Path]:
+    return [
+        path
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.relative_to(ROOT).parts
+    ]
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_layers_import_only_downward(package):
+    above = set(LAYERS[LAYERS.index(package) + 1 :])
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & above)
+        for path in product_modules(package)
+        if imported_modules(path) & above
+    }
+    assert offenders == {}
+
+
+@pytest.mark.parametrize("package", LAYERS[:-1])
+def test_no_messaging_library_below_the_adapters(package):
     offenders = {
         str(path.relative_to(ROOT))
-        for path in (ROOT / package).rglob("*.py")
-        if "telegram" in imported_modules(path)
+        for path in product_modules(package)
+        if imported_modules(path) & MESSAGING
     }
     assert offenders == set()
 
 
-def test_storage_does_not_depend_on_handlers_or_bot():
+def test_migrations_know_only_storage():
     offenders = {
         str(path.relative_to(ROOT))
-        for path in (ROOT / "storage").rglob("*.py")
-        if imported_modules(path) & {"handlers", "bot"} and "migrations" not in path.parts
+        for path in (ROOT / "storage" / "migrations").rglob("*.py")
+        if imported_modules(path) & set(LAYERS[2:])
     }
     assert offenders == set()
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_modules_stay_small(package):
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in product_modules(package)
+        if (lines := len(path.read_text(encoding="utf-8").splitlines()))
+        > STILL_LONG.get(str(path.relative_to(ROOT)), MAX_LINES)
+    }
+    assert long == {}
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_folders_stay_small(package):
+    crowded = {
+        str(folder.relative_to(ROOT)): count
+        for folder in [ROOT / package, *(p for p in (ROOT / package).rglob("*") if p.is_dir())]
+        if "migrations" not in folder.relative_to(ROOT).parts
+        and (count := len(list(folder.glob("*.py")))) > MAX_MODULES
+    }
+    assert crowded == {}

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import seed
-from handlers import questions, vn
+from handlers.member import questions
+from language import vn
 from storage.models import AuditEntry, Campaign, Conversation, Identity, Member, Model, Report
 from tests.conftest import ADMIN_ID
 from tests.test_registration import join

@@ -7,12 +7,12 @@ import unicodedata
 
 import pytest
 
-from bot.texts import Texts
-from handlers import vn
+from excel.units_import import UnitRow, validate_unit_rows
 from handlers.forms import engine
 from handlers.forms.spec import FieldSpec, FormEnv
-from storage.importing import UnitRow, validate_unit_rows
-from storage.vietnamese import InputError, readable_name
+from language import vn
+from language.texts import Texts
+from language.vietnamese import InputError, readable_name
 
 REAL_NAMES = [
     "Nguyễn Thị Ánh Tuyết",

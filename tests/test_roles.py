@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.demo import seed
-from handlers import menu
+from handlers.core import menu
 from storage.models import AuditEntry, Conversation, OutboxMessage
 from tests.test_registration import join
 

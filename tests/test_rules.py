@@ -34,7 +34,7 @@ def test_every_other_transition_is_refused(current, new):
 
 
 def test_every_status_has_a_label():
-    from bot.texts import load_catalog
+    from language.texts import load_catalog
 
     catalog = load_catalog("vi")
     assert all(f"status-{status}" in catalog for status in rules.STATUSES)

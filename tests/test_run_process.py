@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.demo import INVITES, seed
-from bot.texts import Texts, load_catalog
+from language.texts import Texts, load_catalog
 from storage import models, queries, rules
 from storage.db import Database
 from tests.conftest import TOKEN

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.texts import DEFAULT_LANGUAGE, Texts, languages, load_catalog, placeholders
+from language.texts import DEFAULT_LANGUAGE, Texts, languages, load_catalog, placeholders
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("handlers", "bot")

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from bot.cli import main
 from bot.importing import render_problem
-from bot.texts import Texts, languages, load_catalog
-from storage import importing, queries
-from storage.importing import (
+from excel import units_import
+from excel.units_import import (
     ImportFileError,
     Problem,
     UnitRow,
@@ -19,6 +18,8 @@ from storage.importing import (
     read_unit_rows,
     validate_unit_rows,
 )
+from language.texts import Texts, languages, load_catalog
+from storage import queries
 from storage.models import AuditEntry, Unit
 
 HEADER = ("Mã đơn vị", "Tên đơn vị", "Mã đơn vị cấp trên")
@@ -248,7 +249,7 @@ def test_problems_rendered_from_the_catalog():
 
 
 def test_every_problem_key_is_in_every_catalog():
-    source = Path(importing.__file__).read_text(encoding="utf-8")
+    source = Path(units_import.__file__).read_text(encoding="utf-8")
     keys = set(re.findall(r"\"(import-[a-z-]+)\"", source))
     keys |= {"import-row", "import-done", "import-failed"}
     assert len(keys) > 10

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.vn import (
+from language.vn import (
     InputError,
     clean_name,
     clean_text,

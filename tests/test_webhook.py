@@ -28,8 +28,8 @@ from bot.config import Settings
 from bot.http import MAX_BODY, make_app
 from bot.telegram_channel import ALLOWED_UPDATES, build_application
 from bot.telegram_run import open_webhook, serve, webhook_route
-from bot.texts import Texts
-from handlers.dispatcher import Core
+from handlers.core.router import Core
+from language.texts import Texts
 from storage import models
 from storage.db import Database
 from tests.botapi import RecordingRequest

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
-from storage import queries, workbook_check
+from excel import check as workbook_check
+from storage import queries
 from storage.models import (
     AuditEntry,
     Base,

@@ -13,8 +13,8 @@ from io import BytesIO
 import openpyxl
 import pytest
 
-from handlers import importing as import_handler
-from storage.workbook_limits import WorkbookLimits
+from excel.limits import WorkbookLimits
+from handlers.admin import importing as import_handler
 from tests.test_workbook_import import (
     CLEAN,
     DONE,

@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 
 from bot.cli import main
+from excel.workbook import template_bytes
 from storage import queries
 from storage.models import Unit
-from storage.workbook import template_bytes
 from tests.conftest import ADMIN_ID, make_coordinator
 from tests.test_export import build_data, finish_jobs, sent_workbook
 
@@ -97,7 +97,7 @@ def test_a_text_cell_stays_text_in_an_ordinary_workbook_too():
     # The template is an ordinary (not write-only) workbook: the same function serves it.
     from openpyxl import Workbook
 
-    from storage.workbook import text_cell
+    from excel.workbook import text_cell
 
     book = Workbook()
     book.active.append([text_cell(book.active, label) for label in LABELS])

@@ -17,8 +17,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from handlers import vn
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from language import vn
 
 HISTORY_LIMIT = 80
 PAGE_SIZE = 8

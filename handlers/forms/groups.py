@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import vn
 from handlers.forms.engine import current_step, remember
 from handlers.forms.spec import FieldSpec, FormSpec
+from language import vn
 
 
 def _at(

@@ -1,9 +1,11 @@
-"""Alembic environment. The URL comes from the same settings the bot uses; `storage.migrate`
-passes an open connection in, so migrations also run inside a running event loop."""
+"""Alembic environment. `storage.migrate` passes an open connection in, so migrations also run
+inside a running event loop; otherwise the URL comes from Alembic's `config.attributes["url"]`
+when the command line passes it, else from `DVK_DATABASE_URL` (storage knows nothing above it)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -27,12 +29,11 @@ def _configure(connection: Connection) -> None:
 
 
 def _url() -> str:
-    url = config.get_main_option("sqlalchemy.url")
-    if url:
-        return url
-    from bot.config import Settings
-
-    return Settings().database_url
+    url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
+    url = url or os.environ.get("DVK_DATABASE_URL")
+    if not url:
+        raise SystemExit("Set DVK_DATABASE_URL to the database to migrate.")
+    return url
 
 
 async def _run_async() -> None:

@@ -1,0 +1,164 @@
+"""/nhapexcel: an admin sends the workbook of paper records and it is imported, all or nothing.
+Also how an import's problems and outcome are worded, for the chat and for `dvk import`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from excel.limits import WorkbookLimits
+from excel.records_import import WorkbookSummary, import_workbook
+from excel.rows import read_workbook
+from excel.units_import import ImportFileError, Problem
+from handlers.core import conversation
+from handlers.core.context import Ctx
+from handlers.core.flow import AdminFlow, register
+from handlers.forms.spec import FieldSpec, FormSpec
+from language import vn
+from storage.models import Conversation
+
+log = logging.getLogger(__name__)
+
+# Telegram lets a bot download files of up to 20 MB.
+MAX_FILE_MB = 20
+MAX_FILE_BYTES = MAX_FILE_MB * 1024 * 1024
+# What a workbook may unpack to: the limits `dvk import` applies without its flags.
+LIMITS = WorkbookLimits()
+# Problems shown in the chat; the rest are counted (the command line prints them all).
+MAX_SHOWN = 50
+# How a sequence param is joined; any other sequence is a plain comma-separated list.
+_SEPARATORS = {"chain": " → ", "fields": "; "}
+
+
+def _param(name: str, value: object) -> object:
+    if isinstance(value, list | tuple):
+        return _SEPARATORS.get(name, ", ").join(str(_param("", v)) for v in value)
+    if isinstance(value, date):
+        return vn.format_date(value)
+    if isinstance(value, Decimal):
+        return vn.format_number(value)
+    return value
+
+
+def render_problem(t: Callable[..., str], problem: Problem) -> str:
+    """The problem worded in `t`'s language, prefixed by its sheet and row when it has them."""
+    text = t(problem.key, **{name: _param(name, v) for name, v in problem.params.items()})
+    if problem.sheet is not None and problem.row is not None:
+        return t("import-sheet-row", sheet=problem.sheet, row=problem.row, problem=text)
+    if problem.sheet is not None:
+        return t("import-sheet", sheet=problem.sheet, problem=text)
+    return text if problem.row is None else t("import-row", row=problem.row, problem=text)
+
+
+def failure_text(
+    t: Callable[..., str], file_name: str, problems: Sequence[Problem], *, limit: int | None
+) -> str:
+    shown = problems if limit is None else problems[:limit]
+    lines = [render_problem(t, problem) for problem in shown]
+    if len(problems) > len(shown):
+        lines.append(t("import-workbook-more", count=vn.format_number(len(problems) - len(shown))))
+    lines.append(t("import-workbook-failed", file=file_name, count=vn.format_number(len(problems))))
+    return "\n".join(lines)
+
+
+def summary_text(t: Callable[..., str], summary: WorkbookSummary) -> str:
+    head = "import-workbook-done" if summary.changed else "import-workbook-unchanged"
+    lines = [t(head, file=summary.file_name)]
+    for sheet, counts in summary.sheets.items():
+        lines.append(
+            t(
+                "import-workbook-counts",
+                sheet=sheet,
+                added=vn.format_number(counts.added),
+                updated=vn.format_number(counts.updated),
+                unchanged=vn.format_number(counts.unchanged),
+            )
+        )
+    return "\n".join(lines)
+
+
+class ImportFlow(AdminFlow):
+    # One step: the file. Typed text is refused by `check`; the file comes in `attachment`.
+    form = FormSpec(
+        "import",
+        "form-import",
+        (FieldSpec("file", "text", "label-import-file", "ask-import-file", max_length=4000),),
+        summary=False,
+    )
+
+    async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
+        raise vn.InputError("import-send-file")
+
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        raise vn.InputError("import-send-file")  # pragma: no cover - check refuses every text
+
+    async def attachment(self, ctx: Ctx, conv: Conversation) -> bool:
+        await receive(ctx, conv)
+        return True
+
+
+register(ImportFlow())
+
+
+def _megabytes(size: int) -> str:
+    return vn.format_number(round(Decimal(size) / (1024 * 1024), 1))
+
+
+async def receive(ctx: Ctx, conv: Conversation) -> None:
+    """The file sent at /nhapexcel's step: checked by name and size before it is downloaded,
+    then imported in this event's unit of work. With problems the step stays open."""
+    inbound = ctx.inbound
+    name = inbound.file_name or ""
+
+    async def again(key: str, **params: object) -> None:
+        await conversation.render(ctx, conv, note="⚠️ " + ctx.t(key, **params))
+
+    if inbound.attachment != "document" or not inbound.file_id:
+        await again("import-send-file")
+        return
+    if not name.lower().endswith(".xlsx"):
+        await again("import-workbook-wrong-type", file=name or "?")
+        return
+    if inbound.file_size is not None and inbound.file_size > MAX_FILE_BYTES:
+        size = _megabytes(inbound.file_size)
+        await again("import-too-big", file=name, size=size, max=MAX_FILE_MB)
+        return
+    fetch = ctx.config.fetch_file.get(inbound.channel)
+    if fetch is None:
+        await again("import-no-download")
+        return
+    try:
+        data = await fetch(inbound.file_id)
+    except Exception:  # the channel's own errors (network, an expired file id, ...)
+        log.warning("could not fetch the file %s", name, exc_info=True)
+        await again("import-download-failed", file=name)
+        return
+    if len(data) > MAX_FILE_BYTES:
+        await again("import-too-big", file=name, size=_megabytes(len(data)), max=MAX_FILE_MB)
+        return
+    try:
+        # Reading a large workbook takes a while: not on the event loop.
+        rows = await asyncio.to_thread(read_workbook, data, name, LIMITS)
+        summary = await import_workbook(
+            ctx.session,
+            rows=rows,
+            now=ctx.now,
+            timezone=ctx.config.timezone,
+            actor_id=ctx.member.id,
+        )
+    except ImportFileError as error:
+        conversation.touch(ctx, conv)
+        await ctx.session.flush()
+        text = failure_text(ctx.t, name, error.problems, limit=MAX_SHOWN)
+        ctx.result.say(
+            text + "\n\n" + ctx.t("import-send-corrected"),
+            [[conversation.button(conv, "x", ctx.t("button-cancel"))]],
+        )
+        return
+    await ctx.session.delete(conv)
+    await ctx.session.flush()
+    ctx.result.say(summary_text(ctx.t, summary))

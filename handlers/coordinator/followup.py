@@ -1,0 +1,291 @@
+"""A coordinator's follow-up: /donvi, the state of their units with a button to remind everyone
+overdue, and /danhgia, the evaluation of completed models with a proposal for commendation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.admin.statistics import indicator_line
+from handlers.core import conversation
+from handlers.core.context import Ctx
+from handlers.core.flow import Flow, register
+from handlers.core.notify import delivery_time, payload, queue
+from handlers.core.types import Choice
+from handlers.forms.spec import FieldSpec, FormSpec, Option
+from handlers.member import registration
+from handlers.member.reports import period_label
+from handlers.shared.permissions import reviewable_units
+from language import vn
+from storage import outbox, queries, rules
+from storage.models import Campaign, Conversation, Evaluation, Model, Unit
+from storage.stats import UnitState, unit_state
+
+LEVELS = ("excellent", "done", "not_done")
+# Names listed in a chat message; the rest are counted (a unit may have thousands).
+LISTED = 30
+
+
+async def _scopes(ctx: Ctx) -> list[Unit] | None:
+    """Whose state to show: the units a coordinator holds (each with its sub-units), or for an
+    admin the top-level units. None: not allowed."""
+    if await ctx.is_admin():
+        return [u for u in await queries.all_units(ctx.session) if u.parent_id is None]
+    roots = list(await queries.root_units_of(ctx.session, member_id=ctx.member.id))
+    return roots or None
+
+
+async def show_units(ctx: Ctx) -> None:
+    scopes = await _scopes(ctx)
+    if scopes is None:
+        ctx.say("error-not-allowed")
+        return
+    if not scopes:
+        ctx.say("units-none")
+        return
+    every = await queries.all_units(ctx.session, active_only=False)
+    for unit in scopes:
+        ids = queries.with_descendants(every, [unit.id])
+        state = await unit_state(ctx.session, unit_ids=ids, today=ctx.today)
+        choices = []
+        if state.overdue:
+            choices = [[Choice(ctx.t("button-remind-overdue"), f"ov:{unit.id}")]]
+        text = await _state_text(ctx, unit, len(ids) - 1, state)
+        unreachable = await _unreachable_line(ctx, ids)
+        ctx.result.say(f"{text}\n{unreachable}" if unreachable else text, choices)
+
+
+async def _unreachable_line(ctx: Ctx, unit_ids: set[int]) -> str | None:
+    """Who in the units blocked the bot: reminders and notices no longer reach them."""
+    names, total = await outbox.unreachable_people(ctx.session, unit_ids=unit_ids, limit=LISTED)
+    if not total:
+        return None
+    shown = ", ".join(names)
+    if total > len(names):
+        shown = ctx.t(
+            "unit-state-unreachable-more", names=shown, count=vn.format_number(total - len(names))
+        )
+    return ctx.t("unit-state-unreachable", names=shown)
+
+
+async def _state_text(ctx: Ctx, unit: Unit, below: int, state: UnitState) -> str:
+    t = ctx.t
+    total = sum(state.by_status.values())
+    lines = [t("unit-state-head", unit=unit.name, below=below) if below else f"🏢 {unit.name}"]
+    lines.append(
+        t(
+            "unit-state-registrations",
+            total=vn.format_number(total),
+            collective=vn.format_number(state.by_kind[rules.KIND_COLLECTIVE]),
+            individual=vn.format_number(state.by_kind[rules.KIND_INDIVIDUAL]),
+        )
+    )
+    if total:
+        lines.append(
+            "• "
+            + " · ".join(
+                f"{t(f'status-{status}')}: {vn.format_number(state.by_status[status])}"
+                for status in rules.STATUSES
+                if state.by_status[status]
+            )
+        )
+    lines.append(
+        t(
+            "unit-state-reports",
+            received=vn.format_number(state.received),
+            expected=vn.format_number(state.expected),
+        )
+    )
+    if state.overdue:
+        lines.append(t("unit-state-overdue", count=len(state.overdue)))
+        lines += [
+            f"  – {o.name}: {o.title} ({vn.format_date(o.period.due)})"
+            for o in state.overdue[:LISTED]
+        ]
+        if len(state.overdue) > LISTED:
+            lines.append(t("unit-state-more", count=vn.format_number(len(state.overdue) - LISTED)))
+    if state.paused:
+        lines.append(t("unit-state-paused", count=len(state.paused)))
+        lines += [
+            f"  – {o.name}: {o.title} ({t('paused-until', until=vn.format_date(o.paused_until))})"
+            for o in state.paused[:LISTED]
+            if o.paused_until
+        ]
+        if len(state.paused) > LISTED:
+            lines.append(t("unit-state-more", count=vn.format_number(len(state.paused) - LISTED)))
+    if state.indicators:
+        lines.append(t("unit-state-indicators"))
+        for item in state.indicators:
+            lines.append(indicator_line(t, item))
+    return "\n".join(lines)
+
+
+async def remind_overdue(ctx: Ctx, unit_id: int) -> None:
+    """One reminder per overdue person per day, whoever presses the button and how often."""
+    scopes = await _scopes(ctx)
+    units = await reviewable_units(ctx)
+    if scopes is None or (units is not None and unit_id not in units):
+        ctx.say("error-not-allowed")
+        return
+    every = await queries.all_units(ctx.session, active_only=False)
+    state = await unit_state(
+        ctx.session, unit_ids=queries.with_descendants(every, [unit_id]), today=ctx.today
+    )
+    people: dict[int, list[Any]] = {}
+    for item in state.overdue:
+        people.setdefault(item.member_id, []).append(item)
+    sent = 0
+    for member_id, items in people.items():
+        campaign = await ctx.session.get(
+            Campaign, (await ctx.session.get(Model, items[0].model_id)).campaign_id
+        )
+        text = (
+            ctx.t("overdue-reminder")
+            + "\n"
+            + "\n".join(
+                ctx.t(
+                    "overdue-line",
+                    title=item.title,
+                    period=period_label(ctx.t, item.period, campaign.cadence if campaign else ""),
+                    due=vn.format_date(item.period.due),
+                )
+                for item in items
+            )
+        )
+        sent += await queue(
+            ctx,
+            # Keyed by the day it is delivered: pressed at 21:00 and again at 08:00, one message.
+            key=f"overdue:{member_id}:{delivery_time(ctx).date().isoformat()}",
+            member_id=member_id,
+            payload=payload(
+                text, [[Choice(ctx.t("button-report-now"), f"rp:{items[0].model_id}")]]
+            ),
+        )
+    await queries.audit(
+        ctx.session,
+        at=ctx.now,
+        actor_id=ctx.member.id,
+        action="overdue.reminded",
+        object_type="unit",
+        object_id=unit_id,
+        details={"queued": sent, "people": len(people)},
+    )
+    ctx.say("overdue-reminded", sent=sent, skipped=len(people) - sent)
+
+
+class EvaluationFlow(Flow):
+    form = FormSpec(
+        "evaluation",
+        "form-evaluation",
+        (
+            FieldSpec(
+                "level",
+                "choice",
+                "label-evaluation",
+                "ask-evaluation",
+                options=tuple(Option(level, f"evaluation-{level}") for level in LEVELS),
+            ),
+            FieldSpec(
+                "comment",
+                "text",
+                "label-evaluation-comment",
+                "ask-evaluation-comment",
+                required=False,
+                max_length=2000,
+                multiline=True,
+            ),
+            FieldSpec(
+                "proposed",
+                "choice",
+                "label-proposed",
+                "ask-proposed",
+                options=(Option("yes", "answer-yes-propose"), Option("no", "answer-no-propose")),
+            ),
+        ),
+        confirm_label="button-save-evaluation",
+    )
+
+    async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
+        return await may_evaluate(ctx, await ctx.session.get(Model, conv.context["model_id"]))
+
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        model = await queries.model_details(ctx.session, model_id=conv.context["model_id"])
+        assert model is not None
+        # Conditional, so of two evaluators saving at once one wins and the other is told.
+        if not await queries.advance_status(
+            ctx.session, model_id=model.id, old=rules.COMPLETED, new=rules.EVALUATED, now=ctx.now
+        ):
+            await ctx.session.refresh(model)
+            raise vn.InputError("evaluation-not-completed", status=ctx.t(f"status-{model.status}"))
+        ctx.session.add(
+            Evaluation(
+                model_id=model.id,
+                level=answers["level"],
+                comment=answers.get("comment"),
+                proposed=answers["proposed"] == "yes",
+                evaluator_id=ctx.member.id,
+                evaluated_at=ctx.now,
+            )
+        )
+        await queries.audit(
+            ctx.session,
+            at=ctx.now,
+            actor_id=ctx.member.id,
+            action="model.evaluated",
+            object_type="model",
+            object_id=model.id,
+            details={"level": answers["level"], "proposed": answers["proposed"] == "yes"},
+        )
+        level = ctx.t(f"evaluation-{answers['level']}")
+        await queue(
+            ctx,
+            key=f"evaluated:{model.id}",
+            member_id=model.owner_id,
+            payload=payload(ctx.t("evaluation-notice", title=model.title, level=level)),
+            priority=3,
+        )
+        ctx.say("evaluation-saved", title=model.title, level=level)
+
+
+register(EvaluationFlow())
+
+
+async def list_completed(ctx: Ctx) -> None:
+    units = await reviewable_units(ctx)
+    if units is not None and not units:
+        ctx.say("error-not-allowed")
+        return
+    models = await queries.completed_models(ctx.session, unit_ids=units, evaluator_id=ctx.member.id)
+    if not models:
+        ctx.say("evaluation-none")
+        return
+    ctx.result.say(
+        ctx.t("evaluation-choose"),
+        [[Choice(model.title[:60], f"ev:{model.id}")] for model in models],
+    )
+
+
+async def may_evaluate(ctx: Ctx, model: Model | None) -> bool:
+    """A reviewer of the model's unit who does not own it."""
+    units = await reviewable_units(ctx)
+    return (
+        model is not None
+        and model.owner_id != ctx.member.id
+        and (units is None or model.unit_id in units)
+    )
+
+
+async def start_evaluation(ctx: Ctx, model_id: int) -> None:
+    model = await queries.model_details(ctx.session, model_id=model_id)
+    if not await may_evaluate(ctx, model):
+        ctx.say("error-not-allowed")
+        return
+    assert model is not None
+    if model.status != rules.COMPLETED:
+        ctx.say("evaluation-not-completed", status=ctx.t(f"status-{model.status}"))
+        return
+    lines = registration.model_lines(ctx, model)
+    from handlers.member.reports import progress_text
+
+    lines.append(await progress_text(ctx, model))
+    ctx.result.say("\n".join(lines))
+    await conversation.start(ctx, "evaluation", {"model_id": model.id})

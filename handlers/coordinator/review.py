@@ -1,0 +1,172 @@
+"""/duyet: a coordinator's queue of submitted registrations for their units (sub-units
+included), one at a time, oldest first: approve, return for changes, or reject with a reason.
+The role is checked against the database when each decision is applied; of two reviewers acting
+at once, one wins and the other is told."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.core import conversation
+from handlers.core.context import Ctx
+from handlers.core.flow import Flow, register
+from handlers.core.notify import payload, queue
+from handlers.core.types import Choice
+from handlers.forms.spec import FieldSpec, FormSpec
+from handlers.member import registration
+from handlers.shared.permissions import reviewable_units
+from language import vn
+from storage import queries, rules
+from storage.models import Conversation, Member, Model, Unit
+
+DECISIONS = {"a": rules.APPROVED, "r": rules.RETURNED, "x": rules.REJECTED}
+
+
+async def _may_review(ctx: Ctx, model: Model | None) -> bool:
+    """A reviewer of the model's unit, and not its owner: nobody decides on their own model."""
+    units = await reviewable_units(ctx)
+    return (
+        model is not None
+        and model.owner_id != ctx.member.id
+        and (units is None or model.unit_id in units)
+    )
+
+
+async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
+    units = await reviewable_units(ctx)
+    if units is not None and not units:
+        ctx.say("error-not-allowed")
+        return
+    count, model = await queries.review_queue(
+        ctx.session, unit_ids=units, after=after, reviewer_id=ctx.member.id
+    )
+    if model is None:
+        ctx.say("review-empty" if count == 0 else "review-end", count=count)
+        pending = await queries.pending_join_requests(ctx.session, unit_ids=units, limit=1)
+        if pending:
+            ctx.say("review-join-requests-hint")
+        return
+    owner = await ctx.session.get(Member, model.owner_id) if model.owner_id else None
+    unit = await ctx.session.get(Unit, model.unit_id)
+    head = ctx.t(
+        "review-head",
+        count=vn.format_number(count),
+        owner=owner.full_name if owner else "",
+        unit=unit.name if unit else "",
+    )
+    ctx.result.say(
+        "\n".join([head, "", *registration.model_lines(ctx, model)]),
+        [
+            [
+                Choice(ctx.t("button-approve"), f"rv:a:{model.id}"),
+                Choice(ctx.t("button-return"), f"rv:r:{model.id}"),
+            ],
+            [
+                Choice(ctx.t("button-reject"), f"rv:x:{model.id}"),
+                Choice(ctx.t("button-review-next"), f"rv:n:{model.id}"),
+            ],
+        ],
+    )
+
+
+async def on_button(ctx: Ctx, action: str, model_id: int) -> None:
+    model = await queries.model_details(ctx.session, model_id=model_id)
+    if not await _may_review(ctx, model):
+        ctx.say("error-not-allowed")
+        return
+    assert model is not None
+    if action == "n":
+        await show_queue(ctx, after=model)
+        return
+    if model.status != rules.SUBMITTED:
+        await _already(ctx, model)
+        return
+    ctx.result.accepted_choice = True
+    if action == "a":
+        if await decide(ctx, model, rules.APPROVED, None):
+            await show_queue(ctx)
+        return
+    await conversation.start(ctx, "review-note", {"model_id": model.id, "decision": action})
+
+
+async def _already(ctx: Ctx, model: Model) -> None:
+    reviewer = await ctx.session.get(Member, model.reviewed_by) if model.reviewed_by else None
+    ctx.say(
+        "review-already",
+        title=model.title,
+        status=ctx.t(f"status-{model.status}"),
+        who=reviewer.full_name if reviewer else "",
+    )
+
+
+async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> bool:
+    """Apply a decision; False (and the person told who decided) when someone was faster."""
+    if not await queries.decide_model(
+        ctx.session,
+        model_id=model.id,
+        status=status,
+        reviewer_id=ctx.member.id,
+        note=note,
+        now=ctx.now,
+    ):
+        await ctx.session.refresh(model)
+        await _already(ctx, model)
+        return False
+    await queries.audit(
+        ctx.session,
+        at=ctx.now,
+        actor_id=ctx.member.id,
+        action=f"model.{status}",
+        object_type="model",
+        object_id=model.id,
+        details={"note": note},
+    )
+    key = f"model-{status}"
+    text = ctx.t(f"{key}-notice", title=model.title, note=note or "")
+    choices = []
+    if status == rules.RETURNED:
+        choices = [[Choice(ctx.t("button-edit-resubmit"), f"ed:{model.id}")]]
+    elif status == rules.APPROVED:
+        choices = [[Choice(ctx.t("menu-baocao"), f"rp:{model.id}")]]
+    await queue(
+        ctx,
+        key=f"review:{model.id}:{status}:{ctx.now.isoformat()}",
+        member_id=model.owner_id,
+        payload=payload(text, choices),
+        priority=3,
+    )
+    ctx.say(f"{key}-done", title=model.title)
+    return True
+
+
+class ReviewNoteFlow(Flow):
+    """The reason for a return or a rejection, typed by the coordinator."""
+
+    form = FormSpec(
+        "review-note",
+        "form-review-note",
+        (
+            FieldSpec(
+                "note",
+                "text",
+                "label-review-note",
+                "ask-review-note",
+                min_length=5,
+                max_length=1000,
+                multiline=True,
+            ),
+        ),
+        summary=False,
+    )
+
+    async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
+        return await _may_review(ctx, await ctx.session.get(Model, conv.context["model_id"]))
+
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+        model = await queries.model_details(ctx.session, model_id=conv.context["model_id"])
+        assert model is not None
+        if await decide(ctx, model, DECISIONS[conv.context["decision"]], answers["note"]):
+            await show_queue(ctx)
+
+
+register(ReviewNoteFlow())

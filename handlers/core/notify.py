@@ -1,0 +1,80 @@
+"""Messages the bot sends on its own go through the outbox, never straight to a channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from handlers.core.context import Ctx
+from handlers.core.types import Choice
+from storage import queries, rules
+from storage.models import Unit
+
+
+def payload(text: str, choices: list[list[Choice]] | None = None) -> dict[str, object]:
+    return {
+        "text": text,
+        "choices": [[{"label": c.label, "data": c.data} for c in row] for row in choices or []],
+    }
+
+
+def delivery_time(ctx: Ctx) -> datetime:
+    """Now, or the end of quiet hours: nothing the bot sends on its own goes out at night."""
+    return ctx.config.quiet_hours.next_allowed(ctx.now.astimezone(ctx.config.timezone))
+
+
+async def queue(
+    ctx: Ctx, *, key: str, member_id: int | None, payload: dict[str, Any], priority: int = 5
+) -> bool:
+    """Put a message for someone else in the outbox, to go out outside quiet hours. Nobody is
+    told about a model imported from paper records (it has no owner in the chat)."""
+    if member_id is None:
+        return False
+    return await queries.enqueue(
+        ctx.session,
+        key=key,
+        member_id=member_id,
+        payload=payload,
+        now=ctx.now,
+        not_before=delivery_time(ctx),
+        priority=priority,
+    )
+
+
+def decision_buttons(ctx: Ctx, request_id: int) -> list[list[Choice]]:
+    return [
+        [
+            Choice(ctx.t("button-accept"), f"jr:a:{request_id}"),
+            Choice(ctx.t("button-refuse"), f"jr:r:{request_id}"),
+        ]
+    ]
+
+
+async def join_request_to_reviewers(ctx: Ctx, request_id: int, unit: Unit) -> None:
+    """Tell the admins and the coordinators of the unit (or of a unit above it)."""
+    units = await queries.all_units(ctx.session, active_only=False)
+    parents = {u.id: u.parent_id for u in units}
+    chain: list[int] = []
+    current: int | None = unit.id
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    reviewers = {m.id for m in await queries.admins(ctx.session)}
+    reviewers |= set(
+        await queries.members_with_role(ctx.session, unit_ids=chain, role=rules.ROLE_COORDINATOR)
+    )
+    reviewers.discard(ctx.member.id)
+    text = ctx.t(
+        "join-request-notice",
+        name=ctx.member.full_name or "",
+        category=ctx.t(f"category-{ctx.member.category}") if ctx.member.category else "",
+        unit=unit.name,
+        phone=ctx.member.phone or ctx.t("form-skipped"),
+    )
+    for member_id in sorted(reviewers):
+        await queue(
+            ctx,
+            key=f"join-request:{request_id}:{member_id}",
+            member_id=member_id,
+            payload=payload(text, decision_buttons(ctx, request_id)),
+        )
