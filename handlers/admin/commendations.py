@@ -17,8 +17,11 @@ from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.member import registration
 from language import vn
-from storage import queries, rules
+from storage import rules
 from storage.models import Commendation, Conversation, Model
+from storage.records.audit import add_audit_entry
+from storage.records.models import model_details
+from storage.records.review import proposed_models
 
 DECIDED = (("status", rules.DECIDED),)
 
@@ -87,7 +90,7 @@ class CommendationFlow(Flow):
         record.recorded_at = ctx.now
         await ctx.session.flush()
         level = ctx.t(f"commendation-{record.level}")
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -127,7 +130,7 @@ async def list_proposed(ctx: Ctx) -> None:
     if not await ctx.is_admin():
         ctx.say("error-not-allowed")
         return
-    models = await queries.proposed_models(ctx.session)
+    models = await proposed_models(ctx.session)
     if not models:
         ctx.say("commendation-none")
         return
@@ -141,7 +144,7 @@ async def start(ctx: Ctx, model_id: int) -> None:
     if not await ctx.is_admin():
         ctx.say("error-not-allowed")
         return
-    model = await queries.model_details(ctx.session, model_id=model_id)
+    model = await model_details(ctx.session, model_id=model_id)
     if model is None:
         ctx.say("model-not-found")
         return

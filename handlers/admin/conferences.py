@@ -14,8 +14,9 @@ from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
-from storage import queries
 from storage.models import Campaign, Conference, Conversation, Unit
+from storage.records.audit import add_audit_entry
+from storage.records.units import all_units
 
 
 class ConferenceFlow(AdminFlow):
@@ -48,7 +49,7 @@ class ConferenceFlow(AdminFlow):
         return FormEnv(
             options={
                 "campaigns": [Option(str(c.id), f"{c.name} ({c.code})") for c in campaigns],
-                "units": unit_options(await queries.all_units(ctx.session)),
+                "units": unit_options(await all_units(ctx.session)),
             },
             context={"today": ctx.today.isoformat()},
         )
@@ -90,7 +91,7 @@ class ConferenceFlow(AdminFlow):
         conference.recorded_by = ctx.member.id
         conference.recorded_at = ctx.now
         await ctx.session.flush()
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,

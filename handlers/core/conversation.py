@@ -12,8 +12,8 @@ from handlers.core.types import Choice
 from handlers.forms import engine, groups
 from handlers.forms.spec import FieldSpec, FormEnv
 from language import vn
-from storage import queries
 from storage.models import Conversation
+from storage.records.conversations import get_conversation
 
 FORM_PREFIX = "f"
 
@@ -30,7 +30,7 @@ async def start(
 ) -> None:
     """Begin a form. `answers` are known already (the only possible choice, say): they show in
     the summary and can be changed there, but are not asked."""
-    conv = await queries.get_conversation(ctx.session, member_id=ctx.member.id)
+    conv = await get_conversation(ctx.session, member_id=ctx.member.id)
     if conv is None:
         conv = Conversation(member_id=ctx.member.id)
         ctx.session.add(conv)

@@ -19,10 +19,11 @@ from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
 from handlers.member.reports import period_label
 from language import vn
 from language.texts import Texts
-from storage import queries, rules
+from storage import outbox, rules
 from storage.db import Database
 from storage.models import Campaign, Conversation, Identity, Member, Model, Report
 from storage.periods import Period, due_reminders, is_paused, reporting_periods
+from storage.records.audit import add_audit_entry
 
 NUDGED_FORMS = ("register", "report")
 
@@ -68,7 +69,7 @@ class ReminderSettingsFlow(Flow):
         ctx.member.reminder_hour = int(answers["hour"]) if answers.get("hour") else None
         paused = answers.get("paused_until")
         ctx.member.paused_until = date.fromisoformat(paused) if paused else None
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -168,7 +169,7 @@ async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -
                 select(Report.model_id, Report.period_start).where(Report.period_start.in_(starts))
             )
             reported = set(found.all())
-        queued = await queries.recent_keys(session, prefix="remind:", since=now - timedelta(days=3))
+        queued = await outbox.recent_keys(session, prefix="remind:", since=now - timedelta(days=3))
         new = []
         for model_id, title, owner_id, campaign, period, kind in wanted:
             key = f"remind:{kind}:{owner_id}:{model_id}:{period.key()}"
@@ -194,7 +195,7 @@ async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -
                     "created_at": now,
                 }
             )
-        reminders = await queries.enqueue_many(session, new)
+        reminders = await outbox.enqueue_many(session, new)
         nudges = await _nudge(session, config, now, not_before, texts)
     return reminders, nudges
 
@@ -214,7 +215,7 @@ async def _nudge(
     for conv in stale:
         started = conv.started_at or conv.updated_at
         title = texts(f"form-{'register' if conv.form == 'register' else 'report'}")
-        await queries.enqueue(
+        await outbox.enqueue(
             session,
             key=f"nudge:{conv.member_id}:{conv.form}:{started.isoformat()}",
             member_id=conv.member_id,
