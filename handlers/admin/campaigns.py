@@ -9,7 +9,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from handlers.core.context import Ctx
@@ -19,9 +18,15 @@ from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.shared.codes import check_code
 from language import vn
-from storage.models import Campaign, Conversation, Model, Report
+from storage.models import Campaign, Conversation
 from storage.records.audit import add_audit_entry
-from storage.records.campaigns import add_campaign, campaign_by_code, campaign_for_update
+from storage.records.campaigns import (
+    add_campaign,
+    campaign_by_code,
+    campaign_for_update,
+    recent_campaigns,
+)
+from storage.records.reports import reports_in_campaign
 
 
 def campaign_values(answers: dict[str, Any]) -> dict[str, Any]:
@@ -190,12 +195,7 @@ class EditCampaignFlow(CampaignFlow):
         new = campaign_values(answers)
         if new["cadence"] != campaign.cadence or new["due_day"] != campaign.due_day:
             # Reports already filed by periods of the old rhythm would no longer match them.
-            reported = await ctx.session.scalar(
-                select(func.count())
-                .select_from(Report)
-                .join(Model, Model.id == Report.model_id)
-                .where(Model.campaign_id == campaign.id)
-            )
+            reported = await reports_in_campaign(ctx.session, campaign_id=campaign.id)
             if reported:
                 raise vn.InputError("campaign-rhythm-locked", reports=vn.format_number(reported))
         changed = {
@@ -265,11 +265,7 @@ async def choose(ctx: Ctx, code: str) -> int | None:
             ctx.say("stats-no-campaign", code=code[:32])
             return None
         return campaign.id
-    campaigns = (
-        await ctx.session.scalars(
-            select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.id.desc()).limit(20)
-        )
-    ).all()
+    campaigns = await recent_campaigns(ctx.session, limit=20)
     if not campaigns:
         ctx.say("conference-no-campaign")
         return None

@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-
 from handlers.core import conversation
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
@@ -21,7 +19,7 @@ from storage import rules
 from storage.models import Commendation, Conversation, Model
 from storage.records.audit import add_audit_entry
 from storage.records.models import model_details
-from storage.records.review import proposed_models
+from storage.records.review import commendation_of, proposed_models
 
 DECIDED = (("status", rules.DECIDED),)
 
@@ -72,11 +70,7 @@ class CommendationFlow(Flow):
         model = await ctx.session.get(Model, conv.context["model_id"])
         if model is None:
             raise vn.InputError("model-not-found")
-        record = await ctx.session.scalar(
-            select(Commendation).where(
-                Commendation.model_id == model.id, Commendation.level == answers["level"]
-            )
-        )
+        record = await commendation_of(ctx.session, model_id=model.id, level=answers["level"])
         if record is None:
             record = Commendation(model_id=model.id, level=answers["level"])
             ctx.session.add(record)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from handlers.core.context import Ctx
@@ -16,6 +15,7 @@ from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
 from storage.models import Campaign, Conference, Conversation, Unit
 from storage.records.audit import add_audit_entry
+from storage.records.campaigns import all_campaigns, campaigns_exist, conference_of
 from storage.records.units import all_units
 
 
@@ -43,9 +43,7 @@ class ConferenceFlow(AdminFlow):
     )
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        campaigns = (
-            await ctx.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc()))
-        ).all()
+        campaigns = await all_campaigns(ctx.session)
         return FormEnv(
             options={
                 "campaigns": [Option(str(c.id), f"{c.name} ({c.code})") for c in campaigns],
@@ -60,11 +58,7 @@ class ConferenceFlow(AdminFlow):
         if unit is None or not unit.active or campaign is None:
             raise vn.InputError("error-not-allowed")
         held_on = date.fromisoformat(answers["held_on"])
-        conference = await ctx.session.scalar(
-            select(Conference).where(
-                Conference.unit_id == unit.id, Conference.campaign_id == campaign.id
-            )
-        )
+        conference = await conference_of(ctx.session, unit_id=unit.id, campaign_id=campaign.id)
         before = conference.held_on if conference is not None else None
         if conference is None:
             conference = Conference(
@@ -79,10 +73,8 @@ class ConferenceFlow(AdminFlow):
                     ctx.session.add(conference)
             except IntegrityError:
                 # Another admin recorded it at the same moment: theirs is corrected instead.
-                conference = await ctx.session.scalar(
-                    select(Conference)
-                    .where(Conference.unit_id == unit.id, Conference.campaign_id == campaign.id)
-                    .execution_options(populate_existing=True)
+                conference = await conference_of(
+                    ctx.session, unit_id=unit.id, campaign_id=campaign.id, fresh=True
                 )
                 if conference is None:  # pragma: no cover - the constraint says it exists
                     raise
@@ -117,4 +109,4 @@ register(ConferenceFlow())
 
 
 async def any_campaign(ctx: Ctx) -> bool:
-    return await ctx.session.scalar(select(Campaign.id).limit(1)) is not None
+    return await campaigns_exist(ctx.session)

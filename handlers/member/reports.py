@@ -7,8 +7,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
 from handlers.core import conversation
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
@@ -17,9 +15,10 @@ from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.member import questions
 from language import vn
 from storage import rules
-from storage.models import Campaign, Conversation, Model, Report, ReportPhoto, ReportValue
+from storage.models import Conversation, Model, Report, ReportPhoto, ReportValue
 from storage.periods import Period, period_containing, reporting_periods
 from storage.records.audit import add_audit_entry
+from storage.records.campaigns import campaign_for_reporting
 from storage.records.models import model_details, reportable_models
 from storage.records.reports import refresh_achieved, report_for, target_totals
 
@@ -148,12 +147,7 @@ class ReportFlow(Flow):
         # The campaign's rhythm may have been changed (/suadot) since the form began: a report
         # is filed only under a period of the rhythm as it is now.
         # (A shared lock: reports do not wait for each other, only for a change of rhythm.)
-        campaign = await ctx.session.scalar(
-            select(Campaign)
-            .where(Campaign.id == model.campaign_id)
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        )
+        campaign = await campaign_for_reporting(ctx.session, campaign_id=model.campaign_id)
         if campaign is not None and (
             period_containing(start, cadence=campaign.cadence, due_day=campaign.due_day) != period
         ):

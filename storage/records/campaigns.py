@@ -1,5 +1,5 @@
-"""Campaigns: the periods of the movement, the one open or taking registrations today.
-Keyword-only; never commit."""
+"""Campaigns: the periods of the movement, the one open or taking registrations today, and the
+conferences units hold for them. Keyword-only; never commit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Campaign
+from storage.models import Campaign, Conference
 
 
 async def open_campaign(session: AsyncSession, *, today: date) -> Campaign | None:
@@ -62,3 +62,36 @@ async def campaign_for_update(session: AsyncSession, *, campaign_id: int) -> Cam
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+
+
+async def all_campaigns(session: AsyncSession) -> Sequence[Campaign]:
+    """Every campaign, the newest first."""
+    return (await session.scalars(select(Campaign).order_by(Campaign.starts_on.desc()))).all()
+
+
+async def campaigns_exist(session: AsyncSession) -> bool:
+    return await session.scalar(select(Campaign.id).limit(1)) is not None
+
+
+async def campaign_for_reporting(session: AsyncSession, *, campaign_id: int) -> Campaign | None:
+    """The campaign read afresh under a shared lock until the unit of work ends: reports do not
+    wait for each other, only for a change of the campaign's rhythm (/suadot)."""
+    return await session.scalar(
+        select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def conference_of(
+    session: AsyncSession, *, unit_id: int, campaign_id: int, fresh: bool = False
+) -> Conference | None:
+    """The conference a unit held for a campaign, if recorded; `fresh` reads it again from the
+    database (another admin recorded it a moment ago)."""
+    query = select(Conference).where(
+        Conference.unit_id == unit_id, Conference.campaign_id == campaign_id
+    )
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    return await session.scalar(query)

@@ -80,3 +80,16 @@ async def reports_since(
     if unit_ids is not None:
         query = query.where(Model.unit_id.in_(unit_ids))
     return await session.scalar(query) or 0
+
+
+async def reports_in_campaign(session: AsyncSession, *, campaign_id: int) -> int:
+    """How many reports were filed on the campaign's models."""
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(Report)
+            .join(Model, Model.id == Report.model_id)
+            .where(Model.campaign_id == campaign_id)
+        )
+        or 0
+    )

@@ -1,5 +1,6 @@
 """Review and follow-up: registrations waiting for a decision, completed models to evaluate,
-and evaluated models proposed for commendation. Keyword-only; never commit."""
+evaluated models proposed for commendation, and the commendations recorded. Keyword-only; never
+commit."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage import rules
-from storage.models import Evaluation, Model
+from storage.models import Commendation, Evaluation, Model
 
 
 async def review_queue(
@@ -107,3 +108,11 @@ async def proposed_models(session: AsyncSession, *, limit: int = 20) -> Sequence
         .limit(limit)
     )
     return result.all()
+
+
+async def commendation_of(
+    session: AsyncSession, *, model_id: int, level: str
+) -> Commendation | None:
+    return await session.scalar(
+        select(Commendation).where(Commendation.model_id == model_id, Commendation.level == level)
+    )
