@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -376,15 +377,12 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int
     replica a moment ago) is skipped by the database. Returns how many were new."""
     if not rows:
         return 0
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     added = 0
     for start in range(0, len(rows), 1000):
         chunk = rows[start : start + 1000]
         result = await session.execute(
-            dialect_insert(OutboxMessage)
+            dialect.insert(OutboxMessage)
             .values(chunk)
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(OutboxMessage.id)

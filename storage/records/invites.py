@@ -65,7 +65,7 @@ async def consume_invite(session: AsyncSession, *, invite_id: int) -> bool:
         .where(Invite.id == invite_id, Invite.uses < Invite.max_uses)
         .values(uses=Invite.uses + 1)
     )
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _usable(now: datetime) -> ColumnElement[bool]:
@@ -100,7 +100,7 @@ async def usable_invites(
             .order_by(Membership.created_at, Membership.id)
         )
         for invite_id, name in rows.all():
-            joined[invite_id].append(name or "")
+            joined[invite_id].append(name or "")  # type: ignore[index]  # in `joined`, not None
     return [(invite, unit, joined[invite.id]) for invite, unit in invites], total or 0
 
 
@@ -232,4 +232,4 @@ async def decide_pending_join_request(
         .where(JoinRequest.id == request_id, JoinRequest.status == rules.JOIN_PENDING)
         .values(status=status, decided_by=decided_by, decided_at=now)
     )
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined]

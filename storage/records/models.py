@@ -99,4 +99,4 @@ async def advance_status(
         .where(Model.id == model_id, Model.status == old)
         .values(status=new, updated_at=now)
     )
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined]

@@ -159,7 +159,8 @@ async def named_people(
         query = query.where(Member.id.in_(list(ids)))
     if admins is not None:
         query = query.where(Member.is_admin.is_(admins))
-    people = [(member_id, name) for member_id, name in (await session.execute(query)).all()]
+    # Named, so the name is never None.
+    people = [(member_id, name or "") for member_id, name in (await session.execute(query)).all()]
     units: dict[int, list[str]] = {member_id: [] for member_id, _ in people}
     if people:
         rows = select(Membership.member_id, Unit.name).join(Unit, Unit.id == Membership.unit_id)
@@ -194,7 +195,7 @@ async def remove_coordinator(session: AsyncSession, *, membership_id: int) -> bo
             Membership.id == membership_id, Membership.role == rules.ROLE_COORDINATOR
         )
     )
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def unreachable_members(session: AsyncSession, *, unit_ids: set[int] | None) -> Sequence[str]:

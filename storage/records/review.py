@@ -64,7 +64,7 @@ async def decide_model(
             updated_at=now,
         )
     )
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def submitted_since(
