@@ -169,7 +169,7 @@ async def generate(db: Database, scale: str) -> dict[str, int]:
                     "indicator": name,
                     "unit_of_measure": measure,
                     "target_value": 120,
-                    # The running total of the reports below (see queries.refresh_achieved).
+                    # The running total of the reports below (records.reports.refresh_achieved).
                     "achieved": 10 * reports_each,
                 }
             )

@@ -9,9 +9,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import queries, rules
+from storage import rules
 from storage.db import Database
 from storage.models import Identity, Invite, Member
+from storage.records.campaigns import add_campaign, campaign_by_code
+from storage.records.invites import invite_by_code
+from storage.records.people import add_membership, find_identity
+from storage.records.units import add_unit, unit_by_code
 
 UNITS = [
     ("DUK", "Đảng ủy Khối cơ quan và doanh nghiệp tỉnh", None),
@@ -63,16 +67,14 @@ async def seed(session: AsyncSession, *, now: datetime, today: date) -> list[str
     created: list[str] = []
     units = {}
     for code, name, parent in UNITS:
-        unit = await queries.unit_by_code(session, code=code)
+        unit = await unit_by_code(session, code=code)
         if unit is None:
             parent_id = units[parent].id if parent else None
-            unit = await queries.add_unit(
-                session, code=code, name=name, parent_id=parent_id, now=now
-            )
+            unit = await add_unit(session, code=code, name=name, parent_id=parent_id, now=now)
             created.append(f"unit {code}")
         units[code] = unit
-    if await queries.campaign_by_code(session, code=CAMPAIGN) is None:
-        await queries.add_campaign(
+    if await campaign_by_code(session, code=CAMPAIGN) is None:
+        await add_campaign(
             session,
             code=CAMPAIGN,
             name="Dân vận khéo (đợt thử)",
@@ -82,7 +84,7 @@ async def seed(session: AsyncSession, *, now: datetime, today: date) -> list[str
         )
         created.append(f"campaign {CAMPAIGN}")
     for handle, full_name, category, is_admin, unit_code, role in PEOPLE:
-        if await queries.find_identity(session, channel=DEMO_CHANNEL, external_id=handle):
+        if await find_identity(session, channel=DEMO_CHANNEL, external_id=handle):
             continue
         member = Member(full_name=full_name, category=category, is_admin=is_admin, created_at=now)
         session.add(member)
@@ -98,12 +100,12 @@ async def seed(session: AsyncSession, *, now: datetime, today: date) -> list[str
         )
         await session.flush()
         if unit_code and role:
-            await queries.add_membership(
+            await add_membership(
                 session, member_id=member.id, unit_id=units[unit_code].id, role=role, now=now
             )
         created.append(f"person {handle}")
     for code, unit_code, role in INVITES:
-        if await queries.invite_by_code(session, code=code) is None:
+        if await invite_by_code(session, code=code) is None:
             session.add(
                 Invite(
                     code=code,

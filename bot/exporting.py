@@ -14,8 +14,8 @@ from handlers.coordinator.export import file_name
 from handlers.core.jobs import Throttle
 from language import vn
 from language.texts import Texts
-from storage import queries
 from storage.db import Database
+from storage.records.campaigns import campaign_by_code
 
 
 async def export_command(
@@ -30,7 +30,7 @@ async def export_command(
         campaign_id = None
         if campaign_code:
             async with db.session() as session:
-                campaign = await queries.campaign_by_code(session, code=campaign_code)
+                campaign = await campaign_by_code(session, code=campaign_code)
             if campaign is None:
                 print(t("stats-no-campaign", code=campaign_code), file=sys.stderr)
                 return 1

@@ -10,9 +10,10 @@ from bot.config import Settings
 from handlers.core.context import CoreConfig
 from handlers.core.menu import commands_for
 from handlers.core.router import Core
-from storage import queries
 from storage.db import Database
 from storage.periods import QuietHours
+from storage.records.people import find_identity
+from storage.records.units import coordinated_unit_ids
 
 
 def utc_now() -> datetime:
@@ -40,11 +41,11 @@ def build_core(settings: Settings, db: Database, clock: Callable[[], datetime] =
 async def menu_of(core: Core, *, channel: str, external_id: str) -> list[tuple[str, str]]:
     """(command, description) pairs for one person's command menu."""
     async with core.db.session() as session:
-        identity = await queries.find_identity(session, channel=channel, external_id=external_id)
+        identity = await find_identity(session, channel=channel, external_id=external_id)
         if identity is None:
             names = commands_for(is_admin=False, is_coordinator=False)
         else:
-            coordinated = await queries.coordinated_unit_ids(session, member_id=identity.member_id)
+            coordinated = await coordinated_unit_ids(session, member_id=identity.member_id)
             names = commands_for(
                 is_admin=identity.member.is_admin, is_coordinator=bool(coordinated)
             )

@@ -42,7 +42,8 @@ from handlers.core.jobs import Job, Throttle, run_job
 from handlers.core.router import Core
 from handlers.core.types import Choice, Inbound, Outbound, Result
 from language import vn
-from storage import outbox, queries
+from storage import outbox
+from storage.records.people import find_identity, staff_identities
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -195,7 +196,7 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         return
     core = core_of(context)
     async with core.db.session() as session:
-        identity = await queries.find_identity(
+        identity = await find_identity(
             session, channel=CHANNEL, external_id=str(change.from_user.id)
         )
         if identity is None:
@@ -453,7 +454,7 @@ async def post_init(app: Application) -> None:
         [BotCommand(name, text) for name, text in default], scope=BotCommandScopeDefault()
     )
     async with core.db.session() as session:
-        staff = await queries.staff_identities(session, channel=CHANNEL)
+        staff = await staff_identities(session, channel=CHANNEL)
         staff_ids = [(identity.chat_id, identity.external_id) for identity in staff]
     for chat_id, external_id in staff_ids:
         await set_menu(app, int(chat_id), external_id)

@@ -14,7 +14,8 @@ from handlers.admin import broadcast
 from handlers.core.jobs import Job, Throttle, run_job
 from handlers.core.router import Core
 from handlers.core.types import Choice, Inbound, Outbound
-from storage import outbox, queries
+from storage import outbox
+from storage.records.people import find_identity
 
 CHANNEL = "terminal"
 
@@ -62,9 +63,7 @@ class TerminalChat:
         """Messages the bot queued for this person. Someone sitting at the terminal is reading
         now, so what waits for the end of quiet hours is shown too."""
         async with self.core.db.session() as session:
-            identity = await queries.find_identity(
-                session, channel=CHANNEL, external_id=self.person
-            )
+            identity = await find_identity(session, channel=CHANNEL, external_id=self.person)
             if identity is None:
                 return
             mine = await outbox.due(

@@ -44,7 +44,7 @@ from excel.rows import (
 )
 from excel.units_import import ImportFileError, Problem, write_units
 from language.vietnamese import title_key
-from storage import management, queries, rules
+from storage import rules
 from storage.models import (
     Campaign,
     Commendation,
@@ -55,6 +55,9 @@ from storage.models import (
     Target,
 )
 from storage.periods import MONTHLY, Period, period_containing
+from storage.records.audit import add_audit_entry
+from storage.records.reports import refresh_achieved
+from storage.records.units import lock_units
 from storage.stats import indicator_key
 
 AMOUNT_STEP = Decimal("0.0001")  # the scale amounts are stored with (Numeric(24, 4))
@@ -395,7 +398,7 @@ class _Writer:
                 self.counts[RESULTS].count(not same)
         await self._insert(ReportValue, added)
         # The targets' running totals follow their values, as after a report in the chat.
-        await queries.refresh_achieved(self.session, target_ids=touched)
+        await refresh_achieved(self.session, target_ids=touched)
 
     async def write_conferences(self) -> None:
         if not self.rows.conferences:
@@ -489,7 +492,7 @@ async def import_workbook(
     if rows.units:
         # The unit tree is checked as it is, locked: an admin's move meanwhile cannot make a
         # loop with the file's parents.
-        await management.lock_units(session)
+        await lock_units(session)
     stored, problems = await check_workbook(session, rows)
     if problems:
         raise ImportFileError(problems)
@@ -501,7 +504,7 @@ async def import_workbook(
             raise ImportFileError(writer.owned)
     summary = WorkbookSummary(rows.file_name, sheets)
     if summary.changed:
-        await queries.audit(
+        await add_audit_entry(
             session,
             at=now,
             actor_id=actor_id,

@@ -23,8 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from language.vietnamese import InputError, readable_name
-from storage import queries
 from storage.models import Unit
+from storage.records.audit import add_audit_entry
+from storage.records.units import add_unit, lock_units
 
 # The same rule the admin form applies to a unit code typed in the chat.
 CODE_MAX = 32
@@ -334,8 +335,6 @@ async def import_units(
     session: AsyncSession, *, rows: Sequence[UnitRow], now: datetime, source: str | None = None
 ) -> ImportSummary:
     """Add new units, update the name and parent of known ones. Never commits."""
-    from storage.management import lock_units
-
     # Checked against the tree as it is, locked: an admin's move meanwhile cannot make a loop.
     units = await lock_units(session)
     hierarchy = _hierarchy(units)
@@ -350,7 +349,7 @@ async def import_units(
     }
     if source:
         details["source"] = source
-    await queries.audit(
+    await add_audit_entry(
         session, at=now, actor_id=None, action="units.imported", object_type="unit", details=details
     )
     return summary
@@ -368,7 +367,7 @@ async def write_units(
         parent_id = stored[_key(r.parent_code)].id if r.parent_code else None
         unit = stored.get(_key(r.code))
         if unit is None:
-            stored[_key(r.code)] = await queries.add_unit(
+            stored[_key(r.code)] = await add_unit(
                 session, code=r.code, name=r.name, parent_id=parent_id, now=now
             )
             added += 1

@@ -21,8 +21,11 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import invites, outbox, queries, rules
+from storage import outbox, rules
 from storage.models import AuditEntry, Invite, Model
+from storage.records.audit import add_audit_entry
+from storage.records.invites import invites_of_inactive_units, orphaned_invites, revoke_invite
+from storage.records.models import assign_model_code
 
 SUBMISSIONS = ("model.submitted", "model.resubmitted")
 
@@ -63,8 +66,8 @@ async def unsent_registrations(session: AsyncSession) -> list[Model]:
 
 
 async def examine(session: AsyncSession) -> Findings:
-    stray = {invite.id: invite for invite in await invites.orphaned(session)}
-    stray |= {invite.id: invite for invite in await invites.of_inactive_units(session)}
+    stray = {invite.id: invite for invite in await orphaned_invites(session)}
+    stray |= {invite.id: invite for invite in await invites_of_inactive_units(session)}
     return Findings(
         registrations=await unsent_registrations(session),
         messages=await outbox.pending_unreachable(session),
@@ -96,8 +99,8 @@ async def repair(
         drafts += 1
         missing_code = model.code is None
         if missing_code:
-            await queries.assign_model_code(session, model=model)
-        await queries.audit(
+            await assign_model_code(session, model=model)
+        await add_audit_entry(
             session,
             at=now,
             actor_id=None,
@@ -107,7 +110,7 @@ async def repair(
             details={"title": model.title, "code_was_missing": missing_code},
         )
         assert model.owner_id is not None
-        await queries.enqueue(
+        await outbox.enqueue(
             session,
             key=f"back-to-draft:{model.id}:{now.isoformat()}",
             member_id=model.owner_id,
@@ -118,9 +121,9 @@ async def repair(
         )
     revoked = 0
     for invite in found.invites:
-        if await invites.revoke(session, invite_id=invite.id):
+        if await revoke_invite(session, invite_id=invite.id):
             revoked += 1
-            await queries.audit(
+            await add_audit_entry(
                 session,
                 at=now,
                 actor_id=None,

@@ -227,7 +227,8 @@ class Target(Base):
     unit_of_measure: Mapped[str] = mapped_column(String(50))
     target_value: Mapped[Decimal] = mapped_column(Numeric(24, 4))
     # The sum of this target's report values, kept with every write of them
-    # (queries.refresh_achieved), so statistics add up 100.000 targets, not 1.200.000 values.
+    # (records.reports.refresh_achieved), so statistics add up 100.000 targets, not 1.200.000
+    # values.
     achieved: Mapped[Decimal] = mapped_column(Numeric(24, 4), default=0, server_default="0")
 
 

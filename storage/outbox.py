@@ -1,4 +1,5 @@
-"""Reading and settling the outbox. The sender lives in bot/sender.py; this is its storage side.
+"""Queueing, reading and settling the outbox. The sender lives in bot/sender.py; this is its
+storage side.
 
 A row goes pending -> sending (claimed by one sender) -> sent | failed | unreachable, or back to
 pending to be tried again later. None of these functions commit: the caller's unit of work does.
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -341,3 +343,59 @@ async def recover(
         .execution_options(**_BULK)
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    member_id: int,
+    payload: dict[str, Any],
+    now: datetime,
+    not_before: datetime | None = None,
+    priority: int = 5,
+) -> bool:
+    """Queue a message unless one with the same key exists. True when queued now.
+
+    One statement that the database settles: two units of work queueing the same key at once
+    (two coordinators, a sweep and a handler, two replicas) both succeed, and one row results."""
+    row = {
+        "key": key,
+        "member_id": member_id,
+        "payload": payload,
+        "status": "pending",
+        "priority": priority,
+        "attempts": 0,
+        "not_before": not_before or now,
+        "created_at": now,
+    }
+    return await enqueue_many(session, [row]) == 1
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Queue many messages at once; a key already queued (by an earlier sweep or another
+    replica a moment ago) is skipped by the database. Returns how many were new."""
+    if not rows:
+        return 0
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    added = 0
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        result = await session.execute(
+            dialect.insert(OutboxMessage)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(OutboxMessage.id)
+        )
+        added += len(result.all())
+    return added
+
+
+async def recent_keys(session: AsyncSession, *, prefix: str, since: datetime) -> set[str]:
+    """Outbox keys with a prefix queued since a moment: what a sweep need not queue again."""
+    result = await session.scalars(
+        select(OutboxMessage.key).where(
+            OutboxMessage.key.startswith(prefix, autoescape=True), OutboxMessage.created_at >= since
+        )
+    )
+    return set(result.all())

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import queries, rules
+from storage import outbox, rules
 from storage.models import Campaign, Conversation, Identity, Member, Model, Report
 from storage.periods import (
     Period,
@@ -23,6 +23,7 @@ from storage.periods import (
     latest_slot,
     reporting_periods,
 )
+from storage.records.people import staff_members
 
 # A digest slot missed by more than this (the bot was down) is skipped rather than sent late.
 DIGEST_GRACE = timedelta(hours=6)
@@ -190,7 +191,7 @@ async def _reminders_due(
             select(Report.model_id, Report.period_start).where(Report.period_start.in_(starts))
         )
         reported = set(found.all())
-    queued = await queries.recent_keys(session, prefix="remind:", since=now - QUEUED_WITHIN)
+    queued = await outbox.recent_keys(session, prefix="remind:", since=now - QUEUED_WITHIN)
     return [
         reminder
         for reminder in wanted
@@ -247,7 +248,7 @@ async def digests_due(
 ) -> list[DigestDue]:
     """Admins and coordinators whose digest slot has come and is not yet recorded."""
     due = []
-    for member in await queries.staff_members(session):
+    for member in await staff_members(session):
         slot = latest_slot(
             now,
             mode=member.digest_mode,

@@ -147,10 +147,10 @@ def chat(app, api: RecordingRequest) -> Iterator:  # type: ignore[no-untyped-def
 
 async def make_coordinator(db: Database, *, unit_id: int, telegram_id: int, now: datetime) -> None:
     """A Telegram user who coordinates a unit, set up directly in the database."""
-    from storage import queries
+    from storage.records.people import add_membership, get_or_create_identity
 
     async with db.session() as session:
-        identity = await queries.get_or_create_identity(
+        identity = await get_or_create_identity(
             session,
             channel="telegram",
             external_id=str(telegram_id),
@@ -158,6 +158,6 @@ async def make_coordinator(db: Database, *, unit_id: int, telegram_id: int, now:
             display_name=None,
             now=now,
         )
-        await queries.add_membership(
+        await add_membership(
             session, member_id=identity.member_id, unit_id=unit_id, role="coordinator", now=now
         )

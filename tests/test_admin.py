@@ -6,8 +6,9 @@ from datetime import date
 
 from sqlalchemy import select
 
-from storage import queries
 from storage.models import AuditEntry, Campaign, Invite, Membership, Unit
+from storage.records.people import find_identity, get_or_create_identity
+from storage.records.units import add_unit
 from tests.conftest import ADMIN_ID, make_coordinator
 
 
@@ -96,9 +97,7 @@ async def test_admin_adds_units_creates_an_invite_and_a_campaign(chat, db, api):
 
 async def test_admin_commands_are_refused_to_others(chat, db, clock):
     async with db.session() as session:
-        unit = await queries.add_unit(
-            session, code="CB", name="Chi bộ", parent_id=None, now=clock()
-        )
+        unit = await add_unit(session, code="CB", name="Chi bộ", parent_id=None, now=clock())
     await make_coordinator(db, unit_id=unit.id, telegram_id=9001, now=clock())
     person = chat(9001, "Phụ trách")
     for command in ("/themdonvi", "/taodot", "/cacdonvi"):
@@ -113,7 +112,7 @@ async def test_admin_commands_are_refused_to_others(chat, db, clock):
 
 async def test_admin_role_taken_away_mid_form(chat, db, clock):
     async with db.session() as session:
-        identity = await queries.get_or_create_identity(
+        identity = await get_or_create_identity(
             session,
             channel="telegram",
             external_id="9100",
@@ -126,7 +125,7 @@ async def test_admin_role_taken_away_mid_form(chat, db, clock):
     await person.send("/themdonvi")
     await person.send("XYZ")
     async with db.session() as session:
-        identity = await queries.find_identity(session, channel="telegram", external_id="9100")
+        identity = await find_identity(session, channel="telegram", external_id="9100")
         identity.member.is_admin = False
     replies = await person.send("Tên đơn vị")
     assert replies == ["Bạn không còn quyền thực hiện «Thêm đơn vị», nên phiên nhập đã được hủy."]

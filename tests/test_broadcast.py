@@ -13,8 +13,10 @@ from bot.telegram_channel import flush_outbox, run_broadcast_progress, sender_of
 from bot.terminal import TerminalChat
 from handlers.admin import broadcast
 from language.texts import Texts
-from storage import outbox, queries
+from storage import outbox
 from storage.models import AuditEntry, Broadcast, Identity, Member, OutboxMessage
+from storage.records.people import add_membership, get_or_create_identity
+from storage.records.units import add_unit
 from tests.conftest import ADMIN_ID, make_coordinator
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -25,7 +27,7 @@ VP, YT, BOTH, GD, COORD, ADMIN2, GUEST, GONE = 5001, 5002, 5003, 5004, 5005, 500
 
 async def add_person(db, clock, telegram_id: int, *, units=(), admin=False, unreachable=False):
     async with db.session() as session:
-        identity = await queries.get_or_create_identity(
+        identity = await get_or_create_identity(
             session,
             channel="telegram",
             external_id=str(telegram_id),
@@ -37,7 +39,7 @@ async def add_person(db, clock, telegram_id: int, *, units=(), admin=False, unre
         identity.member.is_admin = admin
         identity.unreachable_at = clock() if unreachable else None
         for unit_id in units:
-            await queries.add_membership(
+            await add_membership(
                 session, member_id=identity.member_id, unit_id=unit_id, role="member", now=clock()
             )
 
@@ -47,16 +49,14 @@ async def org(db, clock):
     """DUK above Chi bộ Văn phòng and Chi bộ Y tế; Chi bộ Giáo dục on its own. BOTH is in two
     units, GUEST in none, GONE blocked the bot."""
     async with db.session() as session:
-        duk = await queries.add_unit(
-            session, code="DUK", name="Đảng ủy Khối", parent_id=None, now=clock()
-        )
-        vp = await queries.add_unit(
+        duk = await add_unit(session, code="DUK", name="Đảng ủy Khối", parent_id=None, now=clock())
+        vp = await add_unit(
             session, code="CB-VP", name="Chi bộ Văn phòng", parent_id=duk.id, now=clock()
         )
-        yt = await queries.add_unit(
+        yt = await add_unit(
             session, code="CB-YT", name="Chi bộ Y tế", parent_id=duk.id, now=clock()
         )
-        gd = await queries.add_unit(
+        gd = await add_unit(
             session, code="CB-GD", name="Chi bộ Giáo dục", parent_id=None, now=clock()
         )
         ids = {"DUK": duk.id, "VP": vp.id, "YT": yt.id, "GD": gd.id}
@@ -411,7 +411,7 @@ async def test_progress_of_thousands_counts_only_its_own_messages(db, clock):
         rows = [
             row(f"bc:1:{n}", member.id, status, clock()) for n, status in enumerate(statuses)
         ] + [row(f"bc:11:{n}", member.id, "pending", clock()) for n in range(300)]
-        await queries.enqueue_many(session, rows)
+        await outbox.enqueue_many(session, rows)
     t = Texts("vi")
     found = await broadcast.progress_updates(db, t, clock(), channel="telegram")
     assert [(e.message_id, e.text, e.final) for e in found] == [
@@ -474,7 +474,7 @@ async def test_a_sender_round_claims_its_batch_replies_like_notices_first(org, c
         member_id = await session.scalar(
             select(Identity.member_id).where(Identity.external_id == str(GD))
         )
-        await queries.enqueue(
+        await outbox.enqueue(
             session,
             key="evaluated:1",
             member_id=member_id,

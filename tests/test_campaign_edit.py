@@ -6,8 +6,9 @@ from datetime import date
 
 from sqlalchemy import select
 
-from storage import queries
 from storage.models import AuditEntry, Campaign, Model, Report
+from storage.records.campaigns import add_campaign, campaign_by_code
+from storage.records.units import add_unit
 from tests.conftest import ADMIN_ID, make_coordinator
 
 NOT_ALLOWED = "Bạn không có quyền thực hiện việc này."
@@ -16,7 +17,7 @@ NOT_ALLOWED = "Bạn không có quyền thực hiện việc này."
 async def _campaigns(db, clock, count=1):  # type: ignore[no-untyped-def]
     async with db.session() as session:
         for n in range(count):
-            await queries.add_campaign(
+            await add_campaign(
                 session,
                 code=f"DVK2{6 + n}",
                 name=f"Dân vận khéo 202{6 + n}",
@@ -80,8 +81,8 @@ async def test_a_code_in_use_and_a_rhythm_with_reports_are_refused(chat, db, clo
 
     # With a report filed by monthly periods, the rhythm stays.
     async with db.session() as session:
-        unit = await queries.add_unit(session, code="U", name="Chi bộ", parent_id=None, now=clock())
-        campaign = await queries.campaign_by_code(session, code="DVK26")
+        unit = await add_unit(session, code="U", name="Chi bộ", parent_id=None, now=clock())
+        campaign = await campaign_by_code(session, code="DVK26")
         model = Model(
             code="MH-X",
             campaign_id=campaign.id,
@@ -121,13 +122,13 @@ async def test_a_code_in_use_and_a_rhythm_with_reports_are_refused(chat, db, clo
         "⚠️ Đợt đã có 1 báo cáo theo kỳ hiện tại: không đổi được kỳ báo cáo hay ngày hạn nữa."
     )
     async with db.session() as session:
-        assert (await queries.campaign_by_code(session, code="DVK26")).cadence == "monthly"
+        assert (await campaign_by_code(session, code="DVK26")).cadence == "monthly"
 
 
 async def test_campaign_changes_are_for_admins_only(chat, db, clock):
     await _campaigns(db, clock)
     async with db.session() as session:
-        unit = await queries.add_unit(session, code="U", name="Chi bộ", parent_id=None, now=clock())
+        unit = await add_unit(session, code="U", name="Chi bộ", parent_id=None, now=clock())
     await make_coordinator(db, unit_id=unit.id, telegram_id=9001, now=clock())
     coordinator = chat(9001, "Phụ trách")
     assert await coordinator.send("/suadot") == [NOT_ALLOWED]

@@ -6,20 +6,20 @@ from datetime import date
 
 from sqlalchemy import select
 
-from storage import queries
-from storage.models import AuditEntry, Conference
+from storage.models import AuditEntry, Conference, Member
+from storage.records.campaigns import add_campaign
+from storage.records.people import find_identity
+from storage.records.units import add_unit
 from tests.conftest import ADMIN_ID, make_coordinator
 
 
 async def _setup(db, now):  # type: ignore[no-untyped-def]
     async with db.session() as session:
         units = [
-            await queries.add_unit(
-                session, code=f"U{i}", name=f"Chi bộ {i}", parent_id=None, now=now
-            )
+            await add_unit(session, code=f"U{i}", name=f"Chi bộ {i}", parent_id=None, now=now)
             for i in range(3)
         ]
-        await queries.add_campaign(
+        await add_campaign(
             session,
             code="DVK26",
             name="Dân vận khéo 2026",
@@ -80,10 +80,8 @@ async def test_conferences_are_recorded_by_admins_only(chat, db, clock):
     await admin.click("Chi bộ 0")
     await admin.send("20/11/2026")
     async with db.session() as session:
-        identity = await queries.find_identity(
-            session, channel="telegram", external_id=str(ADMIN_ID)
-        )
-        member = await session.get(queries.Member, identity.member_id)
+        identity = await find_identity(session, channel="telegram", external_id=str(ADMIN_ID))
+        member = await session.get(Member, identity.member_id)
         member.is_admin = False
     # The bootstrap list would make them admin again on their next message: take it away too.
     admin.app.bot_data["core"].config.bootstrap_admins.clear()

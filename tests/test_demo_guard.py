@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.demo import INVITES, seed
-from storage import models, queries
+from storage import models
 from storage.db import Database
+from storage.records.invites import invite_by_code
 from tests.conftest import TOKEN
 from tests.fakebotapi import FakeBotApi, running
 
@@ -109,7 +110,7 @@ async def test_dvk_run_refuses_a_database_with_the_demo_invites(
     async with db.session() as session:
         await seed(session, now=NOW, today=NOW.date())
         for code in revoked:
-            invite = await queries.invite_by_code(session, code=code)
+            invite = await invite_by_code(session, code=code)
             assert invite is not None
             invite.revoked = True
     live = [code for code in DEMO_CODES if code not in revoked]

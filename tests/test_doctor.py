@@ -14,8 +14,11 @@ from sqlalchemy import delete, select, update
 from bot.cli import main
 from bot.demo import seed
 from bot.telegram_channel import flush_outbox
-from storage import queries
+from storage import outbox
 from storage.models import AuditEntry, Identity, Invite, Membership, Model, OutboxMessage, Unit
+from storage.records.invites import create_invite
+from storage.records.people import find_identity, get_or_create_identity
+from storage.records.units import unit_by_code
 from tests.conftest import make_coordinator
 from tests.test_registration import MEMBER_ID, join, register_quickly
 
@@ -50,7 +53,7 @@ async def broken(db, clock, chat, app):
             code="GIAY-1",
             campaign_id=(await session.get(Model, ids["Mô hình đã gửi đúng"])).campaign_id,
             owner_id=None,
-            unit_id=(await queries.unit_by_code(session, code="CB-VP")).id,
+            unit_id=(await unit_by_code(session, code="CB-VP")).id,
             kind="individual",
             title="Hồ sơ giấy",
             title_key="ho so giay",
@@ -67,7 +70,7 @@ async def broken(db, clock, chat, app):
         session.add(imported)
 
         # Someone who blocked the bot, with messages still pending from before the fix.
-        blocked = await queries.get_or_create_identity(
+        blocked = await get_or_create_identity(
             session,
             channel="telegram",
             external_id=str(BLOCKED),
@@ -77,7 +80,7 @@ async def broken(db, clock, chat, app):
         )
         blocked.unreachable_at = clock()
         for n in (1, 2):
-            await queries.enqueue(
+            await outbox.enqueue(
                 session,
                 key=f"old:{n}",
                 member_id=blocked.member_id,
@@ -85,9 +88,9 @@ async def broken(db, clock, chat, app):
                 now=clock(),
             )
         member_id = (
-            await queries.find_identity(session, channel="telegram", external_id=str(MEMBER_ID))
+            await find_identity(session, channel="telegram", external_id=str(MEMBER_ID))
         ).member_id
-        await queries.enqueue(
+        await outbox.enqueue(
             session, key="fine", member_id=member_id, payload={"text": "vẫn gửi"}, now=clock()
         )
 
@@ -95,13 +98,13 @@ async def broken(db, clock, chat, app):
     units = {}
     async with db.session() as session:
         for code in ("DUK", "CB-VP", "CB-BV"):
-            units[code] = (await queries.unit_by_code(session, code=code)).id
+            units[code] = (await unit_by_code(session, code=code)).id
     await make_coordinator(db, unit_id=units["CB-VP"], telegram_id=COORDINATOR, now=clock())
     await make_coordinator(db, unit_id=units["DUK"], telegram_id=TOP_COORDINATOR, now=clock())
     async with db.session() as session:
 
         async def made(by: int | None, unit: str, code: str) -> None:
-            invite = await queries.create_invite(
+            invite = await create_invite(
                 session,
                 unit_id=units[unit],
                 role="member",
@@ -113,7 +116,7 @@ async def broken(db, clock, chat, app):
             invite.code = code
 
         async def member_of(telegram_id: int) -> int:
-            identity = await queries.find_identity(
+            identity = await find_identity(
                 session, channel="telegram", external_id=str(telegram_id)
             )
             return identity.member_id
@@ -261,7 +264,7 @@ async def revoked(db) -> set[str]:
 
 async def test_a_person_reachable_elsewhere_keeps_their_messages(db, clock, command_line, capsys):
     async with db.session() as session:
-        identity = await queries.get_or_create_identity(
+        identity = await get_or_create_identity(
             session,
             channel="telegram",
             external_id="1",
@@ -279,7 +282,7 @@ async def test_a_person_reachable_elsewhere_keeps_their_messages(db, clock, comm
                 created_at=clock(),
             )
         )
-        await queries.enqueue(
+        await outbox.enqueue(
             session, key="k", member_id=identity.member_id, payload={"text": "x"}, now=clock()
         )
     assert (await doctor(capsys, "--fix"))[1].endswith("messages_settled=0 invites_revoked=0")

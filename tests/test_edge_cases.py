@@ -10,8 +10,9 @@ from sqlalchemy import select, update
 
 from bot.demo import seed
 from bot.telegram_channel import flush_outbox, post_init
-from storage import queries
 from storage.models import Campaign, Conversation, Identity, Membership, Model, Unit
+from storage.records.people import add_membership, find_identity
+from storage.records.units import add_unit, unit_by_code
 from tests.botapi import Call, RecordingRequest
 from tests.conftest import ADMIN_ID
 from tests.test_registration import MEMBER_ID, join, register_quickly
@@ -85,15 +86,11 @@ async def test_a_person_who_writes_again_is_reachable_again(seeded, chat, db, ap
     )
     await flush_outbox(app)
     async with db.session() as session:
-        identity = await queries.find_identity(
-            session, channel="telegram", external_id=str(ADMIN_ID)
-        )
+        identity = await find_identity(session, channel="telegram", external_id=str(ADMIN_ID))
         assert identity.unreachable_at is not None
     await admin.send("/yeucau")
     async with db.session() as session:
-        identity = await queries.find_identity(
-            session, channel="telegram", external_id=str(ADMIN_ID)
-        )
+        identity = await find_identity(session, channel="telegram", external_id=str(ADMIN_ID))
         assert identity.unreachable_at is None
 
 
@@ -172,8 +169,8 @@ async def test_forged_huge_ids_are_refused(seeded, chat, data):
 
 async def test_units_with_the_same_name_are_told_apart(seeded, chat, db, clock):
     async with db.session() as session:
-        syt = await queries.unit_by_code(session, code="DB-SYT")
-        await queries.add_unit(
+        syt = await unit_by_code(session, code="DB-SYT")
+        await add_unit(
             session, code="VP-SYT", name="Chi bộ Văn phòng", parent_id=syt.id, now=clock()
         )
     guest = chat(5151, "Cúc")
@@ -215,11 +212,9 @@ async def test_a_second_invite_while_the_first_profile_is_open(seeded, chat, db)
 async def test_a_member_of_two_units_chooses_the_unit(seeded, chat, db, clock):
     person = await join(chat)
     async with db.session() as session:
-        identity = await queries.find_identity(
-            session, channel="telegram", external_id=str(MEMBER_ID)
-        )
-        bv = await queries.unit_by_code(session, code="CB-BV")
-        await queries.add_membership(
+        identity = await find_identity(session, channel="telegram", external_id=str(MEMBER_ID))
+        bv = await unit_by_code(session, code="CB-BV")
+        await add_membership(
             session, member_id=identity.member_id, unit_id=bv.id, role="member", now=clock()
         )
     replies = await person.send("/dangky")
@@ -280,9 +275,7 @@ async def test_blocking_and_unblocking_the_bot(seeded, chat, db, app):
 
     async def reachable() -> bool:
         async with db.session() as session:
-            identity = await queries.find_identity(
-                session, channel="telegram", external_id=str(MEMBER_ID)
-            )
+            identity = await find_identity(session, channel="telegram", external_id=str(MEMBER_ID))
             return identity.unreachable_at is None
 
     blocked = my_chat_member(person.user, "member", "kicked")

@@ -22,7 +22,6 @@ from excel.workbook import SHEETS, SUMMARY_SHEET, TARGETS_SHEET
 from handlers.coordinator import export as export_handler
 from handlers.core.jobs import Throttle, run_job
 from handlers.core.types import Inbound, Outbound
-from storage import queries
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -36,6 +35,10 @@ from storage.models import (
     ReportValue,
     Target,
 )
+from storage.records.campaigns import add_campaign
+from storage.records.people import add_membership, get_or_create_identity
+from storage.records.reports import refresh_achieved
+from storage.records.units import add_unit, unit_by_code
 from storage.stats import OrganisationStats, organisation_stats
 from tests.conftest import ADMIN_ID, PG_URL, _truncate_postgres, make_coordinator
 
@@ -59,19 +62,15 @@ async def build_data(db, now: datetime) -> None:  # type: ignore[no-untyped-def]
     commendations proposed and decided. Nothing the layout cannot carry (members, evaluations,
     drafts), so that an import gives back the same statistics."""
     async with db.session() as session:
-        duk = await queries.add_unit(
-            session, code="DUK", name="Đảng ủy Khối", parent_id=None, now=now
-        )
-        vp = await queries.add_unit(
+        duk = await add_unit(session, code="DUK", name="Đảng ủy Khối", parent_id=None, now=now)
+        vp = await add_unit(
             session, code="CB-VP", name="Chi bộ Văn phòng", parent_id=duk.id, now=now
         )
-        tc = await queries.add_unit(
-            session, code="CB-TC", name="Chi bộ Tổ chức", parent_id=duk.id, now=now
-        )
-        other = await queries.add_unit(
+        tc = await add_unit(session, code="CB-TC", name="Chi bộ Tổ chức", parent_id=duk.id, now=now)
+        other = await add_unit(
             session, code="DB-X", name="Đảng bộ Xây dựng", parent_id=None, now=now
         )
-        dvk26 = await queries.add_campaign(
+        dvk26 = await add_campaign(
             session,
             code="DVK26",
             name="Dân vận khéo 2026–2027",
@@ -80,7 +79,7 @@ async def build_data(db, now: datetime) -> None:  # type: ignore[no-untyped-def]
             now=now,
         )
         dvk26.questions = QUESTIONS
-        dvk24 = await queries.add_campaign(
+        dvk24 = await add_campaign(
             session,
             code="DVK24",
             name="Dân vận khéo 2024–2025",
@@ -195,9 +194,7 @@ async def build_data(db, now: datetime) -> None:  # type: ignore[no-untyped-def]
                 unit_id=vp.id, campaign_id=dvk26.id, held_on=date(2027, 10, 19), recorded_at=now
             )
         )
-        await queries.refresh_achieved(
-            session, target_ids=[houses.id, money.id, files.id, meals.id]
-        )
+        await refresh_achieved(session, target_ids=[houses.id, money.id, files.id, meals.id])
         session.add_all(
             [
                 Commendation(
@@ -396,8 +393,8 @@ async def test_export_of_one_campaign(data, chat, api, app):
 
 async def test_coordinator_exports_only_their_units(data, chat, api, app, db, clock):
     async with db.session() as session:
-        duk = await queries.unit_by_code(session, code="DUK")
-        vp = await queries.unit_by_code(session, code="CB-VP")
+        duk = await unit_by_code(session, code="DUK")
+        vp = await unit_by_code(session, code="CB-VP")
     await make_coordinator(db, unit_id=duk.id, telegram_id=9001, now=clock())
     await make_coordinator(db, unit_id=vp.id, telegram_id=9002, now=clock())
 
@@ -423,8 +420,8 @@ async def test_coordinator_exports_only_their_units(data, chat, api, app, db, cl
 
 async def test_members_and_guests_are_refused(data, chat, api, app, db, clock):
     async with db.session() as session:
-        vp = await queries.unit_by_code(session, code="CB-VP")
-        identity = await queries.get_or_create_identity(
+        vp = await unit_by_code(session, code="CB-VP")
+        identity = await get_or_create_identity(
             session,
             channel="telegram",
             external_id="7001",
@@ -432,7 +429,7 @@ async def test_members_and_guests_are_refused(data, chat, api, app, db, clock):
             display_name=None,
             now=clock(),
         )
-        await queries.add_membership(
+        await add_membership(
             session, member_id=identity.member_id, unit_id=vp.id, role="member", now=clock()
         )
     assert await chat(7001, "Thành viên").send("/xuatexcel") == [NOT_ALLOWED]

@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.demo import seed
-from storage import queries
 from storage.models import AuditEntry, Invite, Membership
+from storage.records.invites import create_invite
+from storage.records.people import find_identity
+from storage.records.units import unit_by_code
 from tests.conftest import ADMIN_ID, make_coordinator
 from tests.test_registration import join
 
@@ -31,7 +33,7 @@ async def seeded(db, clock):
 
 async def unit_id(db, code: str) -> int:
     async with db.session() as session:
-        return (await queries.unit_by_code(session, code=code)).id
+        return (await unit_by_code(session, code=code)).id
 
 
 async def make_invite(person, unit: str) -> str:
@@ -133,9 +135,9 @@ async def test_forged_and_foreign_revocations_change_nothing(seeded, chat, db, c
     other_unit, own_unit = await unit_id(db, "CB-BV"), await unit_id(db, "CB-VP")
     async with db.session() as session:
         admin_id = (
-            await queries.find_identity(session, channel="telegram", external_id=str(ADMIN_ID))
+            await find_identity(session, channel="telegram", external_id=str(ADMIN_ID))
         ).member_id
-        elsewhere = await queries.create_invite(
+        elsewhere = await create_invite(
             session,
             unit_id=other_unit,
             role="member",
@@ -144,7 +146,7 @@ async def test_forged_and_foreign_revocations_change_nothing(seeded, chat, db, c
             created_by=admin_id,
             now=clock(),
         )
-        own = await queries.create_invite(
+        own = await create_invite(
             session,
             unit_id=own_unit,
             role="member",
@@ -170,9 +172,7 @@ async def test_forged_and_foreign_revocations_change_nothing(seeded, chat, db, c
     # A coordinator removed after the confirmation was shown can no longer revoke.
     await coordinator.press(f"iv:r:{own.id}")
     async with db.session() as session:
-        identity = await queries.find_identity(
-            session, channel="telegram", external_id=str(COORDINATOR)
-        )
+        identity = await find_identity(session, channel="telegram", external_id=str(COORDINATOR))
         membership = await session.scalar(
             select(Membership).where(Membership.member_id == identity.member_id)
         )
@@ -199,7 +199,7 @@ async def test_removing_a_coordinator_revokes_the_invites_they_made(seeded, chat
     await make_coordinator(db, unit_id=await unit_id(db, "CB-BV"), telegram_id=6001, now=clock())
     await make_coordinator(db, unit_id=await unit_id(db, "DB-SGD"), telegram_id=6001, now=clock())
     async with db.session() as session:
-        identity = await queries.find_identity(session, channel="telegram", external_id="6001")
+        identity = await find_identity(session, channel="telegram", external_id="6001")
         identity.member.full_name = "Trần Văn Bình"
     binh = chat(6001, "Bình")
     hospital = await make_invite(binh, "Chi bộ Bệnh viện Đa khoa")

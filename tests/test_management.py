@@ -10,7 +10,6 @@ from sqlalchemy import func, insert, select
 
 from bot.demo import seed
 from bot.telegram_channel import flush_outbox
-from storage import queries
 from storage.models import (
     AuditEntry,
     Conversation,
@@ -20,6 +19,9 @@ from storage.models import (
     Model,
     Unit,
 )
+from storage.records.invites import pending_join_request
+from storage.records.people import add_membership, find_identity, get_or_create_identity
+from storage.records.units import unit_by_code
 from tests.conftest import ADMIN_ID, make_coordinator
 from tests.test_registration import join, register_quickly
 
@@ -36,7 +38,7 @@ async def seeded(db, clock):
 
 async def unit(db, code: str) -> Unit:
     async with db.session() as session:
-        return await queries.unit_by_code(session, code=code)
+        return await unit_by_code(session, code=code)
 
 
 async def actions(db, prefix: str) -> list[str]:
@@ -52,7 +54,7 @@ async def actions(db, prefix: str) -> list[str]:
 async def add_person(db, clock, telegram_id: int, name: str, unit_code: str) -> int:
     """A Telegram user with a name, member of a unit, set up in the database."""
     async with db.session() as session:
-        identity = await queries.get_or_create_identity(
+        identity = await get_or_create_identity(
             session,
             channel="telegram",
             external_id=str(telegram_id),
@@ -62,8 +64,8 @@ async def add_person(db, clock, telegram_id: int, name: str, unit_code: str) -> 
         )
         identity.member.full_name = name
         identity.member.category = "cong_chuc"
-        target = await queries.unit_by_code(session, code=unit_code)
-        await queries.add_membership(
+        target = await unit_by_code(session, code=unit_code)
+        await add_membership(
             session, member_id=identity.member_id, unit_id=target.id, role="member", now=clock()
         )
         return identity.member_id
@@ -196,8 +198,8 @@ async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, d
         "Hãy liên hệ cán bộ phụ trách."
     ]
     async with db.session() as session:
-        asking = await queries.find_identity(session, channel="telegram", external_id="5150")
-        request_id = (await queries.pending_join_request(session, member_id=asking.member_id)).id
+        asking = await find_identity(session, channel="telegram", external_id="5150")
+        request_id = (await pending_join_request(session, member_id=asking.member_id)).id
     assert (await admin.send(f"/chapnhan {request_id}"))[0].startswith(
         "Chi bộ Văn phòng đã ngừng hoạt động nên không nhận thêm thành viên."
     )
@@ -428,13 +430,13 @@ async def test_grant_and_revoke_admin_rights(seeded, chat, db, api, clock, app):
 
 async def test_two_admins_giving_up_their_rights_at_once_leave_one(seeded, chat, db, clock):
     async with db.session() as session:
-        terminal = await queries.find_identity(session, channel="terminal", external_id="admin")
+        terminal = await find_identity(session, channel="terminal", external_id="admin")
         terminal.member.is_admin = False
     first = chat(ADMIN_ID, "Một")
     await first.send("/start")  # bootstrap admin
     await add_person(db, clock, 6201, "Vũ Văn Hai", "CB-VP")
     async with db.session() as session:
-        hai = await queries.find_identity(session, channel="telegram", external_id="6201")
+        hai = await find_identity(session, channel="telegram", external_id="6201")
         hai.member.is_admin = True
     second = chat(6201, "Hai")
     for person, label in ((first, None), (second, "Vũ Văn Hai (bạn)")):
@@ -610,14 +612,14 @@ async def test_every_management_command_and_button_is_refused_to_others(seeded, 
 async def test_admin_rights_taken_away_in_the_middle_of_a_form(seeded, chat, db, clock):
     await add_person(db, clock, 6301, "Hồ Văn Nam", "CB-VP")
     async with db.session() as session:
-        nam = await queries.find_identity(session, channel="telegram", external_id="6301")
+        nam = await find_identity(session, channel="telegram", external_id="6301")
         nam.member.is_admin = True
     person = chat(6301, "Nam")
     await person.send("/linhvuc")
     await person.click("➕ Thêm lĩnh vực")
     await person.send("Bảo vệ môi trường")
     async with db.session() as session:
-        nam = await queries.find_identity(session, channel="telegram", external_id="6301")
+        nam = await find_identity(session, channel="telegram", external_id="6301")
         nam.member.is_admin = False
     assert await person.click("✅ Xác nhận") == [
         "Bạn không còn quyền thực hiện «Lĩnh vực», nên phiên nhập đã được hủy."
@@ -627,10 +629,10 @@ async def test_admin_rights_taken_away_in_the_middle_of_a_form(seeded, chat, db,
 
 
 async def admin_member(session) -> Member:
-    identity = await queries.find_identity(session, channel="telegram", external_id=str(ADMIN_ID))
+    identity = await find_identity(session, channel="telegram", external_id=str(ADMIN_ID))
     return identity.member
 
 
 async def member_id(session, external_id: str) -> int:
-    identity = await queries.find_identity(session, channel="telegram", external_id=external_id)
+    identity = await find_identity(session, channel="telegram", external_id=external_id)
     return identity.member_id

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from bot.demo import seed
 from bot.telegram_channel import flush_outbox
-from storage import queries
 from storage.models import AuditEntry, Invite, JoinRequest, Membership, OutboxMessage
+from storage.records.invites import create_invite
+from storage.records.units import add_unit, unit_by_code
 from tests.conftest import ADMIN_ID
 
 GUEST = 5150
@@ -19,7 +20,7 @@ async def seeded(db, clock):
     async with db.session() as session:
         await seed(session, now=clock(), today=clock().date())
         for i in range(1, 96):  # an organisation of 100 units
-            await queries.add_unit(
+            await add_unit(
                 session, code=f"U{i:03}", name=f"Chi bộ Khu phố {i}", parent_id=None, now=clock()
             )
 
@@ -158,8 +159,8 @@ async def test_refuse_by_command_and_role_checks(seeded, chat, db):
 
 async def test_coordinator_of_a_parent_unit_decides_for_its_sub_units(seeded, chat, db, clock):
     async with db.session() as session:
-        syt = await queries.unit_by_code(session, code="DB-SYT")
-        invite = await queries.create_invite(
+        syt = await unit_by_code(session, code="DB-SYT")
+        invite = await create_invite(
             session,
             unit_id=syt.id,
             role="coordinator",

@@ -9,8 +9,10 @@ from sqlalchemy import select, update
 
 from bot.demo import seed
 from bot.telegram_channel import flush_outbox
-from storage import outbox, queries
+from storage import outbox
 from storage.models import Identity, Member, Model, OutboxMessage
+from storage.records.people import add_membership, find_identity, get_or_create_identity
+from storage.records.units import unit_by_code
 from tests.test_registration import MEMBER_ID, join, register_quickly
 
 COORDINATOR = 6100
@@ -43,9 +45,7 @@ async def model_id(db, title: str) -> int:
 
 async def member_identity(db, telegram_id: int = MEMBER_ID) -> Identity:
     async with db.session() as session:
-        return await queries.find_identity(
-            session, channel="telegram", external_id=str(telegram_id)
-        )
+        return await find_identity(session, channel="telegram", external_id=str(telegram_id))
 
 
 def texts_to(api, chat_id: int) -> list[str]:
@@ -146,9 +146,9 @@ async def test_messages_for_someone_who_blocked_the_bot_never_arrive_later(
 async def test_donvi_names_a_bounded_number_of_unreachable_people(setup, db, clock):
     coordinator, _ = setup
     async with db.session() as session:
-        unit = await queries.unit_by_code(session, code="CB-VP")
+        unit = await unit_by_code(session, code="CB-VP")
         for i in range(1, 36):
-            identity = await queries.get_or_create_identity(
+            identity = await get_or_create_identity(
                 session,
                 channel="telegram",
                 external_id=str(9000 + i),
@@ -158,7 +158,7 @@ async def test_donvi_names_a_bounded_number_of_unreachable_people(setup, db, clo
             )
             identity.member.full_name = f"Người Chặn {i:02d}"
             identity.unreachable_at = clock()
-            await queries.add_membership(
+            await add_membership(
                 session, member_id=identity.member_id, unit_id=unit.id, role="member", now=clock()
             )
         # Blocked on Telegram but reachable in the terminal: not listed.

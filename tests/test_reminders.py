@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from bot.demo import seed
 from bot.telegram_channel import flush_outbox, run_sweep
-from storage import queries
+from storage import outbox
 from storage.models import Identity, Member, Model, OutboxMessage
 from tests.test_registration import MEMBER_ID, join, register_quickly
 
@@ -154,7 +154,7 @@ async def test_replies_do_not_wait_behind_queued_reminders(member, db, clock, ap
     who = await member_id(db)
     async with db.session() as session:
         for n in range(300):
-            await queries.enqueue(
+            await outbox.enqueue(
                 session,
                 key=f"broadcast-test:{n}",
                 member_id=who,

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from bot.demo import seed
 from bot.telegram_channel import flush_outbox
-from storage import queries
 from storage.models import AuditEntry, Model
+from storage.records.invites import create_invite
+from storage.records.units import unit_by_code
 from tests.test_registration import MEMBER_ID, join, register_quickly
 
 COORDINATOR = 6100
@@ -135,8 +136,8 @@ async def test_reviews_refused_to_members_and_to_other_units(setup, db, chat, cl
     assert await member.press(f"rv:a:{model_id}") == ["Bạn không có quyền thực hiện việc này."]
     # A coordinator of Sở Y tế does not review Chi bộ Văn phòng.
     async with db.session() as session:
-        syt = await queries.unit_by_code(session, code="DB-SYT")
-        invite = await queries.create_invite(
+        syt = await unit_by_code(session, code="DB-SYT")
+        invite = await create_invite(
             session,
             unit_id=syt.id,
             role="coordinator",

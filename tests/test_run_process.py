@@ -23,8 +23,10 @@ from sqlalchemy.orm import selectinload
 
 from bot.demo import INVITES, seed
 from language.texts import Texts, load_catalog
-from storage import models, queries, rules
+from storage import models, rules
 from storage.db import Database
+from storage.records.invites import create_invite, invite_by_code
+from storage.records.units import unit_by_code
 from tests.conftest import TOKEN
 from tests.fakebotapi import ApiCall, FakeBotApi, Person, running
 
@@ -165,12 +167,12 @@ async def test_dvk_run_registers_a_model_end_to_end(
         # The demo's units and campaign; its public invites revoked (`dvk run` refuses them).
         await seed(session, now=now, today=today)
         for code, *_ in INVITES:
-            invite = await queries.invite_by_code(session, code=code)
+            invite = await invite_by_code(session, code=code)
             assert invite is not None
             invite.revoked = True
-        unit = await queries.unit_by_code(session, code="CB-VP")
+        unit = await unit_by_code(session, code="CB-VP")
         assert unit is not None
-        invite = await queries.create_invite(
+        invite = await create_invite(
             session,
             unit_id=unit.id,
             role=rules.ROLE_MEMBER,

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
-from storage import queries
 from storage.models import (
     Commendation,
     Conference,
@@ -22,6 +21,10 @@ from storage.models import (
     ReportValue,
     Target,
 )
+from storage.records.campaigns import add_campaign
+from storage.records.people import add_membership
+from storage.records.reports import refresh_achieved
+from storage.records.units import add_unit, unit_by_code
 from tests.conftest import ADMIN_ID, make_coordinator
 
 EXPECTED = """📊 Thống kê đợt «Dân vận khéo 2026–2027»
@@ -62,12 +65,10 @@ async def data(db, clock):
     now = clock()
     async with db.session() as session:
         units = [
-            await queries.add_unit(
-                session, code=f"U{i}", name=f"Đơn vị {i}", parent_id=None, now=now
-            )
+            await add_unit(session, code=f"U{i}", name=f"Đơn vị {i}", parent_id=None, now=now)
             for i in range(3)
         ]
-        campaign = await queries.add_campaign(
+        campaign = await add_campaign(
             session,
             code="DVK26",
             name="Dân vận khéo 2026–2027",
@@ -198,13 +199,11 @@ async def data(db, clock):
                 person = Member(full_name=f"Thành viên {unit}.{i}", created_at=now)
                 session.add(person)
                 await session.flush()
-                await queries.add_membership(
+                await add_membership(
                     session, member_id=person.id, unit_id=units[unit].id, role="member", now=now
                 )
         # Values were written directly: their running totals are refreshed as a report does.
-        await queries.refresh_achieved(
-            session, target_ids=(await session.scalars(select(Target.id))).all()
-        )
+        await refresh_achieved(session, target_ids=(await session.scalars(select(Target.id))).all())
         session.add(
             Conference(
                 unit_id=units[0].id,
@@ -284,7 +283,7 @@ async def test_known_numbers_on_the_command_line(data, database_url, monkeypatch
 
 async def test_statistics_are_for_admins_only(data, chat, db, clock):
     async with db.session() as session:
-        unit = await queries.unit_by_code(session, code="U0")
+        unit = await unit_by_code(session, code="U0")
     await make_coordinator(db, unit_id=unit.id, telegram_id=9001, now=clock())
     coordinator = chat(9001, "Phụ trách")
     assert await coordinator.send("/thongke") == ["Bạn không có quyền thực hiện việc này."]

@@ -7,8 +7,9 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from storage import queries
 from storage.models import Commendation, Evaluation, Field, Member, Model
+from storage.records.campaigns import add_campaign
+from storage.records.units import add_unit
 from tests.conftest import ADMIN_ID
 from tests.test_digest import HANOI
 
@@ -19,8 +20,8 @@ AFTER = datetime(2026, 1, 1, 0, 30, tzinfo=HANOI)  # 17:30 UTC on 31/12/2025
 async def test_new_year_in_hanoi_starts_the_new_year(db, clock, chat):
     now = clock()
     async with db.session() as session:
-        unit = await queries.add_unit(session, code="U", name="Đơn vị", parent_id=None, now=now)
-        campaign = await queries.add_campaign(
+        unit = await add_unit(session, code="U", name="Đơn vị", parent_id=None, now=now)
+        campaign = await add_campaign(
             session,
             code="DVK",
             name="Dân vận khéo",

@@ -19,8 +19,8 @@ from excel.units_import import (
     validate_unit_rows,
 )
 from language.texts import Texts, languages, load_catalog
-from storage import queries
 from storage.models import AuditEntry, Unit
+from storage.records.units import add_unit, unit_by_code
 
 HEADER = ("Mã đơn vị", "Tên đơn vị", "Mã đơn vị cấp trên")
 
@@ -93,7 +93,7 @@ async def test_xlsx_three_levels_with_title_blank_rows_and_extra_columns(db, clo
     }
     assert await audits(db) == [{"added": 3, "updated": 0, "unchanged": 0}]
     async with db.session() as session:
-        unit = await queries.unit_by_code(session, code="khoi")
+        unit = await unit_by_code(session, code="khoi")
         assert unit is not None and unit.active and unit.created_at == clock()
 
 
@@ -152,13 +152,11 @@ async def test_second_import_changes_nothing(db, clock, tmp_path):
 
 async def test_known_codes_are_updated_case_insensitively(db, clock, tmp_path):
     async with db.session() as session:
-        khoi = await queries.add_unit(
+        khoi = await add_unit(
             session, code="KHOI", name="Đảng bộ Khối", parent_id=None, now=clock()
         )
-        await queries.add_unit(session, code="cb.vp", name="Chi bộ VP", parent_id=None, now=clock())
-        await queries.add_unit(
-            session, code="CB.KT", name="Chi bộ Kế toán", parent_id=khoi.id, now=clock()
-        )
+        await add_unit(session, code="cb.vp", name="Chi bộ VP", parent_id=None, now=clock())
+        await add_unit(session, code="CB.KT", name="Chi bộ Kế toán", parent_id=khoi.id, now=clock())
     path = write_xlsx(
         tmp_path / "units.xlsx",
         [
@@ -182,9 +180,7 @@ async def test_known_codes_are_updated_case_insensitively(db, clock, tmp_path):
 
 async def test_every_problem_reported_with_row_numbers_and_nothing_stored(db, clock, tmp_path):
     async with db.session() as session:
-        await queries.add_unit(
-            session, code="KHOI", name="Đảng bộ Khối", parent_id=None, now=clock()
-        )
+        await add_unit(session, code="KHOI", name="Đảng bộ Khối", parent_id=None, now=clock())
     path = write_xlsx(
         tmp_path / "units.xlsx",
         [
@@ -260,10 +256,8 @@ def test_every_problem_key_is_in_every_catalog():
 
 async def test_cycle_through_stored_units_is_refused(db, clock):
     async with db.session() as session:
-        khoi = await queries.add_unit(
-            session, code="KHOI", name="Khối", parent_id=None, now=clock()
-        )
-        await queries.add_unit(session, code="DU", name="Đảng ủy", parent_id=khoi.id, now=clock())
+        khoi = await add_unit(session, code="KHOI", name="Khối", parent_id=None, now=clock())
+        await add_unit(session, code="DU", name="Đảng ủy", parent_id=khoi.id, now=clock())
     rows = [UnitRow(2, "khoi", "Khối", "DU")]
 
     async with db.session() as session:

@@ -10,9 +10,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from bot.demo import seed
-from storage import queries
+from handlers.member import registration
+from storage import outbox
 from storage.db import Database, is_busy
 from storage.models import AuditEntry, Conversation, Model, OutboxMessage
+from storage.records.people import all_admins
 from tests.conftest import PG_URL
 from tests.test_registration import fill_registration, join
 
@@ -39,7 +41,8 @@ async def test_a_failure_after_the_savepoint_keeps_nothing(seeded, chat, db, mon
         raise OperationalError("INSERT INTO audit_log", {}, Exception("disk I/O error"))
 
     await fill_registration(person, TITLE)
-    monkeypatch.setattr(queries, "audit", broken_audit)
+    # Where the registration writes its audit entry (the name it imported).
+    monkeypatch.setattr(registration, "add_audit_entry", broken_audit)
     await person.click("✅ Gửi đăng ký")
     assert person.replies() == [
         "Đã có lỗi xảy ra. Dữ liệu bạn đã nhập vẫn được giữ; vui lòng thử lại."
@@ -142,10 +145,10 @@ async def test_the_same_message_queued_by_two_units_of_work_at_once(db, clock, s
     replicas: both check that the key is free before either has committed. The second must not
     fail; the message is queued once."""
     async with db.session() as session:
-        member_id = (await queries.admins(session))[0].id
+        member_id = (await all_admins(session))[0].id
 
     async def queue(session) -> bool:  # type: ignore[no-untyped-def]
-        return await queries.enqueue(
+        return await outbox.enqueue(
             session, key="nudge:42:2026-11-26", member_id=member_id, payload={}, now=clock()
         )
 

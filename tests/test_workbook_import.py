@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from excel import check as workbook_check
-from storage import queries
 from storage.models import (
     AuditEntry,
     Base,
@@ -31,6 +30,8 @@ from storage.models import (
     Target,
     Unit,
 )
+from storage.records.people import add_membership, get_or_create_identity
+from storage.records.units import add_unit
 from tests.conftest import ADMIN_ID, make_coordinator
 
 CAMPAIGN_HEAD = ["Mã đợt", "Tên đợt", "Ngày bắt đầu", "Ngày kết thúc"]
@@ -677,14 +678,14 @@ async def test_wrong_files_on_the_command_line(db, cli_env, tmp_path, capsys):
 
 async def test_only_admins_may_import(db, chat, clock, api):
     async with db.session() as session:
-        unit = await queries.add_unit(
+        unit = await add_unit(
             session, code="CB-VP", name="Chi bộ Văn phòng", parent_id=None, now=clock()
         )
     await make_coordinator(db, unit_id=unit.id, telegram_id=9001, now=clock())
     coordinator = chat(9001, "Phụ trách")
     assert await coordinator.send("/nhapexcel") == [NOT_ALLOWED]
     async with db.session() as session:
-        identity = await queries.get_or_create_identity(
+        identity = await get_or_create_identity(
             session,
             channel="telegram",
             external_id="9002",
@@ -692,7 +693,7 @@ async def test_only_admins_may_import(db, chat, clock, api):
             display_name=None,
             now=clock(),
         )
-        await queries.add_membership(
+        await add_membership(
             session, member_id=identity.member_id, unit_id=unit.id, role="member", now=clock()
         )
     member = chat(9002, "Thành viên")
@@ -709,7 +710,7 @@ async def test_only_admins_may_import(db, chat, clock, api):
 
 async def test_an_admin_who_loses_the_right_mid_way_imports_nothing(db, chat, clock, api):
     async with db.session() as session:
-        identity = await queries.get_or_create_identity(
+        identity = await get_or_create_identity(
             session,
             channel="telegram",
             external_id="2000",
@@ -802,7 +803,7 @@ async def test_the_terminal_sends_a_local_file(db, core, clock, tmp_path):
     from bot.terminal import TerminalChat
 
     async with db.session() as session:
-        identity = await queries.get_or_create_identity(
+        identity = await get_or_create_identity(
             session,
             channel="terminal",
             external_id="admin",

@@ -13,8 +13,8 @@ from sqlalchemy import update
 
 from bot.cli import main
 from excel.workbook import template_bytes
-from storage import queries
 from storage.models import Unit
+from storage.records.units import unit_by_code
 from tests.conftest import ADMIN_ID, make_coordinator
 from tests.test_export import build_data, finish_jobs, sent_workbook
 
@@ -69,7 +69,7 @@ async def test_question_labels_head_their_columns_as_text_in_the_chat(
 
     # A coordinator's export has the same columns.
     async with db.session() as session:
-        unit = await queries.unit_by_code(session, code="CB-VP")
+        unit = await unit_by_code(session, code="CB-VP")
     await make_coordinator(db, unit_id=unit.id, telegram_id=9002, now=clock())
     await chat(9002, "Phụ trách VP").send("/xuatexcel DVK26")
     await finish_jobs(app)

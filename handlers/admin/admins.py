@@ -13,8 +13,9 @@ from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
-from storage import management, queries
 from storage.models import Conversation, Member
+from storage.records.audit import add_audit_entry
+from storage.records.people import all_admins, identities_of, lock_admins
 
 
 class AdminsFlow(AdminFlow):
@@ -79,7 +80,7 @@ register(AdminsFlow())
 
 
 async def _admins(ctx: Ctx) -> Sequence[Member]:
-    return sorted(await queries.admins(ctx.session), key=lambda m: (name_of(ctx, m), m.id))
+    return sorted(await all_admins(ctx.session), key=lambda m: (name_of(ctx, m), m.id))
 
 
 def _admin_label(ctx: Ctx, member: Member) -> str:
@@ -95,7 +96,7 @@ async def _grant(ctx: Ctx, conv: Conversation, person_id: int) -> None:
     if person.is_admin:
         raise vn.InputError("admin-already", name=name_of(ctx, person))
     person.is_admin = True
-    await queries.audit(
+    await add_audit_entry(
         ctx.session,
         at=ctx.now,
         actor_id=ctx.member.id,
@@ -110,7 +111,7 @@ async def _grant(ctx: Ctx, conv: Conversation, person_id: int) -> None:
 
 async def _revoke(ctx: Ctx, conv: Conversation, person_id: int) -> None:
     # Locked (PostgreSQL): of two admins removing each other at once, the second sees the first.
-    admins = await management.lock_admins(ctx.session)
+    admins = await lock_admins(ctx.session)
     person = await ctx.session.get(Member, person_id)
     if person is None or person_id not in admins:
         raise vn.InputError("admin-not-admin", name=name_of(ctx, person) if person else "")
@@ -118,7 +119,7 @@ async def _revoke(ctx: Ctx, conv: Conversation, person_id: int) -> None:
         raise vn.InputError("error-last-admin")
     await ctx.session.refresh(person, ["is_admin"])
     person.is_admin = False
-    await queries.audit(
+    await add_audit_entry(
         ctx.session,
         at=ctx.now,
         actor_id=ctx.member.id,
@@ -131,7 +132,7 @@ async def _revoke(ctx: Ctx, conv: Conversation, person_id: int) -> None:
     else:
         ctx.say("admin-revoked", name=name_of(ctx, person))
         await tell(ctx, conv, person.id, ctx.t("admin-revoked-notice"))
-    identities = await management.identities_of(ctx.session, member_id=person.id)
+    identities = await identities_of(ctx.session, member_id=person.id)
     if any(i.external_id in ctx.config.bootstrap_admins.get(i.channel, set()) for i in identities):
         ctx.say("admin-revoked-bootstrap", name=name_of(ctx, person))
     await roles_changed(ctx, person.id)

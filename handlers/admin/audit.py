@@ -7,7 +7,7 @@ import re
 from handlers.core.context import Ctx
 from handlers.forms.engine import fold
 from language import vn
-from storage import queries
+from storage.records.audit import audit_entries
 
 ACTION_RE = re.compile(r"^[a-z_]+(\.[a-z_]+)?$")
 SHOWN = 20
@@ -20,7 +20,7 @@ async def show_log(ctx: Ctx, args: str) -> None:
     words = args.split()
     action = words[0] if words and ACTION_RE.match(words[0]) else None
     person = fold(" ".join(words[1:] if action else words))
-    entries = await queries.audit_entries(ctx.session, action_prefix=action)
+    entries = await audit_entries(ctx.session, action_prefix=action)
     if person:
         entries = [(e, name) for e, name in entries if person in fold(name or "")]
     if not entries:

@@ -19,9 +19,11 @@ from handlers.forms import engine
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
 from language.texts import Texts
-from storage import broadcasts, outbox, queries, rules
+from storage import broadcasts, outbox, rules
 from storage.db import Database
 from storage.models import Broadcast, Conversation
+from storage.records.audit import add_audit_entry
+from storage.records.units import all_units, units_by_ids, with_descendants
 
 MAX_TEXT = 3500
 # After replies-like notices (3), digests (4) and reminders (5): a broadcast of thousands never
@@ -137,8 +139,8 @@ async def _recipient_filter(ctx: Ctx, audience: dict[str, Any]) -> dict[str, Any
     """A unit includes its sub-units, as it does for its coordinators."""
     unit_ids: set[int] = set()
     if audience["kind"] == broadcasts.UNITS:
-        every = await queries.all_units(ctx.session, active_only=False)
-        unit_ids = queries.with_descendants(every, audience["unit_ids"])
+        every = await all_units(ctx.session, active_only=False)
+        unit_ids = with_descendants(every, audience["unit_ids"])
     return {
         "kind": audience["kind"],
         "unit_ids": unit_ids,
@@ -149,7 +151,7 @@ async def _recipient_filter(ctx: Ctx, audience: dict[str, Any]) -> dict[str, Any
 
 async def _describe(ctx: Ctx, audience: dict[str, Any]) -> str:
     if audience["kind"] == broadcasts.UNITS:
-        units = await queries.units_by_ids(ctx.session, ids=audience["unit_ids"])
+        units = await units_by_ids(ctx.session, ids=audience["unit_ids"])
         return ", ".join(units[i].name for i in audience["unit_ids"] if i in units)
     if audience["kind"] == broadcasts.ROLE:
         role = audience["role"]
@@ -162,7 +164,7 @@ class BroadcastFlow(AdminFlow):
     form = FORM
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        units = await queries.all_units(ctx.session)
+        units = await all_units(ctx.session)
         return FormEnv(options={"units": unit_options(units)})
 
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
@@ -170,7 +172,7 @@ class BroadcastFlow(AdminFlow):
             group = conv.state["answers"].get("units") or {}
             chosen = [*group.get("items", []), group.get("current") or {}]
             if any(item.get("unit") == value for item in chosen):
-                units = await queries.units_by_ids(ctx.session, ids=[int(value)])
+                units = await units_by_ids(ctx.session, ids=[int(value)])
                 raise vn.InputError("broadcast-unit-twice", unit=units[int(value)].name)
 
     async def preview(self, ctx: Ctx, conv: Conversation, note: str | None) -> bool:
@@ -235,7 +237,7 @@ class BroadcastFlow(AdminFlow):
             **chosen,
         )
         sent.progress_text = progress_text(ctx.t, done=0, total=sent.total)
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,

@@ -9,7 +9,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from handlers.core.context import Ctx
@@ -19,8 +18,15 @@ from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.shared.codes import check_code
 from language import vn
-from storage import queries
-from storage.models import Campaign, Conversation, Model, Report
+from storage.models import Campaign, Conversation
+from storage.records.audit import add_audit_entry
+from storage.records.campaigns import (
+    add_campaign,
+    campaign_by_code,
+    campaign_for_update,
+    recent_campaigns,
+)
+from storage.records.reports import reports_in_campaign
 
 
 def campaign_values(answers: dict[str, Any]) -> dict[str, Any]:
@@ -113,14 +119,14 @@ class CampaignFlow(AdminFlow):
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
         if spec.name == "code":
             check_code(value)
-            if await queries.campaign_by_code(ctx.session, code=value):
+            if await campaign_by_code(ctx.session, code=value):
                 raise vn.InputError("error-campaign-code-taken", code=value)
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        if await queries.campaign_by_code(ctx.session, code=answers["code"]):
+        if await campaign_by_code(ctx.session, code=answers["code"]):
             raise vn.InputError("error-campaign-code-taken", code=answers["code"])
         values = campaign_values(answers)
-        campaign = await queries.add_campaign(
+        campaign = await add_campaign(
             ctx.session,
             code=values["code"],
             name=values["name"],
@@ -130,7 +136,7 @@ class CampaignFlow(AdminFlow):
         )
         for name in ("cadence", "due_day", "registration_opens_on", "registration_closes_on"):
             setattr(campaign, name, values[name])
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -176,14 +182,12 @@ class EditCampaignFlow(CampaignFlow):
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
         if spec.name == "code":
             check_code(value)
-            other = await queries.campaign_by_code(ctx.session, code=value)
+            other = await campaign_by_code(ctx.session, code=value)
             if other is not None and other.id != conv.context["campaign_id"]:
                 raise vn.InputError("error-campaign-code-taken", code=value)
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        campaign = await queries.campaign_for_update(
-            ctx.session, campaign_id=conv.context["campaign_id"]
-        )
+        campaign = await campaign_for_update(ctx.session, campaign_id=conv.context["campaign_id"])
         if campaign is None:
             raise vn.InputError("campaign-gone")
         spec = self.form.field("code")
@@ -191,12 +195,7 @@ class EditCampaignFlow(CampaignFlow):
         new = campaign_values(answers)
         if new["cadence"] != campaign.cadence or new["due_day"] != campaign.due_day:
             # Reports already filed by periods of the old rhythm would no longer match them.
-            reported = await ctx.session.scalar(
-                select(func.count())
-                .select_from(Report)
-                .join(Model, Model.id == Report.model_id)
-                .where(Model.campaign_id == campaign.id)
-            )
+            reported = await reports_in_campaign(ctx.session, campaign_id=campaign.id)
             if reported:
                 raise vn.InputError("campaign-rhythm-locked", reports=vn.format_number(reported))
         changed = {
@@ -212,7 +211,7 @@ class EditCampaignFlow(CampaignFlow):
             # Another admin gave that code to another campaign a moment ago.
             raise vn.InputError("error-campaign-code-taken", code=new["code"]) from error
         if changed:
-            await queries.audit(
+            await add_audit_entry(
                 ctx.session,
                 at=ctx.now,
                 actor_id=ctx.member.id,
@@ -261,16 +260,12 @@ async def edit(ctx: Ctx, campaign_id: int) -> None:
 async def choose(ctx: Ctx, code: str) -> int | None:
     """The campaign /suadot is about: by code, the only one, or None after offering a list."""
     if code:
-        campaign = await queries.campaign_by_code(ctx.session, code=code[:32])
+        campaign = await campaign_by_code(ctx.session, code=code[:32])
         if campaign is None:
             ctx.say("stats-no-campaign", code=code[:32])
             return None
         return campaign.id
-    campaigns = (
-        await ctx.session.scalars(
-            select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.id.desc()).limit(20)
-        )
-    ).all()
+    campaigns = await recent_campaigns(ctx.session, limit=20)
     if not campaigns:
         ctx.say("conference-no-campaign")
         return None

@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-
 from handlers.core import conversation
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
@@ -17,8 +15,11 @@ from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.member import registration
 from language import vn
-from storage import queries, rules
+from storage import rules
 from storage.models import Commendation, Conversation, Model
+from storage.records.audit import add_audit_entry
+from storage.records.models import model_details
+from storage.records.review import commendation_of, proposed_models
 
 DECIDED = (("status", rules.DECIDED),)
 
@@ -69,11 +70,7 @@ class CommendationFlow(Flow):
         model = await ctx.session.get(Model, conv.context["model_id"])
         if model is None:
             raise vn.InputError("model-not-found")
-        record = await ctx.session.scalar(
-            select(Commendation).where(
-                Commendation.model_id == model.id, Commendation.level == answers["level"]
-            )
-        )
+        record = await commendation_of(ctx.session, model_id=model.id, level=answers["level"])
         if record is None:
             record = Commendation(model_id=model.id, level=answers["level"])
             ctx.session.add(record)
@@ -87,7 +84,7 @@ class CommendationFlow(Flow):
         record.recorded_at = ctx.now
         await ctx.session.flush()
         level = ctx.t(f"commendation-{record.level}")
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -127,7 +124,7 @@ async def list_proposed(ctx: Ctx) -> None:
     if not await ctx.is_admin():
         ctx.say("error-not-allowed")
         return
-    models = await queries.proposed_models(ctx.session)
+    models = await proposed_models(ctx.session)
     if not models:
         ctx.say("commendation-none")
         return
@@ -141,7 +138,7 @@ async def start(ctx: Ctx, model_id: int) -> None:
     if not await ctx.is_admin():
         ctx.say("error-not-allowed")
         return
-    model = await queries.model_details(ctx.session, model_id=model_id)
+    model = await model_details(ctx.session, model_id=model_id)
     if model is None:
         ctx.say("model-not-found")
         return

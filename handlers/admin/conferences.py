@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from handlers.core.context import Ctx
@@ -14,8 +13,10 @@ from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
-from storage import queries
 from storage.models import Campaign, Conference, Conversation, Unit
+from storage.records.audit import add_audit_entry
+from storage.records.campaigns import all_campaigns, campaigns_exist, conference_of
+from storage.records.units import all_units
 
 
 class ConferenceFlow(AdminFlow):
@@ -42,13 +43,11 @@ class ConferenceFlow(AdminFlow):
     )
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        campaigns = (
-            await ctx.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc()))
-        ).all()
+        campaigns = await all_campaigns(ctx.session)
         return FormEnv(
             options={
                 "campaigns": [Option(str(c.id), f"{c.name} ({c.code})") for c in campaigns],
-                "units": unit_options(await queries.all_units(ctx.session)),
+                "units": unit_options(await all_units(ctx.session)),
             },
             context={"today": ctx.today.isoformat()},
         )
@@ -59,11 +58,7 @@ class ConferenceFlow(AdminFlow):
         if unit is None or not unit.active or campaign is None:
             raise vn.InputError("error-not-allowed")
         held_on = date.fromisoformat(answers["held_on"])
-        conference = await ctx.session.scalar(
-            select(Conference).where(
-                Conference.unit_id == unit.id, Conference.campaign_id == campaign.id
-            )
-        )
+        conference = await conference_of(ctx.session, unit_id=unit.id, campaign_id=campaign.id)
         before = conference.held_on if conference is not None else None
         if conference is None:
             conference = Conference(
@@ -78,10 +73,8 @@ class ConferenceFlow(AdminFlow):
                     ctx.session.add(conference)
             except IntegrityError:
                 # Another admin recorded it at the same moment: theirs is corrected instead.
-                conference = await ctx.session.scalar(
-                    select(Conference)
-                    .where(Conference.unit_id == unit.id, Conference.campaign_id == campaign.id)
-                    .execution_options(populate_existing=True)
+                conference = await conference_of(
+                    ctx.session, unit_id=unit.id, campaign_id=campaign.id, fresh=True
                 )
                 if conference is None:  # pragma: no cover - the constraint says it exists
                     raise
@@ -90,7 +83,7 @@ class ConferenceFlow(AdminFlow):
         conference.recorded_by = ctx.member.id
         conference.recorded_at = ctx.now
         await ctx.session.flush()
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -116,4 +109,4 @@ register(ConferenceFlow())
 
 
 async def any_campaign(ctx: Ctx) -> bool:
-    return await ctx.session.scalar(select(Campaign.id).limit(1)) is not None
+    return await campaigns_exist(ctx.session)

@@ -15,9 +15,12 @@ from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
-from storage import invites as storage_invites
-from storage import management, queries, rules
+from storage import rules
 from storage.models import Conversation, Member, Membership, Unit
+from storage.records.audit import add_audit_entry
+from storage.records.invites import revoke_orphaned
+from storage.records.people import add_membership, coordinator_assignments, remove_coordinator
+from storage.records.units import all_units, units_by_ids
 
 LISTED = 30
 
@@ -75,7 +78,7 @@ class CoordinatorsFlow(AdminFlow):
         options: dict[str, list[Option]] = {}
         if action == "assign":
             options["people"] = await choose_person(ctx, conv, self.form, admins=None)
-            every = await queries.all_units(ctx.session, active_only=False)
+            every = await all_units(ctx.session, active_only=False)
             options["units"] = unit_options([u for u in every if u.active], every)
         elif action == "remove":
             options["assignments"] = await _assignments(ctx)
@@ -84,7 +87,7 @@ class CoordinatorsFlow(AdminFlow):
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
         answers = conv.state["answers"]
         if spec.name == "action" and value == "remove":
-            if not await management.coordinator_assignments(ctx.session):
+            if not await coordinator_assignments(ctx.session):
                 raise vn.InputError("coordinators-none")
         elif spec.name == "unit":
             group = answers.get("units") or {"items": []}
@@ -111,14 +114,14 @@ async def _assignments(ctx: Ctx) -> list[Option]:
             str(membership.id),
             f"{name_of(ctx, member)} — {unit.name}" + ("" if unit.active else f" {mark}"),
         )
-        for membership, member, unit in await management.coordinator_assignments(ctx.session)
+        for membership, member, unit in await coordinator_assignments(ctx.session)
     ]
 
 
 async def _not_yet(ctx: Ctx, person_id: int, unit_ids: list[int]) -> None:
     held = {
         unit.id: unit
-        for _, _, unit in await management.coordinator_assignments(ctx.session, member_id=person_id)
+        for _, _, unit in await coordinator_assignments(ctx.session, member_id=person_id)
     }
     for unit_id in unit_ids:
         if unit_id in held:
@@ -129,7 +132,7 @@ async def _not_yet(ctx: Ctx, person_id: int, unit_ids: list[int]) -> None:
 
 async def _assign(ctx: Ctx, conv: Conversation, person_id: int, unit_ids: list[int]) -> None:
     person = await ctx.session.get(Member, person_id)
-    units = await queries.units_by_ids(ctx.session, ids=unit_ids)
+    units = await units_by_ids(ctx.session, ids=unit_ids)
     if person is None or set(units) != set(unit_ids):
         raise vn.InputError("error-choice")
     for unit in units.values():
@@ -139,14 +142,14 @@ async def _assign(ctx: Ctx, conv: Conversation, person_id: int, unit_ids: list[i
     names = []
     for unit_id in dict.fromkeys(unit_ids):
         unit = units[unit_id]
-        await queries.add_membership(
+        await add_membership(
             ctx.session,
             member_id=person.id,
             unit_id=unit.id,
             role=rules.ROLE_COORDINATOR,
             now=ctx.now,
         )
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -172,9 +175,9 @@ async def _remove(ctx: Ctx, conv: Conversation, membership_id: int) -> None:
     person = await ctx.session.get(Member, membership.member_id)
     unit = await ctx.session.get(Unit, membership.unit_id)
     assert person is not None and unit is not None
-    if not await management.remove_coordinator(ctx.session, membership_id=membership_id):
+    if not await remove_coordinator(ctx.session, membership_id=membership_id):
         raise vn.InputError("coordinator-gone")
-    await queries.audit(
+    await add_audit_entry(
         ctx.session,
         at=ctx.now,
         actor_id=ctx.member.id,
@@ -185,7 +188,7 @@ async def _remove(ctx: Ctx, conv: Conversation, membership_id: int) -> None:
     )
     ctx.say("coordinator-removed", name=name_of(ctx, person), unit=unit.name)
     # The links they handed out would go on admitting people in their name.
-    revoked = await storage_invites.revoke_orphaned(ctx.session, creator_id=person.id)
+    revoked = await revoke_orphaned(ctx.session, creator_id=person.id)
     if revoked:
         await audit_revoked(ctx, revoked, reason="coordinator_removed")
         ctx.say("coordinator-invites-revoked", count=vn.format_number(len(revoked)))
@@ -196,7 +199,7 @@ async def _remove(ctx: Ctx, conv: Conversation, membership_id: int) -> None:
 async def start(ctx: Ctx) -> None:
     """Who coordinates what, then what to change."""
     by_person: dict[int, tuple[Member, list[str]]] = {}
-    for _, member, unit in await management.coordinator_assignments(ctx.session):
+    for _, member, unit in await coordinator_assignments(ctx.session):
         by_person.setdefault(member.id, (member, []))[1].append(unit.name)
     if by_person:
         lines = [ctx.t("coordinators-head", count=vn.format_number(len(by_person)))]

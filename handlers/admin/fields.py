@@ -16,8 +16,9 @@ from handlers.core.flow import AdminFlow, register
 from handlers.forms.engine import fold
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
-from storage import management, queries
 from storage.models import Conversation, Field
+from storage.records.audit import add_audit_entry
+from storage.records.fields import add_field, all_fields, models_per_field
 
 ACTIONS = ("add", "rename", "hide", "show")
 # The answer holding the chosen field, per action.
@@ -71,7 +72,7 @@ class FieldsFlow(AdminFlow):
     )
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        fields = await management.all_fields(ctx.session)
+        fields = await all_fields(ctx.session)
         mark = ctx.t("field-hidden-mark")
         return FormEnv(
             options={
@@ -93,7 +94,7 @@ class FieldsFlow(AdminFlow):
             await _check(ctx, answers, "name", answers["name"])
             try:
                 async with ctx.session.begin_nested():
-                    field = await management.add_field(ctx.session, name=answers["name"])
+                    field = await add_field(ctx.session, name=answers["name"])
             except IntegrityError as error:
                 # Another admin added the same name a moment ago: the unique constraint decides.
                 raise vn.InputError("error-field-name-taken", name=answers["name"]) from error
@@ -115,7 +116,7 @@ class FieldsFlow(AdminFlow):
                 field.hidden = action == "hide"
                 ctx.say("field-hidden" if action == "hide" else "field-shown", name=field.name)
             await ctx.session.flush()
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -131,7 +132,7 @@ register(FieldsFlow())
 
 async def _check(ctx: Ctx, answers: dict[str, Any], what: str, value: Any) -> None:
     """Raise vn.InputError when the answer does not fit the fields as they are now."""
-    fields = await management.all_fields(ctx.session)
+    fields = await all_fields(ctx.session)
     if what == "action":
         if value == "show" and not any(f.hidden for f in fields):
             raise vn.InputError("fields-none-hidden")
@@ -164,8 +165,8 @@ def _unique(fields: Sequence[Field], name: str, except_id: int | None) -> None:
 
 async def start(ctx: Ctx) -> None:
     """The fields with how many models each has, then what to change."""
-    fields = await management.all_fields(ctx.session)
-    counts = await management.models_per_field(ctx.session)
+    fields = await all_fields(ctx.session)
+    counts = await models_per_field(ctx.session)
     lines = [ctx.t("fields-head", count=vn.format_number(len(fields)))]
     for i, field in enumerate(fields, 1):
         line = ctx.t(

@@ -20,6 +20,7 @@ from handlers.core.flow import AdminFlow, register
 from handlers.forms.spec import FieldSpec, FormSpec
 from language import vn
 from storage.models import Conversation
+from storage.records.conversations import end_conversation
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,5 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
             [[conversation.button(conv, "x", ctx.t("button-cancel"))]],
         )
         return
-    await ctx.session.delete(conv)
-    await ctx.session.flush()
+    await end_conversation(ctx.session, conversation=conv)
     ctx.result.say(summary_text(ctx.t, summary))

@@ -8,8 +8,8 @@ from handlers.core.notify import payload, queue
 from handlers.core.options import people_options
 from handlers.forms import engine
 from handlers.forms.spec import FormSpec, Option
-from storage import management
 from storage.models import Conversation, Member
+from storage.records.people import identities_of, named_people
 
 PERSON_PAGE = 8
 
@@ -22,16 +22,16 @@ async def choose_person(
     step = engine.current_step(form, conv.state)
     chosen = conv.state["answers"].get("person")
     if step.kind == "ask" and step.spec is not None and step.spec.name == "person":
-        rows = await management.named_people(ctx.session, admins=admins)
+        rows = await named_people(ctx.session, admins=admins)
     elif chosen and str(chosen).isdigit():
-        rows = await management.named_people(ctx.session, ids=[int(chosen)])
+        rows = await named_people(ctx.session, ids=[int(chosen)])
     else:
         rows = []
     return people_options(rows, ctx.t("person-no-unit"))
 
 
 async def roles_changed(ctx: Ctx, member_id: int) -> None:
-    for identity in await management.identities_of(ctx.session, member_id=member_id):
+    for identity in await identities_of(ctx.session, member_id=member_id):
         ctx.result.roles_changed.append((identity.channel, identity.external_id))
 
 

@@ -15,8 +15,9 @@ from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.member import questions
 from language import vn
-from storage import queries
 from storage.models import Campaign, Conversation
+from storage.records.audit import add_audit_entry
+from storage.records.campaigns import campaign_by_code, campaign_for_update, recent_campaigns
 
 PREFIX = "qs"
 
@@ -93,9 +94,7 @@ class QuestionFlow(Flow):
                 questions.check_label(ctx, option)
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        campaign = await queries.campaign_for_update(
-            ctx.session, campaign_id=conv.context["campaign_id"]
-        )
+        campaign = await campaign_for_update(ctx.session, campaign_id=conv.context["campaign_id"])
         if campaign is None:
             raise vn.InputError("question-campaign-gone")
         form = conv.context["form"]
@@ -110,7 +109,7 @@ class QuestionFlow(Flow):
         )
         campaign.questions = [*(campaign.questions or []), question]
         await ctx.session.flush()
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -140,13 +139,13 @@ async def command(ctx: Ctx, args: str) -> None:
         return
     code = args.split()[0] if args.split() else ""
     if code:
-        campaign = await queries.campaign_by_code(ctx.session, code=code[:32])
+        campaign = await campaign_by_code(ctx.session, code=code[:32])
         if campaign is None:
             ctx.say("question-campaign-unknown", code=code[:32])
             return
         show_forms(ctx, campaign)
         return
-    campaigns = await queries.recent_campaigns(ctx.session)
+    campaigns = await recent_campaigns(ctx.session)
     if not campaigns:
         ctx.say("question-no-campaigns")
         return
@@ -263,7 +262,7 @@ def ask_hide(ctx: Ctx, campaign: Campaign, form: str, question_id: str) -> None:
 
 
 async def hide(ctx: Ctx, campaign_id: int, form: str, question_id: str) -> None:
-    campaign = await queries.campaign_for_update(ctx.session, campaign_id=campaign_id)
+    campaign = await campaign_for_update(ctx.session, campaign_id=campaign_id)
     assert campaign is not None  # looked up a moment ago; campaigns are not deleted
     question = _find(campaign, form, question_id)
     if question is None:
@@ -274,7 +273,7 @@ async def hide(ctx: Ctx, campaign_id: int, form: str, question_id: str) -> None:
         return
     campaign.questions = questions.hidden(campaign.questions, question_id)
     await ctx.session.flush()
-    await queries.audit(
+    await add_audit_entry(
         ctx.session,
         at=ctx.now,
         actor_id=ctx.member.id,

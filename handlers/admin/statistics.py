@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.core.context import Ctx
 from handlers.shared.charts import drawn, fields_chart
 from language import vn
-from storage import queries, rules
+from storage import rules
 from storage.models import Campaign
+from storage.records.campaigns import campaign_by_code, open_campaign
 from storage.stats import Indicator, OrganisationStats, organisation_stats
 
 LEVELS = ("excellent", "done", "not_done")
@@ -214,9 +215,9 @@ async def resolve_scope(
     campaign open today. A message key when it is neither."""
     argument = argument.strip()
     if not argument:
-        return await queries.open_campaign(session, today=today), None
+        return await open_campaign(session, today=today), None
     if len(argument) <= 32:
-        campaign = await queries.campaign_by_code(session, code=argument)
+        campaign = await campaign_by_code(session, code=argument)
         if campaign is not None:
             return campaign, None
     years = parse_years(argument)

@@ -16,8 +16,10 @@ from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
-from storage import invites, management, queries
 from storage.models import Conversation, Unit
+from storage.records.audit import add_audit_entry
+from storage.records.invites import revoke_unit_invites
+from storage.records.units import active_children, all_units, lock_units, with_descendants
 
 TOP = "top"
 AUDITED = {
@@ -65,7 +67,7 @@ class UnitEditFlow(AdminFlow):
     )
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        every = await queries.all_units(ctx.session, active_only=False)
+        every = await all_units(ctx.session, active_only=False)
         unit = _chosen(every, conv.state["answers"])
         actions = ["rename", "move"]
         if unit is not None:
@@ -82,7 +84,7 @@ class UnitEditFlow(AdminFlow):
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
         answers = conv.state["answers"]
         if spec.name in ("action", "name", "parent"):
-            every = await queries.all_units(ctx.session, active_only=False)
+            every = await all_units(ctx.session, active_only=False)
             unit = _chosen(every, answers)
             if unit is None:
                 raise vn.InputError("error-choice")
@@ -91,7 +93,7 @@ class UnitEditFlow(AdminFlow):
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         # The whole tree, locked and read fresh (PostgreSQL): two admins moving units into each
         # other at once must not both pass the cycle check.
-        every = await management.lock_units(ctx.session)
+        every = await lock_units(ctx.session)
         unit = _chosen(every, answers)
         if unit is None:
             raise vn.InputError("error-choice")
@@ -116,7 +118,7 @@ class UnitEditFlow(AdminFlow):
             unit.active = action == "reactivate"
             ctx.say("unit-reactivated" if unit.active else "unit-deactivated", unit=unit.name)
         await ctx.session.flush()
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -127,7 +129,7 @@ class UnitEditFlow(AdminFlow):
         )
         if action == "deactivate":
             # For good: reactivating the unit later does not reopen links handed out before.
-            revoked = await invites.revoke_unit_invites(ctx.session, unit_id=unit.id)
+            revoked = await revoke_unit_invites(ctx.session, unit_id=unit.id)
             if revoked:
                 await audit_revoked(ctx, revoked, reason="unit_deactivated")
                 ctx.say("unit-invites-revoked", count=vn.format_number(len(revoked)))
@@ -152,7 +154,7 @@ async def _check(ctx: Ctx, every: Sequence[Unit], unit: Unit, what: str, value: 
         if value == "deactivate":
             if not unit.active:
                 raise vn.InputError("error-unit-inactive-already", unit=unit.name)
-            children = await management.active_children(ctx.session, unit_id=unit.id)
+            children = await active_children(ctx.session, unit_id=unit.id)
             if children:
                 raise vn.InputError("error-unit-active-children", unit=unit.name, count=children)
         elif value == "reactivate":
@@ -174,7 +176,7 @@ async def _check(ctx: Ctx, every: Sequence[Unit], unit: Unit, what: str, value: 
             raise vn.InputError("error-choice")
         if parent.id == unit.id:
             raise vn.InputError("error-unit-under-itself", unit=unit.name)
-        if parent.id in queries.with_descendants(every, [unit.id]):
+        if parent.id in with_descendants(every, [unit.id]):
             raise vn.InputError("error-unit-cycle", unit=unit.name, parent=parent.name)
         if parent.id == unit.parent_id:
             raise vn.InputError("error-unit-same-parent", unit=unit.name, parent=parent.name)

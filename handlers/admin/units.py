@@ -10,8 +10,9 @@ from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
 from handlers.shared.codes import check_code
 from language import vn
-from storage import queries
 from storage.models import Conversation
+from storage.records.audit import add_audit_entry
+from storage.records.units import add_unit, all_units, unit_by_code
 
 
 class UnitFlow(AdminFlow):
@@ -35,23 +36,23 @@ class UnitFlow(AdminFlow):
     )
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        units = await queries.all_units(ctx.session)
+        units = await all_units(ctx.session)
         return FormEnv(options={"units": unit_options(units)})
 
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
         if spec.name == "code":
             check_code(value)
-            if await queries.unit_by_code(ctx.session, code=value):
+            if await unit_by_code(ctx.session, code=value):
                 raise vn.InputError("error-unit-code-taken", code=value)
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        if await queries.unit_by_code(ctx.session, code=answers["code"]):
+        if await unit_by_code(ctx.session, code=answers["code"]):
             raise vn.InputError("error-unit-code-taken", code=answers["code"])
         parent = int(answers["parent"]) if answers.get("parent") else None
-        unit = await queries.add_unit(
+        unit = await add_unit(
             ctx.session, code=answers["code"], name=answers["name"], parent_id=parent, now=ctx.now
         )
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -67,7 +68,7 @@ register(UnitFlow())
 
 
 async def list_units(ctx: Ctx) -> None:
-    units = await queries.all_units(ctx.session, active_only=False)
+    units = await all_units(ctx.session, active_only=False)
     if not units:
         ctx.say("units-none")
         return

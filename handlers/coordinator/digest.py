@@ -20,8 +20,12 @@ from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.shared.charts import reports_chart
 from language import vn
 from language.texts import Texts
-from storage import queries, schedules
+from storage import outbox, schedules
 from storage.models import Conversation, Member
+from storage.records.people import unreachable_members
+from storage.records.reports import reports_since
+from storage.records.review import submitted_since
+from storage.records.units import root_units_of, unit_tree, with_descendants
 from storage.schedules import DigestDue
 from storage.stats import unit_state
 
@@ -147,7 +151,7 @@ async def queue(
         payload = {**payload, "photo": base64.b64encode(png).decode("ascii")}
     if not await schedules.claim_digest_slot(session, due=due):
         return False
-    return await queries.enqueue(
+    return await outbox.enqueue(
         session,
         key=due.key,
         member_id=due.member_id,
@@ -164,8 +168,8 @@ async def _scope(
     """Unit ids the digest covers (None: everything) and the units its chart shows."""
     if member.is_admin:
         return None, [u for u in every if u.parent_id is None and u.active]
-    roots = await queries.root_units_of(session, member_id=member.id)
-    return queries.with_descendants(every, [u.id for u in roots]), list(roots)
+    roots = await root_units_of(session, member_id=member.id)
+    return with_descendants(every, [u.id for u in roots]), list(roots)
 
 
 def chart_rows(every: list[Any], state: Any, units: list[Any]) -> list[tuple[str, int, int]]:
@@ -178,11 +182,10 @@ def chart_rows(every: list[Any], state: Any, units: list[Any]) -> list[tuple[str
             own = state.reports_of({units[0].id})
             rows = [(units[0].name, *own)] if own[0] else []
             return rows + [
-                (u.name, *state.reports_of(queries.with_descendants(every, [u.id])))
-                for u in children
+                (u.name, *state.reports_of(with_descendants(every, [u.id]))) for u in children
             ]
         return []
-    return [(u.name, *state.reports_of(queries.with_descendants(every, [u.id]))) for u in units]
+    return [(u.name, *state.reports_of(with_descendants(every, [u.id]))) for u in units]
 
 
 async def build(
@@ -192,15 +195,15 @@ async def build(
     caller, outside the transaction)."""
     today = now.astimezone(config.timezone).date()
     # The tree as plain rows: a country has thousands of units.
-    every = list(await queries.unit_tree(session))
+    every = list(await unit_tree(session))
     unit_ids, chart_units = await _scope(session, member, every)
-    new_waiting, waiting = await queries.submitted_since(session, unit_ids=unit_ids, since=since)
-    reports = await queries.reports_since(session, unit_ids=unit_ids, since=since)
+    new_waiting, waiting = await submitted_since(session, unit_ids=unit_ids, since=since)
+    reports = await reports_since(session, unit_ids=unit_ids, since=since)
     scope_ids = unit_ids if unit_ids is not None else {u.id for u in every}
     state = await unit_state(session, unit_ids=scope_ids, today=today)
     since_day = since.astimezone(config.timezone).date()
     became_overdue = [o for o in state.overdue if since_day <= o.period.due < today]
-    unreachable = await queries.unreachable_members(session, unit_ids=unit_ids)
+    unreachable = await unreachable_members(session, unit_ids=unit_ids)
     head = texts("digest-head", since=vn.format_datetime(since, config.timezone))
     if not (new_waiting or reports or became_overdue):
         nothing = texts("digest-nothing-new", since=vn.format_date(since_day))

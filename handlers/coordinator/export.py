@@ -18,8 +18,10 @@ from handlers.core.context import Ctx
 from handlers.core.jobs import Job, JobIO
 from handlers.core.types import Outbound
 from language import vn
-from storage import queries
 from storage.models import Member
+from storage.records.audit import add_audit_entry
+from storage.records.campaigns import campaign_by_code
+from storage.records.units import coordinated_unit_ids
 
 JOB_KEY = "export"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -38,7 +40,7 @@ async def export_command(ctx: Ctx, args: str) -> None:
     code = args.split()[0] if args.split() else ""
     campaign = None
     if code:
-        campaign = await queries.campaign_by_code(ctx.session, code=code)
+        campaign = await campaign_by_code(ctx.session, code=code)
         if campaign is None:
             ctx.say("stats-no-campaign", code=code[:32])
             return
@@ -77,7 +79,7 @@ class ChatExport:
                     session, path, scope=scope, timezone=io.config.timezone, progress=progress
                 )
             async with io.db.session() as session:
-                await queries.audit(
+                await add_audit_entry(
                     session,
                     at=io.clock(),
                     actor_id=self.member_id,
@@ -108,7 +110,7 @@ async def scope_of(
         return None
     if member.is_admin:
         return ExportScope(campaign_id=campaign_id)
-    units = await queries.coordinated_unit_ids(session, member_id=member_id)
+    units = await coordinated_unit_ids(session, member_id=member_id)
     if not units:
         return None
     return ExportScope(campaign_id=campaign_id, unit_ids=frozenset(units))

@@ -16,8 +16,12 @@ from handlers.member import registration
 from handlers.member.reports import period_label
 from handlers.shared.permissions import reviewable_units
 from language import vn
-from storage import outbox, queries, rules
+from storage import outbox, rules
 from storage.models import Campaign, Conversation, Evaluation, Model, Unit
+from storage.records.audit import add_audit_entry
+from storage.records.models import advance_status, model_details
+from storage.records.review import completed_models
+from storage.records.units import all_units, root_units_of, with_descendants
 from storage.stats import UnitState, unit_state
 
 LEVELS = ("excellent", "done", "not_done")
@@ -29,8 +33,8 @@ async def _scopes(ctx: Ctx) -> list[Unit] | None:
     """Whose state to show: the units a coordinator holds (each with its sub-units), or for an
     admin the top-level units. None: not allowed."""
     if await ctx.is_admin():
-        return [u for u in await queries.all_units(ctx.session) if u.parent_id is None]
-    roots = list(await queries.root_units_of(ctx.session, member_id=ctx.member.id))
+        return [u for u in await all_units(ctx.session) if u.parent_id is None]
+    roots = list(await root_units_of(ctx.session, member_id=ctx.member.id))
     return roots or None
 
 
@@ -42,9 +46,9 @@ async def show_units(ctx: Ctx) -> None:
     if not scopes:
         ctx.say("units-none")
         return
-    every = await queries.all_units(ctx.session, active_only=False)
+    every = await all_units(ctx.session, active_only=False)
     for unit in scopes:
-        ids = queries.with_descendants(every, [unit.id])
+        ids = with_descendants(every, [unit.id])
         state = await unit_state(ctx.session, unit_ids=ids, today=ctx.today)
         choices = []
         if state.overdue:
@@ -126,9 +130,9 @@ async def remind_overdue(ctx: Ctx, unit_id: int) -> None:
     if scopes is None or (units is not None and unit_id not in units):
         ctx.say("error-not-allowed")
         return
-    every = await queries.all_units(ctx.session, active_only=False)
+    every = await all_units(ctx.session, active_only=False)
     state = await unit_state(
-        ctx.session, unit_ids=queries.with_descendants(every, [unit_id]), today=ctx.today
+        ctx.session, unit_ids=with_descendants(every, [unit_id]), today=ctx.today
     )
     people: dict[int, list[Any]] = {}
     for item in state.overdue:
@@ -160,7 +164,7 @@ async def remind_overdue(ctx: Ctx, unit_id: int) -> None:
                 text, [[Choice(ctx.t("button-report-now"), f"rp:{items[0].model_id}")]]
             ),
         )
-    await queries.audit(
+    await add_audit_entry(
         ctx.session,
         at=ctx.now,
         actor_id=ctx.member.id,
@@ -208,10 +212,10 @@ class EvaluationFlow(Flow):
         return await may_evaluate(ctx, await ctx.session.get(Model, conv.context["model_id"]))
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        model = await queries.model_details(ctx.session, model_id=conv.context["model_id"])
+        model = await model_details(ctx.session, model_id=conv.context["model_id"])
         assert model is not None
         # Conditional, so of two evaluators saving at once one wins and the other is told.
-        if not await queries.advance_status(
+        if not await advance_status(
             ctx.session, model_id=model.id, old=rules.COMPLETED, new=rules.EVALUATED, now=ctx.now
         ):
             await ctx.session.refresh(model)
@@ -226,7 +230,7 @@ class EvaluationFlow(Flow):
                 evaluated_at=ctx.now,
             )
         )
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -254,7 +258,7 @@ async def list_completed(ctx: Ctx) -> None:
     if units is not None and not units:
         ctx.say("error-not-allowed")
         return
-    models = await queries.completed_models(ctx.session, unit_ids=units, evaluator_id=ctx.member.id)
+    models = await completed_models(ctx.session, unit_ids=units, evaluator_id=ctx.member.id)
     if not models:
         ctx.say("evaluation-none")
         return
@@ -275,7 +279,7 @@ async def may_evaluate(ctx: Ctx, model: Model | None) -> bool:
 
 
 async def start_evaluation(ctx: Ctx, model_id: int) -> None:
-    model = await queries.model_details(ctx.session, model_id=model_id)
+    model = await model_details(ctx.session, model_id=model_id)
     if not await may_evaluate(ctx, model):
         ctx.say("error-not-allowed")
         return

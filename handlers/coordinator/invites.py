@@ -16,8 +16,11 @@ from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.shared.permissions import reviewable_units
 from language import vn
-from storage import invites, queries, rules
+from storage import rules
 from storage.models import Conversation, Invite, Unit
+from storage.records.audit import add_audit_entry
+from storage.records.invites import create_invite, revoke_invite, usable_invites
+from storage.records.units import all_units, coordinated_unit_ids, units_by_ids
 
 
 class InviteFlow(Flow):
@@ -55,7 +58,7 @@ class InviteFlow(Flow):
         """None means all units (admin)."""
         if await ctx.is_admin():
             return None
-        return await queries.coordinated_unit_ids(ctx.session, member_id=ctx.member.id)
+        return await coordinated_unit_ids(ctx.session, member_id=ctx.member.id)
 
     async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
         ids = await self._unit_ids(ctx)
@@ -63,7 +66,7 @@ class InviteFlow(Flow):
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         ids = await self._unit_ids(ctx)
-        every = await queries.all_units(ctx.session)
+        every = await all_units(ctx.session)
         units = [u for u in every if ids is None or u.id in ids]
         roles = [Option(rules.ROLE_MEMBER, "role-member")]
         if ids is None:
@@ -78,7 +81,7 @@ class InviteFlow(Flow):
             raise vn.InputError("error-not-allowed")
         days = int(answers["days"] or 30)
         uses = int(answers["uses"] or 50)
-        invite = await queries.create_invite(
+        invite = await create_invite(
             ctx.session,
             unit_id=int(answers["unit"]),
             role=answers["role"],
@@ -87,7 +90,7 @@ class InviteFlow(Flow):
             created_by=ctx.member.id,
             now=ctx.now,
         )
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -96,7 +99,7 @@ class InviteFlow(Flow):
             object_id=invite.id,
             details={"unit_id": invite.unit_id, "role": invite.role, "days": days, "uses": uses},
         )
-        unit = (await queries.units_by_ids(ctx.session, ids=[invite.unit_id]))[invite.unit_id]
+        unit = (await units_by_ids(ctx.session, ids=[invite.unit_id]))[invite.unit_id]
         ctx.say(
             "invite-created",
             unit=unit.name,
@@ -117,7 +120,7 @@ ASK, YES, NO = "r", "y", "n"
 
 async def show(ctx: Ctx) -> None:
     units = await reviewable_units(ctx)
-    rows, total = await invites.usable_invites(ctx.session, unit_ids=units, now=ctx.now)
+    rows, total = await usable_invites(ctx.session, unit_ids=units, now=ctx.now)
     if not rows:
         return
     lines = [ctx.t("invites-head")]
@@ -184,7 +187,7 @@ async def on_press(ctx: Ctx, action: str, invite_id: int) -> None:
     if action == NO:
         ctx.say("invite-revoke-kept", code=invite.code)
         return
-    if not await invites.revoke(ctx.session, invite_id=invite.id):
+    if not await revoke_invite(ctx.session, invite_id=invite.id):
         ctx.say("invite-revoke-already", code=invite.code)
         return
     await audit_revoked(ctx, [invite], reason="revoked")
@@ -193,7 +196,7 @@ async def on_press(ctx: Ctx, action: str, invite_id: int) -> None:
 
 async def audit_revoked(ctx: Ctx, revoked: list[Invite], *, reason: str) -> None:
     for invite in revoked:
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,

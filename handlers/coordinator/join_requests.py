@@ -6,8 +6,12 @@ from handlers.core.context import Ctx
 from handlers.core.notify import decision_buttons, payload, queue
 from handlers.shared.permissions import reviewable_units
 from language import vn
-from storage import queries, rules
+from storage import rules
 from storage.models import JoinRequest, Member
+from storage.records.audit import add_audit_entry
+from storage.records.invites import decide_pending_join_request, pending_join_requests
+from storage.records.people import add_membership
+from storage.records.units import units_by_ids
 
 
 async def list_join_requests(ctx: Ctx) -> None:
@@ -15,7 +19,7 @@ async def list_join_requests(ctx: Ctx) -> None:
     if units is not None and not units:
         ctx.say("error-not-allowed")
         return
-    rows = await queries.pending_join_requests(ctx.session, unit_ids=units)
+    rows = await pending_join_requests(ctx.session, unit_ids=units)
     if not rows:
         ctx.say("join-none-pending")
         return
@@ -49,18 +53,18 @@ async def decide_join_request(ctx: Ctx, request_id: int, accept: bool) -> None:
     if units is not None and request.unit_id not in units:
         ctx.say("error-not-allowed")
         return
-    target = (await queries.units_by_ids(ctx.session, ids=[request.unit_id]))[request.unit_id]
+    target = (await units_by_ids(ctx.session, ids=[request.unit_id]))[request.unit_id]
     if accept and not target.active:
         # A deactivated unit takes nobody new; the request can still be refused.
         ctx.say("join-unit-inactive", unit=target.name)
         return
     status = rules.JOIN_ACCEPTED if accept else rules.JOIN_REFUSED
-    if not await queries.decide_join_request(
+    if not await decide_pending_join_request(
         ctx.session, request_id=request_id, status=status, decided_by=ctx.member.id, now=ctx.now
     ):
         ctx.say("join-already-decided")
         return
-    await queries.audit(
+    await add_audit_entry(
         ctx.session,
         at=ctx.now,
         actor_id=ctx.member.id,
@@ -70,9 +74,9 @@ async def decide_join_request(ctx: Ctx, request_id: int, accept: bool) -> None:
         details={"unit_id": request.unit_id},
     )
     member = await ctx.session.get(Member, request.member_id)
-    unit = (await queries.units_by_ids(ctx.session, ids=[request.unit_id]))[request.unit_id]
+    unit = (await units_by_ids(ctx.session, ids=[request.unit_id]))[request.unit_id]
     if accept:
-        await queries.add_membership(
+        await add_membership(
             ctx.session,
             member_id=request.member_id,
             unit_id=request.unit_id,

@@ -16,8 +16,12 @@ from handlers.forms.spec import FieldSpec, FormSpec
 from handlers.member import registration
 from handlers.shared.permissions import reviewable_units
 from language import vn
-from storage import queries, rules
+from storage import rules
 from storage.models import Conversation, Member, Model, Unit
+from storage.records.audit import add_audit_entry
+from storage.records.invites import pending_join_requests
+from storage.records.models import model_details
+from storage.records.review import decide_model, review_queue
 
 DECISIONS = {"a": rules.APPROVED, "r": rules.RETURNED, "x": rules.REJECTED}
 
@@ -37,12 +41,12 @@ async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
     if units is not None and not units:
         ctx.say("error-not-allowed")
         return
-    count, model = await queries.review_queue(
+    count, model = await review_queue(
         ctx.session, unit_ids=units, after=after, reviewer_id=ctx.member.id
     )
     if model is None:
         ctx.say("review-empty" if count == 0 else "review-end", count=count)
-        pending = await queries.pending_join_requests(ctx.session, unit_ids=units, limit=1)
+        pending = await pending_join_requests(ctx.session, unit_ids=units, limit=1)
         if pending:
             ctx.say("review-join-requests-hint")
         return
@@ -70,7 +74,7 @@ async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
 
 
 async def on_button(ctx: Ctx, action: str, model_id: int) -> None:
-    model = await queries.model_details(ctx.session, model_id=model_id)
+    model = await model_details(ctx.session, model_id=model_id)
     if not await _may_review(ctx, model):
         ctx.say("error-not-allowed")
         return
@@ -101,7 +105,7 @@ async def _already(ctx: Ctx, model: Model) -> None:
 
 async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> bool:
     """Apply a decision; False (and the person told who decided) when someone was faster."""
-    if not await queries.decide_model(
+    if not await decide_model(
         ctx.session,
         model_id=model.id,
         status=status,
@@ -112,7 +116,7 @@ async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> bool:
         await ctx.session.refresh(model)
         await _already(ctx, model)
         return False
-    await queries.audit(
+    await add_audit_entry(
         ctx.session,
         at=ctx.now,
         actor_id=ctx.member.id,
@@ -163,7 +167,7 @@ class ReviewNoteFlow(Flow):
         return await _may_review(ctx, await ctx.session.get(Model, conv.context["model_id"]))
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        model = await queries.model_details(ctx.session, model_id=conv.context["model_id"])
+        model = await model_details(ctx.session, model_id=conv.context["model_id"])
         assert model is not None
         if await decide(ctx, model, DECISIONS[conv.context["decision"]], answers["note"]):
             await show_queue(ctx)

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.core.types import Inbound, Result
 from language.texts import Texts
-from storage import queries, rules
+from storage import rules
 from storage.models import Identity, Member, Membership
 from storage.periods import QuietHours
+from storage.records.people import memberships_of
 
 
 @dataclass
@@ -61,9 +62,7 @@ class Ctx:
 
     async def memberships(self) -> list[Membership]:
         if self._memberships is None:
-            self._memberships = list(
-                await queries.memberships_of(self.session, member_id=self.member.id)
-            )
+            self._memberships = list(await memberships_of(self.session, member_id=self.member.id))
         return self._memberships
 
     async def is_member(self) -> bool:

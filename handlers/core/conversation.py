@@ -12,8 +12,8 @@ from handlers.core.types import Choice
 from handlers.forms import engine, groups
 from handlers.forms.spec import FieldSpec, FormEnv
 from language import vn
-from storage import queries
 from storage.models import Conversation
+from storage.records.conversations import end_conversation, get_conversation
 
 FORM_PREFIX = "f"
 
@@ -30,7 +30,7 @@ async def start(
 ) -> None:
     """Begin a form. `answers` are known already (the only possible choice, say): they show in
     the summary and can be changed there, but are not asked."""
-    conv = await queries.get_conversation(ctx.session, member_id=ctx.member.id)
+    conv = await get_conversation(ctx.session, member_id=ctx.member.id)
     if conv is None:
         conv = Conversation(member_id=ctx.member.id)
         ctx.session.add(conv)
@@ -267,15 +267,13 @@ async def finish(ctx: Ctx, conv: Conversation) -> None:
         note = "⚠️ " + ctx.t(error.key, **error.params)
         if not flow.form_for(conv).summary:
             # Nothing left to correct (the invite ran out meanwhile, say): end with the reason.
-            await ctx.session.delete(conv)
-            await ctx.session.flush()
+            await end_conversation(ctx.session, conversation=conv)
             ctx.result.say(note)
             return
         await ctx.session.flush()
         await render(ctx, conv, note=note)
         return
-    await ctx.session.delete(conv)
-    await ctx.session.flush()
+    await end_conversation(ctx.session, conversation=conv)
 
 
 async def _up_to_date(ctx: Ctx, conv: Conversation, *, answering: bool = True) -> bool:
@@ -412,8 +410,7 @@ async def _apply_button(
 
 async def cancel(ctx: Ctx, conv: Conversation, key: str = "form-cancelled") -> None:
     title = ctx.label(flow_of(conv).form.title)
-    await ctx.session.delete(conv)
-    await ctx.session.flush()
+    await end_conversation(ctx.session, conversation=conv)
     ctx.say(key, title=title)
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from handlers.core.context import Ctx
 from handlers.core.types import Choice
-from storage import queries, rules
+from storage import outbox, rules
 from storage.models import Unit
+from storage.records.people import all_admins, members_with_role
+from storage.records.units import all_units
 
 
 def payload(text: str, choices: list[list[Choice]] | None = None) -> dict[str, object]:
@@ -30,7 +32,7 @@ async def queue(
     told about a model imported from paper records (it has no owner in the chat)."""
     if member_id is None:
         return False
-    return await queries.enqueue(
+    return await outbox.enqueue(
         ctx.session,
         key=key,
         member_id=member_id,
@@ -52,16 +54,16 @@ def decision_buttons(ctx: Ctx, request_id: int) -> list[list[Choice]]:
 
 async def join_request_to_reviewers(ctx: Ctx, request_id: int, unit: Unit) -> None:
     """Tell the admins and the coordinators of the unit (or of a unit above it)."""
-    units = await queries.all_units(ctx.session, active_only=False)
+    units = await all_units(ctx.session, active_only=False)
     parents = {u.id: u.parent_id for u in units}
     chain: list[int] = []
     current: int | None = unit.id
     while current is not None and current not in chain:
         chain.append(current)
         current = parents.get(current)
-    reviewers = {m.id for m in await queries.admins(ctx.session)}
+    reviewers = {m.id for m in await all_admins(ctx.session)}
     reviewers |= set(
-        await queries.members_with_role(ctx.session, unit_ids=chain, role=rules.ROLE_COORDINATOR)
+        await members_with_role(ctx.session, unit_ids=chain, role=rules.ROLE_COORDINATOR)
     )
     reviewers.discard(ctx.member.id)
     text = ctx.t(

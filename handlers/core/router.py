@@ -33,9 +33,11 @@ from handlers.core.context import CoreConfig, Ctx
 from handlers.core.types import Choice, Inbound, Result
 from handlers.member import onboarding, registration, reminders, reports
 from language.texts import Texts
-from storage import queries
 from storage.db import Database, is_busy
 from storage.models import Conversation
+from storage.records.audit import add_audit_entry
+from storage.records.conversations import get_conversation
+from storage.records.people import get_or_create_identity
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ class Core:
     async def _handle(self, inbound: Inbound) -> Result:
         now = self.clock()
         async with self.db.session() as session:
-            identity = await queries.get_or_create_identity(
+            identity = await get_or_create_identity(
                 session,
                 channel=inbound.channel,
                 external_id=inbound.external_id,
@@ -98,14 +100,14 @@ class Core:
         ids = self.config.bootstrap_admins.get(ctx.inbound.channel, set())
         if ctx.inbound.external_id in ids and not ctx.member.is_admin:
             ctx.member.is_admin = True
-            await queries.audit(
+            await add_audit_entry(
                 ctx.session, at=ctx.now, actor_id=ctx.member.id, action="admin.bootstrap"
             )
             ctx.result.roles_changed.append((ctx.inbound.channel, ctx.inbound.external_id))
 
 
 async def route(ctx: Ctx) -> None:
-    conv = await queries.get_conversation(ctx.session, member_id=ctx.member.id)
+    conv = await get_conversation(ctx.session, member_id=ctx.member.id)
     inbound = ctx.inbound
     if conv is not None and not conv.paused and conv.expires_at <= ctx.now:
         conv.paused = True

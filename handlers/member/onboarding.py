@@ -11,8 +11,18 @@ from handlers.core.flow import Flow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
-from storage import queries, rules
+from storage import rules
 from storage.models import Conversation, Invite, Unit
+from storage.records.audit import add_audit_entry
+from storage.records.invites import (
+    add_join_request,
+    consume_invite,
+    invite_by_code,
+    invite_unusable_reason,
+    pending_join_request,
+)
+from storage.records.people import add_membership
+from storage.records.units import all_units, units_by_ids
 
 NAME = FieldSpec("full_name", "name", "label-full-name", "ask-full-name", max_length=100)
 CATEGORY = FieldSpec(
@@ -32,7 +42,7 @@ def _apply_profile(ctx: Ctx, answers: dict[str, Any]) -> None:
 
 
 async def join_unit(ctx: Ctx, *, unit_id: int, role: str, invite_id: int | None) -> None:
-    await queries.add_membership(
+    await add_membership(
         ctx.session,
         member_id=ctx.member.id,
         unit_id=unit_id,
@@ -41,7 +51,7 @@ async def join_unit(ctx: Ctx, *, unit_id: int, role: str, invite_id: int | None)
         now=ctx.now,
     )
     ctx._memberships = None
-    await queries.audit(
+    await add_audit_entry(
         ctx.session,
         at=ctx.now,
         actor_id=ctx.member.id,
@@ -55,7 +65,7 @@ async def join_unit(ctx: Ctx, *, unit_id: int, role: str, invite_id: int | None)
 
 
 async def welcome(ctx: Ctx, unit_id: int, role: str) -> None:
-    unit = (await queries.units_by_ids(ctx.session, ids=[unit_id]))[unit_id]
+    unit = (await units_by_ids(ctx.session, ids=[unit_id]))[unit_id]
     ctx.say(
         "welcome-joined",
         name=ctx.member.full_name or "",
@@ -74,7 +84,7 @@ async def invite_problem(ctx: Ctx, invite: Invite | None) -> str | None:
         unit = await ctx.session.get(Unit, invite.unit_id)
         if unit is None or not unit.active:
             return "unit_inactive"
-    return queries.invite_problem(invite, now=ctx.now)
+    return invite_unusable_reason(invite, now=ctx.now)
 
 
 class ProfileFlow(Flow):
@@ -83,12 +93,12 @@ class ProfileFlow(Flow):
     form = FormSpec("profile", "form-profile", (NAME, CATEGORY, PHONE), summary=False)
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        invite = await queries.invite_by_code(ctx.session, code=conv.context["invite"])
+        invite = await invite_by_code(ctx.session, code=conv.context["invite"])
         problem = await invite_problem(ctx, invite)
         if (
             problem is None
             and invite is not None
-            and not await queries.consume_invite(ctx.session, invite_id=invite.id)
+            and not await consume_invite(ctx.session, invite_id=invite.id)
         ):
             problem = "used_up"
         if problem is not None or invite is None:
@@ -112,11 +122,11 @@ class JoinFlow(Flow):
     )
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        units = await queries.all_units(ctx.session)
+        units = await all_units(ctx.session)
         return FormEnv(options={"units": unit_options(units)})
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        if await queries.pending_join_request(ctx.session, member_id=ctx.member.id):
+        if await pending_join_request(ctx.session, member_id=ctx.member.id):
             raise vn.InputError("join-already-pending")
         unit_id = int(answers["unit"])
         chosen = await ctx.session.get(Unit, unit_id)
@@ -124,10 +134,10 @@ class JoinFlow(Flow):
             # Deactivated while the form was open.
             raise vn.InputError("error-unit-inactive", unit=chosen.name if chosen else "")
         _apply_profile(ctx, answers)
-        request = await queries.add_join_request(
+        request = await add_join_request(
             ctx.session, member_id=ctx.member.id, unit_id=unit_id, now=ctx.now
         )
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -136,7 +146,7 @@ class JoinFlow(Flow):
             object_id=request.id,
             details={"unit_id": unit_id},
         )
-        unit = (await queries.units_by_ids(ctx.session, ids=[unit_id]))[unit_id]
+        unit = (await units_by_ids(ctx.session, ids=[unit_id]))[unit_id]
         ctx.say("join-sent", unit=unit.name)
         await notify.join_request_to_reviewers(ctx, request.id, unit)
 
@@ -148,32 +158,32 @@ register(JoinFlow())
 async def start_command(ctx: Ctx, code: str | None) -> None:
     """/start, with or without an invite code."""
     if code:
-        invite = await queries.invite_by_code(ctx.session, code=code)
+        invite = await invite_by_code(ctx.session, code=code)
         problem = await invite_problem(ctx, invite)
         if problem is not None or invite is None:
             ctx.say(f"invite-{problem}")
             return
         memberships = await ctx.memberships()
         if any(m.unit_id == invite.unit_id and m.role == invite.role for m in memberships):
-            unit = (await queries.units_by_ids(ctx.session, ids=[invite.unit_id]))[invite.unit_id]
+            unit = (await units_by_ids(ctx.session, ids=[invite.unit_id]))[invite.unit_id]
             ctx.say("invite-already-member", unit=unit.name)
             return
         if ctx.member.full_name and ctx.member.category:
             # Known already (joined another unit before): no need to ask again.
-            if not await queries.consume_invite(ctx.session, invite_id=invite.id):
+            if not await consume_invite(ctx.session, invite_id=invite.id):
                 ctx.say("invite-used_up")
                 return
             await join_unit(ctx, unit_id=invite.unit_id, role=invite.role, invite_id=invite.id)
             await welcome(ctx, invite.unit_id, invite.role)
             return
-        unit = (await queries.units_by_ids(ctx.session, ids=[invite.unit_id]))[invite.unit_id]
+        unit = (await units_by_ids(ctx.session, ids=[invite.unit_id]))[invite.unit_id]
         ctx.say("invite-hello", unit=unit.name, role=ctx.t(f"role-{invite.role}"))
         await conversation.start(ctx, "profile", {"invite": invite.code})
         return
     if await ctx.is_member():
         ctx.say("welcome-back", name=ctx.member.full_name or "")
         return
-    if await queries.pending_join_request(ctx.session, member_id=ctx.member.id):
+    if await pending_join_request(ctx.session, member_id=ctx.member.id):
         ctx.say("join-already-pending")
         return
     if await ctx.is_admin():

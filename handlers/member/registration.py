@@ -17,9 +17,15 @@ from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.member import questions, reports
 from language import vn
-from storage import queries, rules
+from storage import rules
 from storage.models import Campaign, Conversation, Field, Model, Target, Unit
 from storage.periods import Period
+from storage.records.audit import add_audit_entry
+from storage.records.campaigns import open_campaign, registration_campaign
+from storage.records.fields import visible_fields
+from storage.records.models import assign_model_code, model_details, models_of, title_taken
+from storage.records.reports import reports_of
+from storage.records.units import units_by_ids
 
 COLLECTIVE = (("kind", rules.KIND_COLLECTIVE),)
 # What its owner may correct and send again: a returned registration, or one that never reached
@@ -142,7 +148,7 @@ class RegistrationFlow(Flow):
         return await ctx.is_member()
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        fields = list(await queries.visible_fields(ctx.session))
+        fields = list(await visible_fields(ctx.session))
         kept = await _corrected(ctx, conv)
         own = await ctx.session.get(Field, kept.field_id) if kept is not None else None
         if own is not None and own.hidden:
@@ -157,7 +163,7 @@ class RegistrationFlow(Flow):
         )
 
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
-        if spec.check == "title" and await queries.title_taken(
+        if spec.check == "title" and await title_taken(
             ctx.session,
             campaign_id=conv.context["campaign_id"],
             owner_id=ctx.member.id,
@@ -205,11 +211,11 @@ class RegistrationFlow(Flow):
             async with ctx.session.begin_nested():
                 ctx.session.add(model)
                 await ctx.session.flush()
-            await queries.assign_model_code(ctx.session, model=model)
+            await assign_model_code(ctx.session, model=model)
         except IntegrityError as error:
             # Two submissions racing past the check: the unique constraint decides.
             raise vn.InputError("error-title-taken", title=answers["title"]) from error
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -286,7 +292,7 @@ def answers_of(model: Model) -> dict[str, Any]:
 
 async def start_resubmit(ctx: Ctx, model_id: int) -> None:
     """A returned registration opens at its summary, corrected there and sent again."""
-    model = await queries.model_details(ctx.session, model_id=model_id)
+    model = await model_details(ctx.session, model_id=model_id)
     if model is None or model.owner_id != ctx.member.id:
         ctx.say("model-not-found")
         return
@@ -320,7 +326,7 @@ async def resubmit(
     asked: list[dict[str, Any]],
     extra_answers: dict[str, str],
 ) -> None:
-    model = await queries.model_details(ctx.session, model_id=model_id)
+    model = await model_details(ctx.session, model_id=model_id)
     if model is None or model.owner_id != ctx.member.id or model.status not in CORRECTABLE:
         raise vn.InputError(
             "resubmit-not-returned", status=ctx.t(f"status-{model.status}") if model else ""
@@ -338,7 +344,7 @@ async def resubmit(
     model.submitted_at = ctx.now
     model.updated_at = ctx.now
     await ctx.session.flush()
-    await queries.audit(
+    await add_audit_entry(
         ctx.session,
         at=ctx.now,
         actor_id=ctx.member.id,
@@ -358,9 +364,9 @@ async def start_registration(ctx: Ctx) -> None:
     if not memberships:
         ctx.say("error-not-member")
         return
-    campaign: Campaign | None = await queries.registration_campaign(ctx.session, today=ctx.today)
+    campaign: Campaign | None = await registration_campaign(ctx.session, today=ctx.today)
     if campaign is None:
-        running = await queries.open_campaign(ctx.session, today=ctx.today)
+        running = await open_campaign(ctx.session, today=ctx.today)
         if running is not None:
             ctx.say("register-window-closed", **window(running))
         else:
@@ -398,7 +404,7 @@ async def my_units(ctx: Ctx, keep: int | None = None) -> list[Option]:
     a returned model being corrected)."""
     memberships = sorted(await ctx.memberships(), key=lambda m: (m.role != rules.ROLE_MEMBER, m.id))
     ids = list(dict.fromkeys(m.unit_id for m in memberships))
-    units = await queries.units_by_ids(ctx.session, ids=ids)
+    units = await units_by_ids(ctx.session, ids=ids)
     return unit_options([units[i] for i in ids if units[i].active or i == keep])
 
 
@@ -412,7 +418,7 @@ async def list_models(ctx: Ctx) -> None:
     if not await ctx.is_member():
         ctx.say("error-not-member")
         return
-    models = await queries.models_of(ctx.session, owner_id=ctx.member.id)
+    models = await models_of(ctx.session, owner_id=ctx.member.id)
     if not models:
         ctx.say("models-none")
         return
@@ -425,7 +431,7 @@ async def list_models(ctx: Ctx) -> None:
 
 
 async def show_model(ctx: Ctx, model_id: int) -> None:
-    model = await queries.model_details(ctx.session, model_id=model_id)
+    model = await model_details(ctx.session, model_id=model_id)
     # Only the owner sees the page here; coordinators get theirs in the review screens.
     if model is None or model.owner_id != ctx.member.id:
         ctx.say("model-not-found")
@@ -441,7 +447,7 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
         lines.append("")
         lines.append(await reports.progress_text(ctx, model))
         lines.append(t("label-reports") + ":")
-        done = await queries.reports_of(ctx.session, model_id=model.id)
+        done = await reports_of(ctx.session, model_id=model.id)
         lines += [
             "\n".join(
                 [

@@ -19,9 +19,10 @@ from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
 from handlers.member.reports import period_label
 from language import vn
 from language.texts import Texts
-from storage import queries, schedules
+from storage import outbox, schedules
 from storage.models import Conversation
 from storage.periods import is_paused
+from storage.records.audit import add_audit_entry
 from storage.schedules import DueReminder, MemberDue, StaleForm
 
 NUDGED_FORMS = ("register", "report")
@@ -68,7 +69,7 @@ class ReminderSettingsFlow(Flow):
         ctx.member.reminder_hour = int(answers["hour"]) if answers.get("hour") else None
         paused = answers.get("paused_until")
         ctx.member.paused_until = date.fromisoformat(paused) if paused else None
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -146,13 +147,13 @@ async def queue_for(
         }
         for reminder in due.reminders
     ]
-    reminders = await queries.enqueue_many(session, rows)
+    reminders = await outbox.enqueue_many(session, rows)
     nudges = 0
     stale = due.stale
     if stale is not None and await schedules.claim_nudge(
         session, stale=stale, idle_since=now - config.nudge_after, now=now
     ):
-        await queries.enqueue(
+        await outbox.enqueue(
             session,
             key=stale.key,
             member_id=due.member_id,

@@ -7,8 +7,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
 from handlers.core import conversation
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
@@ -16,9 +14,13 @@ from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.member import questions
 from language import vn
-from storage import queries, rules
-from storage.models import Campaign, Conversation, Model, Report, ReportPhoto, ReportValue
+from storage import rules
+from storage.models import Conversation, Model, Report, ReportPhoto, ReportValue
 from storage.periods import Period, period_containing, reporting_periods
+from storage.records.audit import add_audit_entry
+from storage.records.campaigns import campaign_for_reporting
+from storage.records.models import model_details, reportable_models
+from storage.records.reports import refresh_achieved, report_for, target_totals
 
 YES_NO = (Option("yes", "answer-yes"), Option("no", "answer-no"))
 REPORT = FormSpec("report", "form-report", (), confirm_label="button-send-report")
@@ -48,10 +50,7 @@ async def period_to_report(ctx: Ctx, model: Model) -> Period | None:
     None outside the model's dates."""
     periods = model_periods(ctx.today, model)
     for period in periods:
-        if (
-            await queries.report_for(ctx.session, model_id=model.id, period_start=period.start)
-            is None
-        ):
+        if await report_for(ctx.session, model_id=model.id, period_start=period.start) is None:
             return period
     return periods[-1] if periods else None
 
@@ -137,7 +136,7 @@ class ReportFlow(Flow):
         )
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
-        model = await queries.model_details(ctx.session, model_id=conv.context["model_id"])
+        model = await model_details(ctx.session, model_id=conv.context["model_id"])
         assert model is not None
         start = date.fromisoformat(conv.context["period_start"])
         period = Period(
@@ -148,17 +147,12 @@ class ReportFlow(Flow):
         # The campaign's rhythm may have been changed (/suadot) since the form began: a report
         # is filed only under a period of the rhythm as it is now.
         # (A shared lock: reports do not wait for each other, only for a change of rhythm.)
-        campaign = await ctx.session.scalar(
-            select(Campaign)
-            .where(Campaign.id == model.campaign_id)
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        )
+        campaign = await campaign_for_reporting(ctx.session, campaign_id=model.campaign_id)
         if campaign is not None and (
             period_containing(start, cadence=campaign.cadence, due_day=campaign.due_day) != period
         ):
             raise vn.InputError("report-period-changed")
-        report = await queries.report_for(ctx.session, model_id=model.id, period_start=start)
+        report = await report_for(ctx.session, model_id=model.id, period_start=start)
         if report is not None and not conv.context.get("replace"):
             raise vn.InputError("report-exists-now")
         if report is None:
@@ -191,7 +185,7 @@ class ReportFlow(Flow):
             ReportPhoto(position=i, file_id=file_id)
             for i, file_id in enumerate(answers.get("photos") or [], 1)
         )
-        await queries.refresh_achieved(ctx.session, target_ids=[t.id for t in model.targets])
+        await refresh_achieved(ctx.session, target_ids=[t.id for t in model.targets])
         if model.status == rules.APPROVED:
             rules.check_transition(model.status, rules.IN_PROGRESS)
             model.status = rules.IN_PROGRESS
@@ -200,7 +194,7 @@ class ReportFlow(Flow):
             model.status = rules.COMPLETED
         model.updated_at = ctx.now
         await ctx.session.flush()
-        await queries.audit(
+        await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
@@ -237,7 +231,7 @@ def answer_lines(model: Model, report: Report, *, indent: str = "") -> list[str]
 
 async def progress_text(ctx: Ctx, model: Model) -> str:
     """Per target: achieved so far against the target, as a number and a percentage."""
-    totals = await queries.target_totals(ctx.session, model_id=model.id)
+    totals = await target_totals(ctx.session, model_id=model.id)
     lines = [ctx.t("label-progress") + ":"]
     for target in model.targets:
         done = totals.get(target.id, Decimal(0))
@@ -260,7 +254,7 @@ async def choose_model(ctx: Ctx) -> None:
     if not await ctx.is_member():
         ctx.say("error-not-member")
         return
-    models = await queries.reportable_models(ctx.session, owner_id=ctx.member.id)
+    models = await reportable_models(ctx.session, owner_id=ctx.member.id)
     if not models:
         ctx.say("report-no-models")
         return
@@ -274,7 +268,7 @@ async def choose_model(ctx: Ctx) -> None:
 
 
 async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> None:
-    model = await queries.model_details(ctx.session, model_id=model_id)
+    model = await model_details(ctx.session, model_id=model_id)
     if model is None or model.owner_id != ctx.member.id:
         ctx.say("model-not-found")
         return
@@ -290,7 +284,7 @@ async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> Non
         )
         return
     label = period_label(ctx.t, period, model.campaign.cadence)
-    existing = await queries.report_for(ctx.session, model_id=model.id, period_start=period.start)
+    existing = await report_for(ctx.session, model_id=model.id, period_start=period.start)
     if existing is not None and not replace:
         ctx.result.say(
             ctx.t(

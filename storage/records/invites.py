@@ -1,9 +1,11 @@
-"""Invite links that still admit people, and taking them back. A revoked invite stays revoked:
-nothing sets `revoked` back, so reactivating a unit or reappointing a coordinator does not reopen
-a link that was handed out before. Keyword-only; none of these functions commit."""
+"""Invites and join requests: making, using and taking back invite links, and asking to join a
+unit without one. A revoked invite stays revoked: nothing sets `revoked` back, so reactivating a
+unit or reappointing a coordinator does not reopen a link that was handed out before.
+Keyword-only; none of these functions commit."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -11,7 +13,59 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rules
-from storage.models import Invite, Member, Membership, Unit
+from storage.models import Invite, JoinRequest, Member, Membership, Unit
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    unit_id: int,
+    role: str,
+    expires_at: datetime,
+    max_uses: int,
+    created_by: int | None,
+    now: datetime,
+) -> Invite:
+    invite = Invite(
+        code=secrets.token_urlsafe(9),
+        unit_id=unit_id,
+        role=role,
+        expires_at=expires_at,
+        max_uses=max_uses,
+        uses=0,
+        revoked=False,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def invite_by_code(session: AsyncSession, *, code: str) -> Invite | None:
+    return await session.scalar(select(Invite).where(Invite.code == code))
+
+
+def invite_unusable_reason(invite: Invite | None, *, now: datetime) -> str | None:
+    if invite is None:
+        return "invalid"
+    if invite.revoked:
+        return "revoked"
+    if invite.expires_at <= now:
+        return "expired"
+    if invite.uses >= invite.max_uses:
+        return "used_up"
+    return None
+
+
+async def consume_invite(session: AsyncSession, *, invite_id: int) -> bool:
+    """Count one use, atomically, unless the invite is used up meanwhile."""
+    result = await session.execute(
+        update(Invite)
+        .where(Invite.id == invite_id, Invite.uses < Invite.max_uses)
+        .values(uses=Invite.uses + 1)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _usable(now: datetime) -> ColumnElement[bool]:
@@ -46,11 +100,11 @@ async def usable_invites(
             .order_by(Membership.created_at, Membership.id)
         )
         for invite_id, name in rows.all():
-            joined[invite_id].append(name or "")
+            joined[invite_id].append(name or "")  # type: ignore[index]  # in `joined`, not None
     return [(invite, unit, joined[invite.id]) for invite, unit in invites], total or 0
 
 
-async def revoke(session: AsyncSession, *, invite_id: int) -> bool:
+async def revoke_invite(session: AsyncSession, *, invite_id: int) -> bool:
     """False when it was revoked already (by someone else a moment ago, say)."""
     result = await session.execute(
         update(Invite)
@@ -68,7 +122,9 @@ async def _revoke_all(session: AsyncSession, invites: Sequence[Invite]) -> list[
     return list(invites)
 
 
-async def of_inactive_units(session: AsyncSession, *, unit_id: int | None = None) -> list[Invite]:
+async def invites_of_inactive_units(
+    session: AsyncSession, *, unit_id: int | None = None
+) -> list[Invite]:
     """Invites not yet revoked into units that take nobody new (or into this unit, which is
     being deactivated)."""
     query = select(Invite).join(Unit, Unit.id == Invite.unit_id).where(Invite.revoked.is_(False))
@@ -81,10 +137,10 @@ async def of_inactive_units(session: AsyncSession, *, unit_id: int | None = None
 
 async def revoke_unit_invites(session: AsyncSession, *, unit_id: int) -> list[Invite]:
     """A unit is deactivated: every invite into it is revoked, for good."""
-    return await _revoke_all(session, await of_inactive_units(session, unit_id=unit_id))
+    return await _revoke_all(session, await invites_of_inactive_units(session, unit_id=unit_id))
 
 
-async def orphaned(session: AsyncSession, *, creator_id: int | None = None) -> list[Invite]:
+async def orphaned_invites(session: AsyncSession, *, creator_id: int | None = None) -> list[Invite]:
     """Invites not yet revoked whose maker may no longer invite into their unit: no longer an
     admin, and not coordinating the unit or a unit above it. Invites made by nobody in the chat
     (the command line, the demo) are not anyone's to lose."""
@@ -129,4 +185,51 @@ async def orphaned(session: AsyncSession, *, creator_id: int | None = None) -> l
 
 async def revoke_orphaned(session: AsyncSession, *, creator_id: int | None = None) -> list[Invite]:
     """A coordinator was removed from a unit: the invites they made and may no longer make."""
-    return await _revoke_all(session, await orphaned(session, creator_id=creator_id))
+    return await _revoke_all(session, await orphaned_invites(session, creator_id=creator_id))
+
+
+async def pending_join_request(session: AsyncSession, *, member_id: int) -> JoinRequest | None:
+    return await session.scalar(
+        select(JoinRequest).where(
+            JoinRequest.member_id == member_id, JoinRequest.status == rules.JOIN_PENDING
+        )
+    )
+
+
+async def add_join_request(
+    session: AsyncSession, *, member_id: int, unit_id: int, now: datetime
+) -> JoinRequest:
+    request = JoinRequest(
+        member_id=member_id, unit_id=unit_id, status=rules.JOIN_PENDING, created_at=now
+    )
+    session.add(request)
+    await session.flush()
+    return request
+
+
+async def pending_join_requests(
+    session: AsyncSession, *, unit_ids: set[int] | None, limit: int = 20
+) -> Sequence[tuple[JoinRequest, Member, Unit]]:
+    query = (
+        select(JoinRequest, Member, Unit)
+        .join(Member, Member.id == JoinRequest.member_id)
+        .join(Unit, Unit.id == JoinRequest.unit_id)
+        .where(JoinRequest.status == rules.JOIN_PENDING)
+        .order_by(JoinRequest.created_at, JoinRequest.id)
+        .limit(limit)
+    )
+    if unit_ids is not None:
+        query = query.where(JoinRequest.unit_id.in_(unit_ids))
+    return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+
+
+async def decide_pending_join_request(
+    session: AsyncSession, *, request_id: int, status: str, decided_by: int, now: datetime
+) -> bool:
+    """Decide a pending request; False when someone else already did."""
+    result = await session.execute(
+        update(JoinRequest)
+        .where(JoinRequest.id == request_id, JoinRequest.status == rules.JOIN_PENDING)
+        .values(status=status, decided_by=decided_by, decided_at=now)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Query functions, one module per kind of record (see docs/storage.md)."""

@@ -1,0 +1,102 @@
+"""Models ("mô hình"): a person's registrations, their codes, details and status.
+Not to be confused with the ORM classes in `storage.models`. Keyword-only; never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import rules
+from storage.models import Model
+
+
+async def title_taken(
+    session: AsyncSession,
+    *,
+    campaign_id: int,
+    owner_id: int,
+    title_key: str,
+    except_model: int | None = None,
+) -> bool:
+    query = select(Model.id).where(
+        Model.campaign_id == campaign_id,
+        Model.owner_id == owner_id,
+        Model.title_key == title_key,
+    )
+    if except_model is not None:
+        query = query.where(Model.id != except_model)
+    return (await session.scalar(query)) is not None
+
+
+async def assign_model_code(session: AsyncSession, *, model: Model) -> None:
+    """Give a new model its code, "MH<id>" — or, if an imported paper record already has that
+    code (in any case: "mh12" is MH12 to an import), the first free "MH<id>-<n>"."""
+    base = f"MH{model.id}"
+    # The usual case in one indexed look-up: the code in each of its spellings is free.
+    spellings = {prefix + str(model.id) for prefix in ("MH", "mh", "Mh", "mH")}
+    code = base
+    if await session.scalar(select(Model.id).where(Model.code.in_(spellings)).limit(1)):
+        taken = set(
+            await session.scalars(
+                select(func.upper(Model.code)).where(
+                    or_(func.upper(Model.code) == base, func.upper(Model.code).like(f"{base}-%"))
+                )
+            )
+        )
+        n = 1
+        while code in taken:
+            n += 1
+            code = f"{base}-{n}"
+    model.code = code
+    await session.flush()
+
+
+async def models_of(session: AsyncSession, *, owner_id: int) -> Sequence[Model]:
+    result = await session.scalars(
+        select(Model)
+        .options(selectinload(Model.campaign))
+        .where(Model.owner_id == owner_id)
+        .order_by(Model.created_at.desc(), Model.id.desc())
+    )
+    return result.all()
+
+
+async def model_details(session: AsyncSession, *, model_id: int) -> Model | None:
+    return await session.scalar(
+        select(Model)
+        .options(
+            selectinload(Model.targets), selectinload(Model.field), selectinload(Model.campaign)
+        )
+        .where(Model.id == model_id)
+    )
+
+
+async def reportable_models(session: AsyncSession, *, owner_id: int) -> Sequence[Model]:
+    """Models their owner reports progress on: approved or under way."""
+    result = await session.scalars(
+        select(Model)
+        .options(selectinload(Model.campaign), selectinload(Model.targets))
+        .where(
+            Model.owner_id == owner_id,
+            Model.status.in_((rules.APPROVED, rules.IN_PROGRESS)),
+        )
+        .order_by(Model.id)
+    )
+    return result.all()
+
+
+async def advance_status(
+    session: AsyncSession, *, model_id: int, old: str, new: str, now: datetime
+) -> bool:
+    """Move a model from one status to the next unless someone moved it first."""
+    rules.check_transition(old, new)
+    result = await session.execute(
+        update(Model)
+        .where(Model.id == model_id, Model.status == old)
+        .values(status=new, updated_at=now)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]

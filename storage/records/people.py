@@ -1,0 +1,213 @@
+"""People: members, their identities on each channel, their memberships in units, and who
+is an admin or a coordinator. Keyword-only; never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import rules
+from storage.models import Identity, Member, Membership, Unit
+
+
+async def find_identity(
+    session: AsyncSession, *, channel: str, external_id: str
+) -> Identity | None:
+    return await session.scalar(
+        select(Identity)
+        .options(selectinload(Identity.member))
+        .where(Identity.channel == channel, Identity.external_id == external_id)
+    )
+
+
+async def get_or_create_identity(
+    session: AsyncSession,
+    *,
+    channel: str,
+    external_id: str,
+    chat_id: str,
+    display_name: str | None,
+    now: datetime,
+) -> Identity:
+    identity = await find_identity(session, channel=channel, external_id=external_id)
+    if identity is not None:
+        if identity.chat_id != chat_id:
+            identity.chat_id = chat_id
+        if identity.unreachable_at is not None:
+            # They wrote to us: they unblocked the bot, so queued messages may go again.
+            identity.unreachable_at = None
+        return identity
+    member = Member(created_at=now)
+    identity = Identity(
+        member=member,
+        channel=channel,
+        external_id=external_id,
+        chat_id=chat_id,
+        display_name=display_name,
+        created_at=now,
+    )
+    session.add(identity)
+    await session.flush()
+    return identity
+
+
+async def identities_of(session: AsyncSession, *, member_id: int) -> Sequence[Identity]:
+    result = await session.scalars(
+        select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)
+    )
+    return result.all()
+
+
+async def memberships_of(session: AsyncSession, *, member_id: int) -> Sequence[Membership]:
+    result = await session.scalars(
+        select(Membership).where(Membership.member_id == member_id).order_by(Membership.id)
+    )
+    return result.all()
+
+
+async def add_membership(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    unit_id: int,
+    role: str,
+    now: datetime,
+    invite_id: int | None = None,
+) -> Membership:
+    existing = await session.scalar(
+        select(Membership).where(
+            Membership.member_id == member_id,
+            Membership.unit_id == unit_id,
+            Membership.role == role,
+        )
+    )
+    if existing is not None:
+        return existing
+    membership = Membership(
+        member_id=member_id, unit_id=unit_id, role=role, invite_id=invite_id, created_at=now
+    )
+    session.add(membership)
+    await session.flush()
+    return membership
+
+
+async def members_with_role(
+    session: AsyncSession, *, unit_ids: Iterable[int], role: str
+) -> Sequence[int]:
+    result = await session.scalars(
+        select(Membership.member_id)
+        .where(Membership.unit_id.in_(list(unit_ids)), Membership.role == role)
+        .distinct()
+    )
+    return result.all()
+
+
+async def all_admins(session: AsyncSession) -> Sequence[Member]:
+    return (await session.scalars(select(Member).where(Member.is_admin.is_(True)))).all()
+
+
+async def lock_admins(session: AsyncSession) -> list[int]:
+    """The admins' ids, their rows locked until the end of the unit of work (PostgreSQL), so two
+    admins removing each other at once cannot leave nobody in charge."""
+    result = await session.scalars(
+        select(Member.id).where(Member.is_admin.is_(True)).order_by(Member.id).with_for_update()
+    )
+    return list(result.all())
+
+
+async def staff_identities(session: AsyncSession, *, channel: str) -> Sequence[Identity]:
+    """Identities of admins and coordinators, whose command menus differ from members'."""
+    coordinators = select(Membership.member_id).where(Membership.role == rules.ROLE_COORDINATOR)
+    result = await session.scalars(
+        select(Identity)
+        .join(Member, Member.id == Identity.member_id)
+        .where(
+            Identity.channel == channel,
+            (Member.is_admin.is_(True)) | (Member.id.in_(coordinators)),
+        )
+    )
+    return result.all()
+
+
+async def staff_members(session: AsyncSession) -> Sequence[Member]:
+    """Admins and coordinators: the people who receive digests."""
+    coordinators = select(Membership.member_id).where(Membership.role == rules.ROLE_COORDINATOR)
+    result = await session.scalars(
+        select(Member)
+        .where((Member.is_admin.is_(True)) | (Member.id.in_(coordinators)))
+        .order_by(Member.id)
+    )
+    return result.all()
+
+
+async def named_people(
+    session: AsyncSession, *, ids: Iterable[int] | None = None, admins: bool | None = None
+) -> list[tuple[int, str, list[str]]]:
+    """People who gave their name, by name: (member id, full name, names of their units).
+    `ids` narrows to those people; `admins` to admins (True) or to everyone else (False).
+    Two queries however many people there are."""
+    query = (
+        select(Member.id, Member.full_name)
+        .where(Member.full_name.is_not(None))
+        .order_by(Member.full_name, Member.id)
+    )
+    if ids is not None:
+        query = query.where(Member.id.in_(list(ids)))
+    if admins is not None:
+        query = query.where(Member.is_admin.is_(admins))
+    # Named, so the name is never None.
+    people = [(member_id, name or "") for member_id, name in (await session.execute(query)).all()]
+    units: dict[int, list[str]] = {member_id: [] for member_id, _ in people}
+    if people:
+        rows = select(Membership.member_id, Unit.name).join(Unit, Unit.id == Membership.unit_id)
+        if ids is not None:
+            rows = rows.where(Membership.member_id.in_(list(units)))
+        for member_id, unit_name in (await session.execute(rows.order_by(Membership.id))).all():
+            if member_id in units and unit_name not in units[member_id]:
+                units[member_id].append(unit_name)
+    return [(member_id, name, units[member_id]) for member_id, name in people]
+
+
+async def coordinator_assignments(
+    session: AsyncSession, *, member_id: int | None = None
+) -> Sequence[tuple[Membership, Member, Unit]]:
+    """Who coordinates which unit, by person then unit."""
+    query = (
+        select(Membership, Member, Unit)
+        .join(Member, Member.id == Membership.member_id)
+        .join(Unit, Unit.id == Membership.unit_id)
+        .where(Membership.role == rules.ROLE_COORDINATOR)
+        .order_by(Member.full_name, Member.id, Unit.name)
+    )
+    if member_id is not None:
+        query = query.where(Membership.member_id == member_id)
+    return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+
+
+async def remove_coordinator(session: AsyncSession, *, membership_id: int) -> bool:
+    """False when the assignment is gone already (another admin removed it a moment ago)."""
+    result = await session.execute(
+        delete(Membership).where(
+            Membership.id == membership_id, Membership.role == rules.ROLE_COORDINATOR
+        )
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def unreachable_members(session: AsyncSession, *, unit_ids: set[int] | None) -> Sequence[str]:
+    """Names of people in the units who blocked the bot."""
+    query = (
+        select(Member.full_name)
+        .join(Identity, Identity.member_id == Member.id)
+        .where(Identity.unreachable_at.is_not(None))
+        .distinct()
+    )
+    if unit_ids is not None:
+        query = query.join(Membership, Membership.member_id == Member.id).where(
+            Membership.unit_id.in_(unit_ids)
+        )
+    return [name or "" for name in (await session.scalars(query)).all()]

@@ -1,0 +1,95 @@
+"""Progress reports on models and the running totals of their targets.
+Keyword-only; never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import Model, Report, ReportValue, Target
+
+
+async def report_for(session: AsyncSession, *, model_id: int, period_start: date) -> Report | None:
+    return await session.scalar(
+        select(Report)
+        .options(selectinload(Report.values), selectinload(Report.photos))
+        .where(Report.model_id == model_id, Report.period_start == period_start)
+    )
+
+
+async def reports_of(session: AsyncSession, *, model_id: int) -> Sequence[Report]:
+    result = await session.scalars(
+        select(Report)
+        .options(selectinload(Report.photos))
+        .where(Report.model_id == model_id)
+        .order_by(Report.period_start)
+    )
+    return result.all()
+
+
+async def target_totals(session: AsyncSession, *, model_id: int) -> dict[int, Decimal]:
+    """What all reports of a model achieved so far, per target."""
+    rows = await session.execute(
+        select(ReportValue.target_id, func.sum(ReportValue.value))
+        .join(Target, Target.id == ReportValue.target_id)
+        .where(Target.model_id == model_id)
+        .group_by(ReportValue.target_id)
+    )
+    return {target_id: Decimal(total or 0) for target_id, total in rows.all()}
+
+
+async def refresh_achieved(session: AsyncSession, *, target_ids: Iterable[int]) -> None:
+    """Recompute the running totals (Target.achieved) of these targets from their report values.
+    Call after writing report values. The targets' rows are locked first, so two reports of the
+    same target written at once do not each sum without the other."""
+    ids = sorted(set(target_ids))
+    for start in range(0, len(ids), 5_000):
+        chunk = ids[start : start + 5_000]
+        await session.flush()
+        await session.execute(
+            select(Target.id).where(Target.id.in_(chunk)).with_for_update().order_by(Target.id)
+        )
+        total = (
+            select(func.coalesce(func.sum(ReportValue.value), 0))
+            .where(ReportValue.target_id == Target.id)
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(Target)
+            .where(Target.id.in_(chunk))
+            .values(achieved=total)
+            .execution_options(synchronize_session=False)
+        )
+    # Loaded targets would otherwise keep the old total.
+    refreshed = set(ids)
+    for thing in list(session.sync_session.identity_map.values()):
+        if isinstance(thing, Target) and thing.id in refreshed:
+            session.expire(thing, ["achieved"])
+
+
+async def reports_since(
+    session: AsyncSession, *, unit_ids: set[int] | None, since: datetime
+) -> int:
+    query = select(func.count()).select_from(Report).join(Model, Model.id == Report.model_id)
+    query = query.where(Report.submitted_at > since)
+    if unit_ids is not None:
+        query = query.where(Model.unit_id.in_(unit_ids))
+    return await session.scalar(query) or 0
+
+
+async def reports_in_campaign(session: AsyncSession, *, campaign_id: int) -> int:
+    """How many reports were filed on the campaign's models."""
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(Report)
+            .join(Model, Model.id == Report.model_id)
+            .where(Model.campaign_id == campaign_id)
+        )
+        or 0
+    )
