@@ -10,10 +10,13 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from handlers.core.context import Fetch
-from handlers.core.router import Core
+
+if TYPE_CHECKING:
+    from handlers.core.router import Core
 
 TELEGRAM = "telegram"
 TERMINAL = "terminal"
