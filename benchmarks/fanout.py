@@ -139,7 +139,8 @@ async def work(args: argparse.Namespace) -> None:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
-    from bot.sender import Sender, telegram_transport
+    from bot.sender import Sender
+    from bot.telegram.delivery import telegram_transport
 
     db = Database.from_url(args.database_url)
     stop = asyncio.Event()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import channels
 from bot.config import Settings
 from handlers.core.context import CoreConfig
 from handlers.core.menu import commands_for
@@ -31,6 +32,7 @@ def core_config(settings: Settings) -> CoreConfig:
         remind_overdue_days=settings.remind_overdue_days,
         nudge_after=timedelta(hours=settings.nudge_after_hours),
         bootstrap_admins={"telegram": {str(i) for i in settings.admin_ids}},
+        channels=channels.registry(settings),
     )
 
 

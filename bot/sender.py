@@ -26,7 +26,11 @@ Pacing, on the injected clock, per Sender (run one per bot token):
 - groups (negative chat ids): at most `group_per_minute` in any 60 seconds;
 - a 429 pauses all sending for the time Telegram asks; the message is tried again without
   counting an attempt. A chat blocked for longer than `hold` seconds hands its messages back to
-  the queue, due when the chat is free, instead of holding the batch.
+  the queue, due when the chat is free, instead of holding the batch;
+- a monthly quota (a free plan's): a round claims no more than what is left of it this month.
+The rates and the quota are the channel's (`Sender.for_channel`, bot/channels.py); the transport
+is the channel's delivery (bot/delivery.py), which raises RetryLater, Unreachable, Rejected or
+Transient: the sender knows no platform's API.
 
 `lease` must exceed half of itself plus the longest request the transport can make (its
 timeouts): a batch hands back whatever it has not started `lease / 2` after claiming it.
@@ -35,12 +39,9 @@ timeouts): a batch hands back whatever it has not started `lease / 2` after clai
 from __future__ import annotations
 
 import asyncio
-import base64
 import bisect
 import logging
 import math
-import warnings
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,106 +49,17 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channels import Channel
+from bot.delivery import Rejected, RetryLater, Transient, Transport, Unreachable
+from bot.pacing import Pacer, Request
 from storage import outbox
 from storage.db import Database
 from storage.outbox import Claimed
 
 log = logging.getLogger(__name__)
 
-Transport = Callable[[str, dict[str, Any]], Awaitable[None]]
 Op = Callable[[Any], Awaitable[Any]]  # one settling statement, run in the group's session
 MAX_BACKOFF = 3600.0
-CATCH_UP = 0.05  # seconds a late start may be made up for by the next ones
-
-
-class RetryLater(Exception):
-    """Flood control (429): nothing may be sent for `seconds`."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"retry after {seconds:g} s")
-        self.seconds = seconds
-
-
-class Unreachable(Exception):
-    """The person blocked the bot or deleted the account (403)."""
-
-
-class Rejected(Exception):
-    """Telegram refused this message (400); sending it again would not help."""
-
-
-class Transient(Exception):
-    """A timeout, a network error or a server error: worth trying again later."""
-
-
-@dataclass(eq=False)
-class _Request:
-    chat_id: str
-    start: float
-    end: float | None = None
-
-
-class Pacer:
-    """When the next request may start, from the requests already made. Times in seconds."""
-
-    def __init__(self, rate: float, per_chat_interval: float, group_per_minute: int) -> None:
-        self.spacing = 1.0 / rate
-        self.recent: deque[_Request] = deque(maxlen=max(1, int(rate)))
-        self.per_chat_interval = per_chat_interval
-        self.group_per_minute = group_per_minute
-        self.next_slot = -math.inf
-        self.paused_until = -math.inf
-        self.busy: set[str] = set()
-        self.chat_free: dict[str, float] = {}
-        self.groups: dict[str, deque[float]] = {}
-        self._prune_at = 1024
-
-    def overall_ready_at(self) -> float | None:
-        """None while the request that frees the one-second window is still out."""
-        at = max(self.next_slot, self.paused_until)
-        if len(self.recent) == self.recent.maxlen:
-            oldest = self.recent[0]
-            if oldest.end is None:
-                return None
-            at = max(at, oldest.end + 1.0)
-        return at
-
-    def chat_ready_at(self, chat_id: str) -> float | None:
-        """None while a request to this chat is out."""
-        if chat_id in self.busy:
-            return None
-        at = self.chat_free.get(chat_id, -math.inf)
-        sent = self.groups.get(chat_id)
-        if sent is not None and len(sent) == sent.maxlen:
-            at = max(at, sent[0] + 60.0)
-        return at
-
-    def start(self, chat_id: str, now: float) -> _Request:
-        request = _Request(chat_id, now)
-        self.recent.append(request)
-        # Starts keep to a schedule 1/rate apart. One that went a little late (the loop was busy)
-        # leaves the schedule where it was, so the next ones catch up; a longer gap restarts it.
-        slot = self.next_slot if now - self.next_slot <= CATCH_UP else now
-        self.next_slot = slot + self.spacing
-        self.busy.add(chat_id)
-        return request
-
-    def finish(self, request: _Request, now: float) -> None:
-        request.end = now
-        self.busy.discard(request.chat_id)
-        self.chat_free[request.chat_id] = now + self.per_chat_interval
-        if request.chat_id.startswith("-"):
-            self.groups.setdefault(request.chat_id, deque(maxlen=self.group_per_minute)).append(now)
-        if len(self.chat_free) > self._prune_at:
-            self._prune(now)
-
-    def pause(self, until: float) -> None:
-        self.paused_until = max(self.paused_until, until)
-
-    def _prune(self, now: float) -> None:
-        self.chat_free = {chat: at for chat, at in self.chat_free.items() if at > now}
-        self.groups = {chat: sent for chat, sent in self.groups.items() if sent[-1] + 60.0 > now}
-        self._prune_at = max(1024, 2 * len(self.chat_free))
 
 
 @dataclass
@@ -188,6 +100,7 @@ class Sender:
         backoff: float = 2.0,
         idle: float = 1.0,
         settle_delay: float = 0.02,
+        monthly_quota: int | None = None,
     ) -> None:
         self.db = db
         self.transport = transport
@@ -209,6 +122,28 @@ class Sender:
         self._requests = 0
         self._writes: list[tuple[Op | int, asyncio.Future[Any]]] = []
         self._write_lock = asyncio.Lock()
+        self.monthly_quota = monthly_quota
+        self._month = (self._origin.year, self._origin.month)
+        self._sent_in_month = 0
+
+    @classmethod
+    def for_channel(
+        cls, db: Database, channel: Channel, transport: Transport, **options: Any
+    ) -> Sender:
+        """A sender keeping to the rates and the quota the channel declares."""
+        rates = channel.rates
+        if rates is None:
+            raise ValueError(f"nothing is sent on {channel.name} on its own")
+        return cls(
+            db,
+            transport,
+            channel=channel.name,
+            rate=rates.per_second,
+            per_chat_interval=rates.per_chat_interval,
+            group_per_minute=rates.group_per_minute,
+            monthly_quota=rates.monthly_quota,
+            **options,
+        )
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -236,13 +171,16 @@ class Sender:
         if self._stopping():
             return 0
         now = self.clock()
+        limit = self._quota_left(now)
+        if limit == 0:
+            return 0
         async with self.db.session() as session:
             recovered = await outbox.recover(
                 session, now=now, lease=self.lease, max_attempts=self.max_attempts
             )
             # Queued for someone who had blocked the bot already: settled, not kept for later.
             await outbox.settle_unreachable(session)
-            batch = await outbox.claim(session, channel=self.channel, now=now, limit=self.batch)
+            batch = await outbox.claim(session, channel=self.channel, now=now, limit=limit)
         if recovered:
             log.warning("%d messages a stopped sender had claimed are queued again", recovered)
         if not batch:
@@ -309,7 +247,7 @@ class Sender:
 
     # --- one message ----------------------------------------------------------------------------
 
-    async def _send(self, message: Claimed, request: _Request, work: _Round) -> None:
+    async def _send(self, message: Claimed, request: Request, work: _Round) -> None:
         error: Exception | None = None
         try:
             await self.transport(message.chat_id, message.payload)
@@ -324,6 +262,7 @@ class Sender:
         now = self._now()
         match error:
             case None:
+                self._sent_in_month += 1
                 await self._write(message.id)
                 work.settled += 1
             case RetryLater(seconds=seconds):
@@ -417,6 +356,15 @@ class Sender:
                     done.set_result(result)
                 return
 
+    def _quota_left(self, now: datetime) -> int:
+        """The batch, within what the monthly quota leaves. Counted by this sender (UTC months):
+        a restart counts afresh, so a channel with a quota declares it with a margin."""
+        if self.monthly_quota is None:
+            return self.batch
+        if (now.year, now.month) != self._month:
+            self._month, self._sent_in_month = (now.year, now.month), 0
+        return max(0, min(self.batch, self.monthly_quota - self._sent_in_month))
+
     # --- time -----------------------------------------------------------------------------------
 
     def _now(self) -> float:
@@ -449,48 +397,3 @@ class Sender:
         finally:
             for wait in waits:
                 wait.cancel()
-
-
-def telegram_transport(bot: Any) -> Transport:
-    """Send with a python-telegram-bot `Bot` and translate its errors. Use a plain Bot (no
-    AIORateLimiter): the Sender paces itself."""
-    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-    from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
-
-    from bot.telegram_channel import chunks
-
-    async def send(chat_id: str, payload: dict[str, Any]) -> None:
-        choices = payload.get("choices") or []
-        markup = (
-            InlineKeyboardMarkup(
-                [
-                    [InlineKeyboardButton(c["label"], callback_data=c["data"]) for c in row]
-                    for row in choices
-                ]
-            )
-            if choices
-            else None
-        )
-        parts = chunks(payload["text"])
-        try:
-            if payload.get("photo"):  # a digest's chart, base64 PNG, before its text
-                await bot.send_photo(chat_id=chat_id, photo=base64.b64decode(payload["photo"]))
-            for i, part in enumerate(parts):
-                last = i == len(parts) - 1
-                await bot.send_message(
-                    chat_id=chat_id, text=part, reply_markup=markup if last else None
-                )
-        except RetryAfter as error:
-            with warnings.catch_warnings():  # PTB 22 warns that the int will become a timedelta
-                warnings.simplefilter("ignore")
-                wait = error.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise RetryLater(seconds) from error
-        except Forbidden as error:
-            raise Unreachable(str(error)) from error
-        except (BadRequest, ChatMigrated) as error:  # BadRequest before NetworkError, its base
-            raise Rejected(str(error)) from error
-        except TelegramError as error:  # TimedOut, NetworkError (5xx included) and the rest
-            raise Transient(f"{type(error).__name__}: {error}") from error
-
-    return send

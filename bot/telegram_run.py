@@ -24,14 +24,10 @@ from telegram.ext import Application
 
 from bot import http
 from bot.config import Settings
-from bot.telegram_channel import (
-    ALLOWED_UPDATES,
-    build_application,
-    post_init,
-    start_sender,
-    stop_jobs,
-    stop_sender,
-)
+from bot.telegram.adapter import ALLOWED_UPDATES
+from bot.telegram.app import build_application, post_init
+from bot.telegram.jobs import stop_jobs
+from bot.telegram.outbox import start_sender, stop_sender
 from handlers.core.router import Core
 
 log = logging.getLogger(__name__)

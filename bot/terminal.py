@@ -1,5 +1,6 @@
-"""`dvk chat`: the same conversations in a terminal. Buttons become numbered options; messages
-the bot queued for this person (outbox) are shown before each prompt."""
+"""`dvk chat`: the same conversations in a terminal. It has no buttons and no edits: the shared
+fallback (bot/delivery.py) numbers the options; messages the bot queued for this person (outbox)
+are shown before each prompt, through the same delivery."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from bot.channels import TERMINAL, channels_of
+from bot.delivery import NO_MESSAGE_ID, ChatId, Output, marked, messages_of
 from handlers.admin import broadcast
 from handlers.core.jobs import Job, Throttle, run_job
 from handlers.core.router import Core
@@ -17,12 +20,52 @@ from handlers.core.types import Choice, Inbound, Outbound
 from storage import outbox
 from storage.records.people import find_identity
 
-CHANNEL = "terminal"
+CHANNEL = TERMINAL
 
 
-async def read_local_file(path: str) -> bytes:
-    """A file "sent" in the terminal is a path on this machine (see `TerminalChat.attach`)."""
-    return await asyncio.to_thread(Path(path).read_bytes)
+class TerminalOutput(Output):
+    """Printed lines; a file is written to this directory, as nothing is attached here."""
+
+    def __init__(self, chat: TerminalChat) -> None:
+        core = chat.core
+
+        async def track(key: str, chat_id: str, message_id: str) -> None:
+            # Nothing is edited in a terminal: a changed progress is printed again later.
+            await core.track_message(key, CHANNEL, chat_id, message_id)
+
+        super().__init__(channels_of(core)[CHANNEL].capabilities, texts=core.texts, track=track)
+        self.chat = chat
+
+    async def deliver(self, chat_id: ChatId, message: Outbound) -> None:
+        self.chat.out("")
+        await super().deliver(chat_id, message)
+
+    async def send_text(self, chat_id: ChatId, text: str, choices: list[list[Choice]]) -> str:
+        self.chat.out(text)
+        return NO_MESSAGE_ID
+
+    async def send_document(self, chat_id: ChatId, name: str, content: bytes) -> None:
+        self.chat.out(f"[tệp / file: {await asyncio.to_thread(_write, name, content)}]")
+
+    async def send_file(self, chat_id: ChatId, name: str, path: Path) -> None:
+        self.chat.out(f"[tệp / file: {await asyncio.to_thread(_copy, path, name)}]")
+
+    async def send_photo(self, chat_id: ChatId, photo: bytes) -> None:
+        self.chat.out(f"[ảnh / picture: {len(photo):,} bytes]")
+
+    def offer(self, chat_id: ChatId, options: list[Choice], free_text: bool) -> None:
+        self.chat.options = options
+        self.chat.free_text = free_text
+
+
+def _write(name: str, content: bytes) -> Path:
+    Path(name).write_bytes(content)
+    return Path(name).resolve()
+
+
+def _copy(path: Path, name: str) -> Path:
+    shutil.copyfile(path, name)
+    return Path(name).resolve()
 
 
 class TerminalChat:
@@ -32,32 +75,12 @@ class TerminalChat:
         self.out = out
         self.options: list[Choice] = []
         self.free_text = False
-        core.config.invite_links.setdefault(CHANNEL, lambda code: f"/start {code}")
-        core.config.fetch_file.setdefault(CHANNEL, read_local_file)
+        channels_of(core).require_complete(CHANNEL)
+        self.output = TerminalOutput(self)
 
-    def show(self, messages: list[Outbound]) -> None:
+    async def show(self, messages: list[Outbound]) -> None:
         for message in messages:
-            self.out("")
-            if message.document is not None:
-                # No attachments in a terminal: the file is written beside it.
-                name, content = message.document
-                Path(name).write_bytes(content)
-                self.out(f"[tệp / file: {Path(name).resolve()}]")
-            if message.document_file is not None:
-                name, path = message.document_file
-                shutil.copyfile(path, name)
-                self.out(f"[tệp / file: {Path(name).resolve()}]")
-            self.out(message.text)
-            if message.photo is not None:
-                self.out("[ảnh / picture]")
-            numbered = [choice for row in message.choices for choice in row]
-            if numbered:
-                self.options = numbered
-                self.free_text = message.free_text
-                # Where a typed number is an answer, options are picked with "#N".
-                mark = "#" if message.free_text else ""
-                for i, choice in enumerate(numbered, 1):
-                    self.out(f"  [{mark}{i}] {choice.label}")
+            await self.output.deliver(self.person, message)
 
     async def queued(self) -> None:
         """Messages the bot queued for this person. Someone sitting at the terminal is reading
@@ -78,10 +101,7 @@ class TerminalChat:
                     session, message_id=message_id, status=outbox.SENT, now=self.core.clock()
                 )
         for _, _, payload in mine:
-            choices = [[Choice(c["label"], c["data"]) for c in row] for row in payload["choices"]]
-            if payload.get("photo"):
-                self.out(f"[ảnh / picture: {len(payload['photo']) * 3 // 4:,} bytes]")
-            self.show([Outbound("🔔 " + payload["text"], choices)])
+            await self.show(marked(messages_of(payload), "🔔 "))
 
     def attach(self, line: str) -> Inbound | None:
         """A line "@PATH" sends the local file at PATH, as a document is sent in Telegram."""
@@ -122,11 +142,7 @@ class TerminalChat:
         result = await self.core.handle(inbound)
         if result.notice:
             self.out(f"({result.notice})")
-        self.show(result.messages)
-        for message in result.messages:
-            if message.track is not None:
-                # Nothing is edited in a terminal: a changed progress is printed again later.
-                await self.core.track_message(message.track, CHANNEL, self.person, "-")
+        await self.show(result.messages)
         for job in result.jobs:
             await self.run_job(job)
         await self.queued()
@@ -135,15 +151,15 @@ class TerminalChat:
     async def run_job(self, job: Job) -> None:
         """A background job (an export) run to its end: one person at a terminal waits for it,
         reading its progress line by line; a file it sends is written to this directory."""
-        self.show([Outbound(job.first)])
+        await self.show([Outbound(job.first)])
         throttle = Throttle()
 
         async def progress(text: str, fraction: float) -> None:
             if throttle.due(fraction):
-                self.out(text)
+                await self.output.edit(self.person, NO_MESSAGE_ID, text)
 
         async def deliver(messages: list[Outbound]) -> None:
-            self.show(messages)
+            await self.show(messages)
 
         await run_job(self.core, job, progress=progress, deliver=deliver)
 
@@ -153,7 +169,7 @@ class TerminalChat:
             self.core.db, self.core.texts, self.core.clock(), channel=CHANNEL, chat_id=self.person
         )
         for edit in edits:
-            self.show([Outbound(edit.text)])
+            await self.show([Outbound(edit.text)])
 
     async def run(self, stdin: TextIO, prompt: Callable[[], None]) -> None:
         await self.queued()

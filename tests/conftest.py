@@ -120,7 +120,7 @@ def api() -> RecordingRequest:
 
 @pytest.fixture
 async def app(settings: Settings, core, api: RecordingRequest) -> AsyncIterator:  # type: ignore[no-untyped-def]
-    from bot.telegram_channel import build_application, post_init
+    from bot.telegram.app import build_application, post_init
 
     application = build_application(settings, core, request=api)
     # The outbox sender paces itself on the core's clock; here its waits move the test clock.

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.telegram_channel import flush_outbox, run_broadcast_progress, sender_of
+from bot.telegram.outbox import flush_outbox, sender_of
+from bot.telegram.schedule import run_broadcast_progress
 from bot.terminal import TerminalChat
 from handlers.admin import broadcast
 from language.texts import Texts

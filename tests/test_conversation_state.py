@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.demo import seed
-from bot.telegram_channel import build_application
+from bot.telegram.app import build_application
 from storage.models import Conversation, Model
 from tests.botapi import ChatClient, RecordingRequest
 from tests.test_registration import join

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.demo import seed
-from bot.telegram_channel import flush_outbox, run_digests
+from bot.telegram.outbox import flush_outbox
+from bot.telegram.schedule import run_digests
 from storage.models import OutboxMessage
 from tests.conftest import ADMIN_ID
 from tests.test_registration import join, register_quickly

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 
-from bot.telegram_channel import flush_outbox, run_digests
+from bot.telegram.outbox import flush_outbox
+from bot.telegram.schedule import run_digests
 from handlers.admin import statistics
 from handlers.coordinator import digest
 from storage.db import Database

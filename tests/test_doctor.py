@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from bot.cli import main
 from bot.demo import seed
-from bot.telegram_channel import flush_outbox
+from bot.telegram.outbox import flush_outbox
 from storage import outbox
 from storage.models import AuditEntry, Identity, Invite, Membership, Model, OutboxMessage, Unit
 from storage.records.invites import create_invite

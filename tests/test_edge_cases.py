@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import seed
-from bot.telegram_channel import flush_outbox, post_init
+from bot.telegram.app import post_init
+from bot.telegram.outbox import flush_outbox
 from storage.models import Campaign, Conversation, Identity, Membership, Model, Unit
 from storage.records.people import add_membership, find_identity
 from storage.records.units import add_unit, unit_by_code
@@ -115,7 +116,7 @@ async def test_a_failing_command_menu_does_not_stop_the_bot(
                 return 400, json.dumps(body).encode()
             return await super().do_request(url, method, request_data, *args, **kwargs)
 
-    from bot.telegram_channel import build_application
+    from bot.telegram.app import build_application
 
     api = MenuFails()
     app = build_application(settings, core, request=api)

@@ -495,7 +495,7 @@ async def test_a_failed_export_is_reported(data, chat, app, api, monkeypatch):
 
 
 async def test_a_file_too_big_for_telegram_is_not_sent(data, chat, app, api, monkeypatch):
-    from bot import telegram_channel
+    from bot.telegram import delivery as telegram_channel
 
     monkeypatch.setattr(telegram_channel, "UPLOAD_LIMIT_MB", 0)
     await chat(ADMIN_ID, "Quản trị").send("/xuatexcel")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import seed
-from bot.telegram_channel import flush_outbox
+from bot.telegram.outbox import flush_outbox
 from storage.models import Evaluation, Member, Model, OutboxMessage
 from tests.test_registration import MEMBER_ID, join, register_quickly
 from tests.test_reports import report

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot.demo import seed
-from bot.telegram_channel import flush_outbox
+from bot.telegram.outbox import flush_outbox
 from storage.models import (
     AuditEntry,
     Conversation,

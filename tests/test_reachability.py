@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import seed
-from bot.telegram_channel import flush_outbox
+from bot.telegram.outbox import flush_outbox
 from storage import outbox
 from storage.models import Identity, Member, Model, OutboxMessage
 from storage.records.people import add_membership, find_identity, get_or_create_identity

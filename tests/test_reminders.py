@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import seed
-from bot.telegram_channel import flush_outbox, run_sweep
+from bot.telegram.outbox import flush_outbox
+from bot.telegram.schedule import run_sweep
 from storage import outbox
 from storage.models import Identity, Member, Model, OutboxMessage
 from tests.test_registration import MEMBER_ID, join, register_quickly

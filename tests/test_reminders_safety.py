@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
-from bot.telegram_channel import flush_outbox, run_sweep
+from bot.telegram.outbox import flush_outbox
+from bot.telegram.schedule import run_sweep
 from handlers.member import reminders
 from storage.models import Conversation, Identity, Model, OutboxMessage
 from tests.test_registration import MEMBER_ID, join, register_quickly

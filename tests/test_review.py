@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.demo import seed
-from bot.telegram_channel import flush_outbox
+from bot.telegram.outbox import flush_outbox
 from storage.models import AuditEntry, Model
 from storage.records.invites import create_invite
 from storage.records.units import unit_by_code

@@ -18,15 +18,15 @@ from sqlalchemy import func, select
 from telegram import Bot
 from telegram.error import TimedOut
 
+from bot.pacing import CATCH_UP
 from bot.sender import (
-    CATCH_UP,
     Rejected,
     RetryLater,
     Sender,
     Transient,
     Unreachable,
-    telegram_transport,
 )
+from bot.telegram.delivery import telegram_transport
 from storage import outbox
 from storage.models import Identity, Member, OutboxMessage
 from tests.botapi import RecordingRequest

@@ -26,7 +26,8 @@ from telegram.request import RequestData
 
 from bot.config import Settings
 from bot.http import MAX_BODY, make_app
-from bot.telegram_channel import ALLOWED_UPDATES, build_application
+from bot.telegram.adapter import ALLOWED_UPDATES
+from bot.telegram.app import build_application
 from bot.telegram_run import open_webhook, serve, webhook_route
 from handlers.core.router import Core
 from language.texts import Texts

@@ -128,7 +128,7 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
         size = _megabytes(inbound.file_size)
         await again("import-too-big", file=name, size=size, max=MAX_FILE_MB)
         return
-    fetch = ctx.config.fetch_file.get(inbound.channel)
+    fetch = ctx.config.channels.file_fetcher(inbound.channel)
     if fetch is None:
         await again("import-no-download")
         return

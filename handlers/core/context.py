@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +17,35 @@ from storage.models import Identity, Member, Membership
 from storage.periods import QuietHours
 from storage.records.people import memberships_of
 
+Fetch = Callable[[str], Awaitable[bytes]]
 
-@dataclass
+
+class Channels(Protocol):
+    """What the core asks of the channels (bot/channels.py holds their descriptions, complete
+    before the first update is handled)."""
+
+    def invite_link(self, channel: str, code: str) -> str:
+        """How an invite code becomes something a person of that channel can open."""
+        ...
+
+    def file_fetcher(self, channel: str) -> Fetch | None:
+        """How the bytes of a file someone sent (`Inbound.file_id`) are fetched; None when the
+        channel cannot."""
+        ...
+
+
+class NoChannels:
+    """No channel described: an invite is the command that redeems it, nothing is fetched."""
+
+    def invite_link(self, channel: str, code: str) -> str:
+        return f"/start {code}"
+
+    def file_fetcher(self, channel: str) -> Fetch | None:
+        return None
+
+
+# Frozen: the core is built once, complete; what channels learn at start-up goes in `channels`.
+@dataclass(frozen=True)
 class CoreConfig:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Ho_Chi_Minh"))
     language: str = "vi"
@@ -30,15 +58,11 @@ class CoreConfig:
     nudge_after: timedelta = timedelta(days=1)
     # channel -> external ids that are admins from the configuration
     bootstrap_admins: dict[str, set[str]] = field(default_factory=dict)
-    # channel -> how an invite code becomes something a person can open
-    invite_links: dict[str, Callable[[str], str]] = field(default_factory=dict)
-    # channel -> how the bytes of a file someone sent (`Inbound.file_id`) are fetched; set by
-    # the channel's adapter (Telegram downloads it, the terminal reads a local path)
-    fetch_file: dict[str, Callable[[str], Awaitable[bytes]]] = field(default_factory=dict)
+    # A read-only view of the channels' descriptions.
+    channels: Channels = field(default_factory=NoChannels)
 
     def invite_link(self, channel: str, code: str) -> str:
-        make = self.invite_links.get(channel)
-        return make(code) if make else f"/start {code}"
+        return self.channels.invite_link(channel, code)
 
 
 @dataclass

@@ -1,0 +1,170 @@
+"""The registry of channel descriptions: per channel what it can show, how an invite becomes a
+link, how a received file is fetched and how fast the outbox may send. Built with the core;
+values only known at start-up (the Telegram bot's username) are filled in before the first
+update is handled, and the core reads them through the `Channels` view (handlers/core/context).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.config import Settings
+from handlers.core.context import Fetch
+
+if TYPE_CHECKING:
+    from handlers.core.router import Core
+
+TELEGRAM = "telegram"
+TERMINAL = "terminal"
+FETCH = "fetch"  # a start-up value that is the channel's way of fetching files
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    buttons: bool  # inline buttons; without them choices become numbered options
+    edits: bool  # a sent message can be changed (progress is edited in, not sent anew)
+    documents: bool  # files can be sent
+    photo_bytes: bool  # a picture can be uploaded
+    photo_url: bool  # a picture can be sent as a public URL the platform fetches
+    text_limit: int | None  # characters in one message; None: no limit
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What the outbox sender keeps to on this channel."""
+
+    per_second: float
+    per_chat_interval: float = 1.0
+    group_per_minute: int = 20
+    # The platform's limit for replies and outbox together, when it has one.
+    overall: float | None = None
+    # Messages a calendar month (a free plan's quota), when the platform counts them.
+    monthly_quota: int | None = None
+
+
+@dataclass
+class Channel:
+    name: str
+    capabilities: Capabilities
+    # How an invite code becomes a link: a template of `code` and the start-up values.
+    invite: str
+    # None: nothing is sent on this channel on its own (the terminal reads its queue itself).
+    rates: Rates | None = None
+    fetch: Fetch | None = None
+    # What start-up must fill in before the first update: names of `values`, or FETCH.
+    startup: tuple[str, ...] = ()
+    values: dict[str, str] = field(default_factory=dict)
+
+    def missing(self) -> list[str]:
+        return [
+            name
+            for name in self.startup
+            if (self.fetch is None if name == FETCH else name not in self.values)
+        ]
+
+    def invite_link(self, code: str) -> str:
+        if self.missing():
+            raise ChannelNotReady(self.name, self.missing())
+        return self.invite.format(code=code, **self.values)
+
+
+class ChannelNotReady(RuntimeError):
+    def __init__(self, name: str, missing: list[str]) -> None:
+        super().__init__(f"channel {name} is not started: {', '.join(missing)} not known yet")
+
+
+class Registry:
+    """Every channel this process serves. Implements the core's `Channels` view."""
+
+    def __init__(self, channels: Iterable[Channel]) -> None:
+        self._channels = {channel.name: channel for channel in channels}
+
+    def __getitem__(self, name: str) -> Channel:
+        return self._channels[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._channels
+
+    def names(self) -> list[str]:
+        return list(self._channels)
+
+    def start(self, name: str, *, fetch: Fetch | None = None, **values: str) -> None:
+        """Fill in what a channel learned at start-up (before polling or the webhook begins)."""
+        channel = self._channels[name]
+        if fetch is not None:
+            channel.fetch = fetch
+        channel.values.update(values)
+
+    def missing(self) -> list[str]:
+        return [f"{c.name}.{name}" for c in self._channels.values() for name in c.missing()]
+
+    def require_complete(self, *names: str) -> None:
+        """Raises unless these channels (all by default) are fully described: a process calls
+        it for the channels it serves before it takes their first update."""
+        for channel in (self._channels[name] for name in names or self._channels):
+            if channel.missing():
+                raise ChannelNotReady(channel.name, channel.missing())
+
+    # --- the core's view (handlers.core.context.Channels) ----------------------------------------
+
+    def invite_link(self, channel: str, code: str) -> str:
+        if channel not in self._channels:
+            return f"/start {code}"
+        return self._channels[channel].invite_link(code)
+
+    def file_fetcher(self, channel: str) -> Fetch | None:
+        found = self._channels.get(channel)
+        return found.fetch if found is not None else None
+
+
+async def read_local_file(path: str) -> bytes:
+    """A file "sent" in the terminal is a path on this machine (see `TerminalChat.attach`)."""
+    return await asyncio.to_thread(Path(path).read_bytes)
+
+
+# Telegram: inline buttons, edits, documents, photos uploaded or by URL; 4.096 characters a
+# message, with a margin for what python-telegram-bot counts differently.
+TELEGRAM_CAPABILITIES = Capabilities(
+    buttons=True, edits=True, documents=True, photo_bytes=True, photo_url=True, text_limit=4000
+)
+# The terminal: files are written beside it, a picture is announced by its size.
+TERMINAL_CAPABILITIES = Capabilities(
+    buttons=False, edits=False, documents=True, photo_bytes=True, photo_url=False, text_limit=None
+)
+
+
+def telegram(settings: Settings) -> Channel:
+    return Channel(
+        name=TELEGRAM,
+        capabilities=TELEGRAM_CAPABILITIES,
+        invite="https://t.me/{username}?start={code}",
+        # Telegram allows about 30 messages/s overall, 1/s per chat, 20/min per group.
+        rates=Rates(per_second=settings.send_rate, overall=30),
+        # The bot's username comes from getMe; files are downloaded by that bot.
+        startup=("username", FETCH),
+    )
+
+
+def terminal() -> Channel:
+    return Channel(
+        name=TERMINAL,
+        capabilities=TERMINAL_CAPABILITIES,
+        invite="/start {code}",
+        fetch=read_local_file,
+    )
+
+
+def registry(settings: Settings) -> Registry:
+    return Registry([telegram(settings), terminal()])
+
+
+def channels_of(core: Core) -> Registry:
+    """The registry behind a core built by bot/runtime.py."""
+    found = core.config.channels
+    if not isinstance(found, Registry):
+        raise TypeError(f"the core was built without a channel registry: {found!r}")
+    return found
