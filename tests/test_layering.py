@@ -21,7 +21,6 @@ MAX_MODULES = 20
 STILL_LONG: dict[str, int] = {
     "bot/telegram_channel.py": 524,
     "bot/sender.py": 496,
-    "handlers/member/registration.py": 501,
     "handlers/core/router.py": 616,
     "storage/queries.py": 748,
     "excel/export.py": 507,
@@ -99,3 +98,48 @@ def test_folders_stay_small(package):
         and (count := len(list(folder.glob("*.py")))) > MAX_MODULES
     }
     assert crowded == {}
+
+
+# Inside `handlers/`, rooms by whom they serve: a role's package builds on the core, the form
+# engine and the shared views and permissions, never on another role's package, so that what two
+# roles both show or check lives once, in `shared/`. The router (in `core/`) is the one module
+# that knows every role: it sends each command to its room.
+ROLES = ("member", "coordinator", "admin")
+BENEATH_ROLES = ("forms", "shared")
+
+
+def handlers_packages_imported(path: Path) -> set[str]:
+    """The `handlers` sub-packages a module imports (`handlers.member.reports` -> "member")."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+            if node.module == "handlers":
+                modules = [f"handlers.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {m.split(".")[1] for m in modules if m.startswith("handlers.")}
+    return found
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_role_builds_on_no_other_role(role):
+    others = set(ROLES) - {role}
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(handlers_packages_imported(path) & others)
+        for path in product_modules(f"handlers/{role}")
+        if handlers_packages_imported(path) & others
+    }
+    assert offenders == {}
+
+
+@pytest.mark.parametrize("package", BENEATH_ROLES)
+def test_shared_rooms_know_no_role(package):
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(handlers_packages_imported(path) & set(ROLES))
+        for path in product_modules(f"handlers/{package}")
+        if handlers_packages_imported(path) & set(ROLES)
+    }
+    assert offenders == {}

@@ -14,7 +14,7 @@ from handlers.shared.charts import drawn, fields_chart
 from language import vn
 from storage import queries, rules
 from storage.models import Campaign
-from storage.stats import Indicator, OrganisationStats, organisation_stats
+from storage.stats import OrganisationStats, organisation_stats
 
 LEVELS = ("excellent", "done", "not_done")
 
@@ -174,25 +174,6 @@ def stats_text(
                 )
             )
     return "\n".join(lines)
-
-
-def indicator_line(t: Callable[..., str], item: Indicator) -> str:
-    """ "• nhà đại đoàn kết: 3/5 căn (60%)", or "• nhà đại đoàn kết: 3 căn" without a target."""
-    if not item.target:
-        return "• " + t(
-            "stats-outcome-no-target",
-            indicator=item.name,
-            done=vn.format_number(item.achieved),
-            unit=item.unit,
-        )
-    return t(
-        "progress-line",
-        indicator=item.name,
-        done=vn.format_number(item.achieved),
-        target=vn.format_number(item.target),
-        unit=item.unit,
-        percent=vn.format_number(round(item.achieved / item.target * 100)),
-    )
 
 
 def stats_chart(t: Callable[..., str], stats: OrganisationStats) -> bytes | None:

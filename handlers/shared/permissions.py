@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.core.context import Ctx
 from storage import queries
+from storage.models import Model
 
 
 async def reviewable_units(ctx: Ctx) -> set[int] | None:
@@ -11,3 +12,14 @@ async def reviewable_units(ctx: Ctx) -> set[int] | None:
     if await ctx.is_admin():
         return None
     return await queries.coordinated_unit_ids(ctx.session, member_id=ctx.member.id)
+
+
+async def may_decide_on(ctx: Ctx, model: Model | None) -> bool:
+    """A reviewer of the model's unit, and not its owner: nobody approves, returns, rejects or
+    evaluates their own model."""
+    units = await reviewable_units(ctx)
+    return (
+        model is not None
+        and model.owner_id != ctx.member.id
+        and (units is None or model.unit_id in units)
+    )
