@@ -1,8 +1,8 @@
-"""The export: the movement's records in the workbook layout of `storage/workbook.py`, so that an
+"""The export: the movement's records in the workbook layout of `excel/layout.py`, so that an
 export imports back (here or in another installation), plus a summary sheet per unit.
 
 Built for hundreds of thousands of rows in flat memory: openpyxl's write-only workbook writes
-each row to a temporary file as it comes (`storage/xlsx_stream.py`), and the rows are streamed
+each row to a temporary file as it comes (`excel/sheet_writer.py`), and the rows are streamed
 from the database in chunks (`yield_per`: a server-side cursor on PostgreSQL, fetchmany on
 SQLite); only the small tables (units, campaigns, fields) are held in memory."""
 
@@ -20,9 +20,8 @@ from openpyxl import Workbook
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from excel.stream import SheetWriter, number
-from excel.summary import SUMMARY_HEADERS, SUMMARY_TOTAL, UnitFigures, unit_figures
-from excel.workbook import (
+from excel.export_summary import SUMMARY_HEADERS, SUMMARY_TOTAL, UnitFigures, unit_figures
+from excel.layout import (
     CADENCE_LABELS,
     CAMPAIGN_OPTIONAL_HEADERS,
     COMMENDATION_STATUS_VALUES,
@@ -35,6 +34,7 @@ from excel.workbook import (
     SUMMARY_SHEET,
     TARGETS_SHEET,
 )
+from excel.sheet_writer import SheetWriter, number
 from storage import rules
 from storage.models import (
     Campaign,

@@ -1,7 +1,7 @@
 """Import paper records from the workbook: all or nothing, and idempotent.
 
-The rows (`storage/workbook_rows.py`) are checked against each other and against the database
-first (`storage/workbook_check.py`); only a clean file is written, in the caller's unit of work.
+The rows (`excel/rows.py`) are checked against each other and against the database
+first (`excel/check.py`); only a clean file is written, in the caller's unit of work.
 Everything is matched by its natural key (campaigns, units and models by code; targets by model
 and indicator; reports by model and reporting period; report values by report and target;
 conferences by unit and campaign; commendations by model and level) and set to what the file

@@ -1,4 +1,4 @@
-"""Read the import workbook (the layout of `storage/workbook.py`) into typed rows.
+"""Read the import workbook (the layout of `excel/layout.py`) into typed rows.
 
 No database here. A cell that cannot be read becomes a :class:`Problem` naming its sheet, row and
 column; its row is still returned, with None in that place, so that the rows of other sheets
@@ -14,18 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from excel.limits import RowCounter, WorkbookLimits, open_workbook
-from excel.units_import import (
-    CODE_MAX,
-    CODE_RE,
-    ImportFileError,
-    Problem,
-    UnitRow,
-    cell_text,
-    header_key,
-    unreadable_problem,
-)
-from excel.workbook import (
+from excel.layout import (
     ALLOWED,
     CADENCE_LABELS,
     CAMPAIGN_OPTIONAL_HEADERS,
@@ -37,6 +26,17 @@ from excel.workbook import (
     SHEETS,
     TARGETS_SHEET,
     continued_sheet,
+)
+from excel.limits import RowCounter, WorkbookLimits, open_workbook
+from excel.units_import import (
+    CODE_MAX,
+    CODE_RE,
+    ImportFileError,
+    Problem,
+    UnitRow,
+    cell_text,
+    header_key,
+    unreadable_problem,
 )
 from language.vietnamese import InputError, parse_date, parse_number
 from storage.rules import DECIDED, DRAFT

@@ -234,7 +234,7 @@ async def send_template(ctx: Ctx) -> None:
     if not await ctx.is_admin():
         ctx.say("error-not-allowed")
         return
-    from excel.workbook import template_bytes
+    from excel.layout import template_bytes
     from handlers.core.types import Outbound
 
     ctx.result.messages.append(
