@@ -23,9 +23,6 @@ STILL_LONG: dict[str, int] = {
     "bot/sender.py": 496,
     "handlers/core/router.py": 616,
     "storage/queries.py": 748,
-    "excel/export.py": 507,
-    "excel/rows.py": 515,
-    "excel/records_import.py": 517,
 }
 
 
