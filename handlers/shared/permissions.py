@@ -1,4 +1,5 @@
-"""Who may act on which units: checked in the database at the moment of the action."""
+"""Who may act on which units and models, for the coordinators' and the admins' screens alike:
+checked in the database at the moment of the action."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from storage.models import Model
 
 
 async def reviewable_units(ctx: Ctx) -> set[int] | None:
-    """Units whose join requests this person may decide; None for all (admin)."""
+    """Units whose registrations, join requests and invites this person may decide; None for all
+    (admin)."""
     if await ctx.is_admin():
         return None
     return await queries.coordinated_unit_ids(ctx.session, member_id=ctx.member.id)
