@@ -4,7 +4,11 @@ export imports back (here or in another installation), plus a summary sheet per 
 Built for hundreds of thousands of rows in flat memory: openpyxl's write-only workbook writes
 each row to a temporary file as it comes (`excel/sheet_writer.py`), and the rows are streamed
 from the database in chunks (`yield_per`: a server-side cursor on PostgreSQL, fetchmany on
-SQLite); only the small tables (units, campaigns, fields) are held in memory."""
+SQLite); only the small tables (units, campaigns, fields) are held in memory.
+
+Here: the run (`ExportRun`) and the sheets of registrations, units, campaigns, conferences,
+commendations and targets; the sheets of what reports said are in `excel/export_reports.py`, the
+summary's figures in `excel/export_summary.py`."""
 
 from __future__ import annotations
 
