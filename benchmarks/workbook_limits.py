@@ -6,7 +6,7 @@ the one that took the bot to 1 GB of memory for 70 s. It is written with streami
 building it holds one chunk of the text at a time.
 
 The real workbook has --rows rows (200.000 by default) in the import layout, written by the
-export's own sheet writer (`storage/xlsx_stream.py`), as `dvk export` makes them: one campaign,
+export's own sheet writer (`excel/sheet_writer.py`), as `dvk export` makes them: one campaign,
 90 units, a quarter of the rows registrations, the rest their results (three months each).
 
     python -m benchmarks.workbook_limits [--rows 200000] [--bomb-mb 1024] [--method lzma|deflate]
@@ -46,7 +46,7 @@ METHODS = {"lzma": zipfile.ZIP_LZMA, "deflate": zipfile.ZIP_DEFLATED}
 
 def build_bomb(path: Path, unpacked_mb: int, method: int) -> None:
     """The template workbook with a shared-strings part of `unpacked_mb` of repeated text."""
-    from excel.workbook import template_bytes
+    from excel.layout import template_bytes
 
     base = zipfile.ZipFile(io.BytesIO(template_bytes()))
     one = "<si><t>Dân vận khéo — bom giải nén </t></si>".encode()
@@ -73,8 +73,8 @@ def build_real(path: Path, rows: int) -> int:
     """A workbook of `rows` data rows in the import layout; returns the rows written."""
     from openpyxl import Workbook
 
-    from excel.stream import SheetWriter, number
-    from excel.workbook import REGISTRATION_STATUS_HEADER, SHEETS
+    from excel.layout import REGISTRATION_STATUS_HEADER, SHEETS
+    from excel.sheet_writer import SheetWriter, number
 
     headers = {name: list(h) for name, h, _ in SHEETS}
     book = Workbook(write_only=True)

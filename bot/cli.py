@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         case "demo-seed":
             return asyncio.run(demo_seed(settings.database_url))
         case "template":
-            from excel.workbook import template_bytes
+            from excel.layout import template_bytes
 
             args.file.write_bytes(template_bytes())
             print(f"written: {args.file}")

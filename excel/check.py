@@ -1,5 +1,5 @@
 """Check the rows of an import workbook against each other and against the database: every
-problem, in sheet and row order, before anything is written (`storage/workbook_import.py`)."""
+problem, in sheet and row order, before anything is written (`excel/records_import.py`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from excel.layout import LEVEL_VALUES
 from excel.rows import (
     CAMPAIGNS,
     COMMENDATIONS,
@@ -24,7 +25,6 @@ from excel.rows import (
     loose_key,
 )
 from excel.units_import import Problem, validate_unit_rows
-from excel.workbook import LEVEL_VALUES
 from storage.models import Campaign, Field, Member, Model, Unit
 from storage.periods import MONTHLY, period_containing
 from storage.stats import indicator_key

@@ -1,10 +1,14 @@
-"""The export: the movement's records in the workbook layout of `storage/workbook.py`, so that an
+"""The export: the movement's records in the workbook layout of `excel/layout.py`, so that an
 export imports back (here or in another installation), plus a summary sheet per unit.
 
 Built for hundreds of thousands of rows in flat memory: openpyxl's write-only workbook writes
-each row to a temporary file as it comes (`storage/xlsx_stream.py`), and the rows are streamed
+each row to a temporary file as it comes (`excel/sheet_writer.py`), and the rows are streamed
 from the database in chunks (`yield_per`: a server-side cursor on PostgreSQL, fetchmany on
-SQLite); only the small tables (units, campaigns, fields) are held in memory."""
+SQLite); only the small tables (units, campaigns, fields) are held in memory.
+
+Here: the run (`ExportRun`) and the sheets of registrations, units, campaigns, conferences,
+commendations and targets; the sheets of what reports said are in `excel/export_reports.py`, the
+summary's figures in `excel/export_summary.py`."""
 
 from __future__ import annotations
 
@@ -20,9 +24,9 @@ from openpyxl import Workbook
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from excel.stream import SheetWriter, number
-from excel.summary import SUMMARY_HEADERS, SUMMARY_TOTAL, UnitFigures, unit_figures
-from excel.workbook import (
+from excel.export_reports import report_answers, results, results_query
+from excel.export_summary import SUMMARY_HEADERS, SUMMARY_TOTAL, UnitFigures, unit_figures
+from excel.layout import (
     CADENCE_LABELS,
     CAMPAIGN_OPTIONAL_HEADERS,
     COMMENDATION_STATUS_VALUES,
@@ -30,11 +34,11 @@ from excel.workbook import (
     LEVEL_VALUES,
     MODEL_STATUS_LABELS,
     REGISTRATION_STATUS_HEADER,
-    REPORT_ANSWERS_SHEET,
     SHEETS,
     SUMMARY_SHEET,
     TARGETS_SHEET,
 )
+from excel.sheet_writer import SheetWriter, number
 from storage import rules
 from storage.models import (
     Campaign,
@@ -43,8 +47,6 @@ from storage.models import (
     Field,
     Member,
     Model,
-    Report,
-    ReportValue,
     Target,
     Unit,
 )
@@ -89,17 +91,17 @@ async def export_workbook(
     if session.bind.dialect.name == "postgresql":
         # One snapshot for every sheet: a report sent meanwhile is in all of them or in none.
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    export = _Export(session, scope, timezone, progress, chunk)
+    export = ExportRun(session, scope, timezone, progress, chunk)
     await export.prepare()
     book = Workbook(write_only=True)
     await export.campaigns(book)
     await export.units(book)
     await export.registrations(book)
-    await export.results(book)
+    await results(export, book)
     await export.conferences(book)
     await export.commendations(book)
     await export.targets(book)
-    await export.report_answers(book)
+    await report_answers(export, book)
     await export.summary(book)
     # Zipping the sheets takes a while for a big export: not on the event loop.
     await asyncio.to_thread(book.save, path)
@@ -110,7 +112,9 @@ async def export_workbook(
 UnitRow = tuple[int, str, str, int | None]
 
 
-class _Export:
+class ExportRun:
+    """One export under way: its scope, its snapshot of the small tables, its counts."""
+
     def __init__(
         self,
         session: AsyncSession,
@@ -181,7 +185,7 @@ class _Export:
         counts = [
             select(func.count()).select_from(Model).where(*models),
             select(func.count()).select_from(Target).join(Model).where(*models),
-            self._results(count=True),
+            results_query(self, count=True),
             select(func.count()).select_from(Conference).where(*self.held()),
             select(func.count()).select_from(Commendation).join(Model).where(*models),
         ]
@@ -307,99 +311,6 @@ class _Export:
                 out.append(row)
             self.counts.models += len(rows)
             await self.written(len(rows))
-
-    def _results(self, *, count: bool = False) -> Select[Any]:
-        """One row per value a report gave for a target. A report without any value (only
-        possible for a model without targets) has no row: the layout has no place for it."""
-        columns: tuple[Any, ...] = (
-            (func.count(),)
-            if count
-            else (
-                Report.id,
-                Model.code,
-                Target.indicator,
-                Target.unit_of_measure,
-                ReportValue.value,
-                Report.submitted_at,
-                Report.period_start,
-                Report.period_end,
-            )
-        )
-        query = (
-            select(*columns)
-            .select_from(ReportValue)
-            .join(Report, Report.id == ReportValue.report_id)
-            .join(Target, Target.id == ReportValue.target_id)
-            .join(Model, Model.id == Report.model_id)
-            .where(*self.models())
-        )
-        if count:
-            return query
-        return query.order_by(Report.model_id, Report.period_start, Target.position, Target.id)
-
-    async def results(self, book: Workbook) -> None:
-        out = SheetWriter(book, RESULTS, HEADERS[RESULTS])
-        last_report = None
-        async for rows in self.stream(self._results()):
-            for report_id, code, indicator, measure, value, sent_at, start, end in rows:
-                # The local day it was sent, kept inside its period, so that an import puts it
-                # back in the same period (a late report may be sent after its period ended).
-                day = min(max(self.local_date(sent_at), start), end)
-                out.append(
-                    [
-                        out.text(code),
-                        out.text(indicator),
-                        out.text(measure),
-                        number(value),
-                        out.date(day),
-                    ]
-                )
-                if report_id != last_report:
-                    self.counts.reports += 1
-                    last_report = report_id
-            await self.written(len(rows))
-
-    async def report_answers(self, book: Workbook) -> None:
-        """The answers reports gave to a campaign's own questions, one row each; no sheet when
-        no exported campaign asks anything of its reports."""
-        asked = {
-            campaign.id: {q["id"]: q for q in campaign.questions or [] if q.get("form") == "report"}
-            for campaign in self.campaign_rows
-        }
-        asked = {campaign_id: found for campaign_id, found in asked.items() if found}
-        if not asked:
-            return
-        out = SheetWriter(book, REPORT_ANSWERS_SHEET[0], REPORT_ANSWERS_SHEET[1])
-        query = (
-            select(
-                Model.code,
-                Model.campaign_id,
-                Report.extra,
-                Report.submitted_at,
-                Report.period_start,
-                Report.period_end,
-            )
-            .join(Model, Model.id == Report.model_id)
-            .where(*self.models(), Model.campaign_id.in_(asked))
-            .order_by(Report.model_id, Report.period_start)
-        )
-        async for rows in self.stream(query):
-            for code, campaign_id, extra, sent_at, start, end in rows:
-                day = min(max(self.local_date(sent_at), start), end)
-                answers = (extra or {}).get("questions") or {}
-                for question_id, value in answers.items():
-                    question = asked[campaign_id].get(question_id)
-                    if question is not None:
-                        out.append(
-                            [
-                                out.text(code),
-                                out.date(day),
-                                out.text(question.get("label")),
-                                out.answer(question.get("kind", "text"), value),
-                            ]
-                        )
-            # Not in the total announced at the start (answers are few): counted as written.
-            await self.written(0)
 
     async def conferences(self, book: Workbook) -> None:
         out = SheetWriter(book, CONFERENCES, HEADERS[CONFERENCES])

@@ -1,7 +1,8 @@
 """Import paper records from the workbook: all or nothing, and idempotent.
 
-The rows (`storage/workbook_rows.py`) are checked against each other and against the database
-first (`storage/workbook_check.py`); only a clean file is written, in the caller's unit of work.
+The rows (`excel/rows.py`) are checked against each other and against the database first
+(`excel/check.py`); only a clean file is written, in the caller's unit of work (the results sheet
+by `excel/results_import.py`).
 Everything is matched by its natural key (campaigns, units and models by code; targets by model
 and indicator; reports by model and reporting period; report values by report and target;
 conferences by unit and campaign; commendations by model and level) and set to what the file
@@ -15,7 +16,7 @@ through the session.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,12 +31,12 @@ from excel.check import (
     code_key,
     fetch_in_chunks,
 )
+from excel.results_import import midnight, stored_amount, write_results
 from excel.rows import (
     CAMPAIGNS,
     COMMENDATIONS,
     CONFERENCES,
     REGISTRATIONS,
-    RESULTS,
     SHEET_ORDER,
     TARGETS,
     UNITS,
@@ -50,17 +51,12 @@ from storage.models import (
     Commendation,
     Conference,
     Model,
-    Report,
-    ReportValue,
     Target,
 )
-from storage.periods import MONTHLY, Period, period_containing
+from storage.periods import MONTHLY
 from storage.records.audit import add_audit_entry
-from storage.records.reports import refresh_achieved
 from storage.records.units import lock_units
 from storage.stats import indicator_key
-
-AMOUNT_STEP = Decimal("0.0001")  # the scale amounts are stored with (Numeric(24, 4))
 
 
 @dataclass
@@ -89,14 +85,6 @@ class WorkbookSummary:
         return any(c.added or c.updated for c in self.sheets.values())
 
 
-def _amount(value: Decimal) -> Decimal:
-    return value.quantize(AMOUNT_STEP)
-
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
 def _assign(record: object, values: dict[str, Any]) -> bool:
     """Set what differs; True when anything did."""
     changed = False
@@ -107,7 +95,9 @@ def _assign(record: object, values: dict[str, Any]) -> bool:
     return changed
 
 
-class _Writer:
+class RecordWriter:
+    """Writes a checked file's rows, sheet by sheet, and counts what each changed."""
+
     def __init__(
         self,
         session: AsyncSession,
@@ -133,7 +123,7 @@ class _Writer:
         # Rows that would change what a member registered or reported in the chat.
         self.owned: list[Problem] = []
 
-    async def _insert(self, model: type, values: list[dict[str, Any]]) -> None:
+    async def insert_rows(self, model: type, values: list[dict[str, Any]]) -> None:
         if values:
             await self.session.execute(insert(model), values)
 
@@ -146,7 +136,7 @@ class _Writer:
             self.counts[UNITS] = Counts(summary.added, summary.updated, summary.unchanged)
         await self.write_models()
         await self.write_targets()
-        await self.write_results()
+        await write_results(self)
         await self.write_conferences()
         await self.write_commendations()
         await self.session.flush()
@@ -211,7 +201,7 @@ class _Writer:
                 values |= {
                     "starts_on": max(m.registered_on, campaign.starts_on),
                     "ends_on": campaign.ends_on,
-                    "submitted_at": _midnight(m.registered_on, self.tz),
+                    "submitted_at": midnight(m.registered_on, self.tz),
                 }
             # An individual registered in the chat is named by the owner's name, not stored.
             own_name = (
@@ -242,7 +232,7 @@ class _Writer:
                 if changed:
                     model.updated_at = self.now
                 self.counts[REGISTRATIONS].count(changed)
-        await self._insert(Model, list(new.values()))
+        await self.insert_rows(Model, list(new.values()))
         for model in await fetch_in_chunks(
             self.session, new, lambda chunk: select(Model).where(Model.code.in_(chunk))
         ):
@@ -278,10 +268,10 @@ class _Writer:
         for t in self.rows.targets:
             assert t.model and t.indicator and t.measure and t.value is not None
             model = self.models[code_key(t.model)]
-            value = _amount(t.value)
+            value = stored_amount(t.value)
             target = self.targets.get((model.id, indicator_key(t.indicator, t.measure)))
             if model.owner_id is not None and (
-                target is None or _amount(Decimal(target.target_value)) != value
+                target is None or stored_amount(Decimal(target.target_value)) != value
             ):
                 # The targets of a model registered in the chat are its owner's, too.
                 self.owned.append(
@@ -292,7 +282,7 @@ class _Writer:
                 add(model, t.indicator, t.measure, value)
                 self.counts[TARGETS].count(None)
             else:
-                same = _amount(Decimal(target.target_value)) == value
+                same = stored_amount(Decimal(target.target_value)) == value
                 if not same:
                     target.target_value = value
                 self.counts[TARGETS].count(not same)
@@ -304,101 +294,8 @@ class _Writer:
             if key not in self.targets and key not in new:
                 add(model, r.indicator, r.measure, Decimal(0))
         if new:
-            await self._insert(Target, list(new.values()))
+            await self.insert_rows(Target, list(new.values()))
             await self._load_targets()
-
-    def _period(self, model: Model, day: date) -> Period:
-        campaign = self.by_id[model.campaign_id]
-        return period_containing(day, cadence=campaign.cadence, due_day=campaign.due_day)
-
-    async def _reports(self, model_ids: set[int]) -> dict[tuple[int, date], Report]:
-        return {
-            (report.model_id, report.period_start): report
-            for report in await fetch_in_chunks(
-                self.session,
-                sorted(model_ids),
-                lambda chunk: select(Report).where(Report.model_id.in_(chunk)),
-            )
-        }
-
-    async def write_results(self) -> None:
-        if not self.rows.results:
-            return
-        self.by_id = {c.id: c for c in self.campaigns.values()}
-        placed = []
-        owners: dict[int, int | None] = {}
-        origin: dict[tuple[int, date, int], Any] = {}
-        for r in self.rows.results:
-            assert r.model and r.indicator and r.measure and r.reported_on and r.value is not None
-            model = self.models[code_key(r.model)]
-            period = self._period(model, r.reported_on)
-            target = self.targets[(model.id, indicator_key(r.indicator, r.measure))]
-            placed.append((model.id, period, r.reported_on, target, _amount(r.value)))
-            owners[model.id] = model.owner_id
-            origin[(model.id, period.start, target.id)] = r
-        reports = await self._reports({model_id for model_id, *_ in placed})
-        new: dict[tuple[int, date], dict[str, Any]] = {}
-        for model_id, period, day, _, _ in placed:
-            if (model_id, period.start) in reports:
-                continue
-            submitted = _midnight(day, self.tz)
-            row = new.get((model_id, period.start))
-            if row is not None:
-                # A new report is as of its latest row; after the due date it was late.
-                row["submitted_at"] = max(row["submitted_at"], submitted)
-                row["late"] = row["late"] or day > period.due
-                continue
-            new[(model_id, period.start)] = {
-                "model_id": model_id,
-                "member_id": None,
-                "period_start": period.start,
-                "period_end": period.end,
-                "due_on": period.due,
-                "done_text": "",
-                "completed": False,
-                "late": day > period.due,
-                "replaced": 0,
-                "extra": {},
-                "submitted_at": submitted,
-            }
-        if new:
-            await self._insert(Report, list(new.values()))
-            reports = await self._reports({model_id for model_id, _ in new})
-        values = {
-            (value.report_id, value.target_id): value
-            for value in await fetch_in_chunks(
-                self.session,
-                [report.id for report in reports.values()],
-                lambda chunk: select(ReportValue).where(ReportValue.report_id.in_(chunk)),
-            )
-        }
-        added = []
-        touched = set()
-        for model_id, period, _, target, amount in placed:
-            report = reports[(model_id, period.start)]
-            value = values.get((report.id, target.id))
-            if owners[model_id] is not None and (
-                value is None or _amount(Decimal(value.value)) != amount
-            ):
-                # Reports of a model registered in the chat are its owner's to give.
-                r = origin[(model_id, period.start, target.id)]
-                self.owned.append(
-                    Problem(r.row, "import-owned-result", {"code": r.model}, sheet=r.sheet)
-                )
-                continue
-            if value is None:
-                added.append({"report_id": report.id, "target_id": target.id, "value": amount})
-                self.counts[RESULTS].count(None)
-                touched.add(target.id)
-            else:
-                same = _amount(Decimal(value.value)) == amount
-                if not same:
-                    value.value = amount
-                    touched.add(target.id)
-                self.counts[RESULTS].count(not same)
-        await self._insert(ReportValue, added)
-        # The targets' running totals follow their values, as after a report in the chat.
-        await refresh_achieved(self.session, target_ids=touched)
 
     async def write_conferences(self) -> None:
         if not self.rows.conferences:
@@ -436,7 +333,7 @@ class _Writer:
             if changed:
                 conference.recorded_by, conference.recorded_at = self.actor_id, self.now
             self.counts[CONFERENCES].count(changed)
-        await self._insert(Conference, added)
+        await self.insert_rows(Conference, added)
 
     async def write_commendations(self) -> None:
         if not self.rows.commendations:
@@ -476,7 +373,7 @@ class _Writer:
             if changed:
                 commendation.recorded_by, commendation.recorded_at = self.actor_id, self.now
             self.counts[COMMENDATIONS].count(changed)
-        await self._insert(Commendation, added)
+        await self.insert_rows(Commendation, added)
 
 
 async def import_workbook(
@@ -496,7 +393,7 @@ async def import_workbook(
     stored, problems = await check_workbook(session, rows)
     if problems:
         raise ImportFileError(problems)
-    writer = _Writer(session, rows, stored, now=now, tz=timezone, actor_id=actor_id)
+    writer = RecordWriter(session, rows, stored, now=now, tz=timezone, actor_id=actor_id)
     # What only writing finds (a change to a model registered in the chat) undoes it all.
     async with session.begin_nested():
         sheets = await writer.write()

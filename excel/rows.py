@@ -1,4 +1,4 @@
-"""Read the import workbook (the layout of `storage/workbook.py`) into typed rows.
+"""Read the import workbook (the layout of `excel/layout.py`) into typed rows.
 
 No database here. A cell that cannot be read becomes a :class:`Problem` naming its sheet, row and
 column; its row is still returned, with None in that place, so that the rows of other sheets
@@ -8,24 +8,14 @@ referring to it are not reported a second time.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from excel.limits import RowCounter, WorkbookLimits, open_workbook
-from excel.units_import import (
-    CODE_MAX,
-    CODE_RE,
-    ImportFileError,
-    Problem,
-    UnitRow,
-    cell_text,
-    header_key,
-    unreadable_problem,
-)
-from excel.workbook import (
+from excel.cells import Cells, choice_key, quoted
+from excel.layout import (
     ALLOWED,
     CADENCE_LABELS,
     CAMPAIGN_OPTIONAL_HEADERS,
@@ -38,7 +28,8 @@ from excel.workbook import (
     TARGETS_SHEET,
     continued_sheet,
 )
-from language.vietnamese import InputError, parse_date, parse_number
+from excel.limits import RowCounter, WorkbookLimits, open_workbook
+from excel.units_import import ImportFileError, Problem, UnitRow, cell_text, header_key
 from storage.rules import DECIDED, DRAFT
 
 CAMPAIGNS, UNITS, REGISTRATIONS, RESULTS, CONFERENCES, COMMENDATIONS = (s[0] for s in SHEETS)
@@ -60,8 +51,6 @@ INDICATOR_MAX = 200
 MEASURE_MAX = 50
 DECISION_MAX = 64
 FIELD_MAX = 120
-_LARGEST = Decimal(10) ** 15  # as the chat's number parser: more digits is a typo
-_SHOWN_MAX = 40  # how much of a bad cell a problem quotes
 
 
 @dataclass(frozen=True)
@@ -159,11 +148,6 @@ class WorkbookRows:
         )
 
 
-def choice_key(text: str) -> str:
-    """How a choice is matched: case and spaces do not count."""
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
-
-
 def loose_key(text: str) -> str:
     """How a field of activity is matched: case, spaces and diacritics do not count."""
     stripped = "".join(
@@ -184,125 +168,14 @@ IMPORTABLE_STATUS_LABELS = {s: label for s, label in MODEL_STATUS_LABELS.items()
 MODEL_STATUSES = _labels({label: status for status, label in IMPORTABLE_STATUS_LABELS.items()})
 
 
-def _shown(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
-    return cell_text(value)[:_SHOWN_MAX]
-
-
-class _Row:
-    """The cells of one row by header, and the problems found reading them."""
-
-    def __init__(
-        self, sheet: str, row: int, cells: dict[str, object], problems: list[Problem]
-    ) -> None:
-        self.sheet = sheet
-        self.row = row
-        self.cells = cells
-        self.problems = problems
-
-    def problem(self, key: str, **params: object) -> None:
-        self.problems.append(Problem(self.row, key, params, sheet=self.sheet))
-
-    def text(self, header: str, *, max_length: int, required: bool = True) -> str | None:
-        value = cell_text(self.cells.get(header))
-        if not value:
-            if required:
-                self.problem("import-required", column=header)
-            return None
-        if len(value) > max_length:
-            self.problem("import-too-long", column=header, length=len(value), max=max_length)
-            return None
-        if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
-            self.problem("import-control", column=header)
-            return None
-        return value
-
-    def name(self, header: str, *, max_length: int) -> str | None:
-        """A collective's or a person's name: the chat's readability rule too."""
-        value = self.text(header, max_length=max_length)
-        if value is not None and unreadable_problem(value) is not None:
-            self.problem("import-name-unreadable", column=header)
-            return None
-        return value
-
-    def code(self, header: str) -> str | None:
-        value = cell_text(self.cells.get(header))
-        if not value:
-            self.problem("import-required", column=header)
-            return None
-        if not CODE_RE.match(value):
-            self.problem("import-bad-code-value", column=header, value=_shown(value), max=CODE_MAX)
-            return None
-        return value
-
-    def day(self, header: str, *, required: bool = True) -> date | None:
-        raw = self.cells.get(header)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            if required:
-                self.problem("import-required", column=header)
-            return None
-        value: date | None = None
-        if isinstance(raw, datetime):
-            value = raw.date()
-        elif isinstance(raw, date):
-            value = raw
-        elif isinstance(raw, str):
-            try:
-                value = parse_date(unicodedata.normalize("NFC", raw))
-            except InputError:
-                value = None
-        if value is None or not 2000 <= value.year <= 2100:
-            self.problem("import-bad-date", column=header, value=_shown(raw))
-            return None
-        return value
-
-    def amount(self, header: str) -> Decimal | None:
-        raw = self.cells.get(header)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            self.problem("import-required", column=header)
-            return None
-        value: Decimal | None = None
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            try:
-                value = Decimal(str(raw))
-            except InvalidOperation:
-                value = None
-        elif isinstance(raw, str):
-            try:
-                value = parse_number(raw, minimum=-_LARGEST)
-            except InputError:
-                value = None
-        if value is None or not value.is_finite() or abs(value) >= _LARGEST:
-            self.problem("import-bad-number", column=header, value=_shown(raw))
-            return None
-        if value < 0:
-            self.problem("import-negative", column=header, value=_shown(raw))
-            return None
-        return value
-
-    def choice(
-        self, header: str, labels: Mapping[str, str], allowed: Sequence[str], *, required: bool
-    ) -> str | None:
-        raw = cell_text(self.cells.get(header))
-        if not raw:
-            if required:
-                self.problem("import-required", column=header)
-            return None
-        value = labels.get(choice_key(raw))
-        if value is None:
-            self.problem("import-bad-choice", column=header, value=_shown(raw), allowed=allowed)
-        return value
-
-
-def _campaign(r: _Row) -> CampaignRow:
+def _campaign(r: Cells) -> CampaignRow:
     h = HEADERS[CAMPAIGNS]
     cadence_h, due_h, opens_h, closes_h = CAMPAIGN_OPTIONAL_HEADERS
     due_day = None
     if cell_text(r.cells.get(due_h)):
         amount = r.amount(due_h)
         if amount is not None and (amount != int(amount) or not 1 <= amount <= 31):
-            r.problem("import-bad-due-day", column=due_h, value=_shown(r.cells.get(due_h)))
+            r.problem("import-bad-due-day", column=due_h, value=quoted(r.cells.get(due_h)))
         elif amount is not None:
             due_day = int(amount)
     return CampaignRow(
@@ -323,7 +196,7 @@ def _campaign(r: _Row) -> CampaignRow:
     )
 
 
-def _unit(r: _Row) -> UnitRow:
+def _unit(r: Cells) -> UnitRow:
     # Codes, names and parents are checked by the units import's own validation.
     h = HEADERS[UNITS]
     parent = cell_text(r.cells.get(h[2]))
@@ -332,7 +205,7 @@ def _unit(r: _Row) -> UnitRow:
     )
 
 
-def _model(r: _Row) -> ModelRow:
+def _model(r: Cells) -> ModelRow:
     h = HEADERS[REGISTRATIONS]
     return ModelRow(
         row=r.row,
@@ -353,7 +226,7 @@ def _model(r: _Row) -> ModelRow:
     )
 
 
-def _target(r: _Row) -> TargetRow:
+def _target(r: Cells) -> TargetRow:
     h = HEADERS[TARGETS]
     return TargetRow(
         r.row,
@@ -364,7 +237,7 @@ def _target(r: _Row) -> TargetRow:
     )
 
 
-def _result(r: _Row) -> ResultRow:
+def _result(r: Cells) -> ResultRow:
     h = HEADERS[RESULTS]
     return ResultRow(
         r.row,
@@ -377,12 +250,12 @@ def _result(r: _Row) -> ResultRow:
     )
 
 
-def _conference(r: _Row) -> ConferenceRow:
+def _conference(r: Cells) -> ConferenceRow:
     h = HEADERS[CONFERENCES]
     return ConferenceRow(r.row, r.code(h[0]), r.code(h[1]), r.day(h[2]))
 
 
-def _commendation(r: _Row) -> CommendationRow:
+def _commendation(r: Cells) -> CommendationRow:
     h = HEADERS[COMMENDATIONS]
     row = CommendationRow(
         r.row,
@@ -471,7 +344,7 @@ def _read_sheet(
         cells = {h: values[c] if c < len(values) else None for h, c in columns.items()}
         if all(not cell_text(v) for v in cells.values()):
             continue  # an empty row
-        target.append(reader(_Row(shown or sheet, number, cells, result.problems)))
+        target.append(reader(Cells(shown or sheet, number, cells, result.problems)))
 
 
 def read_workbook(data: bytes, file_name: str, limits: WorkbookLimits) -> WorkbookRows:

@@ -1,5 +1,5 @@
 """Vietnamese numbers, dates and titles: the pure rules of reading them, shared by the chat
-(`handlers/vn.py` re-exports them with its text cleaning and formatting) and the workbook import.
+(`language/vn.py` re-exports them with its text cleaning and formatting) and the workbook import.
 
 Every refusal is an :class:`InputError` whose ``key`` names a message in the bot's text catalog,
 so the caller decides how to word it.

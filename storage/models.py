@@ -146,7 +146,7 @@ class Campaign(Base):
     # Registrations are taken between these dates (inclusive); open-ended where missing.
     registration_opens_on: Mapped[date | None] = mapped_column(Date)
     registration_closes_on: Mapped[date | None] = mapped_column(Date)
-    # Questions an admin added to this campaign's forms (see handlers/questions.py): a list of
+    # Questions an admin added to this campaign's forms (handlers/shared/questions.py): a list of
     # {"id", "form": "registration"|"report", "kind": "text"|"number"|"date"|"choice",
     #  "label", "required", "options"}. Answers are kept in Model.extra / Report.extra.
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")

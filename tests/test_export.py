@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 
 from bot.cli import main
 from excel.export import ExportScope, export_workbook
-from excel.stream import SheetWriter
-from excel.summary import SUMMARY_HEADERS
-from excel.workbook import SHEETS, SUMMARY_SHEET, TARGETS_SHEET
+from excel.export_summary import SUMMARY_HEADERS
+from excel.layout import SHEETS, SUMMARY_SHEET, TARGETS_SHEET
+from excel.sheet_writer import SheetWriter
 from handlers.coordinator import export as export_handler
 from handlers.core.jobs import Throttle, run_job
 from handlers.core.types import Inbound, Outbound

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import seed
-from handlers.member import questions
+from handlers.shared import questions
 from language import vn
 from storage.models import AuditEntry, Campaign, Conversation, Identity, Member, Model, Report
 from tests.conftest import ADMIN_ID

@@ -1,4 +1,4 @@
-"""What a workbook may unpack to (storage/workbook_limits.py): a zip bomb, a part that lies about
+"""What a workbook may unpack to (excel/limits.py): a zip bomb, a part that lies about
 its size, a sheet read several times, too many rows or cells — each refused through /nhapexcel
 and `dvk import` with a message naming the limit, nothing stored; a normal file still imports."""
 

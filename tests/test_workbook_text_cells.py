@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 
 from bot.cli import main
-from excel.workbook import template_bytes
+from excel.layout import template_bytes
 from storage.models import Unit
 from storage.records.units import unit_by_code
 from tests.conftest import ADMIN_ID, make_coordinator
@@ -97,7 +97,7 @@ def test_a_text_cell_stays_text_in_an_ordinary_workbook_too():
     # The template is an ordinary (not write-only) workbook: the same function serves it.
     from openpyxl import Workbook
 
-    from excel.workbook import text_cell
+    from excel.layout import text_cell
 
     book = Workbook()
     book.active.append([text_cell(book.active, label) for label in LABELS])

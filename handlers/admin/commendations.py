@@ -13,7 +13,7 @@ from handlers.core.flow import Flow, register
 from handlers.core.notify import payload, queue
 from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
-from handlers.member import registration
+from handlers.shared.views import model_lines
 from language import vn
 from storage import rules
 from storage.models import Commendation, Conversation, Model
@@ -142,5 +142,5 @@ async def start(ctx: Ctx, model_id: int) -> None:
     if model is None:
         ctx.say("model-not-found")
         return
-    ctx.result.say("\n".join(registration.model_lines(ctx, model)))
+    ctx.result.say("\n".join(model_lines(ctx, model)))
     await conversation.start(ctx, "commendation", {"model_id": model.id})

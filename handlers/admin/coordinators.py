@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.admin.people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
-from handlers.coordinator.invites import audit_revoked
 from handlers.core import conversation
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.shared.invites import audit_revoked
 from language import vn
 from storage import rules
 from storage.models import Conversation, Member, Membership, Unit

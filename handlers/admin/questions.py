@@ -13,7 +13,7 @@ from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
-from handlers.member import questions
+from handlers.shared import questions
 from language import vn
 from storage.models import Campaign, Conversation
 from storage.records.audit import add_audit_entry

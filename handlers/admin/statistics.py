@@ -15,7 +15,7 @@ from language import vn
 from storage import rules
 from storage.models import Campaign
 from storage.records.campaigns import campaign_by_code, open_campaign
-from storage.stats import Indicator, OrganisationStats, organisation_stats
+from storage.stats import OrganisationStats, organisation_stats
 
 LEVELS = ("excellent", "done", "not_done")
 
@@ -177,25 +177,6 @@ def stats_text(
     return "\n".join(lines)
 
 
-def indicator_line(t: Callable[..., str], item: Indicator) -> str:
-    """ "• nhà đại đoàn kết: 3/5 căn (60%)", or "• nhà đại đoàn kết: 3 căn" without a target."""
-    if not item.target:
-        return "• " + t(
-            "stats-outcome-no-target",
-            indicator=item.name,
-            done=vn.format_number(item.achieved),
-            unit=item.unit,
-        )
-    return t(
-        "progress-line",
-        indicator=item.name,
-        done=vn.format_number(item.achieved),
-        target=vn.format_number(item.target),
-        unit=item.unit,
-        percent=vn.format_number(round(item.achieved / item.target * 100)),
-    )
-
-
 def stats_chart(t: Callable[..., str], stats: OrganisationStats) -> bytes | None:
     """Registrations by field, collectives and individuals stacked; None when there are none."""
     if not stats.by_field:
@@ -254,7 +235,7 @@ async def send_template(ctx: Ctx) -> None:
     if not await ctx.is_admin():
         ctx.say("error-not-allowed")
         return
-    from excel.workbook import template_bytes
+    from excel.layout import template_bytes
     from handlers.core.types import Outbound
 
     ctx.result.messages.append(

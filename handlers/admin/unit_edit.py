@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from handlers.coordinator.invites import audit_revoked
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.shared.invites import audit_revoked
 from language import vn
 from storage.models import Conversation, Unit
 from storage.records.audit import add_audit_entry

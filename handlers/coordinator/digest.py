@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.admin.statistics import indicator_line
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.shared.charts import reports_chart
+from handlers.shared.views import indicator_line
 from language import vn
 from language.texts import Texts
 from storage import outbox, schedules

@@ -1,6 +1,6 @@
 """/xuatexcel [MÃĐỢT]: the movement's records as an Excel workbook in the import layout, with a
 summary sheet per unit — everything for an admin, their own units (sub-units included) for a
-coordinator. The workbook is made in the background (`handlers/jobs.py`) while the person
+coordinator. The workbook is made in the background (`handlers/core/jobs.py`) while the person
 watches its progress; `dvk export` makes the same file on the command line."""
 
 from __future__ import annotations

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.admin.statistics import indicator_line
 from handlers.core import conversation
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.notify import delivery_time, payload, queue
 from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
-from handlers.member import registration
-from handlers.member.reports import period_label
-from handlers.shared.permissions import reviewable_units
+from handlers.shared.permissions import may_decide_on, reviewable_units
+from handlers.shared.views import indicator_line, model_lines, period_label, progress_text
 from language import vn
 from storage import outbox, rules
 from storage.models import Campaign, Conversation, Evaluation, Model, Unit
@@ -209,7 +207,7 @@ class EvaluationFlow(Flow):
     )
 
     async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
-        return await may_evaluate(ctx, await ctx.session.get(Model, conv.context["model_id"]))
+        return await may_decide_on(ctx, await ctx.session.get(Model, conv.context["model_id"]))
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         model = await model_details(ctx.session, model_id=conv.context["model_id"])
@@ -268,28 +266,16 @@ async def list_completed(ctx: Ctx) -> None:
     )
 
 
-async def may_evaluate(ctx: Ctx, model: Model | None) -> bool:
-    """A reviewer of the model's unit who does not own it."""
-    units = await reviewable_units(ctx)
-    return (
-        model is not None
-        and model.owner_id != ctx.member.id
-        and (units is None or model.unit_id in units)
-    )
-
-
 async def start_evaluation(ctx: Ctx, model_id: int) -> None:
     model = await model_details(ctx.session, model_id=model_id)
-    if not await may_evaluate(ctx, model):
+    if not await may_decide_on(ctx, model):
         ctx.say("error-not-allowed")
         return
     assert model is not None
     if model.status != rules.COMPLETED:
         ctx.say("evaluation-not-completed", status=ctx.t(f"status-{model.status}"))
         return
-    lines = registration.model_lines(ctx, model)
-    from handlers.member.reports import progress_text
-
+    lines = model_lines(ctx, model)
     lines.append(await progress_text(ctx, model))
     ctx.result.say("\n".join(lines))
     await conversation.start(ctx, "evaluation", {"model_id": model.id})

@@ -14,6 +14,7 @@ from handlers.core.flow import Flow, register
 from handlers.core.options import unit_options
 from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.shared.invites import audit_revoked
 from handlers.shared.permissions import reviewable_units
 from language import vn
 from storage import rules
@@ -192,16 +193,3 @@ async def on_press(ctx: Ctx, action: str, invite_id: int) -> None:
         return
     await audit_revoked(ctx, [invite], reason="revoked")
     ctx.say("invite-revoked-done", code=invite.code, unit=unit.name)
-
-
-async def audit_revoked(ctx: Ctx, revoked: list[Invite], *, reason: str) -> None:
-    for invite in revoked:
-        await add_audit_entry(
-            ctx.session,
-            at=ctx.now,
-            actor_id=ctx.member.id,
-            action="invite.revoked",
-            object_type="invite",
-            object_id=invite.id,
-            details={"code": invite.code, "unit_id": invite.unit_id, "reason": reason},
-        )

@@ -13,8 +13,8 @@ from handlers.core.flow import Flow, register
 from handlers.core.notify import payload, queue
 from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec
-from handlers.member import registration
-from handlers.shared.permissions import reviewable_units
+from handlers.shared.permissions import may_decide_on, reviewable_units
+from handlers.shared.views import model_lines
 from language import vn
 from storage import rules
 from storage.models import Conversation, Member, Model, Unit
@@ -24,16 +24,6 @@ from storage.records.models import model_details
 from storage.records.review import decide_model, review_queue
 
 DECISIONS = {"a": rules.APPROVED, "r": rules.RETURNED, "x": rules.REJECTED}
-
-
-async def _may_review(ctx: Ctx, model: Model | None) -> bool:
-    """A reviewer of the model's unit, and not its owner: nobody decides on their own model."""
-    units = await reviewable_units(ctx)
-    return (
-        model is not None
-        and model.owner_id != ctx.member.id
-        and (units is None or model.unit_id in units)
-    )
 
 
 async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
@@ -59,7 +49,7 @@ async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
         unit=unit.name if unit else "",
     )
     ctx.result.say(
-        "\n".join([head, "", *registration.model_lines(ctx, model)]),
+        "\n".join([head, "", *model_lines(ctx, model)]),
         [
             [
                 Choice(ctx.t("button-approve"), f"rv:a:{model.id}"),
@@ -75,7 +65,7 @@ async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
 
 async def on_button(ctx: Ctx, action: str, model_id: int) -> None:
     model = await model_details(ctx.session, model_id=model_id)
-    if not await _may_review(ctx, model):
+    if not await may_decide_on(ctx, model):
         ctx.say("error-not-allowed")
         return
     assert model is not None
@@ -164,7 +154,7 @@ class ReviewNoteFlow(Flow):
     )
 
     async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
-        return await _may_review(ctx, await ctx.session.get(Model, conv.context["model_id"]))
+        return await may_decide_on(ctx, await ctx.session.get(Model, conv.context["model_id"]))
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         model = await model_details(ctx.session, model_id=conv.context["model_id"])

@@ -31,7 +31,7 @@ from handlers.coordinator import digest, export, followup, invites, join_request
 from handlers.core import conversation
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.types import Choice, Inbound, Result
-from handlers.member import onboarding, registration, reminders, reports
+from handlers.member import models, onboarding, registration, reminders, reports
 from language.texts import Texts
 from storage.db import Database, is_busy
 from storage.models import Conversation
@@ -194,7 +194,7 @@ async def press_invite(ctx: Ctx, conv: Conversation | None, match: re.Match[str]
 
 
 async def press_model(ctx: Ctx, conv: Conversation | None, match: re.Match[str]) -> None:
-    await registration.show_model(ctx, int(match["id"]))
+    await models.show_model(ctx, int(match["id"]))
 
 
 async def as_command(ctx: Ctx, text: str) -> None:
@@ -491,7 +491,7 @@ async def cmd_export(ctx: Ctx, conv: Conversation | None, args: str) -> None:
 
 
 async def cmd_models(ctx: Ctx, conv: Conversation | None, args: str) -> None:
-    await registration.list_models(ctx)
+    await models.list_models(ctx)
     _still_open(ctx, conv)
 
 

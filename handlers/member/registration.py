@@ -1,4 +1,5 @@
-"""/dangky registers a model in the open campaign; /mohinh lists a member's models."""
+"""/dangky registers a model in the open campaign; a returned registration is corrected and sent
+again from its page (`handlers/member/models.py`, /mohinh)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,14 @@ from handlers.core.flow import Flow, register
 from handlers.core.options import unit_options
 from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
-from handlers.member import questions, reports
+from handlers.shared import questions
 from language import vn
 from storage import rules
 from storage.models import Campaign, Conversation, Field, Model, Target, Unit
-from storage.periods import Period
 from storage.records.audit import add_audit_entry
 from storage.records.campaigns import open_campaign, registration_campaign
 from storage.records.fields import visible_fields
-from storage.records.models import assign_model_code, model_details, models_of, title_taken
-from storage.records.reports import reports_of
+from storage.records.models import assign_model_code, model_details, title_taken
 from storage.records.units import units_by_ids
 
 COLLECTIVE = (("kind", rules.KIND_COLLECTIVE),)
@@ -412,96 +411,3 @@ async def _corrected(ctx: Ctx, conv: Conversation) -> Model | None:
     """The returned model this form corrects, if it does."""
     model_id = conv.context.get("model_id")
     return await ctx.session.get(Model, model_id) if model_id else None
-
-
-async def list_models(ctx: Ctx) -> None:
-    if not await ctx.is_member():
-        ctx.say("error-not-member")
-        return
-    models = await models_of(ctx.session, owner_id=ctx.member.id)
-    if not models:
-        ctx.say("models-none")
-        return
-    lines = [ctx.t("models-head", count=len(models))]
-    rows = []
-    for i, model in enumerate(models, 1):
-        lines.append(f"{i}. {model.title} — {ctx.t(f'status-{model.status}')}")
-        rows.append([Choice(f"{i}. {model.title}"[:60], f"m:{model.id}")])
-    ctx.result.say("\n".join(lines), rows)
-
-
-async def show_model(ctx: Ctx, model_id: int) -> None:
-    model = await model_details(ctx.session, model_id=model_id)
-    # Only the owner sees the page here; coordinators get theirs in the review screens.
-    if model is None or model.owner_id != ctx.member.id:
-        ctx.say("model-not-found")
-        return
-    t = ctx.t
-    lines = model_lines(ctx, model)
-    if model.status == rules.RETURNED and model.review_note:
-        lines.append(f"• {t('label-review-note')}: {model.review_note}")
-    choices = []
-    if model.status in CORRECTABLE:
-        choices.append([Choice(t("button-edit-resubmit"), f"ed:{model.id}")])
-    if model.status not in (rules.SUBMITTED, rules.RETURNED, rules.REJECTED, rules.DRAFT):
-        lines.append("")
-        lines.append(await reports.progress_text(ctx, model))
-        lines.append(t("label-reports") + ":")
-        done = await reports_of(ctx.session, model_id=model.id)
-        lines += [
-            "\n".join(
-                [
-                    t(
-                        "report-line",
-                        period=reports.period_label(
-                            ctx.t,
-                            Period(r.period_start, r.period_end, r.due_on),
-                            model.campaign.cadence,
-                        ),
-                        at=vn.format_datetime(r.submitted_at, ctx.config.timezone),
-                        late=t("report-line-late") if r.late else "",
-                    ),
-                    *reports.answer_lines(model, r, indent="   "),
-                ]
-            )
-            for r in done
-        ] or [t("reports-none")]
-        if model.status in (rules.APPROVED, rules.IN_PROGRESS):
-            choices.append([Choice(t("menu-baocao"), f"rp:{model.id}")])
-    ctx.result.say("\n".join(lines), choices)
-
-
-def model_lines(ctx: Ctx, model: Model) -> list[str]:
-    """A model's details, as the owner and the reviewers see them."""
-    t = ctx.t
-    lines = [
-        t("model-head", title=model.title),
-        f"• {t('label-status')}: {t(f'status-{model.status}')}",
-        f"• {t('label-campaign')}: {model.campaign.name}",
-        f"• {t('label-kind')}: {t(f'kind-{model.kind}')}",
-    ]
-    if model.kind == rules.KIND_COLLECTIVE:
-        lines.append(f"• {t('label-collective-name')}: {model.collective_name}")
-        lines.append(f"• {t('label-headcount')}: {vn.format_number(model.headcount or 0)}")
-    lines += [
-        f"• {t('label-field')}: {model.field.name}",
-        f"• {t('label-approach')}:\n{model.approach}",
-        f"• {t('label-objectives')}:\n{model.objectives}",
-        f"• {t('label-targets')}:",
-    ]
-    lines += [
-        f"  {target.position}. {target.indicator} · {target.unit_of_measure} · "
-        f"{vn.format_number(target.target_value)}"
-        for target in model.targets
-    ]
-    period = f"{vn.format_date(model.starts_on)} – {vn.format_date(model.ends_on)}"
-    lines.append(f"• {t('label-period')}: {period}")
-    lines += questions.detail_lines(
-        model.campaign.questions, (model.extra or {}).get("questions"), questions.REGISTRATION
-    )
-    if model.submitted_at:
-        lines.append(
-            f"• {t('label-submitted-at')}: "
-            f"{vn.format_datetime(model.submitted_at, ctx.config.timezone)}"
-        )
-    return lines

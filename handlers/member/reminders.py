@@ -16,7 +16,7 @@ from handlers.core.flow import Flow, register
 from handlers.core.notify import payload
 from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
-from handlers.member.reports import period_label
+from handlers.shared.views import period_label
 from language import vn
 from language.texts import Texts
 from storage import outbox, schedules

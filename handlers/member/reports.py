@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,7 +11,8 @@ from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
-from handlers.member import questions
+from handlers.shared import questions
+from handlers.shared.views import answer_lines, period_label, progress_text
 from language import vn
 from storage import rules
 from storage.models import Conversation, Model, Report, ReportPhoto, ReportValue
@@ -20,17 +20,10 @@ from storage.periods import Period, period_containing, reporting_periods
 from storage.records.audit import add_audit_entry
 from storage.records.campaigns import campaign_for_reporting
 from storage.records.models import model_details, reportable_models
-from storage.records.reports import refresh_achieved, report_for, target_totals
+from storage.records.reports import refresh_achieved, report_for
 
 YES_NO = (Option("yes", "answer-yes"), Option("no", "answer-no"))
 REPORT = FormSpec("report", "form-report", (), confirm_label="button-send-report")
-
-
-def period_label(t: Callable[..., str], period: Period, cadence: str) -> str:
-    if cadence == "quarterly":
-        quarter = (period.start.month - 1) // 3 + 1
-        return t("period-quarterly", quarter=quarter, year=period.start.year)
-    return t("period-monthly", month=f"{period.start.month:02}", year=period.start.year)
 
 
 def model_periods(today: date, model: Model) -> list[Period]:
@@ -215,38 +208,6 @@ class ReportFlow(Flow):
 
 
 register(ReportFlow())
-
-
-def answer_lines(model: Model, report: Report, *, indent: str = "") -> list[str]:
-    """The report's answers to the campaign's own questions, "• label: value" ("·" under a
-    report's line in a list)."""
-    return questions.detail_lines(
-        model.campaign.questions,
-        (report.extra or {}).get("questions"),
-        questions.REPORT,
-        indent=indent,
-        bullet="·" if indent else "•",
-    )
-
-
-async def progress_text(ctx: Ctx, model: Model) -> str:
-    """Per target: achieved so far against the target, as a number and a percentage."""
-    totals = await target_totals(ctx.session, model_id=model.id)
-    lines = [ctx.t("label-progress") + ":"]
-    for target in model.targets:
-        done = totals.get(target.id, Decimal(0))
-        percent = (done / target.target_value * 100) if target.target_value else Decimal(0)
-        lines.append(
-            ctx.t(
-                "progress-line",
-                indicator=target.indicator,
-                done=vn.format_number(done),
-                target=vn.format_number(target.target_value),
-                unit=target.unit_of_measure,
-                percent=vn.format_number(percent.quantize(Decimal(1))),
-            )
-        )
-    return "\n".join(lines)
 
 
 async def choose_model(ctx: Ctx) -> None:

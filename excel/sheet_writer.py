@@ -14,7 +14,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 
-from excel.workbook import MAX_SHEET_ROWS, continued_sheet, text_cell
+from excel.layout import MAX_SHEET_ROWS, continued_sheet, text_cell
 
 DATE_FORMAT = "dd/mm/yyyy"
 
@@ -59,7 +59,7 @@ class SheetWriter:
         return cell
 
     def answer(self, kind: str, value: object) -> Any:
-        """An answer to an admin's own question, stored as text (handlers/questions.py): a
+        """An answer to an admin's own question, stored as text (handlers/shared/questions.py): a
         number or a date becomes one; what does not read as one stays text."""
         if value is None:
             return None
