@@ -3,8 +3,8 @@ the conversation is about (`Conversation.context`). The shapes only describe wha
 a draft saved before they were written loads and resumes unchanged; the engine
 (`handlers/forms/engine.py`) is the one writer of the state."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations
+# only (Python 3.11), and `__required_keys__` should say what a stored row must have.
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 # A plain field's answer: text, a number as plain digits ("1500000"), an ISO date, an option's

@@ -17,6 +17,7 @@ from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
 from storage import invites as storage_invites
 from storage import management, queries, rules
+from storage.conversation_state import group_answer
 from storage.models import Conversation, Member, Membership, Unit
 
 LISTED = 30
@@ -87,8 +88,8 @@ class CoordinatorsFlow(AdminFlow):
             if not await management.coordinator_assignments(ctx.session):
                 raise vn.InputError("coordinators-none")
         elif spec.name == "unit":
-            group = answers.get("units") or {"items": []}
-            if any(item["unit"] == value for item in group["items"]):
+            group = group_answer(answers, "units")
+            if any(item["unit"] == value for item in (group["items"] if group else [])):
                 raise vn.InputError("coordinator-unit-twice")
             await _not_yet(ctx, int(answers["person"]), [int(value)])
 

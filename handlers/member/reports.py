@@ -17,6 +17,7 @@ from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.member import questions
 from language import vn
 from storage import queries, rules
+from storage.conversation_state import ReportTarget
 from storage.models import Campaign, Conversation, Model, Report, ReportPhoto, ReportValue
 from storage.periods import Period, period_containing, reporting_periods
 
@@ -302,7 +303,7 @@ async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> Non
         )
         return
     ctx.say("report-intro", title=model.title, period=label, due=vn.format_date(period.due))
-    targets = [
+    targets: list[ReportTarget] = [
         {
             "id": target.id,
             "label": target.indicator,
