@@ -33,15 +33,14 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import schedules
 from bot.config import Settings
 from bot.runtime import menu_of
 from bot.sender import Sender, telegram_transport
 from handlers.admin import broadcast
-from handlers.coordinator import digest
 from handlers.core.jobs import Job, Throttle, run_job
 from handlers.core.router import Core
 from handlers.core.types import Choice, Inbound, Outbound, Result
-from handlers.member import reminders
 from language import vn
 from storage import outbox, queries
 
@@ -405,17 +404,12 @@ async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def run_digests(app: Application) -> int:
     """Queue the digests whose scheduled slot has come (decided from the database)."""
-    core = core_of_app(app)
-    return await digest.sweep(core.db, core.config, core.clock(), core.texts)
+    return await schedules.sweep_digests(core_of_app(app))
 
 
 async def run_sweep(app: Application) -> tuple[int, int]:
     """Queue the reminders and nudges due now (decided from the database, not from jobs)."""
-    core = core_of_app(app)
-    reminders_queued, nudges = await reminders.sweep(core.db, core.config, core.clock(), core.texts)
-    if reminders_queued or nudges:
-        log.info("queued %d reminders and %d nudges", reminders_queued, nudges)
-    return reminders_queued, nudges
+    return await schedules.sweep_reminders(core_of_app(app))
 
 
 async def broadcast_progress_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,37 +1,31 @@
 """Digests for coordinators (their units) and admins (the whole organisation), on the schedule
 each chooses with /tomtat: daily at an hour, weekly on a day and hour (default Monday 08:00), or
 off. One per person per scheduled slot, through the outbox under the slot's key, so a restart at
-the scheduled minute neither loses nor doubles one."""
+the scheduled minute neither loses nor doubles one. Storage decides who is due, `bot/schedules.py`
+runs each as a unit of work of its own; this module says what a digest holds."""
 
 from __future__ import annotations
 
 import base64
-import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.admin.statistics import indicator_line
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec, Option
-from handlers.shared.charts import drawn, reports_chart
+from handlers.shared.charts import reports_chart
 from language import vn
 from language.texts import Texts
-from storage import queries
-from storage.db import Database
+from storage import queries, schedules
 from storage.models import Conversation, Member
-from storage.periods import latest_slot
+from storage.schedules import DigestDue
 from storage.stats import unit_state
 
-log = logging.getLogger(__name__)
-
 MODES = ("weekly", "daily", "off")
-# A slot missed by more than this (the bot was down) is skipped rather than sent late.
-GRACE = timedelta(hours=6)
 
 
 class DigestSettingsFlow(Flow):
@@ -115,97 +109,53 @@ async def start_settings(ctx: Ctx) -> None:
     await conversation.start(ctx, "digest")
 
 
-@dataclass(frozen=True)
-class Due:
-    """A digest whose slot has come: for whom, the slot, and the moment it covers from."""
-
-    member_id: int
-    slot: datetime
-    since: datetime
-
-
-async def due_now(db: Database, config: CoreConfig, now: datetime) -> list[Due]:
-    """Who is due a digest now, in one short read."""
-    due = []
-    async with db.read() as session:
-        for member in await queries.staff_members(session):
-            slot = latest_slot(
-                now,
-                mode=member.digest_mode,
-                hour=member.digest_hour,
-                weekday=member.digest_weekday,
-                tz=config.timezone,
-            )
-            if slot is None or now - slot > GRACE:
-                continue
-            if member.last_digest_at is not None and member.last_digest_at >= slot:
-                continue
-            since = member.last_digest_at or slot - (
-                timedelta(days=1) if member.digest_mode == "daily" else timedelta(days=7)
-            )
-            due.append(Due(member.id, slot, since))
-    return due
+async def compose(
+    session: AsyncSession, config: CoreConfig, texts: Texts, due: DigestDue, now: datetime
+) -> tuple[dict[str, Any], list[tuple[str, int, int]]] | None:
+    """The digest due, as an outbox payload, and its chart's bars; None when its person is
+    gone. Read in a read-only unit of work: no write lock is held while figures are counted."""
+    member = await session.get(Member, due.member_id)
+    if member is None:
+        return None
+    return await build(session, config, texts, member, due.since, now)
 
 
-async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -> int:
-    """Queue the digests whose slot has come. Returns how many were queued.
-
-    Everyone's default slot is the same minute, so each digest is a unit of its own: one that
-    fails is logged and tried again at the next sweep (its slot stays unrecorded) while the
-    others go, and no transaction stays open while a chart is drawn."""
-    queued = 0
-    for due in await due_now(db, config, now):
-        try:
-            queued += await queue_one(db, config, texts, due, now)
-        except Exception:
-            log.exception(
-                "digest for member %d failed; tried again at the next sweep", due.member_id
-            )
-    return queued
+def chart(texts: Texts, rows: list[tuple[str, int, int]]) -> bytes | None:
+    """The chart's PNG; None for fewer than two bars, which say nothing the text does not.
+    Slow: the scheduler runs it off the event loop, with no transaction open."""
+    if len(rows) < 2:
+        return None
+    return reports_chart(
+        rows,
+        title=texts("digest-chart-title"),
+        expected=texts("digest-chart-expected"),
+        received=texts("digest-chart-received"),
+    )
 
 
-async def queue_one(
-    db: Database, config: CoreConfig, texts: Texts, due: Due, now: datetime
+async def queue(
+    session: AsyncSession,
+    config: CoreConfig,
+    due: DigestDue,
+    payload: dict[str, Any],
+    png: bytes | None,
+    now: datetime,
 ) -> bool:
-    """Read one person's figures, draw their chart with no transaction open, then queue the
-    digest and record its slot in one short write. False when there was nothing to queue."""
-    async with db.read() as session:
-        member = await session.get(Member, due.member_id)
-        if member is None:
-            return False
-        payload, rows = await build(session, config, texts, member, due.since, now)
-    if len(rows) >= 2:
-        chart = await drawn(
-            reports_chart,
-            rows,
-            title=texts("digest-chart-title"),
-            expected=texts("digest-chart-expected"),
-            received=texts("digest-chart-received"),
-        )
-        payload["photo"] = base64.b64encode(chart).decode("ascii")
-    async with db.session() as session:
-        # Claimed only while unrecorded: a second replica sweeping the same minute waits for
-        # this one's row, then finds the slot taken.
-        claimed = await session.execute(
-            update(Member)
-            .where(
-                Member.id == due.member_id,
-                or_(Member.last_digest_at.is_(None), Member.last_digest_at < due.slot),
-            )
-            .values(last_digest_at=due.slot)
-            .execution_options(synchronize_session=False)
-        )
-        if not claimed.rowcount:
-            return False
-        return await queries.enqueue(
-            session,
-            key=f"digest:{due.member_id}:{due.slot.isoformat()}",
-            member_id=due.member_id,
-            payload=payload,
-            now=now,
-            not_before=config.quiet_hours.next_allowed(now.astimezone(config.timezone)),
-            priority=4,
-        )
+    """Record the digest's slot and queue it, in the unit of work given. False when its slot
+    was taken meanwhile (another replica) or it was queued already."""
+    if png is not None:
+        payload = {**payload, "photo": base64.b64encode(png).decode("ascii")}
+    if not await schedules.claim_digest_slot(session, due=due):
+        return False
+    return await queries.enqueue(
+        session,
+        key=due.key,
+        member_id=due.member_id,
+        payload=payload,
+        now=now,
+        not_before=config.quiet_hours.next_allowed(now.astimezone(config.timezone)),
+        priority=4,
+    )
 
 
 async def _scope(

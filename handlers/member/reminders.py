@@ -1,14 +1,14 @@
-"""Reminders: the periodic sweep that decides from the database who is due (so nothing depends
-on jobs kept in memory), the nudge for unfinished forms, and /nhacnho, a member's own settings.
-Everything goes through the outbox with a unique key, so a sweep run twice sends nothing twice."""
+"""Reminders: what a member due a reminder or a nudge for an unfinished form is sent (storage
+decides who is due, `bot/schedules.py` when), and /nhacnho, a member's own settings. Everything
+goes through the outbox with a unique key, so a sweep run twice sends nothing twice."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.core import conversation
 from handlers.core.context import CoreConfig, Ctx
@@ -19,10 +19,10 @@ from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
 from handlers.member.reports import period_label
 from language import vn
 from language.texts import Texts
-from storage import queries, rules
-from storage.db import Database
-from storage.models import Campaign, Conversation, Identity, Member, Model, Report
-from storage.periods import Period, due_reminders, is_paused, reporting_periods
+from storage import queries, schedules
+from storage.models import Conversation
+from storage.periods import is_paused
+from storage.schedules import DueReminder, MemberDue, StaleForm
 
 NUDGED_FORMS = ("register", "report")
 
@@ -102,133 +102,63 @@ async def start_settings(ctx: Ctx) -> None:
     await conversation.start(ctx, "reminders")
 
 
-def _periods(today: date, campaign: Campaign, model_start: date, model_end: date) -> list[Period]:
-    return reporting_periods(
-        today,
-        cadence=campaign.cadence,
-        due_day=campaign.due_day,
-        starts_on=max(model_start, campaign.starts_on),
-        ends_on=min(model_end, campaign.ends_on),
-    )
+def not_before(config: CoreConfig, now: datetime) -> datetime:
+    """Now, or the end of quiet hours: nothing the bot sends on its own goes out at night."""
+    return config.quiet_hours.next_allowed(now.astimezone(config.timezone))
 
 
-async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -> tuple[int, int]:
-    """Queue the reminders and nudges due at `now`. Returns (reminders, nudges) queued.
-
-    Built for tens of thousands of models every few minutes: plain columns instead of records,
-    the reminder moments worked out once per campaign and hour, the reports and the keys
-    already queued read in one query each, new reminders inserted in bulk."""
-    today = now.astimezone(config.timezone).date()
-    not_before = config.quiet_hours.next_allowed(now.astimezone(config.timezone))
-    reachable = select(Identity.id).where(
-        Identity.member_id == Member.id, Identity.unreachable_at.is_(None)
-    )
-    async with db.session() as session:
-        rows = (
-            await session.execute(
-                select(
-                    Model.id,
-                    Model.title,
-                    Model.starts_on,
-                    Model.ends_on,
-                    Model.owner_id,
-                    Campaign,
-                    Member.reminder_hour,
-                    Member.paused_until,
-                )
-                .join(Campaign, Campaign.id == Model.campaign_id)
-                .join(Member, Member.id == Model.owner_id)
-                .where(Model.status.in_((rules.APPROVED, rules.IN_PROGRESS)), reachable.exists())
-            )
-        ).all()
-        due_by_group: dict[tuple[int, int], list[tuple[Period, str]]] = {}
-        wanted = []
-        for model_id, title, starts_on, ends_on, owner_id, campaign, hour, paused in rows:
-            if is_paused(paused, today):
-                continue
-            hour = hour if hour is not None else config.reminder_hour
-            group = (campaign.id, hour)
-            if group not in due_by_group:
-                due_by_group[group] = due_reminders(
-                    _periods(today, campaign, campaign.starts_on, campaign.ends_on),
-                    now=now,
-                    hour=hour,
-                    tz=config.timezone,
-                    quiet=config.quiet_hours,
-                    before_days=config.remind_before_days,
-                    overdue_days=config.remind_overdue_days,
-                )
-            for period, kind in due_by_group[group]:
-                if period.start <= ends_on and period.end >= starts_on:
-                    wanted.append((model_id, title, owner_id, campaign, period, kind))
-        starts = {period.start for *_, period, _ in wanted}
-        reported = set()
-        if starts:
-            found = await session.execute(
-                select(Report.model_id, Report.period_start).where(Report.period_start.in_(starts))
-            )
-            reported = set(found.all())
-        queued = await queries.recent_keys(session, prefix="remind:", since=now - timedelta(days=3))
-        new = []
-        for model_id, title, owner_id, campaign, period, kind in wanted:
-            key = f"remind:{kind}:{owner_id}:{model_id}:{period.key()}"
-            if (model_id, period.start) in reported or key in queued:
-                continue
-            label = period_label(texts, period, campaign.cadence)
-            text = (
-                texts(f"reminder-{kind}", title=title, period=label, due=vn.format_date(period.due))
-                + "\n"
-                + texts("reminder-settings-hint")
-            )
-            new.append(
-                {
-                    "key": key,
-                    "member_id": owner_id,
-                    "payload": payload(
-                        text, [[Choice(texts("button-report-now"), f"rp:{model_id}")]]
-                    ),
-                    "status": "pending",
-                    "priority": 5,
-                    "attempts": 0,
-                    "not_before": not_before,
-                    "created_at": now,
-                }
-            )
-        reminders = await queries.enqueue_many(session, new)
-        nudges = await _nudge(session, config, now, not_before, texts)
-    return reminders, nudges
-
-
-async def _nudge(
-    session: Any, config: CoreConfig, now: datetime, not_before: datetime, texts: Texts
-) -> int:
-    stale = (
-        await session.scalars(
-            select(Conversation).where(
-                Conversation.form.in_(NUDGED_FORMS),
-                Conversation.nudged_at.is_(None),
-                Conversation.updated_at <= now - config.nudge_after,
-            )
+def reminder_payload(texts: Texts, reminder: DueReminder) -> dict[str, object]:
+    label = period_label(texts, reminder.period, reminder.cadence)
+    text = (
+        texts(
+            f"reminder-{reminder.kind}",
+            title=reminder.title,
+            period=label,
+            due=vn.format_date(reminder.period.due),
         )
-    ).all()
-    for conv in stale:
-        started = conv.started_at or conv.updated_at
-        title = texts(f"form-{'register' if conv.form == 'register' else 'report'}")
+        + "\n"
+        + texts("reminder-settings-hint")
+    )
+    return payload(text, [[Choice(texts("button-report-now"), f"rp:{reminder.model_id}")]])
+
+
+def nudge_payload(texts: Texts, stale: StaleForm) -> dict[str, object]:
+    title = texts(f"form-{'register' if stale.form == 'register' else 'report'}")
+    return payload(texts("nudge", title=title), [[Choice(texts("button-continue"), "resume")]])
+
+
+async def queue_for(
+    session: AsyncSession, config: CoreConfig, texts: Texts, due: MemberDue, now: datetime
+) -> tuple[int, int]:
+    """Queue one member's reminders and nudge, in the unit of work given. Returns (reminders,
+    nudges) queued; a key already queued (a sweep run twice) is not queued again."""
+    later = not_before(config, now)
+    rows = [
+        {
+            "key": reminder.key,
+            "member_id": due.member_id,
+            "payload": reminder_payload(texts, reminder),
+            "status": "pending",
+            "priority": 5,
+            "attempts": 0,
+            "not_before": later,
+            "created_at": now,
+        }
+        for reminder in due.reminders
+    ]
+    reminders = await queries.enqueue_many(session, rows)
+    nudges = 0
+    stale = due.stale
+    if stale is not None and await schedules.claim_nudge(
+        session, stale=stale, idle_since=now - config.nudge_after, now=now
+    ):
         await queries.enqueue(
             session,
-            key=f"nudge:{conv.member_id}:{conv.form}:{started.isoformat()}",
-            member_id=conv.member_id,
-            payload=payload(
-                texts("nudge", title=title), [[Choice(texts("button-continue"), "resume")]]
-            ),
+            key=stale.key,
+            member_id=due.member_id,
+            payload=nudge_payload(texts, stale),
             now=now,
-            not_before=not_before,
+            not_before=later,
         )
-        # A plain UPDATE: the ORM's version counter stays, so the person's buttons stay valid.
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.member_id == conv.member_id)
-            .values(nudged_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return len(stale)
+        nudges = 1
+    return reminders, nudges

@@ -1,0 +1,80 @@
+"""The scheduled sweeps, for every channel: reminders and nudges every few minutes, digests
+every minute (the jobs that call them are the channel's). Each sweep reads who is due in one
+short read, then runs each person as a short unit of work of their own: one that fails is
+logged and tried again at the next sweep (nothing of it was recorded) while the others go, and
+everyone's default slot being the same minute costs no one a long transaction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from handlers.coordinator import digest
+from handlers.core.router import Core
+from handlers.member import reminders
+from handlers.shared.charts import drawn
+from storage import schedules
+from storage.schedules import DigestDue
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_reminders(core: Core) -> tuple[int, int]:
+    """Queue the reminders and nudges due now. Returns (reminders, nudges) queued."""
+    now, config = core.clock(), core.config
+    async with core.db.read() as session:
+        due = await schedules.members_due(
+            session,
+            now=now,
+            tz=config.timezone,
+            quiet=config.quiet_hours,
+            default_hour=config.reminder_hour,
+            before_days=config.remind_before_days,
+            overdue_days=config.remind_overdue_days,
+            forms=reminders.NUDGED_FORMS,
+            idle_since=now - config.nudge_after,
+        )
+    queued = nudged = 0
+    for member in due:
+        try:
+            async with core.db.session() as session:
+                counts = await reminders.queue_for(session, config, core.texts, member, now)
+        except Exception:
+            log.exception(
+                "reminders for member %d failed; tried again at the next sweep", member.member_id
+            )
+            continue
+        queued += counts[0]
+        nudged += counts[1]
+    if queued or nudged:
+        log.info("queued %d reminders and %d nudges", queued, nudged)
+    return queued, nudged
+
+
+async def sweep_digests(core: Core) -> int:
+    """Queue the digests whose slot has come. Returns how many were queued."""
+    now = core.clock()
+    async with core.db.read() as session:
+        due = await schedules.digests_due(session, now=now, tz=core.config.timezone)
+    queued = 0
+    for item in due:
+        try:
+            queued += await _digest(core, item, now)
+        except Exception:
+            log.exception(
+                "digest for member %d failed; tried again at the next sweep", item.member_id
+            )
+    return queued
+
+
+async def _digest(core: Core, due: DigestDue, now: datetime) -> bool:
+    """Read one person's figures, draw their chart with no transaction open and off the event
+    loop, then record the slot and queue the digest in one short write."""
+    async with core.db.read() as session:
+        composed = await digest.compose(session, core.config, core.texts, due, now)
+    if composed is None:
+        return False
+    payload, rows = composed
+    png = await drawn(digest.chart, core.texts, rows)
+    async with core.db.session() as session:
+        return await digest.queue(session, core.config, due, payload, png, now)
