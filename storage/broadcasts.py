@@ -32,7 +32,7 @@ def key_prefix(broadcast_id: int) -> str:
 
 def _audience(
     *, kind: str, unit_ids: Iterable[int] = (), role: str | None = None, exclude: int | None
-) -> Select[tuple[int]]:
+) -> Select[int]:
     """Each person once: reachable on some channel, in the audience, not the sender."""
     reachable = select(Identity.member_id).where(Identity.unreachable_at.is_(None))
     query = select(Member.id).where(Member.id.in_(reachable))
@@ -82,10 +82,11 @@ async def enqueue(
         literal(now, columns.created_at.type),
     ).where(true())  # SQLite reads ON CONFLICT after a SELECT without WHERE as a join's ON
     names = ["key", "member_id", "payload", "status", "priority", "attempts", "not_before"]
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        # The same ON CONFLICT DO NOTHING, from the other dialect's own Insert.
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
     result = await session.execute(
         dialect_insert(OutboxMessage)
         .from_select([*names, "created_at"], rows)

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from storage.conversation_state import ConversationContext, FormState
 from storage.db import UTCDateTime
 
 NAMING = {
@@ -247,8 +248,8 @@ class Conversation(Base):
 
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
     form: Mapped[str] = mapped_column(String(32))
-    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[FormState] = mapped_column(JSON, default=dict)
+    context: Mapped[ConversationContext] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime]

@@ -263,7 +263,7 @@ async def unreachable(
     return True
 
 
-def _blocked_everywhere() -> Select[tuple[int]]:
+def _blocked_everywhere() -> Select[int]:
     """The people who blocked the bot on every channel they have. Read from the few blocked
     identities, so that it costs little however many messages are pending."""
     elsewhere = aliased(Identity)

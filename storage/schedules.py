@@ -179,6 +179,7 @@ async def _reminders_due(
                 before_days=before_days,
                 overdue_days=overdue_days,
             )
+        assert owner_id is not None  # joined to its member
         for period, kind in due_by_group[group]:
             if period.start <= ends_on and period.end >= starts_on:
                 wanted.append(
@@ -240,7 +241,7 @@ async def claim_nudge(
         .values(nudged_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(claimed.rowcount)
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
 async def digests_due(
@@ -279,4 +280,4 @@ async def claim_digest_slot(session: AsyncSession, *, due: DigestDue) -> bool:
         .values(last_digest_at=due.slot)
         .execution_options(synchronize_session=False)
     )
-    return bool(claimed.rowcount)
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rules
@@ -285,8 +285,10 @@ async def organisation_stats(
     registered = [*counted, *([Model.registered_on.between(*span)] if span else [])]
     active_units = select(Unit.id).where(Unit.active.is_(True))
 
-    stats.units = await session.scalar(select(func.count()).select_from(active_units.subquery()))
-    held = [Conference.unit_id.in_(active_units)]
+    stats.units = (
+        await session.scalar(select(func.count()).select_from(active_units.subquery())) or 0
+    )
+    held: list[ColumnElement[bool]] = [Conference.unit_id.in_(active_units)]
     if campaign_id is not None:
         held.append(Conference.campaign_id == campaign_id)
     if span is not None:

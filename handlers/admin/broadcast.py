@@ -20,6 +20,7 @@ from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
 from language.texts import Texts
 from storage import broadcasts, outbox, rules
+from storage.conversation_state import group_answer
 from storage.db import Database
 from storage.models import Broadcast, Conversation
 from storage.records.audit import add_audit_entry
@@ -169,8 +170,8 @@ class BroadcastFlow(AdminFlow):
 
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
         if spec.name == "unit":
-            group = conv.state["answers"].get("units") or {}
-            chosen = [*group.get("items", []), group.get("current") or {}]
+            group = group_answer(conv.state["answers"], "units")
+            chosen = [*group["items"], group["current"]] if group else []
             if any(item.get("unit") == value for item in chosen):
                 units = await units_by_ids(ctx.session, ids=[int(value)])
                 raise vn.InputError("broadcast-unit-twice", unit=units[int(value)].name)

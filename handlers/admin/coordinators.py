@@ -16,6 +16,7 @@ from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.shared.invites import audit_revoked
 from language import vn
 from storage import rules
+from storage.conversation_state import group_answer
 from storage.models import Conversation, Member, Membership, Unit
 from storage.records.audit import add_audit_entry
 from storage.records.invites import revoke_orphaned
@@ -90,8 +91,8 @@ class CoordinatorsFlow(AdminFlow):
             if not await coordinator_assignments(ctx.session):
                 raise vn.InputError("coordinators-none")
         elif spec.name == "unit":
-            group = answers.get("units") or {"items": []}
-            if any(item["unit"] == value for item in group["items"]):
+            group = group_answer(answers, "units")
+            if any(item["unit"] == value for item in (group["items"] if group else [])):
                 raise vn.InputError("coordinator-unit-twice")
             await _not_yet(ctx, int(answers["person"]), [int(value)])
 

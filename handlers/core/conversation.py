@@ -4,14 +4,23 @@ older message is refused instead of being applied to a different step."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from decimal import Decimal
+from typing import cast
 
 from handlers.core.context import Ctx
 from handlers.core.flow import FLOWS, Flow
 from handlers.core.types import Choice
 from handlers.forms import engine, groups
-from handlers.forms.spec import FieldSpec, FormEnv
+from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
 from language import vn
+from storage.conversation_state import (
+    Answers,
+    ConversationContext,
+    FormState,
+    Item,
+    group_answer,
+)
 from storage.models import Conversation
 from storage.records.conversations import end_conversation, get_conversation
 
@@ -25,8 +34,8 @@ def button(conv: Conversation, action: str, label: str) -> Choice:
 async def start(
     ctx: Ctx,
     flow_name: str,
-    context: dict[str, Any] | None = None,
-    answers: dict[str, Any] | None = None,
+    context: ConversationContext | None = None,
+    answers: Answers | None = None,
 ) -> None:
     """Begin a form. `answers` are known already (the only possible choice, say): they show in
     the summary and can be changed there, but are not asked."""
@@ -35,7 +44,9 @@ async def start(
         conv = Conversation(member_id=ctx.member.id)
         ctx.session.add(conv)
     conv.form = flow_name
-    conv.state = {**engine.new_state(), "answers": dict(answers or {})}
+    state = engine.new_state()
+    state["answers"] = dict(answers or {})
+    conv.state = state
     conv.context = context or {}
     conv.paused = False
     conv.started_at = ctx.now
@@ -61,31 +72,29 @@ async def form_env(ctx: Ctx, conv: Conversation) -> FormEnv:
     return env
 
 
-def value_text(ctx: Ctx, spec: FieldSpec, value: Any, env: FormEnv) -> str:
+def value_text(ctx: Ctx, spec: FieldSpec, value: engine.FinalValue, env: FormEnv) -> str:
     if value is None:
         return ctx.t("form-skipped")
+    if isinstance(value, list):
+        if spec.type == "group":
+            items = cast("list[Item]", value)
+            return "\n".join(
+                f"  {i}. {item_text(ctx, spec, item, env)}" for i, item in enumerate(items, 1)
+            )
+        return ctx.t("form-photos-count", count=len(value))
     match spec.type:
         case "number":
-            return vn.format_number(engine.as_decimal(value))  # type: ignore[arg-type]
+            return vn.format_number(Decimal(value))
         case "date":
-            from datetime import date
-
             return vn.format_date(date.fromisoformat(value))
         case "choice":
             for option in env.options_for(spec):
                 if option.value == value:
                     return ctx.label(option.label)
-            return str(value)
-        case "photos":
-            return ctx.t("form-photos-count", count=len(value))
-        case "group":
-            return "\n".join(
-                f"  {i}. {item_text(ctx, spec, item, env)}" for i, item in enumerate(value, 1)
-            )
-    return str(value)
+    return value
 
 
-def item_text(ctx: Ctx, spec: FieldSpec, item: dict[str, Any], env: FormEnv) -> str:
+def item_text(ctx: Ctx, spec: FieldSpec, item: Item, env: FormEnv) -> str:
     return " · ".join(value_text(ctx, sub, item.get(sub.name), env) for sub in spec.fields)
 
 
@@ -112,52 +121,29 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
         return
     if step.kind == "summary":
         lines.append(ctx.t("form-summary-head", title=title))
-        answers = engine.final_answers(form, conv.state)
-        edit_buttons = []
-        for spec in form.fields:
-            if spec.name not in answers:
-                continue
-            shown = value_text(ctx, spec, answers[spec.name], env)
-            if spec.type == "group":
-                # Items taken out while changing the group stay visible until the form is sent.
-                for item in (conv.state["answers"].get(spec.name) or {}).get("removed", []):
-                    removed = ctx.t("form-group-removed-line", item=item_text(ctx, spec, item, env))
-                    shown += "\n  " + removed
-            separator = "\n" if spec.type == "group" or "\n" in shown else " "
-            lines.append(f"• {ctx.label(spec.label)}:{separator}{shown}")
-            edit_buttons.append(
-                button(conv, f"e:{spec.name}", ctx.t("button-edit", label=ctx.label(spec.label)))
-            )
-        lines.append(ctx.t("form-summary-foot"))
-        rows = [[button(conv, "ok", ctx.t(form.confirm_label))]]
-        rows += [edit_buttons[i : i + 2] for i in range(0, len(edit_buttons), 2)]
-        rows.append(_nav_row(ctx, conv, can_skip=False))
-        ctx.result.say("\n".join(lines), rows)
+        _render_summary(ctx, conv, form, env, lines)
         return
     assert step.field is not None
     if step.kind in ("items", "remove"):
         _render_items(ctx, conv, step.field, env, step.kind, lines)
         return
     if step.kind == "more":
-        count = len(conv.state["answers"][step.field.name]["items"])
+        count = len(_group_items(conv, step.field.name))
         lines.append(ctx.t("form-more", label=ctx.label(step.field.label), count=count))
-        rows = [
-            [
-                button(conv, "y", ctx.t("button-yes-more")),
-                button(conv, "n", ctx.t("button-no-more")),
-            ],
-            _nav_row(ctx, conv, can_skip=False),
+        more = [
+            button(conv, "y", ctx.t("button-yes-more")),
+            button(conv, "n", ctx.t("button-no-more")),
         ]
-        ctx.result.say("\n".join(lines), rows)
+        ctx.result.say("\n".join(lines), [more, _nav_row(ctx, conv, can_skip=False)])
         return
     spec = step.spec
     assert spec is not None
     prompt = ctx.label(spec.prompt)
     kept = engine.kept_value(conv.state, step)
     if step.sub is not None:
-        group = conv.state["answers"].get(step.field.name) or {"items": []}
-        at = group.get("at")
-        n = len(group["items"]) + 1 if at is None else at + 1
+        group = group_answer(conv.state["answers"], step.field.name)
+        at = group.get("at") if group else None
+        n = len(_group_items(conv, step.field.name)) + 1 if at is None else at + 1
         prompt = ctx.t(step.field.item_label, n=n) + " " + prompt
     if conv.state.get("editing"):
         prompt = ctx.t("form-editing") + " " + prompt
@@ -185,7 +171,7 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
             rows.append([button(conv, "p:all", ctx.t("button-show-all"))])
     photos_so_far = 0
     if spec.type == "photos":
-        photos_so_far = len((conv.state["answers"].get(spec.name) or {"items": []})["items"])
+        photos_so_far = len(engine.photo_ids(conv.state, spec.name))
         if photos_so_far:
             # Each picture of an album arrives alone: answer it in one short line.
             lines = [*([note] if note else []), ctx.t("form-photos-received", count=photos_so_far)]
@@ -197,11 +183,43 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     ctx.result.say("\n".join(lines), rows, free_text=spec.type not in ("choice", "photos"))
 
 
+def _render_summary(
+    ctx: Ctx, conv: Conversation, form: FormSpec, env: FormEnv, lines: list[str]
+) -> None:
+    """The answers that count, each with its button to change it, and the button to confirm."""
+    answers = engine.final_answers(form, conv.state)
+    edit_buttons = []
+    for spec in form.fields:
+        if spec.name not in answers:
+            continue
+        shown = value_text(ctx, spec, answers[spec.name], env)
+        group = group_answer(conv.state["answers"], spec.name) if spec.type == "group" else None
+        # Items taken out while changing the group stay visible until the form is sent.
+        for item in group.get("removed", []) if group else []:
+            removed = ctx.t("form-group-removed-line", item=item_text(ctx, spec, item, env))
+            shown += "\n  " + removed
+        separator = "\n" if spec.type == "group" or "\n" in shown else " "
+        lines.append(f"• {ctx.label(spec.label)}:{separator}{shown}")
+        edit_buttons.append(
+            button(conv, f"e:{spec.name}", ctx.t("button-edit", label=ctx.label(spec.label)))
+        )
+    lines.append(ctx.t("form-summary-foot"))
+    rows = [[button(conv, "ok", ctx.t(form.confirm_label))]]
+    rows += [edit_buttons[i : i + 2] for i in range(0, len(edit_buttons), 2)]
+    rows.append(_nav_row(ctx, conv, can_skip=False))
+    ctx.result.say("\n".join(lines), rows)
+
+
+def _group_items(conv: Conversation, name: str) -> list[Item]:
+    group = group_answer(conv.state["answers"], name)
+    return group["items"] if group else []
+
+
 def _render_items(
     ctx: Ctx, conv: Conversation, spec: FieldSpec, env: FormEnv, kind: str, lines: list[str]
 ) -> None:
     """A group changed from the summary: its items to change (or remove) one, add, or be done."""
-    items = conv.state["answers"][spec.name]["items"]
+    items = _group_items(conv, spec.name)
     label = ctx.label(spec.label)
     action = "gi" if kind == "items" else "gd"
     rows = [
@@ -234,7 +252,7 @@ def _removal_note(ctx: Ctx, conv: Conversation, env: FormEnv, arg: str) -> str |
     step = engine.current_step(flow_of(conv).form_for(conv), conv.state)
     if step.kind != "remove" or step.field is None:
         return None
-    items = conv.state["answers"][step.field.name]["items"]
+    items = _group_items(conv, step.field.name)
     if not arg.isdigit() or int(arg) >= len(items):
         return None
     return ctx.t(
@@ -246,7 +264,7 @@ def _removal_note(ctx: Ctx, conv: Conversation, env: FormEnv, arg: str) -> str |
 
 
 async def _advance(
-    ctx: Ctx, conv: Conversation, new_state: dict[str, Any], note: str | None = None
+    ctx: Ctx, conv: Conversation, new_state: FormState, note: str | None = None
 ) -> None:
     conv.state = new_state
     touch(ctx, conv)
@@ -305,7 +323,7 @@ async def on_text(ctx: Ctx, conv: Conversation, text: str) -> None:
             await flow.check(ctx, conv, step.spec, value)
     except vn.InputError as error:
         if error.key == "error-choice-search":
-            conv.state = error.params.pop("state")
+            conv.state = engine.narrowed(error)
             touch(ctx, conv)
             await ctx.session.flush()
             await render(ctx, conv, note=ctx.t("form-search-result", query=text.strip()))
@@ -371,7 +389,7 @@ async def on_button(ctx: Ctx, conv: Conversation, action: str) -> None:
 
 async def _apply_button(
     ctx: Ctx, conv: Conversation, flow: Flow, env: FormEnv, kind: str, arg: str
-) -> dict[str, Any]:
+) -> FormState:
     form = flow.form_for(conv)
     match kind:
         case "o":
@@ -402,7 +420,7 @@ async def _apply_button(
         case "gn":
             return groups.close(form, conv.state)
         case "p" if arg == "all":
-            return dict(conv.state, query=None, page=0)
+            return engine.show_all(conv.state)
         case "p" if arg.isdigit():
             return engine.set_page(conv.state, int(arg))
     raise vn.InputError("error-choice")

@@ -3,10 +3,12 @@ the database to be checked, and what happens when it is confirmed."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from handlers.core.context import Ctx
+from handlers.forms.engine import FinalAnswers
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
+from storage.conversation_state import Value
 from storage.models import Conversation
 
 
@@ -27,7 +29,7 @@ class Flow:
         return FormEnv(context=dict(conv.context))
 
     async def check(
-        self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any
+        self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Value
     ) -> None:  # pragma: no cover - most flows have no database checks
         """Raise vn.InputError when an answer is not acceptable against stored data."""
 
@@ -46,7 +48,7 @@ class Flow:
         `conversation.button`, so they act as the standard ones do."""
         return False
 
-    async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
+    async def complete(self, ctx: Ctx, conv: Conversation, answers: FinalAnswers) -> None:
         raise NotImplementedError
 
 

@@ -1,11 +1,10 @@
 """The form engine: pure functions over a JSON-able state, so the state can live in a database row.
 
-State: {"answers": {...}, "history": [previous answers, ...], "editing": bool, "query": str|None,
-"page": int}. Back is "undo the last answer", which works the same inside a repeated group, in the
-summary and while editing. A group's answer is {"items": [...], "current": {...}, "open": bool,
-"more": bool} until it is closed. Changed from the summary (see `groups`), it also has "mode" (the
-list of items, one item being changed or added, choosing one to remove), "at" (the item being
-changed) and "removed" (the items taken out, which the summary goes on showing)."""
+The state's shape is `FormState` (`storage/conversation_state.py`): the answers by field name, the
+undo history, whether an answer is being edited from the summary, and a choice's search and page.
+Back is "undo the last answer", which works the same inside a repeated group, in the summary and
+while editing. A group's answer is a `GroupAnswer` until it is closed; changed from the summary
+(see `groups`), it also says which item is being changed and which were removed."""
 
 from __future__ import annotations
 
@@ -15,13 +14,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal, cast
 
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
+from storage.conversation_state import (
+    Answers,
+    FormState,
+    GroupAnswer,
+    Item,
+    PhotosAnswer,
+    Snapshot,
+    Value,
+    group_answer,
+    photos_answer,
+)
 
 HISTORY_LIMIT = 80
 PAGE_SIZE = 8
+
+# What a flow is given when its form is confirmed: only the fields that apply, a group as its
+# list of items, photos as their list of file ids.
+FinalValue = Value | list[Item] | list[str]
+FinalAnswers = dict[str, FinalValue]
 
 
 @dataclass(frozen=True)
@@ -41,17 +56,17 @@ class Step:
         return f"{self.field.name}.{self.sub.name}" if self.sub else self.field.name
 
 
-def new_state() -> dict[str, Any]:
+def new_state() -> FormState:
     return {"answers": {}, "history": [], "editing": False, "query": None, "page": 0}
 
 
-def current_step(form: FormSpec, state: dict[str, Any]) -> Step:
+def current_step(form: FormSpec, state: FormState) -> Step:
     answers = state["answers"]
     for spec in form.fields:
         if not spec.applies(answers):
             continue
         if spec.type == "group":
-            group = answers.get(spec.name)
+            group = group_answer(answers, spec.name)
             if group is None:
                 return Step("ask", spec, spec.fields[0])
             if not group["open"]:
@@ -66,25 +81,26 @@ def current_step(form: FormSpec, state: dict[str, Any]) -> Step:
                 if sub.name not in group["current"]:
                     return Step("ask", spec, sub)
         elif spec.type == "photos":
-            photos = answers.get(spec.name, {"items": [], "open": True})
-            if photos is not None and photos["open"]:
+            # Not answered yet, or still taking pictures; skipped (None) is answered.
+            photos = photos_answer(answers, spec.name)
+            if spec.name not in answers or (photos is not None and photos["open"]):
                 return Step("ask", spec)
         elif spec.name not in answers:
             return Step("ask", spec)
     return Step("summary") if form.summary else Step("done")
 
 
-def remember(state: dict[str, Any]) -> dict[str, Any]:
+def remember(state: FormState) -> FormState:
     """A copy of the state to change, with its answers as they are now on the undo history."""
     state = copy.deepcopy(state)
-    before = {"answers": copy.deepcopy(state["answers"]), "editing": state["editing"]}
+    before: Snapshot = {"answers": copy.deepcopy(state["answers"]), "editing": state["editing"]}
     state["history"] = [*state["history"], before][-HISTORY_LIMIT:]
     state["query"] = None
     state["page"] = 0
     return state
 
 
-def _store(form: FormSpec, state: dict[str, Any], step: Step, value: Any) -> dict[str, Any]:
+def _store(form: FormSpec, state: FormState, step: Step, value: Value) -> FormState:
     state = remember(state)
     answers = state["answers"]
     assert step.field is not None
@@ -92,19 +108,22 @@ def _store(form: FormSpec, state: dict[str, Any], step: Step, value: Any) -> dic
         answers[step.field.name] = value
         _drop_out_of_bounds(form, answers, step.field.name)
     else:
-        group = answers.setdefault(
-            step.field.name, {"items": [], "current": {}, "open": True, "more": False}
-        )
+        group = group_answer(answers, step.field.name)
+        if group is None:
+            group = GroupAnswer(items=[], current={}, open=True, more=False)
+            answers[step.field.name] = group
         group["current"][step.sub.name] = value
         if all(sub.name in group["current"] for sub in step.field.fields):
-            if group.get("at") is None:
+            at = group.get("at")
+            if at is None:
                 group["items"].append(group["current"])
             else:
-                group["items"][group["at"]] = group["current"]
+                group["items"][at] = group["current"]
             group["current"] = {}
             if group.get("mode"):
                 # Changed from the summary: back to the list, every other item as it was.
-                group.update(mode="items", at=None)
+                group["mode"] = "items"
+                group["at"] = None
             elif len(group["items"]) >= step.field.max_items:
                 group["open"] = False
             else:
@@ -112,29 +131,30 @@ def _store(form: FormSpec, state: dict[str, Any], step: Step, value: Any) -> dic
     return state
 
 
-def _drop_out_of_bounds(form: FormSpec, answers: dict[str, Any], changed: str) -> None:
+def _drop_out_of_bounds(form: FormSpec, answers: Answers, changed: str) -> None:
     """A changed date can put a later one out of its bounds (start moved after the end):
     that answer is asked again rather than kept wrong."""
     for spec in form.fields:
-        if spec.type != "date" or answers.get(spec.name) is None:
+        raw = answers.get(spec.name)
+        if spec.type != "date" or not isinstance(raw, str):
             continue
         if changed not in (spec.not_before, spec.not_after):
             continue
-        value = date.fromisoformat(answers[spec.name])
+        value = date.fromisoformat(raw)
         low = _date_bound(spec.not_before, answers, FormEnv())
         high = _date_bound(spec.not_after, answers, FormEnv())
         if (low and value < low) or (high and value > high):
             del answers[spec.name]
 
 
-def _date_bound(ref: str | None, answers: dict[str, Any], env: FormEnv) -> date | None:
+def _date_bound(ref: str | None, answers: Answers, env: FormEnv) -> date | None:
     if ref is None:
         return None
     raw = env.context.get(ref[1:]) if ref.startswith("@") else answers.get(ref)
-    return date.fromisoformat(raw) if raw else None
+    return date.fromisoformat(raw) if isinstance(raw, str) and raw else None
 
 
-def parse_value(spec: FieldSpec, raw: str, state: dict[str, Any], env: FormEnv) -> Any:
+def parse_value(spec: FieldSpec, raw: str, state: FormState, env: FormEnv) -> str:
     """Turn typed text into the stored answer, or raise vn.InputError."""
     match spec.type:
         case "text":
@@ -193,9 +213,7 @@ def _choose_by_text(spec: FieldSpec, raw: str, env: FormEnv) -> str:
     raise vn.InputError("error-choice-search" if found else "error-choice-nomatch", query=raw)
 
 
-def answer_text(
-    form: FormSpec, state: dict[str, Any], raw: str, env: FormEnv
-) -> tuple[dict[str, Any], Any]:
+def answer_text(form: FormSpec, state: FormState, raw: str, env: FormEnv) -> tuple[FormState, str]:
     """Apply typed text to the current step. Returns the new state and the stored value.
 
     On a choice step, text that matches several options narrows the list instead (the caller
@@ -219,7 +237,13 @@ def answer_text(
     return _store(form, state, step, value), value
 
 
-def choose(form: FormSpec, state: dict[str, Any], value: str, env: FormEnv) -> dict[str, Any]:
+def narrowed(error: vn.InputError) -> FormState:
+    """The state an "error-choice-search" carries: the same step, its options narrowed by the
+    typed text."""
+    return cast(FormState, error.params.pop("state"))
+
+
+def choose(form: FormSpec, state: FormState, value: str, env: FormEnv) -> FormState:
     """Apply a pressed option. The value must be one of the step's current options."""
     step = current_step(form, state)
     if step.kind == "more":
@@ -227,7 +251,8 @@ def choose(form: FormSpec, state: dict[str, Any], value: str, env: FormEnv) -> d
             raise vn.InputError("error-choice")
         state = remember(state)
         assert step.field is not None
-        group = state["answers"][step.field.name]
+        group = group_answer(state["answers"], step.field.name)
+        assert group is not None  # "one more?" is asked of a group being answered
         if value == "no" and len(group["items"]) < step.field.min_items:
             raise vn.InputError("error-min-items", min=step.field.min_items)
         group["more"] = False
@@ -242,35 +267,41 @@ def choose(form: FormSpec, state: dict[str, Any], value: str, env: FormEnv) -> d
     return _store(form, state, step, value)
 
 
-def add_photo(form: FormSpec, state: dict[str, Any], file_id: str) -> dict[str, Any]:
+def photo_ids(state: FormState, name: str) -> list[str]:
+    """The pictures taken so far at a photos field."""
+    photos = photos_answer(state["answers"], name)
+    return photos["items"] if photos else []
+
+
+def add_photo(form: FormSpec, state: FormState, file_id: str) -> FormState:
     """A picture sent at a photos step; the step stays open for more until "done"."""
     step = current_step(form, state)
     if step.kind != "ask" or step.spec is None or step.spec.type != "photos":
         raise vn.InputError("error-attachment")
-    items = (state["answers"].get(step.spec.name) or {"items": []})["items"]
+    items = photo_ids(state, step.spec.name)
     if len(items) >= step.spec.max_items:
         raise vn.InputError("error-photos-max", max=step.spec.max_items)
     state = remember(state)
-    state["answers"][step.spec.name] = {"items": [*items, file_id], "open": True}
+    state["answers"][step.spec.name] = PhotosAnswer(items=[*items, file_id], open=True)
     return state
 
 
-def close_photos(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
+def close_photos(form: FormSpec, state: FormState) -> FormState:
     step = current_step(form, state)
     if step.kind != "ask" or step.spec is None or step.spec.type != "photos":
         raise vn.InputError("error-choice")
-    items = (state["answers"].get(step.spec.name) or {"items": []})["items"]
+    items = photo_ids(state, step.spec.name)
     if len(items) < max(step.spec.min_items, 1 if step.spec.required else 0):
         raise vn.InputError("error-photos-min", min=max(step.spec.min_items, 1))
     state = remember(state)
-    state["answers"][step.spec.name] = {"items": items, "open": False}
+    state["answers"][step.spec.name] = PhotosAnswer(items=items, open=False)
     return state
 
 
-def skip(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
+def skip(form: FormSpec, state: FormState) -> FormState:
     step = current_step(form, state)
     photos = step.spec is not None and step.spec.type == "photos"
-    if photos and (state["answers"].get(step.path) or {"items": []})["items"]:
+    if photos and photo_ids(state, step.path):
         # /boqua after a few pictures means "no more pictures", never "forget them".
         return close_photos(form, state)
     kept = kept_value(state, step)
@@ -281,18 +312,19 @@ def skip(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
     return _store(form, state, step, None)
 
 
-def kept_value(state: dict[str, Any], step: Step) -> tuple[Any] | None:
+def kept_value(state: FormState, step: Step) -> tuple[Value] | None:
     """While one item of a group is being changed, the value its field has now (skipping the
     field keeps it); None otherwise."""
     if step.kind != "ask" or step.field is None or step.sub is None:
         return None
-    group = state["answers"].get(step.field.name) or {}
-    if group.get("at") is None:
+    group = group_answer(state["answers"], step.field.name)
+    at = group.get("at") if group else None
+    if group is None or at is None:
         return None
-    return (group["items"][group["at"]].get(step.sub.name),)
+    return (group["items"][at].get(step.sub.name),)
 
 
-def back(state: dict[str, Any]) -> dict[str, Any]:
+def back(state: FormState) -> FormState:
     if not state["history"]:
         raise vn.InputError("error-first-step")
     state = copy.deepcopy(state)
@@ -304,7 +336,7 @@ def back(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def edit(form: FormSpec, state: dict[str, Any], name: str) -> dict[str, Any]:
+def edit(form: FormSpec, state: FormState, name: str) -> FormState:
     """From the summary: ask one answer again, then come back to the summary."""
     if current_step(form, state).kind != "summary":
         raise vn.InputError("error-choice")
@@ -312,25 +344,37 @@ def edit(form: FormSpec, state: dict[str, Any], name: str) -> dict[str, Any]:
     if not spec.applies(state["answers"]):
         raise vn.InputError("error-choice")
     state = remember(state)
-    group = state["answers"].get(name)
-    if spec.type == "group" and group and group["items"]:
+    group = group_answer(state["answers"], name) if spec.type == "group" else None
+    if group and group["items"]:
         # The items are listed to change, add or remove one: never asked again from the first.
-        group.update(open=True, more=False, current={}, mode="items", at=None)
+        group["open"] = True
+        group["more"] = False
+        group["current"] = {}
+        group["mode"] = "items"
+        group["at"] = None
     else:
         state["answers"].pop(name, None)
     state["editing"] = True
     return state
 
 
-def set_page(state: dict[str, Any], page: int) -> dict[str, Any]:
+def set_page(state: FormState, page: int) -> FormState:
     state = copy.deepcopy(state)
     state["page"] = max(0, page)
     return state
 
 
+def show_all(state: FormState) -> FormState:
+    """A choice's options again without the typed search, from the first page."""
+    state = copy.deepcopy(state)
+    state["query"] = None
+    state["page"] = 0
+    return state
+
+
 def page_of(
     options: list[Option],
-    state: dict[str, Any],
+    state: FormState,
     page_size: int = PAGE_SIZE,
     labeler: Callable[[str], str] = str,
 ) -> tuple[list[Option], int, int]:
@@ -341,16 +385,16 @@ def page_of(
     return found[page * page_size : (page + 1) * page_size], page, pages
 
 
-def final_answers(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
+def final_answers(form: FormSpec, state: FormState) -> FinalAnswers:
     """The answers that count: only applicable fields, groups as lists of items."""
     answers = state["answers"]
-    result: dict[str, Any] = {}
+    result: FinalAnswers = {}
     for spec in form.fields:
         if not spec.applies(answers):
             continue
         value = answers.get(spec.name)
-        collected = spec.type in ("group", "photos") and value
-        result[spec.name] = value["items"] if collected else value
+        # Only a group's or photos' answer is a dict: it counts by its items.
+        result[spec.name] = value["items"] if isinstance(value, dict) else value
     return result
 
 

@@ -4,45 +4,49 @@ item stays as it was. Pure functions over the engine's state, like the engine it
 
 from __future__ import annotations
 
-from typing import Any
-
 from handlers.forms.engine import current_step, remember
 from handlers.forms.spec import FieldSpec, FormSpec
 from language import vn
+from storage.conversation_state import FormState, GroupAnswer, group_answer
 
 
-def _at(
-    form: FormSpec, state: dict[str, Any], kind: str
-) -> tuple[dict[str, Any], FieldSpec, dict[str, Any]]:
+def _at(form: FormSpec, state: FormState, kind: str) -> tuple[FormState, FieldSpec, GroupAnswer]:
     """A copy of the state to change, the group's field and its answer in that copy."""
     step = current_step(form, state)
     if step.kind != kind or step.field is None:
         raise vn.InputError("error-choice")
     state = remember(state)
-    return state, step.field, state["answers"][step.field.name]
+    group = group_answer(state["answers"], step.field.name)
+    assert group is not None  # the items are listed only for a group that has some
+    return state, step.field, group
 
 
-def _index(group: dict[str, Any], index: int) -> int:
+def _index(group: GroupAnswer, index: int) -> int:
     if not 0 <= index < len(group["items"]):
         raise vn.InputError("error-choice")
     return index
 
 
-def change(form: FormSpec, state: dict[str, Any], index: int) -> dict[str, Any]:
+def change(form: FormSpec, state: FormState, index: int) -> FormState:
     state, _, group = _at(form, state, "items")
-    group.update(mode="item", at=_index(group, index), current={})
+    at = _index(group, index)
+    group["mode"] = "item"
+    group["at"] = at
+    group["current"] = {}
     return state
 
 
-def add(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
+def add(form: FormSpec, state: FormState) -> FormState:
     state, spec, group = _at(form, state, "items")
     if len(group["items"]) >= spec.max_items:
         raise vn.InputError("error-group-full", max=spec.max_items)
-    group.update(mode="add", at=None, current={})
+    group["mode"] = "add"
+    group["at"] = None
+    group["current"] = {}
     return state
 
 
-def choose_removal(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
+def choose_removal(form: FormSpec, state: FormState) -> FormState:
     state, spec, group = _at(form, state, "items")
     if len(group["items"]) <= spec.min_items:
         raise vn.InputError("error-group-min", min=spec.min_items)
@@ -50,7 +54,7 @@ def choose_removal(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def remove(form: FormSpec, state: dict[str, Any], index: int) -> dict[str, Any]:
+def remove(form: FormSpec, state: FormState, index: int) -> FormState:
     state, spec, group = _at(form, state, "remove")
     if len(group["items"]) <= spec.min_items:
         raise vn.InputError("error-group-min", min=spec.min_items)
@@ -61,7 +65,7 @@ def remove(form: FormSpec, state: dict[str, Any], index: int) -> dict[str, Any]:
     return state
 
 
-def close(form: FormSpec, state: dict[str, Any]) -> dict[str, Any]:
+def close(form: FormSpec, state: FormState) -> FormState:
     state, spec, group = _at(form, state, "items")
     if len(group["items"]) < spec.min_items:
         raise vn.InputError("error-min-items", min=spec.min_items)

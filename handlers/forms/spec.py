@@ -5,10 +5,12 @@ JSON, go through the same engine)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
+
+from storage.conversation_state import Answers
 
 FieldType = Literal["text", "name", "number", "date", "choice", "phone", "group", "photos"]
 
@@ -51,7 +53,7 @@ class FieldSpec:
     # Texts: a name other people read (a unit's), refused when it cannot be read.
     readable: bool = False
 
-    def applies(self, answers: dict[str, Any]) -> bool:
+    def applies(self, answers: Answers) -> bool:
         return all(answers.get(name) == value for name, value in self.when)
 
 
@@ -96,7 +98,9 @@ class FormEnv:
     """What the engine needs from outside: dynamic options and context values (campaign dates)."""
 
     options: dict[str, list[Option]] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict)
+    # Values a date's bounds name with "@" (the campaign's dates, today): the conversation's
+    # context, or what the flow adds.
+    context: Mapping[str, object] = field(default_factory=dict)
     # Turns an option's label (often a catalog key) into what the person sees and types.
     labeler: Callable[[str], str] = str
 

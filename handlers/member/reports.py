@@ -15,6 +15,7 @@ from handlers.shared import questions
 from handlers.shared.views import answer_lines, period_label, progress_text
 from language import vn
 from storage import rules
+from storage.conversation_state import ReportTarget
 from storage.models import Conversation, Model, Report, ReportPhoto, ReportValue
 from storage.periods import Period, period_containing, reporting_periods
 from storage.records.audit import add_audit_entry
@@ -257,7 +258,7 @@ async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> Non
         )
         return
     ctx.say("report-intro", title=model.title, period=label, due=vn.format_date(period.due))
-    targets = [
+    targets: list[ReportTarget] = [
         {
             "id": target.id,
             "label": target.indicator,
