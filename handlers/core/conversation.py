@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.core import buttons
 from handlers.core.context import Ctx
 from handlers.core.flow import FLOWS, Flow
 from handlers.core.types import Choice
@@ -15,11 +16,9 @@ from language import vn
 from storage import queries
 from storage.models import Conversation
 
-FORM_PREFIX = "f"
-
 
 def button(conv: Conversation, action: str, label: str) -> Choice:
-    return Choice(label, f"{FORM_PREFIX}:{conv.version}:{action}")
+    return Choice(label, buttons.FORM(conv.version, action))
 
 
 async def start(

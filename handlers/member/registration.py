@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers.core import conversation
+from handlers.core import buttons, conversation
+from handlers.core.commands import Button, Command, Role, id_or
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.options import unit_options
@@ -220,7 +221,7 @@ class RegistrationFlow(Flow):
         )
         ctx.result.say(
             ctx.t("register-done", title=model.title, id=model.id),
-            [[Choice(ctx.t("button-view-model"), f"m:{model.id}")]],
+            [[Choice(ctx.t("button-view-model"), buttons.MODEL(model.id))]],
         )
 
 
@@ -349,7 +350,7 @@ async def resubmit(
     )
     ctx.result.say(
         ctx.t("resubmit-done", title=model.title),
-        [[Choice(ctx.t("button-view-model"), f"m:{model.id}")]],
+        [[Choice(ctx.t("button-view-model"), buttons.MODEL(model.id))]],
     )
 
 
@@ -420,7 +421,7 @@ async def list_models(ctx: Ctx) -> None:
     rows = []
     for i, model in enumerate(models, 1):
         lines.append(f"{i}. {model.title} — {ctx.t(f'status-{model.status}')}")
-        rows.append([Choice(f"{i}. {model.title}"[:60], f"m:{model.id}")])
+        rows.append([Choice(f"{i}. {model.title}"[:60], buttons.MODEL(model.id))])
     ctx.result.say("\n".join(lines), rows)
 
 
@@ -436,7 +437,7 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
         lines.append(f"• {t('label-review-note')}: {model.review_note}")
     choices = []
     if model.status in CORRECTABLE:
-        choices.append([Choice(t("button-edit-resubmit"), f"ed:{model.id}")])
+        choices.append([Choice(t("button-edit-resubmit"), buttons.RESUBMIT(model.id))])
     if model.status not in (rules.SUBMITTED, rules.RETURNED, rules.REJECTED, rules.DRAFT):
         lines.append("")
         lines.append(await reports.progress_text(ctx, model))
@@ -461,7 +462,7 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
             for r in done
         ] or [t("reports-none")]
         if model.status in (rules.APPROVED, rules.IN_PROGRESS):
-            choices.append([Choice(t("menu-baocao"), f"rp:{model.id}")])
+            choices.append([Choice(t("menu-baocao"), buttons.REPORT(model.id))])
     ctx.result.say("\n".join(lines), choices)
 
 
@@ -499,3 +500,23 @@ def model_lines(ctx: Ctx, model: Model) -> list[str]:
             f"{vn.format_datetime(model.submitted_at, ctx.config.timezone)}"
         )
     return lines
+
+
+COMMANDS = (
+    Command(
+        ("dangky",), Role.MEMBER, lambda ctx, conv, a: start_registration(ctx), opens="register"
+    ),
+    Command(("mohinh",), Role.MEMBER, lambda ctx, conv, a: list_models(ctx), shows=True),
+    Command(
+        ("suadangky",),
+        Role.MEMBER,
+        lambda ctx, conv, model_id: start_resubmit(ctx, model_id),
+        read=id_or("model-not-found"),
+        opens="register",
+        menu=False,  # pressed (a returned registration's button), seldom typed
+    ),
+)
+BUTTONS = (
+    Button(buttons.MODEL, Role.ANYONE, lambda ctx, conv, ref: show_model(ctx, ref.id)),
+    Button(buttons.RESUBMIT, Role.ANYONE, command=lambda ref: f"/suadangky {ref.id}"),
+)

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from handlers.core import conversation
+from handlers.core import buttons, conversation
+from handlers.core.commands import Command, Role
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.notify import payload
@@ -185,7 +186,7 @@ async def sweep(db: Database, config: CoreConfig, now: datetime, texts: Texts) -
                     "key": key,
                     "member_id": owner_id,
                     "payload": payload(
-                        text, [[Choice(texts("button-report-now"), f"rp:{model_id}")]]
+                        text, [[Choice(texts("button-report-now"), buttons.REPORT(model_id))]]
                     ),
                     "status": "pending",
                     "priority": 5,
@@ -219,7 +220,7 @@ async def _nudge(
             key=f"nudge:{conv.member_id}:{conv.form}:{started.isoformat()}",
             member_id=conv.member_id,
             payload=payload(
-                texts("nudge", title=title), [[Choice(texts("button-continue"), "resume")]]
+                texts("nudge", title=title), [[Choice(texts("button-continue"), buttons.RESUME())]]
             ),
             now=now,
             not_before=not_before,
@@ -232,3 +233,8 @@ async def _nudge(
             .execution_options(synchronize_session=False)
         )
     return len(stale)
+
+
+COMMANDS = (
+    Command(("nhacnho",), Role.MEMBER, lambda ctx, conv, a: start_settings(ctx), opens="reminders"),
+)
