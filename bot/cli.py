@@ -138,6 +138,7 @@ async def export_workbook(settings: Settings, campaign: str | None, output: Path
 
 async def doctor(settings: Settings, *, fix: bool) -> int:
     """`dvk doctor [--fix]`: the records to repair, then their counts as key=value."""
+    from handlers.core import buttons
     from handlers.core.notify import payload
     from handlers.core.types import Choice
     from storage import doctor as checks
@@ -151,7 +152,7 @@ async def doctor(settings: Settings, *, fix: bool) -> int:
 
     def notice(model: Model) -> dict[str, object]:
         text = t("registration-back-to-draft", title=model.title, id=model.id)
-        return payload(text, [[Choice(t("button-edit-resubmit"), f"ed:{model.id}")]])
+        return payload(text, [[Choice(t("button-edit-resubmit"), buttons.RESUBMIT(model.id))]])
 
     try:
         async with db.session() as session:

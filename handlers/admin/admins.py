@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from handlers.admin.people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
-from handlers.core import conversation
+from handlers.core import conversation, menu
+from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
@@ -105,7 +106,12 @@ async def _grant(ctx: Ctx, conv: Conversation, person_id: int) -> None:
         object_id=person.id,
     )
     ctx.say("admin-granted", name=name_of(ctx, person))
-    await tell(ctx, conv, person.id, ctx.t("admin-granted-notice") + "\n\n" + ctx.t("help-admin"))
+    await tell(
+        ctx,
+        conv,
+        person.id,
+        ctx.t("admin-granted-notice") + "\n\n" + menu.help_section(ctx.t, Role.ADMIN),
+    )
     await roles_changed(ctx, person.id)
 
 
@@ -144,3 +150,6 @@ async def start(ctx: Ctx) -> None:
     lines += [f"• {_admin_label(ctx, m)}" for m in admins]
     ctx.result.say("\n".join(lines))
     await conversation.start(ctx, "admins")
+
+
+COMMANDS = (Command(("quantri",), Role.ADMIN, lambda ctx, conv, a: start(ctx), opens="admins"),)

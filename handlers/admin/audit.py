@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.forms.engine import fold
 from language import vn
@@ -35,3 +36,8 @@ async def show_log(ctx: Ctx, args: str) -> None:
         )
     lines.append(ctx.t("audit-hint"))
     ctx.result.say("\n".join(lines))
+
+
+COMMANDS = (
+    Command(("nhatky",), Role.ADMIN, lambda ctx, conv, args: show_log(ctx, args), shows=True),
+)

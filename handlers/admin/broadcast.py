@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers.core import conversation
+from handlers.core.commands import Role, form
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.core.notify import delivery_time
@@ -299,3 +300,6 @@ async def progress_updates(
                     )
                 )
     return edits
+
+
+COMMANDS = (form("thongbao", Role.ADMIN, "broadcast"),)

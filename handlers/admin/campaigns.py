@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from handlers.core import buttons
+from handlers.core.commands import Button, Command, Role, form
 from handlers.core.context import Ctx
 from handlers.core.conversation import start
 from handlers.core.flow import AdminFlow, register
@@ -273,6 +275,28 @@ async def choose(ctx: Ctx, code: str) -> int | None:
         return campaigns[0].id
     ctx.result.say(
         ctx.t("campaign-choose-edit"),
-        [[Choice(f"{c.name} ({c.code})", f"cd:{c.id}")] for c in campaigns],
+        [[Choice(f"{c.name} ({c.code})", buttons.CAMPAIGN_EDIT(c.id))] for c in campaigns],
     )
     return None
+
+
+COMMANDS = (
+    form("taodot", Role.ADMIN, "campaign"),
+    Command(
+        ("suadot",),
+        Role.ADMIN,
+        lambda ctx, conv, campaign_id: edit(ctx, campaign_id),
+        read=choose,
+        opens="campaign_edit",
+        same=lambda conv, campaign_id: conv.context.get("campaign_id") == campaign_id,
+    ),
+)
+BUTTONS = (
+    Button(
+        buttons.CAMPAIGN_EDIT,
+        Role.ADMIN,
+        lambda ctx, conv, ref: edit(ctx, ref.id),
+        opens="campaign_edit",
+        same=lambda conv, ref: conv.context.get("campaign_id") == ref.id,
+    ),
+)

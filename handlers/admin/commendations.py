@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from handlers.core import conversation
+from handlers.core import buttons, conversation
+from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.notify import payload, queue
@@ -130,7 +131,7 @@ async def list_proposed(ctx: Ctx) -> None:
         return
     ctx.result.say(
         ctx.t("commendation-choose"),
-        [[Choice(model.title[:60], f"kt:{model.id}")] for model in models],
+        [[Choice(model.title[:60], buttons.COMMEND(model.id))] for model in models],
     )
 
 
@@ -144,3 +145,17 @@ async def start(ctx: Ctx, model_id: int) -> None:
         return
     ctx.result.say("\n".join(model_lines(ctx, model)))
     await conversation.start(ctx, "commendation", {"model_id": model.id})
+
+
+COMMANDS = (
+    Command(("khenthuong",), Role.ADMIN, lambda ctx, conv, a: list_proposed(ctx), shows=True),
+)
+BUTTONS = (
+    Button(
+        buttons.COMMEND,
+        Role.ADMIN,
+        lambda ctx, conv, ref: start(ctx, ref.id),
+        opens="commendation",
+        same=lambda conv, ref: False,  # another model's commendation is not resumed as this one
+    ),
+)

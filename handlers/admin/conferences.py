@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from handlers.core.commands import Role, form
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
@@ -110,3 +111,13 @@ register(ConferenceFlow())
 
 async def any_campaign(ctx: Ctx) -> bool:
     return await campaigns_exist(ctx.session)
+
+
+async def _any_campaign(ctx: Ctx, args: str) -> str | None:
+    if not await any_campaign(ctx):
+        ctx.say("conference-no-campaign")
+        return None
+    return args
+
+
+COMMANDS = (form("hoinghi", Role.ADMIN, "conference", read=_any_campaign),)

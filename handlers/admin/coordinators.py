@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.admin.people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
-from handlers.core import conversation
+from handlers.core import conversation, menu
+from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
@@ -163,7 +164,9 @@ async def _assign(ctx: Ctx, conv: Conversation, person_id: int, unit_ids: list[i
     units_text = ", ".join(names)
     ctx.say("coordinator-assigned", name=name_of(ctx, person), units=units_text)
     text = (
-        ctx.t("coordinator-assigned-notice", units=units_text) + "\n\n" + ctx.t("help-coordinator")
+        ctx.t("coordinator-assigned-notice", units=units_text)
+        + "\n\n"
+        + menu.help_section(ctx.t, Role.STAFF)
     )
     await tell(ctx, conv, person.id, text)
     await roles_changed(ctx, person.id)
@@ -214,3 +217,8 @@ async def start(ctx: Ctx) -> None:
     else:
         ctx.say("coordinators-none")
     await conversation.start(ctx, "coordinators")
+
+
+COMMANDS = (
+    Command(("phutrach",), Role.ADMIN, lambda ctx, conv, a: start(ctx), opens="coordinators"),
+)

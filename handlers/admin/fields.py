@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from handlers.core import conversation
+from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.forms.engine import fold
@@ -175,3 +176,6 @@ async def start(ctx: Ctx) -> None:
         lines.append(f"{line} {ctx.t('field-hidden-mark')}" if field.hidden else line)
     ctx.result.say("\n".join(lines))
     await conversation.start(ctx, "fields")
+
+
+COMMANDS = (Command(("linhvuc",), Role.ADMIN, lambda ctx, conv, a: start(ctx), opens="fields"),)

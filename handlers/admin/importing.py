@@ -14,7 +14,9 @@ from excel.limits import WorkbookLimits
 from excel.records_import import WorkbookSummary, import_workbook
 from excel.rows import read_workbook
 from excel.units_import import ImportFileError, Problem
+from handlers.admin import statistics
 from handlers.core import conversation
+from handlers.core.commands import Command, Role, form
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.forms.spec import FieldSpec, FormSpec
@@ -162,3 +164,10 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
         return
     await end_conversation(ctx.session, conversation=conv)
     ctx.result.say(summary_text(ctx.t, summary))
+
+
+COMMANDS = (
+    # The empty workbook /nhapexcel reads: listed beside the import it is for.
+    Command(("maunhap",), Role.ADMIN, lambda ctx, conv, a: statistics.send_template(ctx)),
+    form("nhapexcel", Role.ADMIN, "import"),
+)

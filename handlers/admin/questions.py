@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from handlers.core import conversation
+from handlers.core import buttons, conversation
+from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.types import Choice
@@ -18,8 +19,6 @@ from language import vn
 from storage.models import Campaign, Conversation
 from storage.records.audit import add_audit_entry
 from storage.records.campaigns import campaign_by_code, campaign_for_update, recent_campaigns
-
-PREFIX = "qs"
 
 
 def _form_name(ctx: Ctx, form: str) -> str:
@@ -154,7 +153,7 @@ async def command(ctx: Ctx, args: str) -> None:
         return
     ctx.result.say(
         ctx.t("question-choose-campaign"),
-        [[Choice(f"{c.name} ({c.code})"[:60], f"{PREFIX}:{c.id}")] for c in campaigns],
+        [[Choice(f"{c.name} ({c.code})"[:60], buttons.QUESTIONS(c.id))] for c in campaigns],
     )
 
 
@@ -189,7 +188,7 @@ def show_forms(ctx: Ctx, campaign: Campaign) -> None:
     for form in questions.FORMS:
         count = len(questions.of_form(campaign.questions, form))
         label = ctx.t("button-question-form", form=_form_name(ctx, form), count=count)
-        rows.append([Choice(label, f"{PREFIX}:{campaign.id}:{form}")])
+        rows.append([Choice(label, buttons.QUESTIONS(campaign.id, form))])
     ctx.result.say(ctx.t("question-choose-form", campaign=campaign.name), rows)
 
 
@@ -213,14 +212,15 @@ async def show_list(ctx: Ctx, campaign: Campaign, form: str) -> None:
     hidden = [q for q in campaign.questions or [] if q.get("form") == form and q.get("hidden")]
     if hidden:
         lines.append(ctx.t("question-list-hidden", count=len(hidden)))
-    base = f"{PREFIX}:{campaign.id}:{form}"
-    rows = [[Choice(ctx.t("button-question-add"), f"{base}:a")]]
+    rows = [[Choice(ctx.t("button-question-add"), buttons.QUESTIONS(campaign.id, form, "a"))]]
     hide_buttons = [
-        Choice(ctx.t("button-question-hide", n=n), f"{base}:h:{q['id']}")
+        Choice(
+            ctx.t("button-question-hide", n=n), buttons.QUESTIONS(campaign.id, form, "h", q["id"])
+        )
         for n, q in enumerate(shown, 1)
     ]
     rows += [hide_buttons[i : i + 3] for i in range(0, len(hide_buttons), 3)]
-    rows.append([Choice(ctx.t("button-question-forms"), f"{PREFIX}:{campaign.id}")])
+    rows.append([Choice(ctx.t("button-question-forms"), buttons.QUESTIONS(campaign.id))])
     ctx.result.say("\n".join(lines), rows)
 
 
@@ -249,13 +249,15 @@ def ask_hide(ctx: Ctx, campaign: Campaign, form: str, question_id: str) -> None:
     if question.get("hidden"):
         ctx.say("question-already-hidden", label=question["label"])
         return
-    base = f"{PREFIX}:{campaign.id}:{form}"
     ctx.result.say(
         ctx.t("question-hide-confirm", label=question["label"], form=_form_name(ctx, form)),
         [
             [
-                Choice(ctx.t("button-question-hide-yes"), f"{base}:hy:{question_id}"),
-                Choice(ctx.t("button-question-keep"), base),
+                Choice(
+                    ctx.t("button-question-hide-yes"),
+                    buttons.QUESTIONS(campaign.id, form, "hy", question_id),
+                ),
+                Choice(ctx.t("button-question-keep"), buttons.QUESTIONS(campaign.id, form)),
             ]
         ],
     )
@@ -285,3 +287,19 @@ async def hide(ctx: Ctx, campaign_id: int, form: str, question_id: str) -> None:
     ctx.result.accepted_choice = True
     ctx.say("question-hidden", label=question["label"])
     await show_list(ctx, campaign, form)
+
+
+COMMANDS = (
+    Command(("cauhoi",), Role.ADMIN, lambda ctx, conv, args: command(ctx, args), shows=True),
+)
+BUTTONS = (
+    Button(
+        buttons.QUESTIONS,
+        Role.ADMIN,
+        lambda ctx, conv, ref: on_press(ctx, ref.campaign, ref.form, ref.action, ref.question),
+        # Adding a question is a form; another campaign's or form's is not resumed as this one.
+        opens="question",
+        when=lambda ref: ref.action == "a",
+        same=lambda conv, ref: False,
+    ),
+)

@@ -9,6 +9,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.shared.charts import drawn, fields_chart
 from language import vn
@@ -241,3 +242,8 @@ async def send_template(ctx: Ctx) -> None:
     ctx.result.messages.append(
         Outbound(ctx.t("template-sent"), document=(TEMPLATE_NAME, template_bytes()))
     )
+
+
+COMMANDS = (
+    Command(("thongke",), Role.ADMIN, lambda ctx, conv, args: show_stats(ctx, args), shows=True),
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from handlers.core.commands import Role, form
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
@@ -180,3 +181,6 @@ async def _check(ctx: Ctx, every: Sequence[Unit], unit: Unit, what: str, value: 
             raise vn.InputError("error-unit-cycle", unit=unit.name, parent=parent.name)
         if parent.id == unit.parent_id:
             raise vn.InputError("error-unit-same-parent", unit=unit.name, parent=parent.name)
+
+
+COMMANDS = (form("suadonvi", Role.ADMIN, "unitedit"),)

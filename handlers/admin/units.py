@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.core.commands import Command, Role, form
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
@@ -81,3 +82,9 @@ async def list_units(ctx: Ctx) -> None:
     if len(units) > 200:
         lines.append(ctx.t("units-more", count=vn.format_number(len(units) - 200)))
     ctx.result.say("\n".join(lines))
+
+
+COMMANDS = (
+    form("themdonvi", Role.ADMIN, "unit"),
+    Command(("cacdonvi",), Role.ADMIN, lambda ctx, conv, a: list_units(ctx)),
+)

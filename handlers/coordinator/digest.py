@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.core import buttons
+from handlers.core.commands import Command, Role
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormSpec, Option
@@ -232,5 +234,10 @@ async def build(
             lines.append(indicator_line(texts, item))
     choices = []
     if waiting:
-        choices = [[{"label": texts("button-open-review"), "data": "go:duyet"}]]
+        choices = [[{"label": texts("button-open-review"), "data": buttons.GO("duyet")}]]
     return {"text": "\n".join(lines), "choices": choices}, chart_rows(every, state, chart_units)
+
+
+COMMANDS = (
+    Command(("tomtat",), Role.STAFF, lambda ctx, conv, a: start_settings(ctx), opens="digest"),
+)

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from excel.export import ExportScope, export_workbook
+from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.jobs import Job, JobIO
 from handlers.core.types import Outbound
@@ -114,3 +115,10 @@ async def scope_of(
     if not units:
         return None
     return ExportScope(campaign_id=campaign_id, unit_ids=frozenset(units))
+
+
+COMMANDS = (
+    Command(
+        ("xuatexcel",), Role.STAFF, lambda ctx, conv, args: export_command(ctx, args), shows=True
+    ),
+)

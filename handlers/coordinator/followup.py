@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.core import conversation
+from handlers.core import buttons, conversation
+from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.notify import delivery_time, payload, queue
@@ -50,7 +51,7 @@ async def show_units(ctx: Ctx) -> None:
         state = await unit_state(ctx.session, unit_ids=ids, today=ctx.today)
         choices = []
         if state.overdue:
-            choices = [[Choice(ctx.t("button-remind-overdue"), f"ov:{unit.id}")]]
+            choices = [[Choice(ctx.t("button-remind-overdue"), buttons.OVERDUE(unit.id))]]
         text = await _state_text(ctx, unit, len(ids) - 1, state)
         unreachable = await _unreachable_line(ctx, ids)
         ctx.result.say(f"{text}\n{unreachable}" if unreachable else text, choices)
@@ -159,7 +160,7 @@ async def remind_overdue(ctx: Ctx, unit_id: int) -> None:
             key=f"overdue:{member_id}:{delivery_time(ctx).date().isoformat()}",
             member_id=member_id,
             payload=payload(
-                text, [[Choice(ctx.t("button-report-now"), f"rp:{items[0].model_id}")]]
+                text, [[Choice(ctx.t("button-report-now"), buttons.REPORT(items[0].model_id))]]
             ),
         )
     await add_audit_entry(
@@ -262,7 +263,7 @@ async def list_completed(ctx: Ctx) -> None:
         return
     ctx.result.say(
         ctx.t("evaluation-choose"),
-        [[Choice(model.title[:60], f"ev:{model.id}")] for model in models],
+        [[Choice(model.title[:60], buttons.EVALUATE(model.id))] for model in models],
     )
 
 
@@ -279,3 +280,19 @@ async def start_evaluation(ctx: Ctx, model_id: int) -> None:
     lines.append(await progress_text(ctx, model))
     ctx.result.say("\n".join(lines))
     await conversation.start(ctx, "evaluation", {"model_id": model.id})
+
+
+COMMANDS = (
+    Command(("donvi",), Role.STAFF, lambda ctx, conv, a: show_units(ctx), shows=True),
+    Command(("danhgia",), Role.STAFF, lambda ctx, conv, a: list_completed(ctx), shows=True),
+)
+BUTTONS = (
+    Button(buttons.OVERDUE, Role.STAFF, lambda ctx, conv, ref: remind_overdue(ctx, ref.id)),
+    Button(
+        buttons.EVALUATE,
+        Role.STAFF,
+        lambda ctx, conv, ref: start_evaluation(ctx, ref.id),
+        opens="evaluation",
+        same=lambda conv, ref: False,  # another model's evaluation is not resumed as this one
+    ),
+)

@@ -9,6 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from handlers.core import buttons, conversation
+from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.options import unit_options
@@ -141,7 +143,7 @@ async def show(ctx: Ctx) -> None:
 
 
 def _data(action: str, invite: Invite) -> str:
-    return f"iv:{action}:{invite.id}"
+    return buttons.INVITE(action, invite.id)
 
 
 def _line(ctx: Ctx, invite: Invite, unit: Unit) -> str:
@@ -193,3 +195,14 @@ async def on_press(ctx: Ctx, action: str, invite_id: int) -> None:
         return
     await audit_revoked(ctx, [invite], reason="revoked")
     ctx.say("invite-revoked-done", code=invite.code, unit=unit.name)
+
+
+async def _invite(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    await show(ctx)
+    await conversation.start(ctx, "invite")
+
+
+COMMANDS = (Command(("moi",), Role.STAFF, _invite, opens="invite"),)
+BUTTONS = (
+    Button(buttons.INVITE, Role.STAFF, lambda ctx, conv, act: on_press(ctx, act.action, act.id)),
+)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from handlers.core import buttons, menu
+from handlers.core.commands import Button, Command, Role, id_or
 from handlers.core.context import Ctx
 from handlers.core.notify import decision_buttons, payload, queue
 from handlers.shared.permissions import reviewable_units
@@ -83,7 +85,11 @@ async def decide_join_request(ctx: Ctx, request_id: int, accept: bool) -> None:
             role=rules.ROLE_MEMBER,
             now=ctx.now,
         )
-        text = ctx.t("join-accepted-notice", unit=unit.name) + "\n\n" + ctx.t("help-member")
+        text = (
+            ctx.t("join-accepted-notice", unit=unit.name)
+            + "\n\n"
+            + menu.help_section(ctx.t, Role.MEMBER)
+        )
     else:
         text = ctx.t("join-refused-notice", unit=unit.name)
     await queue(
@@ -95,3 +101,30 @@ async def decide_join_request(ctx: Ctx, request_id: int, accept: bool) -> None:
         unit=unit.name,
     )
     ctx.result.accepted_choice = True
+
+
+COMMANDS = (
+    Command(("yeucau",), Role.STAFF, lambda ctx, conv, a: list_join_requests(ctx), shows=True),
+    # Typed forms of the buttons on a request (the /yeucau line of an admin's /help names them).
+    Command(
+        ("chapnhan",),
+        Role.STAFF,
+        lambda ctx, conv, request_id: decide_join_request(ctx, request_id, True),
+        read=id_or("join-usage"),
+        menu=False,
+    ),
+    Command(
+        ("tuchoi",),
+        Role.STAFF,
+        lambda ctx, conv, request_id: decide_join_request(ctx, request_id, False),
+        read=id_or("join-usage"),
+        menu=False,
+    ),
+)
+BUTTONS = (
+    Button(
+        buttons.JOIN_REQUEST,
+        Role.STAFF,
+        lambda ctx, conv, act: decide_join_request(ctx, act.id, act.action == "a"),
+    ),
+)

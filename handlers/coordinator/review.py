@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.core import conversation
+from handlers.core import buttons, conversation
+from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.notify import payload, queue
@@ -52,12 +53,12 @@ async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
         "\n".join([head, "", *model_lines(ctx, model)]),
         [
             [
-                Choice(ctx.t("button-approve"), f"rv:a:{model.id}"),
-                Choice(ctx.t("button-return"), f"rv:r:{model.id}"),
+                Choice(ctx.t("button-approve"), buttons.REVIEW("a", model.id)),
+                Choice(ctx.t("button-return"), buttons.REVIEW("r", model.id)),
             ],
             [
-                Choice(ctx.t("button-reject"), f"rv:x:{model.id}"),
-                Choice(ctx.t("button-review-next"), f"rv:n:{model.id}"),
+                Choice(ctx.t("button-reject"), buttons.REVIEW("x", model.id)),
+                Choice(ctx.t("button-review-next"), buttons.REVIEW("n", model.id)),
             ],
         ],
     )
@@ -119,9 +120,9 @@ async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> bool:
     text = ctx.t(f"{key}-notice", title=model.title, note=note or "")
     choices = []
     if status == rules.RETURNED:
-        choices = [[Choice(ctx.t("button-edit-resubmit"), f"ed:{model.id}")]]
+        choices = [[Choice(ctx.t("button-edit-resubmit"), buttons.RESUBMIT(model.id))]]
     elif status == rules.APPROVED:
-        choices = [[Choice(ctx.t("menu-baocao"), f"rp:{model.id}")]]
+        choices = [[Choice(ctx.t("menu-baocao"), buttons.REPORT(model.id))]]
     await queue(
         ctx,
         key=f"review:{model.id}:{status}:{ctx.now.isoformat()}",
@@ -164,3 +165,19 @@ class ReviewNoteFlow(Flow):
 
 
 register(ReviewNoteFlow())
+
+
+COMMANDS = (Command(("duyet",), Role.STAFF, lambda ctx, conv, a: show_queue(ctx), shows=True),)
+BUTTONS = (
+    Button(
+        buttons.REVIEW,
+        Role.STAFF,
+        lambda ctx, conv, act: on_button(ctx, act.action, act.id),
+        # Returning or rejecting asks for a note: a form of its own.
+        opens="review-note",
+        when=lambda act: act.action in ("r", "x"),
+        same=lambda conv, act: (
+            conv.context.get("model_id") == act.id and conv.context.get("decision") == act.action
+        ),
+    ),
+)

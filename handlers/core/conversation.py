@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import cast
 
+from handlers.core import buttons
 from handlers.core.context import Ctx
 from handlers.core.flow import FLOWS, Flow
 from handlers.core.types import Choice
@@ -24,11 +25,9 @@ from storage.conversation_state import (
 from storage.models import Conversation
 from storage.records.conversations import end_conversation, get_conversation
 
-FORM_PREFIX = "f"
-
 
 def button(conv: Conversation, action: str, label: str) -> Choice:
-    return Choice(label, f"{FORM_PREFIX}:{conv.version}:{action}")
+    return Choice(label, buttons.FORM(conv.version, action))
 
 
 async def start(

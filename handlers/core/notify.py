@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from handlers.core import buttons
 from handlers.core.context import Ctx
 from handlers.core.types import Choice
 from storage import outbox, rules
@@ -46,8 +47,8 @@ async def queue(
 def decision_buttons(ctx: Ctx, request_id: int) -> list[list[Choice]]:
     return [
         [
-            Choice(ctx.t("button-accept"), f"jr:a:{request_id}"),
-            Choice(ctx.t("button-refuse"), f"jr:r:{request_id}"),
+            Choice(ctx.t("button-accept"), buttons.JOIN_REQUEST("a", request_id)),
+            Choice(ctx.t("button-refuse"), buttons.JOIN_REQUEST("r", request_id)),
         ]
     ]
 

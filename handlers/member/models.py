@@ -3,6 +3,8 @@ be done with it now (correct and send again, report)."""
 
 from __future__ import annotations
 
+from handlers.core import buttons
+from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.types import Choice
 from handlers.member.registration import CORRECTABLE
@@ -26,7 +28,7 @@ async def list_models(ctx: Ctx) -> None:
     rows = []
     for i, model in enumerate(models, 1):
         lines.append(f"{i}. {model.title} — {ctx.t(f'status-{model.status}')}")
-        rows.append([Choice(f"{i}. {model.title}"[:60], f"m:{model.id}")])
+        rows.append([Choice(f"{i}. {model.title}"[:60], buttons.MODEL(model.id))])
     ctx.result.say("\n".join(lines), rows)
 
 
@@ -42,7 +44,7 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
         lines.append(f"• {t('label-review-note')}: {model.review_note}")
     choices = []
     if model.status in CORRECTABLE:
-        choices.append([Choice(t("button-edit-resubmit"), f"ed:{model.id}")])
+        choices.append([Choice(t("button-edit-resubmit"), buttons.RESUBMIT(model.id))])
     if model.status not in (rules.SUBMITTED, rules.RETURNED, rules.REJECTED, rules.DRAFT):
         lines.append("")
         lines.append(await progress_text(ctx, model))
@@ -67,5 +69,9 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
             for r in done
         ] or [t("reports-none")]
         if model.status in (rules.APPROVED, rules.IN_PROGRESS):
-            choices.append([Choice(t("menu-baocao"), f"rp:{model.id}")])
+            choices.append([Choice(t("menu-baocao"), buttons.REPORT(model.id))])
     ctx.result.say("\n".join(lines), choices)
+
+
+COMMANDS = (Command(("mohinh",), Role.MEMBER, lambda ctx, conv, a: list_models(ctx), shows=True),)
+BUTTONS = (Button(buttons.MODEL, Role.ANYONE, lambda ctx, conv, ref: show_model(ctx, ref.id)),)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.core import conversation, notify
+from handlers.core import conversation, menu, notify
+from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
+from handlers.core.drafts import busy
 from handlers.core.flow import Flow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
@@ -72,9 +74,9 @@ async def welcome(ctx: Ctx, unit_id: int, role: str) -> None:
         unit=unit.name,
         role=ctx.t(f"role-{role}"),
     )
-    ctx.say("help-member")
+    ctx.result.say(menu.help_section(ctx.t, Role.MEMBER))
     if role == rules.ROLE_COORDINATOR:
-        ctx.say("help-coordinator")
+        ctx.result.say(menu.help_section(ctx.t, Role.STAFF))
 
 
 async def invite_problem(ctx: Ctx, invite: Invite | None) -> str | None:
@@ -191,3 +193,17 @@ async def start_command(ctx: Ctx, code: str | None) -> None:
         return
     ctx.say("start-no-invite")
     await conversation.start(ctx, "join")
+
+
+async def _start(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    code = args.split()[0] if args else None
+    if conv is not None:
+        if code is None:
+            await conversation.resume(ctx, conv, note=ctx.t("draft-resumed"))
+            return
+        if await busy(ctx, conv, "profile", same=conv.context.get("invite") == code):
+            return
+    await start_command(ctx, code)
+
+
+COMMANDS = (Command(("start",), Role.ANYONE, _start, help=False),)

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers.core import conversation
+from handlers.core import buttons, conversation
+from handlers.core.commands import Button, Command, Role, id_or
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.options import unit_options
@@ -225,7 +226,7 @@ class RegistrationFlow(Flow):
         )
         ctx.result.say(
             ctx.t("register-done", title=model.title, id=model.id),
-            [[Choice(ctx.t("button-view-model"), f"m:{model.id}")]],
+            [[Choice(ctx.t("button-view-model"), buttons.MODEL(model.id))]],
         )
 
 
@@ -354,7 +355,7 @@ async def resubmit(
     )
     ctx.result.say(
         ctx.t("resubmit-done", title=model.title),
-        [[Choice(ctx.t("button-view-model"), f"m:{model.id}")]],
+        [[Choice(ctx.t("button-view-model"), buttons.MODEL(model.id))]],
     )
 
 
@@ -411,3 +412,19 @@ async def _corrected(ctx: Ctx, conv: Conversation) -> Model | None:
     """The returned model this form corrects, if it does."""
     model_id = conv.context.get("model_id")
     return await ctx.session.get(Model, model_id) if model_id else None
+
+
+COMMANDS = (
+    Command(
+        ("dangky",), Role.MEMBER, lambda ctx, conv, a: start_registration(ctx), opens="register"
+    ),
+    Command(
+        ("suadangky",),
+        Role.MEMBER,
+        lambda ctx, conv, model_id: start_resubmit(ctx, model_id),
+        read=id_or("model-not-found"),
+        opens="register",
+        menu=False,  # pressed (a returned registration's button), seldom typed
+    ),
+)
+BUTTONS = (Button(buttons.RESUBMIT, Role.ANYONE, command=lambda ref: f"/suadangky {ref.id}"),)

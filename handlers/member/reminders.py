@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.core import conversation
+from handlers.core import buttons, conversation
+from handlers.core.commands import Command, Role
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.notify import payload
@@ -120,12 +121,14 @@ def reminder_payload(texts: Texts, reminder: DueReminder) -> dict[str, object]:
         + "\n"
         + texts("reminder-settings-hint")
     )
-    return payload(text, [[Choice(texts("button-report-now"), f"rp:{reminder.model_id}")]])
+    return payload(text, [[Choice(texts("button-report-now"), buttons.REPORT(reminder.model_id))]])
 
 
 def nudge_payload(texts: Texts, stale: StaleForm) -> dict[str, object]:
     title = texts(f"form-{'register' if stale.form == 'register' else 'report'}")
-    return payload(texts("nudge", title=title), [[Choice(texts("button-continue"), "resume")]])
+    return payload(
+        texts("nudge", title=title), [[Choice(texts("button-continue"), buttons.RESUME())]]
+    )
 
 
 async def queue_for(
@@ -163,3 +166,8 @@ async def queue_for(
         )
         nudges = 1
     return reminders, nudges
+
+
+COMMANDS = (
+    Command(("nhacnho",), Role.MEMBER, lambda ctx, conv, a: start_settings(ctx), opens="reminders"),
+)

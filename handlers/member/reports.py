@@ -6,7 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from handlers.core import conversation
+from handlers.core import buttons, conversation
+from handlers.core.commands import ID_RE, Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.types import Choice
@@ -225,7 +226,7 @@ async def choose_model(ctx: Ctx) -> None:
         return
     ctx.result.say(
         ctx.t("report-choose-model"),
-        [[Choice(model.title[:60], f"rp:{model.id}")] for model in models],
+        [[Choice(model.title[:60], buttons.REPORT(model.id))] for model in models],
     )
 
 
@@ -254,7 +255,7 @@ async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> Non
                 period=label,
                 at=vn.format_datetime(existing.submitted_at, ctx.config.timezone),
             ),
-            [[Choice(ctx.t("button-replace-report"), f"rp:{model.id}:r")]],
+            [[Choice(ctx.t("button-replace-report"), buttons.REPORT(model.id, True))]],
         )
         return
     ctx.say("report-intro", title=model.title, period=label, due=vn.format_date(period.due))
@@ -284,3 +285,36 @@ async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> Non
             "replace": replace,
         },
     )
+
+
+def _asked(args: str) -> int | None:
+    """/baocao [MODEL ID [thaythe]]: the model asked for, if any."""
+    first = args.split()[:1]
+    return int(first[0]) if first and ID_RE.fullmatch(first[0]) else None
+
+
+async def _report(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    model_id = _asked(args)
+    if model_id is None:
+        await choose_model(ctx)
+    else:
+        await start_report(ctx, model_id, replace=args.split()[1:2] == ["thaythe"])
+
+
+COMMANDS = (
+    Command(
+        ("baocao",),
+        Role.MEMBER,
+        _report,
+        opens="report",
+        # Another model's report is not this one, but /baocao alone resumes whichever is open.
+        same=lambda conv, args: _asked(args) in (None, conv.context.get("model_id")),
+    ),
+)
+BUTTONS = (
+    Button(
+        buttons.REPORT,
+        Role.ANYONE,
+        command=lambda ref: f"/baocao {ref.id}" + (" thaythe" if ref.replace else ""),
+    ),
+)

@@ -1,0 +1,58 @@
+"""The features of the bot, in the order of the command menus and /help. Each declares its
+commands and buttons at its end (`COMMANDS`, `BUTTONS`) and its forms when imported; the core
+reads them from here (`handlers.core.commands.registry`), so a feature not listed here does not
+exist for the bot."""
+
+from __future__ import annotations
+
+from handlers.admin import (
+    admins,
+    audit,
+    broadcast,
+    campaigns,
+    commendations,
+    conferences,
+    coordinators,
+    fields,
+    importing,
+    questions,
+    statistics,
+    unit_edit,
+    units,
+)
+from handlers.coordinator import digest, export, followup, invites, join_requests, review
+from handlers.core import basics
+from handlers.core.commands import Registry
+from handlers.member import models, onboarding, registration, reminders, reports
+
+FEATURES = (
+    # everyone, and members
+    onboarding,
+    basics,
+    registration,
+    models,
+    reports,
+    reminders,
+    # coordinators (and admins)
+    review,
+    followup,
+    export,
+    digest,
+    join_requests,
+    invites,
+    # admins
+    statistics,
+    commendations,
+    conferences,
+    audit,
+    importing,
+    units,
+    unit_edit,
+    coordinators,
+    admins,
+    fields,
+    campaigns,
+    questions,
+    broadcast,
+)
+REGISTRY = Registry(FEATURES)
