@@ -126,7 +126,7 @@ async def read_local_file(path: str) -> bytes:
     return await asyncio.to_thread(Path(path).read_bytes)
 
 
-# Telegram: inline buttons, edits, documents, photos uploaded or by URL; 4.096 characters a
+# Telegram: inline buttons, edits, documents, photos uploaded or by URL; 4,096 characters a
 # message, with a margin for what python-telegram-bot counts differently.
 TELEGRAM_CAPABILITIES = Capabilities(
     buttons=True, edits=True, documents=True, photo_bytes=True, photo_url=True, text_limit=4000

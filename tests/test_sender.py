@@ -443,9 +443,13 @@ async def test_two_senders_share_the_queue_without_duplicates(db, clock):
     texts = await crowd(db, clock, 60)
     script = Script(clock)
     script.latency = 2
+    # Both are alive: a lease longer than the whole run, since an idle sender's fake sleeps move
+    # the shared clock while the other waits (in real time) for SQLite's write lock, and an
+    # expired lease would rightly hand its claims over.
+    alive = timedelta(hours=1)
     await asyncio.gather(
-        drain(sender(db, script, clock, batch=7), db),
-        drain(sender(db, script, clock, batch=7), db),
+        drain(sender(db, script, clock, batch=7, lease=alive), db),
+        drain(sender(db, script, clock, batch=7, lease=alive), db),
     )
     assert Counter(script.delivered) == Counter(texts)
 
