@@ -7,12 +7,14 @@ update is handled, and the core reads them through the `Channels` view (handlers
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from bot.media_links import Media, media_of
 from handlers.core.context import Fetch
 
 if TYPE_CHECKING:
@@ -80,8 +82,19 @@ class ChannelNotReady(RuntimeError):
 class Registry:
     """Every channel this process serves. Implements the core's `Channels` view."""
 
-    def __init__(self, channels: Iterable[Channel]) -> None:
+    def __init__(self, channels: Iterable[Channel], media: Media | None = None) -> None:
         self._channels = {channel.name: channel for channel in channels}
+        # The media store every channel keeps received photos in and publishes from.
+        self.media = media
+
+    @property
+    def publish(self) -> Callable[[str, bytes], Awaitable[str]] | None:
+        """The `publish` of a channel's `Output` (bot/delivery.py): bytes kept in the media store,
+        a signed link returned. None without DVK_PUBLIC_URL: the delivery then says the file
+        cannot be sent here."""
+        if self.media is None or self.media.links is None:
+            return None
+        return self.media.publish
 
     def __getitem__(self, name: str) -> Channel:
         return self._channels[name]
@@ -158,8 +171,8 @@ def terminal() -> Channel:
     )
 
 
-def registry(settings: Settings) -> Registry:
-    return Registry([telegram(settings), terminal()])
+def registry(settings: Settings, clock: Callable[[], datetime] | None = None) -> Registry:
+    return Registry([telegram(settings), terminal()], media=media_of(settings, clock))
 
 
 def channels_of(core: Core) -> Registry:

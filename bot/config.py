@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.periods import QuietHours
@@ -15,6 +15,7 @@ from storage.periods import QuietHours
 # A real token looks like "123456789:AAH..." (bot id, colon, 35 url-safe characters).
 _TOKEN_RE = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+MIN_LINK_SECRET = 16
 
 
 class Settings(BaseSettings):
@@ -61,6 +62,14 @@ class Settings(BaseSettings):
     # Messages per second the outbox sender allows itself; replies to people are paced
     # separately, and the two stay under Telegram's ~30/s.
     send_rate: float = Field(default=15, gt=0, lt=30)
+    # Media (docs/zalo.md, "Media and links"): the store's folder, shared by replicas; the
+    # largest photo kept; the https address the HTTP server is reached at (without it there are
+    # no links); the secret links are signed with; how long a link works.
+    media_dir: Path = Path("data/media")
+    media_max_mb: float = Field(default=10, gt=0, le=100)
+    public_url: str | None = None
+    link_secret: SecretStr | None = Field(default=None, validate_default=True)
+    link_ttl_hours: float = Field(default=24, gt=0, le=24 * 30)
 
     @field_validator("quiet_hours")
     @classmethod
@@ -89,6 +98,30 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(
+                "must be the address the bot is reached at, like https://bot.example.vn"
+            )
+        return value.rstrip("/")
+
+    @field_validator("link_secret")
+    @classmethod
+    def _link_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Links are signed with it: with a public address and no secret (or a guessable one)
+        # anyone could make a link to any file, so the bot refuses to start rather than derive one.
+        secret = value.get_secret_value().strip() if value is not None else ""
+        if info.data.get("public_url") and len(secret) < MIN_LINK_SECRET:
+            raise ValueError(
+                f"must be set, at least {MIN_LINK_SECRET} characters, when DVK_PUBLIC_URL is set "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value if secret else None
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -111,3 +144,6 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix) :])
         return None
+
+    def media_max_bytes(self) -> int:
+        return int(self.media_max_mb * 1024 * 1024)

@@ -21,7 +21,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def core_config(settings: Settings) -> CoreConfig:
+def core_config(settings: Settings, clock: Callable[[], datetime] | None = None) -> CoreConfig:
     return CoreConfig(
         timezone=ZoneInfo(settings.timezone),
         language=settings.language,
@@ -32,12 +32,12 @@ def core_config(settings: Settings) -> CoreConfig:
         remind_overdue_days=settings.remind_overdue_days,
         nudge_after=timedelta(hours=settings.nudge_after_hours),
         bootstrap_admins={"telegram": {str(i) for i in settings.admin_ids}},
-        channels=channels.registry(settings),
+        channels=channels.registry(settings, clock),
     )
 
 
 def build_core(settings: Settings, db: Database, clock: Callable[[], datetime] = utc_now) -> Core:
-    return Core(db, core_config(settings), clock)
+    return Core(db, core_config(settings, clock), clock)
 
 
 async def menu_of(core: Core, *, channel: str, external_id: str) -> list[tuple[str, str]]:

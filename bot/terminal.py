@@ -33,7 +33,14 @@ class TerminalOutput(Output):
             # Nothing is edited in a terminal: a changed progress is printed again later.
             await core.track_message(key, CHANNEL, chat_id, message_id)
 
-        super().__init__(channels_of(core)[CHANNEL].capabilities, texts=core.texts, track=track)
+        channels = channels_of(core)
+        super().__init__(
+            channels[CHANNEL].capabilities,
+            texts=core.texts,
+            track=track,
+            # Used only where the capabilities have no documents or pictures (as on Zalo).
+            publish=channels.publish,
+        )
         self.chat = chat
 
     async def deliver(self, chat_id: ChatId, message: Outbound) -> None:

@@ -30,8 +30,11 @@ class GroupAnswer(TypedDict):
 
 
 class PhotosAnswer(TypedDict):
-    items: list[str]  # the channel's file ids
+    items: list[str]  # the channel's file ids (the media key where a channel has none)
     open: bool  # more pictures are taken until "done"
+    # Beside each item, its key in the media store (storage/media.py); None for a picture
+    # taken before the store existed. Absent in drafts saved before then.
+    media: NotRequired[list[str | None]]
 
 
 Answer = Value | GroupAnswer | PhotosAnswer

@@ -306,7 +306,9 @@ class ReportValue(Base):
 
 
 class ReportPhoto(Base):
-    """Evidence: a photo kept by its channel file id (Telegram's file_id)."""
+    """Evidence: a photo by its channel file id (Telegram's file_id; the media key where the
+    channel has none) and its key in the media store (storage/media.py), which any channel can
+    show; rows from before the store have no key."""
 
     __tablename__ = "report_photos"
 
@@ -314,6 +316,7 @@ class ReportPhoto(Base):
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     file_id: Mapped[str] = mapped_column(String(200))
+    media_key: Mapped[str | None] = mapped_column(String(100))
 
 
 class Evaluation(Base):

@@ -25,6 +25,10 @@ BOT_USER = {
 }
 
 
+# The start of a JPEG file (what the media store checks) as the content of a sent photo.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00" + bytes(64) + b"\xff\xd9"
+
+
 @dataclass
 class Call:
     method: str
@@ -185,13 +189,31 @@ class ChatClient:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         return await self._process({"message": message})
 
-    async def send_photo(self, caption: str | None = None) -> list[str]:
+    async def send_photo(
+        self,
+        caption: str | None = None,
+        *,
+        content: bytes = JPEG,
+        file_id: str = "AgAD",
+        size: int | None = None,
+    ) -> list[str]:
+        """Send a photo whose download (getFile, then its URL) gives `content`; `size` is what
+        Telegram says it weighs (none by default, as for small photos)."""
+        self.api.files[file_id] = content
+        photo: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "width": 90,
+            "height": 90,
+        }
+        if size is not None:
+            photo["file_size"] = size
         message: dict[str, Any] = {
             "message_id": next(_update_ids),
             "date": int(time.time()),
             "chat": {"id": self.user_id, "type": "private"},
             "from": self.user,
-            "photo": [{"file_id": "AgAD", "file_unique_id": "u1", "width": 90, "height": 90}],
+            "photo": [photo],
         }
         if caption:
             message["caption"] = caption

@@ -96,12 +96,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         _env_file=None,
         telegram_token=TOKEN,
         database_url=database_url,
         admin_ids=[ADMIN_ID],
+        media_dir=tmp_path / "media",
         # The outbox sender runs on the test clock; replies keep nearly all of Telegram's rate
         # in python-telegram-bot's real rate limiter, which paces them in real time.
         send_rate=1,

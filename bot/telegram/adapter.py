@@ -9,13 +9,14 @@ from telegram import BotCommand, BotCommandScopeChat, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.channels import TELEGRAM
+from bot.channels import TELEGRAM, channels_of
 from bot.runtime import menu_of
 from bot.telegram.delivery import core_of_app, output_of
 from bot.telegram.jobs import start_job
 from handlers.core.router import Core
 from handlers.core.types import Inbound, Result
 from storage import outbox
+from storage.media import MediaRefused
 from storage.records.people import find_identity
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,13 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if message is None or user is None:
         return
     kind, file_id = attachment_of(message)
+    media_key = None
+    if kind == "photo" and file_id is not None:
+        try:
+            media_key = await keep_photo(core_of(context), message, file_id)
+        except MediaRefused as refused:
+            await message.reply_text(core_of(context).texts(refused.key, **refused.params))
+            return
     document = message.document
     inbound = Inbound(
         channel=CHANNEL,
@@ -97,6 +105,7 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         display_name=user.full_name,
         file_name=document.file_name if document else None,
         file_size=document.file_size if document else None,
+        media_key=media_key,
     )
     result = await core_of(context).handle(inbound)
     await deliver(context.application, message.chat_id, result)
@@ -179,3 +188,21 @@ async def set_menu(app: Application, chat_id: int, external_id: str) -> None:
         )
     except TelegramError as error:
         log.warning("could not set the command menu of chat %s: %s", chat_id, error)
+
+
+async def keep_photo(core: Core, message: Message, file_id: str) -> str | None:
+    """A photo is downloaded as it arrives and kept in the media store, so that it can be shown
+    on any channel; its key (None where no store is configured). Raises MediaRefused."""
+    channels = channels_of(core)
+    media, fetch = channels.media, channels.file_fetcher(CHANNEL)
+    if media is None or fetch is None:
+        return None
+    declared = message.photo[-1].file_size if message.photo else None
+    if declared is not None and declared > media.max_bytes:
+        raise MediaRefused("media-photo-too-large", limit=max(1, media.max_bytes // 1024**2))
+    try:
+        content = await fetch(file_id)
+    except TelegramError as error:
+        log.warning("could not download a photo: %s", error)
+        raise MediaRefused("media-photo-failed") from error
+    return await media.keep_photo(content)

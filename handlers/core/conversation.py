@@ -332,7 +332,9 @@ async def on_text(ctx: Ctx, conv: Conversation, text: str) -> None:
     await _advance(ctx, conv, new_state)
 
 
-async def on_attachment(ctx: Ctx, conv: Conversation, kind: str, file_id: str | None) -> None:
+async def on_attachment(
+    ctx: Ctx, conv: Conversation, kind: str, file_id: str | None, media_key: str | None = None
+) -> None:
     flow = flow_of(conv)
     if not await flow.allowed(ctx, conv):
         await cancel(ctx, conv, key="form-not-allowed")
@@ -350,7 +352,7 @@ async def on_attachment(ctx: Ctx, conv: Conversation, kind: str, file_id: str | 
         await render(ctx, conv, note="⚠️ " + ctx.t("error-photo-type"))
         return
     try:
-        new_state = engine.add_photo(form, conv.state, file_id)
+        new_state = engine.add_photo(form, conv.state, file_id, media_key)
     except vn.InputError as error:
         await render(ctx, conv, note="⚠️ " + ctx.t(error.key, **error.params))
         return

@@ -113,7 +113,14 @@ async def route(ctx: Ctx) -> None:
     if inbound.attachment:
         # A caption is not an answer: the attachment is what was sent.
         if conv is not None and not conv.paused:
-            await conversation.on_attachment(ctx, conv, inbound.attachment, inbound.file_id)
+            await conversation.on_attachment(
+                ctx,
+                conv,
+                inbound.attachment,
+                # A channel without file ids (Zalo) keeps the photo by its media key alone.
+                inbound.file_id or inbound.media_key,
+                inbound.media_key,
+            )
         else:
             ctx.say("error-attachment-idle")
         return

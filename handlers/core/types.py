@@ -24,6 +24,8 @@ class Inbound:
     # A document's name and size in bytes as the channel tells them, before any download.
     file_name: str | None = None
     file_size: int | None = None
+    # A photo already kept in the media store (storage/media.py) by the adapter: its key.
+    media_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -273,7 +273,18 @@ def photo_ids(state: FormState, name: str) -> list[str]:
     return photos["items"] if photos else []
 
 
-def add_photo(form: FormSpec, state: FormState, file_id: str) -> FormState:
+def photo_media(state: FormState, name: str) -> list[str | None]:
+    """The media store's key of each picture taken so far (None where it has none)."""
+    photos = photos_answer(state["answers"], name)
+    if not photos:
+        return []
+    kept = photos.get("media") or []
+    return [*kept, *[None] * (len(photos["items"]) - len(kept))][: len(photos["items"])]
+
+
+def add_photo(
+    form: FormSpec, state: FormState, file_id: str, media_key: str | None = None
+) -> FormState:
     """A picture sent at a photos step; the step stays open for more until "done"."""
     step = current_step(form, state)
     if step.kind != "ask" or step.spec is None or step.spec.type != "photos":
@@ -281,8 +292,11 @@ def add_photo(form: FormSpec, state: FormState, file_id: str) -> FormState:
     items = photo_ids(state, step.spec.name)
     if len(items) >= step.spec.max_items:
         raise vn.InputError("error-photos-max", max=step.spec.max_items)
+    media = [*photo_media(state, step.spec.name), media_key]
     state = remember(state)
     state["answers"][step.spec.name] = PhotosAnswer(items=[*items, file_id], open=True)
+    if any(media):
+        state["answers"][step.spec.name]["media"] = media
     return state
 
 
@@ -293,8 +307,11 @@ def close_photos(form: FormSpec, state: FormState) -> FormState:
     items = photo_ids(state, step.spec.name)
     if len(items) < max(step.spec.min_items, 1 if step.spec.required else 0):
         raise vn.InputError("error-photos-min", min=max(step.spec.min_items, 1))
+    media = photo_media(state, step.spec.name)
     state = remember(state)
     state["answers"][step.spec.name] = PhotosAnswer(items=items, open=False)
+    if any(media):
+        state["answers"][step.spec.name]["media"] = media
     return state
 
 

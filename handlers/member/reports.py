@@ -11,6 +11,7 @@ from handlers.core.commands import ID_RE, Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.types import Choice
+from handlers.forms import engine
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.shared import questions
 from handlers.shared.views import answer_lines, period_label, progress_text
@@ -176,9 +177,12 @@ class ReportFlow(Flow):
             ReportValue(target_id=target.id, value=Decimal(answers[f"v{target.id}"]))
             for target in model.targets
         )
+        media = engine.photo_media(conv.state, "photos")
         report.photos.extend(
-            ReportPhoto(position=i, file_id=file_id)
-            for i, file_id in enumerate(answers.get("photos") or [], 1)
+            ReportPhoto(position=i, file_id=file_id, media_key=key)
+            for i, (file_id, key) in enumerate(
+                zip(answers.get("photos") or [], media, strict=True), 1
+            )
         )
         await refresh_achieved(ctx.session, target_ids=[t.id for t in model.targets])
         if model.status == rules.APPROVED:
