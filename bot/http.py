@@ -1,7 +1,8 @@
 """The project's own HTTP server: one Starlette app served by uvicorn inside the bot's event loop.
-It carries the Telegram webhook and `/healthz` (later the Zalo webhook and media links). Channel
-routes use `read_body` and `secret_matches` so that a request is judged before its body is read:
-an unauthenticated or oversized upload costs the bot nothing."""
+It carries the Telegram webhook, `/healthz` and, where `DVK_PUBLIC_URL` is set, the signed media
+and download links (`/media/<token>`, `/files/<token>`: bot/media_links.py). Channel routes use
+`read_body` and `secret_matches` so that a request is judged before its body is read: an
+unauthenticated or oversized upload costs the bot nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from bot import media_links
+from bot.media_links import Media
 
 # No update, webhook event or form a channel posts comes near this.
 MAX_BODY = 1024 * 1024
@@ -59,9 +63,12 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def make_app(routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """The server's app: each channel brings its own routes; `/healthz` is always there."""
-    return Starlette(routes=[Route("/healthz", healthz, methods=["GET"]), *routes])
+def make_app(routes: Sequence[BaseRoute] = (), *, media: Media | None = None) -> Starlette:
+    """The server's app: each channel brings its own routes; `/healthz` is always there, and
+    the links to `media` where it has any (no directory is ever listed: only signed keys)."""
+    return Starlette(
+        routes=[Route("/healthz", healthz, methods=["GET"]), *routes, *media_links.routes(media)]
+    )
 
 
 class Server(uvicorn.Server):

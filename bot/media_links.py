@@ -201,11 +201,11 @@ def _served(content: bytes, key: str, **headers: str) -> Response:
     )
 
 
-def routes(media: Media) -> list[Route]:
+def routes(media: Media | None) -> list[Route]:
     """`GET /media/<token>` and `GET /files/<token>`; none without links. 403 for a token not
     signed here or expired, 404 for what the store does not hold."""
-    links = media.links
-    if links is None:
+    links = media.links if media is not None else None
+    if media is None or links is None:
         return []
 
     async def picture(request: Request) -> Response:

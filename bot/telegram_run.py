@@ -1,6 +1,6 @@
 """Running the Telegram bot: long polling, or a webhook on the project's own HTTP server
 (bot/http.py), with the outbox sender beside it, in one event loop that SIGINT and SIGTERM stop
-gracefully."""
+gracefully. The server also runs in polling mode when DVK_PUBLIC_URL is set (its media links)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,12 @@ from telegram.error import InvalidToken
 from telegram.ext import Application
 
 from bot import http
+from bot.channels import channels_of
 from bot.config import Settings
+from bot.media_links import Media
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.app import build_application, post_init
+from bot.telegram.delivery import core_of_app
 from bot.telegram.jobs import stop_jobs
 from bot.telegram.outbox import start_sender, stop_sender
 from handlers.core.router import Core
@@ -78,14 +81,23 @@ def _update_of(body: bytes, application: Application) -> Update | None:
         return None
 
 
-async def open_webhook(application: Application, settings: Settings) -> Starlette:
-    """Tell Telegram where to post (with the secret) and return the server's app for it."""
+async def open_webhook(
+    application: Application, settings: Settings, media: Media | None = None
+) -> Starlette:
+    """Tell Telegram where to post (with the secret) and return the server's app for it, with
+    the links to `media` where there are any."""
     assert settings.webhook_url and settings.webhook_secret
     secret = settings.webhook_secret.get_secret_value()
     await application.bot.set_webhook(
         url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
     )
-    return http.make_app([webhook_route(application, path=webhook_path(settings), secret=secret)])
+    hook = webhook_route(application, path=webhook_path(settings), secret=secret)
+    return http.make_app([hook], media=media)
+
+
+def serves_http(settings: Settings) -> bool:
+    """The HTTP server runs for a webhook, and in polling mode too where links are served."""
+    return bool(settings.webhook_url or settings.public_url)
 
 
 @contextmanager
@@ -111,7 +123,7 @@ async def serve(
     """Run until `stop` is set (by SIGINT or SIGTERM when none is given). In webhook mode the
     server listens on `sock` (bound from the settings when none is given). Raises InvalidToken
     when Telegram rejects the token."""
-    if settings.webhook_url and sock is None:
+    if serves_http(settings) and sock is None:
         sock = http.listen(settings.http_listen, settings.http_port)
     application = build_application(settings, core)
     signals: AbstractContextManager[None] = nullcontext()
@@ -125,7 +137,7 @@ async def serve(
                 await start_sender(application)
                 try:
                     if sock is not None:
-                        await _serve_webhook(application, settings, sock, stop)
+                        await _serve_http(application, settings, sock, stop)
                     else:
                         await _serve_polling(application, stop)
                 finally:
@@ -148,12 +160,19 @@ async def _serve_polling(application: Application, stop: asyncio.Event) -> None:
     await stop.wait()
 
 
-async def _serve_webhook(
+async def _serve_http(
     application: Application, settings: Settings, sock: socket.socket, stop: asyncio.Event
 ) -> None:
-    await application.start()
-    # The socket already listens: what Telegram posts from now on waits for the server.
-    server = http.make_server(await open_webhook(application, settings))
+    media = channels_of(core_of_app(application)).media
+    if settings.webhook_url:
+        await application.start()
+        # The socket already listens: what Telegram posts from now on waits for the server.
+        server = http.make_server(await open_webhook(application, settings, media))
+    else:
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        await application.start()
+        server = http.make_server(http.make_app(media=media))
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
     stopping = asyncio.create_task(stop.wait(), name="stop-signal")
     try:
@@ -167,7 +186,7 @@ async def _serve_webhook(
 def run(settings: Settings, core: Core) -> int:
     """`dvk run`: blocks until SIGINT or SIGTERM; the exit code."""
     sock = None
-    if settings.webhook_url:
+    if serves_http(settings):
         try:
             sock = http.listen(settings.http_listen, settings.http_port)
         except OSError as error:
