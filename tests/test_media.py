@@ -390,3 +390,19 @@ async def test_polling_mode_serves_links_when_a_public_address_is_set(
             await asyncio.wait_for(serving, STEP_TIMEOUT)
         assert "setWebhook" not in [c.method for c in fake.calls]
         assert not fake.errors, fake.errors
+
+
+def test_a_draft_keeps_each_photo_s_key_beside_its_file_id() -> None:
+    from handlers.forms import engine
+    from tests.test_form_groups import PHOTOS
+    from tests.test_state_shapes import state_errors
+
+    before_the_store = engine.add_photo(PHOTOS, engine.new_state(), "old")
+    assert engine.photo_media(before_the_store, "photos") == [None]
+    state = engine.add_photo(PHOTOS, before_the_store, "AgAD", "k" * 64 + ".jpg")
+    closed = engine.close_photos(PHOTOS, state)
+    for shown in (state, closed):
+        assert engine.photo_ids(shown, "photos") == ["old", "AgAD"]
+        assert engine.photo_media(shown, "photos") == [None, "k" * 64 + ".jpg"]
+        assert state_errors(shown) == []
+    assert engine.photo_media(engine.back(state), "photos") == [None]

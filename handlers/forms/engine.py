@@ -294,9 +294,7 @@ def add_photo(
         raise vn.InputError("error-photos-max", max=step.spec.max_items)
     media = [*photo_media(state, step.spec.name), media_key]
     state = remember(state)
-    state["answers"][step.spec.name] = PhotosAnswer(items=[*items, file_id], open=True)
-    if any(media):
-        state["answers"][step.spec.name]["media"] = media
+    state["answers"][step.spec.name] = _photos(items=[*items, file_id], media=media, taking=True)
     return state
 
 
@@ -309,10 +307,15 @@ def close_photos(form: FormSpec, state: FormState) -> FormState:
         raise vn.InputError("error-photos-min", min=max(step.spec.min_items, 1))
     media = photo_media(state, step.spec.name)
     state = remember(state)
-    state["answers"][step.spec.name] = PhotosAnswer(items=items, open=False)
-    if any(media):
-        state["answers"][step.spec.name]["media"] = media
+    state["answers"][step.spec.name] = _photos(items=items, media=media, taking=False)
     return state
+
+
+def _photos(*, items: list[str], media: list[str | None], taking: bool) -> PhotosAnswer:
+    # Without any media key the answer keeps the shape drafts had before the store.
+    if any(media):
+        return PhotosAnswer(items=items, open=taking, media=media)
+    return PhotosAnswer(items=items, open=taking)
 
 
 def skip(form: FormSpec, state: FormState) -> FormState:
