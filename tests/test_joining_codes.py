@@ -8,9 +8,10 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.demo import seed
-from storage.models import Invite
+from storage.models import AuditEntry, Invite, Membership
 from storage.records.invites import (
     CODE_ALPHABET,
     code_key,
@@ -91,3 +92,93 @@ def test_the_shape_of_a_code_is_not_ordinary_chatter():
         assert not looks_like_code(chatter), chatter
     assert code_key(" ab-cd  EF ") == "ABCDEF"
     assert code_key("xin chào") is None
+
+
+WELCOME = "Chào mừng Trần Thị Bình"
+INVALID = "Đường link mời không hợp lệ."
+TOO_MANY = (
+    "Bạn đã gửi sai mã mời nhiều lần. Để an toàn, xin thử lại sau một giờ; "
+    "nếu cần, hãy hỏi lại mã từ cán bộ phụ trách."
+)
+
+
+async def give_profile(person) -> list[str]:
+    await person.send("Trần Thị Bình")
+    await person.click("Viên chức")
+    return await person.click("Bỏ qua »")
+
+
+async def memberships_of_unit(db, unit: str) -> int:
+    async with db.session() as session:
+        unit_id = (await unit_by_code(session, code=unit)).id
+        return await session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.unit_id == unit_id)
+        )
+
+
+@pytest.mark.parametrize("spelling", ["lower-space", "lower-dash"])
+async def test_a_typed_code_in_lower_case_with_a_space_or_dash_joins(
+    seeded, chat, db, clock, spelling
+):
+    code = await new_invite(db, clock, unit="CB-BV")
+    sep = " " if spelling == "lower-space" else "-"
+    guest = chat(GUEST, "Bình")
+    replies = await guest.send(f"/start {code[:4].lower()}{sep}{code[4:].lower()}")
+    assert replies[0].startswith("Xin chào! Bạn được mời tham gia Chi bộ Bệnh viện Đa khoa")
+    assert (await give_profile(guest))[0].startswith(WELCOME)
+    assert await memberships_of_unit(db, "CB-BV") == 1
+
+
+async def test_a_first_message_that_is_a_code_joins(seeded, chat, db, clock):
+    code = await new_invite(db, clock, unit="CB-BV")
+    guest = chat(GUEST, "Bình")
+    replies = await guest.send(f"{code[:4].lower()} {code[4:]}")
+    assert replies[0].startswith("Xin chào! Bạn được mời tham gia Chi bộ Bệnh viện Đa khoa")
+    assert (await give_profile(guest))[0].startswith(WELCOME)
+    assert await memberships_of_unit(db, "CB-BV") == 1
+    # Ordinary chatter from a stranger is not read as a code, and not counted.
+    other = chat(GUEST + 1, "Khách")
+    assert (await other.send("xin chao"))[0].startswith("Bạn chưa tham gia đơn vị nào.")
+    async with db.session() as session:
+        assert (
+            await session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "invite.wrong_code")
+            )
+            == 0
+        )
+
+
+async def test_five_wrong_codes_then_a_refusal_that_changes_nothing_per_person(
+    seeded, chat, db, clock
+):
+    code = await new_invite(db, clock, unit="CB-BV")
+    trier, other = chat(GUEST, "Bình"), chat(GUEST + 1, "Khách")
+    for n in range(5):
+        wrong = "ABCD" + "EFGHJKMN"[n] * 4
+        sent = f"/start {wrong}" if n % 2 else wrong  # typed alone or after /start
+        assert (await trier.send(sent))[0].startswith(INVALID)
+        clock.advance(minutes=5)
+    # The sixth, even the right code, is refused and nothing changes.
+    assert await trier.send(code.lower()) == [TOO_MANY]
+    assert await trier.send(f"/start {code}") == [TOO_MANY]
+    assert await memberships_of_unit(db, "CB-BV") == 0
+    async with db.session() as session:
+        assert (
+            await session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "invite.wrong_code")
+            )
+            == 5
+        )
+        assert (await invite_by_code(session, code=code)).uses == 0
+    # Someone else is not held back by it.
+    replies = await other.send(code)
+    assert replies[0].startswith("Xin chào! Bạn được mời tham gia")
+    # An hour after the first wrong code, one more try is allowed.
+    clock.advance(minutes=36)
+    replies = await trier.send(code)
+    assert replies[0].startswith("Xin chào! Bạn được mời tham gia")
+    assert (await give_profile(trier))[0].startswith(WELCOME)

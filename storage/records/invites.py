@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rules
-from storage.models import Invite, JoinRequest, Member, Membership, Unit
+from storage.models import AuditEntry, Invite, JoinRequest, Member, Membership, Unit
 
 
 async def create_invite(
@@ -281,3 +281,22 @@ async def _fresh_code(session: AsyncSession) -> str:
         code = new_code()
         if await invite_by_code(session, code=code) is None:
             return code
+
+
+# Wrong codes are kept in the audit log (who, when, what was typed): every replica counts them
+# alike, and an admin can see someone trying codes.
+WRONG_CODE = "invite.wrong_code"
+
+
+async def wrong_codes_since(session: AsyncSession, *, member_id: int, since: datetime) -> int:
+    """How many codes fitting no invite the person has sent since then."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.actor_id == member_id,
+            AuditEntry.action == WRONG_CODE,
+            AuditEntry.at > since,
+        )
+    )
+    return count or 0
