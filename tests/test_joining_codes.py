@@ -10,8 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import Settings
 from bot.demo import seed
-from storage.models import AuditEntry, Invite, Membership
+from bot.runtime import build_core
+from handlers.core.types import Inbound
+from storage.models import AuditEntry, Invite, Member, Membership
 from storage.records.invites import (
     CODE_ALPHABET,
     code_key,
@@ -19,6 +22,7 @@ from storage.records.invites import (
     invite_by_code,
     looks_like_code,
 )
+from storage.records.people import find_identity
 from storage.records.units import unit_by_code
 
 GUEST = 5150
@@ -182,3 +186,57 @@ async def test_five_wrong_codes_then_a_refusal_that_changes_nothing_per_person(
     replies = await trier.send(code)
     assert replies[0].startswith("Xin chào! Bạn được mời tham gia")
     assert (await give_profile(trier))[0].startswith(WELCOME)
+
+
+def core_with_admins(database_url, db, clock, admin_ids: str):  # type: ignore[no-untyped-def]
+    settings = Settings(_env_file=None, database_url=database_url, admin_ids=admin_ids)
+    return build_core(settings, db, clock)
+
+
+async def is_admin(db, channel: str, external_id: str) -> bool:
+    async with db.session() as session:
+        identity = await find_identity(session, channel=channel, external_id=external_id)
+        return identity is not None and (await session.get(Member, identity.member_id)).is_admin
+
+
+async def test_admin_ids_are_qualified_by_channel(seeded, database_url, db, clock):
+    assert Settings(_env_file=None, admin_ids="zalo:abc, 123;telegram:7").admins_by_channel() == {
+        "telegram": {"123", "7"},
+        "zalo": {"abc"},
+    }
+    for wrong in ("abc", "viber:1", "zalo:"):
+        with pytest.raises(ValueError, match="admin id"):
+            Settings(_env_file=None, admin_ids=wrong)
+    core = core_with_admins(database_url, db, clock, "zalo:abc,123")
+    said = {}
+    for channel, person in (
+        ("zalo", "abc"),
+        ("zalo", "123"),
+        ("telegram", "123"),
+        ("telegram", "abc"),
+    ):
+        result = await core.handle(Inbound(channel, person, person, text="/start"))
+        said[channel, person] = result.messages[0].text
+    assert await is_admin(db, "zalo", "abc") and await is_admin(db, "telegram", "123")
+    assert not await is_admin(db, "zalo", "123") and not await is_admin(db, "telegram", "abc")
+    assert said["zalo", "abc"] == "Chào quản trị viên! Gõ /help để xem các lệnh quản trị."
+    assert said["zalo", "123"].startswith("Xin chào! Đây là trợ lý phong trào thi đua")
+
+
+async def test_a_stranger_sending_start_alone_is_told_their_id(seeded, database_url, db, clock):
+    core = core_with_admins(database_url, db, clock, "123")  # nobody on Zalo yet
+    result = await core.handle(Inbound("zalo", "u-7f3a", "u-7f3a", text="/start"))
+    texts = [m.text for m in result.messages]
+    assert texts[0].startswith("Xin chào! Đây là trợ lý phong trào thi đua")
+    assert texts[1] == (
+        "Mã của bạn trên kênh này: zalo:u-7f3a\nNếu bạn là người quản trị, hãy nhờ người vận "
+        "hành thêm mã này vào DVK_ADMIN_IDS, rồi gửi /huy."
+    )
+    assert texts[-1] == "Họ và tên của bạn?"
+    # Once the operator has named them, their next message makes them an admin.
+    core = core_with_admins(database_url, db, clock, "123,zalo:u-7f3a")
+    await core.handle(Inbound("zalo", "u-7f3a", "u-7f3a", text="/huy"))
+    assert await is_admin(db, "zalo", "u-7f3a")
+    # A channel with an admin named tells nobody their id.
+    result = await core.handle(Inbound("zalo", "u-other", "u-other", text="/start"))
+    assert not any("DVK_ADMIN_IDS" in m.text for m in result.messages)

@@ -215,6 +215,10 @@ async def start_command(ctx: Ctx, code: str | None) -> None:
         ctx.say("welcome-admin")
         return
     ctx.say("start-no-invite")
+    channel, external_id = ctx.inbound.channel, ctx.inbound.external_id
+    if ctx.config.bootstrap_admins.get(channel) == set():
+        # This channel has no admin named yet: whoever sets the bot up needs their id here.
+        ctx.say("start-your-id", entry=f"{channel}:{external_id}")
     await conversation.start(ctx, "join")
 
 
