@@ -240,3 +240,12 @@ async def test_a_stranger_sending_start_alone_is_told_their_id(seeded, database_
     # A channel with an admin named tells nobody their id.
     result = await core.handle(Inbound("zalo", "u-other", "u-other", text="/start"))
     assert not any("DVK_ADMIN_IDS" in m.text for m in result.messages)
+
+
+async def test_the_same_code_typed_again_resumes_the_profile(seeded, chat, db, clock):
+    code = await new_invite(db, clock, unit="CB-BV")
+    guest = chat(GUEST, "Bình")
+    await guest.send(f"/start {code}")
+    replies = await guest.send(f"/start {code[:4].lower()}-{code[4:].lower()}")
+    assert replies == ["Tiếp tục phần đang nhập dở:\nHọ và tên của bạn?"]
+    assert (await give_profile(guest))[0].startswith(WELCOME)

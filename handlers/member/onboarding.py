@@ -229,7 +229,8 @@ async def _start(ctx: Ctx, conv: Conversation | None, args: str) -> None:
         if code is None:
             await conversation.resume(ctx, conv, note=ctx.t("draft-resumed"))
             return
-        same = code_key(conv.context.get("invite", "")) == code_key(code)
+        key = code_key(code)
+        same = key is not None and code_key(conv.context.get("invite", "")) == key
         if await busy(ctx, conv, "profile", same=same):
             return
     await start_command(ctx, code)
