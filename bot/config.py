@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     language: str = "vi"
     telegram_api_url: str | None = None
-    admin_ids: Annotated[list[int], NoDecode] = []
+    # Admins from the start, qualified by channel: "zalo:<id>"; a plain number is Telegram's.
+    admin_ids: Annotated[list[str], NoDecode] = []
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     # The project's HTTP server (webhook, health), behind a TLS proxy. DVK_WEBHOOK_LISTEN and
@@ -126,10 +127,21 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
-            return [int(part) for part in re.split(r"[,\s;]+", value.strip()) if part]
+            value = [part for part in re.split(r"[,\s;]+", value.strip()) if part]
         if isinstance(value, int):
-            return [value]
+            value = [value]
+        if isinstance(value, list | tuple):
+            return [_admin_id(part) for part in value]
         return value
+
+    def admins_by_channel(self) -> dict[str, set[str]]:
+        """Channel -> the ids DVK_ADMIN_IDS names there; every channel that takes admin ids has
+        a key, so a channel with none is told apart from one that takes none."""
+        admins: dict[str, set[str]] = {channel: set() for channel in ADMIN_CHANNELS}
+        for entry in self.admin_ids:
+            channel, _, external_id = entry.partition(":")
+            admins[channel].add(external_id)
+        return admins
 
     def token_problem(self) -> str | None:
         """Why the Telegram token cannot be used, or None when it looks real."""
@@ -147,3 +159,20 @@ class Settings(BaseSettings):
 
     def media_max_bytes(self) -> int:
         return int(self.media_max_mb * 1024 * 1024)
+
+# Channels whose people DVK_ADMIN_IDS can name; ids on Zalo are opaque strings.
+ADMIN_CHANNELS = ("telegram", "zalo")
+_ADMIN_ID_RE = re.compile(r"^(?:(telegram|zalo):([A-Za-z0-9_.-]{1,64})|(\d{1,20}))$")
+
+
+def _admin_id(part: object) -> str:
+    """One entry as "channel:id" ("123" -> "telegram:123"); a ValueError says what is wrong."""
+    text = str(part).strip()
+    match = _ADMIN_ID_RE.match(text)
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not an admin id: a Telegram id is a number, a Zalo one zalo:<id>"
+        )
+    if match.group(3) is not None:
+        return f"telegram:{match.group(3)}"
+    return f"{match.group(1)}:{match.group(2)}"

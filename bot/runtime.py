@@ -31,7 +31,7 @@ def core_config(settings: Settings, clock: Callable[[], datetime] | None = None)
         remind_before_days=settings.remind_before_days,
         remind_overdue_days=settings.remind_overdue_days,
         nudge_after=timedelta(hours=settings.nudge_after_hours),
-        bootstrap_admins={"telegram": {str(i) for i in settings.admin_ids}},
+        bootstrap_admins=settings.admins_by_channel(),
         channels=channels.registry(settings, clock),
     )
 

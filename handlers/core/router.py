@@ -24,6 +24,7 @@ from storage.db import Database, is_busy
 from storage.models import Conversation
 from storage.records.audit import add_audit_entry
 from storage.records.conversations import get_conversation
+from storage.records.invites import looks_like_code
 from storage.records.people import get_or_create_identity
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,10 @@ async def route(ctx: Ctx) -> None:
         return
     if text.startswith("/"):
         await on_command(ctx, conv, text)
+        return
+    if conv is None and looks_like_code(text):
+        # Zalo has no deep links: a typed invite code joins as `/start CODE` does.
+        await as_command(ctx, "/start " + text)
         return
     if conv is None:
         member = await ctx.is_member() or await ctx.is_admin()

@@ -3,6 +3,7 @@ chosen from the list (a join request an admin or a coordinator of that unit deci
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from handlers.core import conversation, menu, notify
@@ -17,14 +18,21 @@ from storage import rules
 from storage.models import Conversation, Invite, Unit
 from storage.records.audit import add_audit_entry
 from storage.records.invites import (
+    WRONG_CODE,
     add_join_request,
+    code_key,
     consume_invite,
     invite_by_code,
     invite_unusable_reason,
     pending_join_request,
+    wrong_codes_since,
 )
 from storage.records.people import add_membership
 from storage.records.units import all_units, units_by_ids
+
+# Wrong invite codes a person may send in an hour before codes are refused unread.
+WRONG_CODES = 5
+WINDOW = timedelta(hours=1)
 
 NAME = FieldSpec("full_name", "name", "label-full-name", "ask-full-name", max_length=100)
 CATEGORY = FieldSpec(
@@ -160,7 +168,22 @@ register(JoinFlow())
 async def start_command(ctx: Ctx, code: str | None) -> None:
     """/start, with or without an invite code."""
     if code:
+        wrong = await wrong_codes_since(
+            ctx.session, member_id=ctx.member.id, since=ctx.now - WINDOW
+        )
+        if wrong >= WRONG_CODES:
+            # Someone trying codes: even a right one is not looked at until the hour has passed.
+            ctx.say("invite-too-many-wrong")
+            return
         invite = await invite_by_code(ctx.session, code=code)
+        if invite is None:
+            await add_audit_entry(
+                ctx.session,
+                at=ctx.now,
+                actor_id=ctx.member.id,
+                action=WRONG_CODE,
+                details={"code": code[:40]},
+            )
         problem = await invite_problem(ctx, invite)
         if problem is not None or invite is None:
             ctx.say(f"invite-{problem}")
@@ -192,16 +215,23 @@ async def start_command(ctx: Ctx, code: str | None) -> None:
         ctx.say("welcome-admin")
         return
     ctx.say("start-no-invite")
+    channel, external_id = ctx.inbound.channel, ctx.inbound.external_id
+    if ctx.config.bootstrap_admins.get(channel) == set():
+        # This channel has no admin named yet: whoever sets the bot up needs their id here.
+        ctx.say("start-your-id", entry=f"{channel}:{external_id}")
     await conversation.start(ctx, "join")
 
 
 async def _start(ctx: Ctx, conv: Conversation | None, args: str) -> None:
-    code = args.split()[0] if args else None
+    # The whole argument is the code: typed, it may be split by a space ("abcd efgh").
+    code = args.strip() or None
     if conv is not None:
         if code is None:
             await conversation.resume(ctx, conv, note=ctx.t("draft-resumed"))
             return
-        if await busy(ctx, conv, "profile", same=conv.context.get("invite") == code):
+        key = code_key(code)
+        same = key is not None and code_key(conv.context.get("invite", "")) == key
+        if await busy(ctx, conv, "profile", same=same):
             return
     await start_command(ctx, code)
 

@@ -5,6 +5,7 @@ Keyword-only; none of these functions commit."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,7 +14,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rules
-from storage.models import Invite, JoinRequest, Member, Membership, Unit
+from storage.models import AuditEntry, Invite, JoinRequest, Member, Membership, Unit
 
 
 async def create_invite(
@@ -27,7 +28,7 @@ async def create_invite(
     now: datetime,
 ) -> Invite:
     invite = Invite(
-        code=secrets.token_urlsafe(9),
+        code=await _fresh_code(session),
         unit_id=unit_id,
         role=role,
         expires_at=expires_at,
@@ -43,7 +44,19 @@ async def create_invite(
 
 
 async def invite_by_code(session: AsyncSession, *, code: str) -> Invite | None:
-    return await session.scalar(select(Invite).where(Invite.code == code))
+    """The invite a person typed or opened: exactly as stored first (older codes are mixed-case
+    and may hold "-" or "_"), then ignoring case, spaces and dashes (`abcd-efgh`, `demo tv`).
+    When that looser reading fits several older codes, none is guessed."""
+    exact = await session.scalar(select(Invite).where(Invite.code == code.strip()))
+    key = code_key(code)
+    if exact is not None or not key:
+        return exact
+    found = await session.scalar(select(Invite).where(Invite.code == key))
+    if found is not None:
+        return found
+    loose = func.upper(func.replace(func.replace(Invite.code, "-", ""), " ", ""))
+    matches = list((await session.scalars(select(Invite).where(loose == key).limit(2))).all())
+    return matches[0] if len(matches) == 1 else None
 
 
 def invite_unusable_reason(invite: Invite | None, *, now: datetime) -> str | None:
@@ -233,3 +246,57 @@ async def decide_pending_join_request(
         .values(status=status, decided_by=decided_by, decided_at=now)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+# New invite codes: typed on a phone, read aloud or copied from paper, so no characters that
+# look alike (0/O, 1/I/L). 31 characters, 8 of them: about 8.5 * 10**11 codes.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+_SEPARATORS = re.compile(r"[\s\-]+")
+_KEY = re.compile(r"[A-Z0-9_]{1,32}")
+# What a new code looks like typed: 8 of the alphabet, or two groups of 4 split by one space or
+# dash. Stricter than what `invite_by_code` accepts, so that chatter ("xin chao", "cam on ban")
+# is not taken for a code.
+_SHAPE = re.compile(rf"[{CODE_ALPHABET}]{{4}}[ -]?[{CODE_ALPHABET}]{{4}}")
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def code_key(typed: str) -> str | None:
+    """A typed code as stored: upper-case, without spaces or dashes; None when it cannot be one."""
+    key = _SEPARATORS.sub("", typed).upper()
+    return key if _KEY.fullmatch(key) else None
+
+
+def looks_like_code(text: str) -> bool:
+    """Whether a message is, by its shape alone, a new invite code (in any case)."""
+    return _SHAPE.fullmatch(text.strip().upper()) is not None
+
+
+async def _fresh_code(session: AsyncSession) -> str:
+    """A code no invite has, also not when read loosely (an older code might)."""
+    while True:
+        code = new_code()
+        if await invite_by_code(session, code=code) is None:
+            return code
+
+
+# Wrong codes are kept in the audit log (who, when, what was typed): every replica counts them
+# alike, and an admin can see someone trying codes.
+WRONG_CODE = "invite.wrong_code"
+
+
+async def wrong_codes_since(session: AsyncSession, *, member_id: int, since: datetime) -> int:
+    """How many codes fitting no invite the person has sent since then."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.actor_id == member_id,
+            AuditEntry.action == WRONG_CODE,
+            AuditEntry.at > since,
+        )
+    )
+    return count or 0
