@@ -136,6 +136,15 @@ TERMINAL_CAPABILITIES = Capabilities(
     buttons=False, edits=False, documents=True, photo_bytes=True, photo_url=False, text_limit=None
 )
 
+# --- helper z2: Zalo's capabilities for `dvk chat --channel zalo`; Z1's full Zalo channel may
+# define the same constant (keep one when merging).
+ZALO = "zalo"
+# Zalo's bot platform: no buttons, no edits, no documents, pictures by URL, 2,000 characters.
+ZALO_CAPABILITIES = Capabilities(
+    buttons=False, edits=False, documents=False, photo_bytes=False, photo_url=True, text_limit=2000
+)
+# --- end helper z2
+
 
 def telegram(settings: Settings) -> Channel:
     return Channel(

@@ -24,6 +24,9 @@ class Inbound:
     # A document's name and size in bytes as the channel tells them, before any download.
     file_name: str | None = None
     file_size: int | None = None
+    # The person sees choices as numbered options (a channel without buttons): a typed reply is
+    # read against their current menu (handlers/core/numbered.py).
+    numbered: bool = False
 
 
 @dataclass(frozen=True)
