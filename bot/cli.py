@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat = sub.add_parser("chat", help="chat with the bot in the terminal")
     chat.add_argument("--as", dest="person", default="ban", help="who you are (created if new)")
+    chat.add_argument(
+        "--channel",
+        choices=("terminal", "zalo"),
+        default="terminal",
+        help="show what a user of this channel sees (zalo: 2,000 characters, no files)",
+    )
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="apply all migrations")
     sub.add_parser("demo-seed", help="fill the database with demo units, people and invites")
@@ -96,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 return run_telegram(settings)
             return asyncio.run(demo_chat(settings))
         case "chat":
-            return asyncio.run(chat(settings, args.person))
+            return asyncio.run(chat(settings, args.person, args.channel))
         case "db":
             asyncio.run(migrate(settings.database_url))
             print("database is up to date")
@@ -328,18 +334,18 @@ async def print_stats(
     return 0
 
 
-async def chat(settings: Settings, person: str) -> int:
+async def chat(settings: Settings, person: str, looks: str = "terminal") -> int:
     from bot.terminal import TerminalChat
 
     if not await prepare_database(settings):
         return EXIT_CONFIG
     db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
-        terminal = TerminalChat(build_core(settings, db), person, print)
+        terminal = TerminalChat(build_core(settings, db), person, print, looks)
         print(
             f"dvk chat — as «{person}». Type /help; a number picks an option (#N where the "
-            "answer itself is a number); @PATH sends a file (/nhapexcel); /thoat or Ctrl-D to "
-            "quit."
+            "answer itself is a number); «quay lại», «bỏ qua», «hủy» are words; @PATH sends a "
+            "file (/nhapexcel); /thoat or Ctrl-D to quit."
         )
         await terminal.run(sys.stdin, lambda: print("> ", end="", flush=True))
     finally:

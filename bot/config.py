@@ -160,6 +160,7 @@ class Settings(BaseSettings):
     def media_max_bytes(self) -> int:
         return int(self.media_max_mb * 1024 * 1024)
 
+
 # Channels whose people DVK_ADMIN_IDS can name; ids on Zalo are opaque strings.
 ADMIN_CHANNELS = ("telegram", "zalo")
 _ADMIN_ID_RE = re.compile(r"^(?:(telegram|zalo):([A-Za-z0-9_.-]{1,64})|(\d{1,20}))$")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.channels import Capabilities
+from handlers.core.numbered import menu_of, typed_instead
 from handlers.core.types import Choice, Outbound
 from language.texts import Texts
 
@@ -131,8 +132,8 @@ class Output:
         raise NotImplementedError
 
     def offer(self, chat_id: ChatId, options: list[Choice], free_text: bool) -> None:
-        """Numbered options were shown in this chat: a channel without buttons remembers them
-        to read the person's next number (or label) as that choice."""
+        """Numbered options were shown in this chat. Nothing to do: the core stores the menu of
+        a reply with it (handlers/core/numbered.py), and reads a typed number against it."""
 
     # --- one message in, the channel's calls out -----------------------------------------------
 
@@ -163,9 +164,11 @@ class Output:
     async def _text(self, chat_id: ChatId, message: Outbound) -> str:
         text, choices = message.text, message.choices
         if choices and not self.capabilities.buttons:
-            options = [choice for row in choices for choice in row]
+            # Back, skip and cancel are words there (explained by the core), never numbers.
+            options = list(menu_of(message).options)
             text = "\n".join([text, *numbered_lines(options, free_text=message.free_text)])
-            self.offer(chat_id, options, message.free_text)
+            if options:
+                self.offer(chat_id, options, message.free_text)
             choices = []
         parts = chunks(text, self.capabilities.text_limit)
         sent = NO_MESSAGE_ID
@@ -215,9 +218,18 @@ def messages_of(payload: dict[str, Any]) -> list[Outbound]:
     return messages
 
 
+def own_messages(output: Output, payload: dict[str, Any]) -> list[Outbound]:
+    """An outbox payload as this channel shows it. Without buttons, an option names the command
+    to type instead of being numbered, so it never replaces the menu of a form in progress."""
+    messages = messages_of(payload)
+    if output.capabilities.buttons:
+        return messages
+    return [typed_instead(message, output.texts) for message in messages]
+
+
 def outbox_transport(output: Output) -> Transport:
     async def send(chat_id: str, payload: dict[str, Any]) -> None:
-        for message in messages_of(payload):
+        for message in own_messages(output, payload):
             await output.deliver(chat_id, message)
 
     return send

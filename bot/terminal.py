@@ -1,6 +1,8 @@
 """`dvk chat`: the same conversations in a terminal. It has no buttons and no edits: the shared
-fallback (bot/delivery.py) numbers the options; messages the bot queued for this person (outbox)
-are shown before each prompt, through the same delivery."""
+fallback (bot/delivery.py) numbers the options and the core reads a typed number against the
+person's stored menu; messages the bot queued for this person (outbox) are shown before each
+prompt, through the same delivery. `--channel zalo` shows what a Zalo user sees (its
+capabilities: 2,000 characters, no files), with the terminal's own identities."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from bot.channels import TERMINAL, channels_of
-from bot.delivery import NO_MESSAGE_ID, ChatId, Output, marked, messages_of
+from bot.channels import TERMINAL, ZALO, ZALO_CAPABILITIES, channels_of
+from bot.delivery import NO_MESSAGE_ID, ChatId, Output, marked, messages_of, own_messages
 from handlers.admin import broadcast
 from handlers.core.jobs import Job, Throttle, run_job
+from handlers.core.numbered import shown_on_its_own
 from handlers.core.router import Core
 from handlers.core.types import Choice, Inbound, Outbound
 from storage import outbox
+from storage.records.conversations import get_conversation
 from storage.records.people import find_identity
 
 CHANNEL = TERMINAL
@@ -34,13 +38,9 @@ class TerminalOutput(Output):
             await core.track_message(key, CHANNEL, chat_id, message_id)
 
         channels = channels_of(core)
-        super().__init__(
-            channels[CHANNEL].capabilities,
-            texts=core.texts,
-            track=track,
-            # Used only where the capabilities have no documents or pictures (as on Zalo).
-            publish=channels.publish,
-        )
+        shown = ZALO_CAPABILITIES if chat.looks == ZALO else channels[CHANNEL].capabilities
+        # `publish` serves only where the capabilities have no documents or pictures (as Zalo).
+        super().__init__(shown, texts=core.texts, track=track, publish=channels.publish)
         self.chat = chat
 
     async def deliver(self, chat_id: ChatId, message: Outbound) -> None:
@@ -61,6 +61,7 @@ class TerminalOutput(Output):
         self.chat.out(f"[ảnh / picture: {len(photo):,} bytes]")
 
     def offer(self, chat_id: ChatId, options: list[Choice], free_text: bool) -> None:
+        # What was last shown, for a look; a number is read against the stored menu.
         self.chat.options = options
         self.chat.free_text = free_text
 
@@ -76,8 +77,11 @@ def _copy(path: Path, name: str) -> Path:
 
 
 class TerminalChat:
-    def __init__(self, core: Core, person: str, out: Callable[[str], None]) -> None:
+    def __init__(
+        self, core: Core, person: str, out: Callable[[str], None], looks: str = TERMINAL
+    ) -> None:
         self.core = core
+        self.looks = looks  # the channel whose capabilities are shown (TERMINAL or ZALO)
         self.person = person
         self.out = out
         self.options: list[Choice] = []
@@ -107,8 +111,22 @@ class TerminalChat:
                 await outbox.settle(
                     session, message_id=message_id, status=outbox.SENT, now=self.core.clock()
                 )
-        for _, _, payload in mine:
-            await self.show(marked(messages_of(payload), "🔔 "))
+            # The terminal itself numbers the options of what waited while no form is in
+            # progress (they become the menu); otherwise, and as Zalo, they name commands.
+            numbers = self.looks == TERMINAL and not await get_conversation(
+                session, member_id=identity.member_id
+            )
+            shown = [
+                marked(messages_of(p) if numbers else own_messages(self.output, p), "🔔 ")
+                for _, _, p in mine
+            ]
+            offered = [m for messages in shown for m in messages if m.choices]
+            if numbers and offered:
+                await shown_on_its_own(
+                    session, identity_id=identity.id, message=offered[-1], now=self.core.clock()
+                )
+        for messages in shown:
+            await self.show(messages)
 
     def attach(self, line: str) -> Inbound | None:
         """A line "@PATH" sends the local file at PATH, as a document is sent in Telegram."""
@@ -129,17 +147,13 @@ class TerminalChat:
 
     async def say(self, line: str) -> None:
         line = line.strip()
-        choice = None
-        number = line[1:] if line.startswith("#") else None if self.free_text else line
-        if number and number.isdigit() and 1 <= int(number) <= len(self.options):
-            choice = self.options[int(number) - 1].data
         inbound = Inbound(
             channel=CHANNEL,
             external_id=self.person,
             chat_id=self.person,
-            text=None if choice else line,
-            choice=choice,
+            text=line,
             display_name=self.person,
+            numbered=not self.output.capabilities.buttons,
         )
         if line.startswith("@") and len(line) > 1:
             attached = self.attach(line)

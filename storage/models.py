@@ -423,3 +423,17 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class ChannelMenu(Base):
+    """A person's current menu on a channel without buttons: the numbered options of the last
+    reply that had any, so a restart or another replica reads "2" the same way."""
+
+    __tablename__ = "menus"
+
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
+    )
+    # {"options": [[label, data], ...], "free_text": bool, "explained": form key or null}
+    menu: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]

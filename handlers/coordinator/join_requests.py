@@ -126,5 +126,6 @@ BUTTONS = (
         buttons.JOIN_REQUEST,
         Role.STAFF,
         lambda ctx, conv, act: decide_join_request(ctx, act.id, act.action == "a"),
+        typed=lambda act: f"/{'chapnhan' if act.action == 'a' else 'tuchoi'} {act.id}",
     ),
 )

@@ -94,6 +94,11 @@ COMMANDS = (
 BUTTONS = (
     Button(buttons.FORM, Role.ANYONE, press_form),
     Button(buttons.DRAFT, Role.ANYONE, press_draft),
-    Button(buttons.RESUME, Role.ANYONE, lambda ctx, conv, bare: resume(ctx, conv, bare)),
+    Button(
+        buttons.RESUME,
+        Role.ANYONE,
+        lambda ctx, conv, bare: resume(ctx, conv, bare),
+        typed=lambda bare: "/tieptuc",
+    ),
     Button(buttons.GO, Role.ANYONE, command=lambda go: f"/{go.command}"),
 )

@@ -83,6 +83,9 @@ class Button(Generic[V]):
     opens: str | None = None
     when: Callable[[V], bool] | None = None  # opens that form only for these values
     same: Callable[[Conversation, V], bool] | None = None
+    # Where it has no `command`: what a person types instead on a channel without buttons, named
+    # in the messages the bot sends on its own there (handlers/core/numbered.py).
+    typed: Callable[[V], str] | None = None
 
 
 def form(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
-from handlers.core import buttons, conversation
+from handlers.core import buttons, conversation, numbered
 from handlers.core.commands import Command, holds, registry
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.drafts import busy, paused_prompt, still_open
@@ -76,7 +76,10 @@ class Core:
             )
             ctx = Ctx(session, inbound, identity, now, self.config, self.texts)
             await self._bootstrap_admin(ctx)
-            await route(ctx)
+            if not inbound.numbered or await numbered.read_reply(ctx):
+                await route(ctx)
+            if inbound.numbered:
+                await numbered.remember(ctx)
             return ctx.result
 
     async def track_message(self, track: str, channel: str, chat_id: str, message_id: str) -> None:

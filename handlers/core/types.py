@@ -26,6 +26,9 @@ class Inbound:
     file_size: int | None = None
     # A photo already kept in the media store (storage/media.py) by the adapter: its key.
     media_key: str | None = None
+    # The person sees choices as numbered options (a channel without buttons): a typed reply is
+    # read against their current menu (handlers/core/numbered.py).
+    numbered: bool = False
 
 
 @dataclass(frozen=True)

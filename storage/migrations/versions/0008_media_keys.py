@@ -1,9 +1,9 @@
-"""report photos keep their media store key (helper z4)
+"""report photos keep their media store key
 
 Evidence photos are kept in the media store (storage/media.py) as they arrive, so that any
 channel can show them; the key is kept beside the channel's file id. Rows from before have none.
 
-Revision ID: 0008_z4
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-05 14:00:00
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_z4"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,143 @@
+"""Choices without buttons: a reply is read against the person's current menu, stored in the
+database (so a new core over the same database reads "2" the same way); back, skip and cancel are
+words; messages the bot sends on its own name the command to type and leave the menu alone."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.channels import ZALO
+from bot.delivery import outbox_transport
+from bot.demo import seed
+from bot.terminal import TerminalChat
+from handlers.core import buttons
+from handlers.core.numbered import Menu, plain, read
+from handlers.core.router import Core
+from handlers.core.types import Choice, Outbound
+from handlers.member.reminders import nudge_payload
+from storage.models import ChannelMenu, Conversation
+from tests.test_channels import FakeChannel
+
+
+async def seeded(db, clock) -> None:
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+
+
+async def form_state(db) -> list[tuple[str, int]]:
+    async with db.session() as session:
+        rows = await session.execute(select(Conversation.form, Conversation.version))
+        return [tuple(row) for row in rows]
+
+
+def test_a_reply_is_read_as_a_number_a_label_or_a_word():
+    menu = Menu((Choice("Tập thể", "f:1:o:t"), Choice("Cá nhân", "f:1:o:c")))
+    assert read(menu, "2").choice == "f:1:o:c"
+    assert read(menu, "2.").choice == "f:1:o:c"
+    assert read(menu, "#1").choice == "f:1:o:t"
+    assert read(menu, "  CA NHAN ").choice == "f:1:o:c"
+    assert read(menu, "3").refused == 3
+    assert read(menu, "quay lai").text == "/quaylai"
+    assert read(menu, "Bỏ qua").text == "/boqua"
+    assert read(menu, "huỷ").text == "/huy"
+    numeric = Menu((Choice("Giữ nguyên", "f:1:o:k"),), free_text=True)
+    assert read(numeric, "25").text == "25"  # a numeric answer
+    assert read(numeric, "#1").choice == "f:1:o:k"
+    assert read(numeric, "#4").refused == 4
+    assert plain("✅ Gửi đăng ký") == "gui dang ky"
+
+
+async def test_a_registration_answered_by_number_label_and_words_as_zalo(db, core, clock):
+    await seeded(db, clock)
+    lines: list[str] = []
+    an = TerminalChat(core, "an", lines.append, looks=ZALO)
+    await an.say("/dangky")
+    shown = "\n".join(lines)
+    assert "  [1] Tập thể\n  [2] Cá nhân" in shown
+    assert "«hủy» để hủy" in shown  # the words, explained once in this form
+    assert "Quay lại" not in shown and "Hủy" not in shown.replace("«hủy»", "")  # not numbered
+    before = await form_state(db)
+    lines.clear()
+    await an.say("7")
+    assert lines[-1].startswith("Không có lựa chọn số 7. Hãy gõ một số từ 1 đến 2:")
+    assert "  [2] Cá nhân" in lines[-1]
+    assert await form_state(db) == before  # refused: nothing changed
+    lines.clear()
+    await an.say("ca nhan")
+    assert "Tên mô hình" in lines[-1] and "Gõ số để chọn" not in lines[-1]
+    await an.say("quay lại")
+    assert "Mô hình đăng ký cho tập thể hay cá nhân?" in lines[-1]
+    await an.say("1")
+    assert "Tên tập thể" in lines[-1]
+    await an.say("hủy")
+    assert "Đã hủy «Đăng ký mô hình»" in lines[-1]
+    assert await form_state(db) == []
+
+
+async def test_a_typed_number_at_a_numeric_question_is_an_answer_and_hash_n_an_option(
+    db, core, clock
+):
+    await seeded(db, clock)
+    lines: list[str] = []
+    an = TerminalChat(core, "an", lines.append)
+    for line in ("/dangky", "1", "Chi đoàn Thanh niên"):
+        await an.say(line)
+    async with db.session() as session:
+        stored = await session.scalar(select(ChannelMenu))
+    assert stored is not None and stored.menu["free_text"] is True  # "how many people?"
+    await an.say("25")
+    async with db.session() as session:
+        conv = await session.scalar(select(Conversation))
+    assert conv is not None and conv.state["answers"].get("headcount") in (25, "25")
+
+
+async def test_the_menu_survives_a_restart(db, core, clock, settings):
+    await seeded(db, clock)
+    lines: list[str] = []
+    await TerminalChat(core, "an", lines.append).say("/dangky")
+    async with db.session() as session:
+        stored = await session.scalar(select(ChannelMenu))
+    assert stored is not None and [label for label, _ in stored.menu["options"]] == [
+        "Tập thể",
+        "Cá nhân",
+    ]
+    # A new core and terminal over the same database (a restart, another replica).
+    again = Core(db, core.config, clock)
+    after: list[str] = []
+    await TerminalChat(again, "an", after.append).say("2")
+    assert "Tên mô hình" in after[-1]
+
+
+async def test_a_reminder_names_its_command_and_leaves_the_forms_menu(db, core, clock):
+    await seeded(db, clock)
+    lines: list[str] = []
+    an = TerminalChat(core, "an", lines.append, looks=ZALO)
+    await an.say("/dangky")
+    channel = FakeChannel()
+    reminder = {
+        "text": "Đến hạn báo cáo «Mô hình A».",
+        "choices": [[{"label": "Báo cáo ngay", "data": buttons.REPORT(42)}]],
+    }
+    await outbox_transport(channel)("an", reminder)
+    await outbox_transport(channel)("an", nudge_payload(core.texts, _Stale()))
+    texts = [text for kind, text in channel.calls if kind == "text"]
+    assert texts[0] == "Đến hạn báo cáo «Mô hình A».\n👉 Báo cáo ngay: gõ /baocao 42"
+    assert texts[1].endswith(": gõ /tieptuc") and "[1]" not in texts[1]
+    assert channel.offered == []
+    await an.say("2")  # still the form's menu: «Cá nhân»
+    assert "Tên mô hình" in lines[-1]
+
+
+class _Stale:
+    form = "register"
+
+
+async def test_thirty_options_are_split_within_the_limit_without_breaking_an_option():
+    channel = FakeChannel()
+    options = [[Choice(f"Chi bộ số {i:02} — " + "đơn vị " * 8, f"m:{i}")] for i in range(1, 31)]
+    await channel.deliver("7", Outbound("Chọn chi bộ:", options))
+    parts = [text for kind, text in channel.calls if kind == "text"]
+    assert len(parts) == 2 and all(len(part) <= 2000 for part in parts)
+    lines = "\n".join(parts).split("\n")
+    assert lines[0] == "Chọn chi bộ:"
+    assert [line.split("]")[0] for line in lines[1:]] == [f"  [{i}" for i in range(1, 31)]
