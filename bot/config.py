@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     # Messages per second the outbox sender allows itself; replies to people are paced
     # separately, and the two stay under Telegram's ~30/s.
     send_rate: float = Field(default=15, gt=0, lt=30)
+    # Zalo Bot Platform (docs/zalo.md): the bot's token, the API's address (tests point it at a
+    # fake), the bot's link people open, what the outbox sends a second and the plan's quota.
+    zalo_token: SecretStr | None = None
+    zalo_api_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_bot_url: str | None = None
+    zalo_send_rate: float = Field(default=5, gt=0)
+    zalo_monthly_quota: int | None = Field(default=None, gt=0)
 
     @field_validator("quiet_hours")
     @classmethod
@@ -111,3 +118,6 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix) :])
         return None
+
+    def zalo_configured(self) -> bool:
+        return self.zalo_token is not None and bool(self.zalo_token.get_secret_value().strip())
