@@ -1,0 +1,169 @@
+"""The Zalo channel in polling mode against the fake Zalo Bot API: what a person writes reaches
+the core and the answer comes back as Zalo messages (numbered options, 2,000 characters), the
+outbox keeps what Zalo refuses with 429, a group gets one line, and no log shows the token."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from bot.channels import ZALO, channels_of
+from bot.sender import Sender
+from bot.zalo.api import ZaloApi
+from bot.zalo.delivery import zalo_transport
+from bot.zalo.runner import ZaloRunner, serve
+from handlers.core.types import Outbound
+from language.texts import Texts
+from storage import models, outbox, rules
+from storage.records.invites import create_invite
+from storage.records.people import get_or_create_identity
+from storage.records.units import add_unit
+from tests.fakezalo import TOKEN, FakeZalo
+
+T = Texts("vi")
+
+
+@pytest.fixture
+def zalo() -> FakeZalo:
+    return FakeZalo()
+
+
+@pytest.fixture
+async def api(zalo: FakeZalo):  # type: ignore[no-untyped-def]
+    client = httpx.AsyncClient(transport=zalo.transport())
+    yield ZaloApi(TOKEN, api_url="https://zalo.test", client=client)
+    await client.aclose()
+
+
+@pytest.fixture
+def runner(core, api) -> ZaloRunner:  # type: ignore[no-untyped-def]
+    return ZaloRunner(core, api)
+
+
+async def step(runner: ZaloRunner, zalo: FakeZalo, user: str, text: str) -> list[str]:
+    """The person writes; one poll takes it and the bot answers. Returns the answer's texts."""
+    before = len(zalo.texts(user))
+    zalo.queue_text(user, text, name="Nguyễn Thị Lan")
+    update = await runner.api.get_update(poll_seconds=1)
+    assert update is not None
+    await runner.handle(update)
+    return zalo.texts(user)[before:]
+
+
+async def test_start_is_answered(runner, zalo):
+    answer = await step(runner, zalo, "u1", "/start")
+    assert answer and answer[0].startswith(T("start-no-invite")[:30])
+
+
+async def test_a_form_with_choices_is_answered_by_number(core, db, runner, zalo, clock):
+    async with db.session() as session:
+        unit = await add_unit(
+            session, code="CB-VP", name="Chi bộ Văn phòng", parent_id=None, now=clock()
+        )
+        invite = await create_invite(
+            session,
+            unit_id=unit.id,
+            role=rules.ROLE_MEMBER,
+            expires_at=clock() + timedelta(days=7),
+            max_uses=10,
+            created_by=None,
+            now=clock(),
+        )
+        code = invite.code
+    answer = await step(runner, zalo, "u1", f"/start {code}")
+    assert any("Chi bộ Văn phòng" in text for text in answer)
+    answer = await step(runner, zalo, "u1", "Nguyễn Thị Lan")
+    # No buttons on Zalo: the options are numbered lines under the question.
+    assert T("ask-category") in answer[-1] and f"[3] {T('category-cong_chuc')}" in answer[-1]
+    answer = await step(runner, zalo, "u1", "3")
+    assert T("ask-phone") in answer[-1]
+    async with db.session() as session:
+        conversation = (await session.execute(select(models.Conversation))).scalar_one()
+        assert "cong_chuc" in str(conversation.state)  # the option, not the text "3"
+
+
+async def test_a_long_reply_arrives_split(runner, zalo):
+    text = "\n".join(f"Dòng {i}: " + "x" * 90 for i in range(50))  # about 5.000 characters
+    await runner.say("u1", Outbound(text))
+    parts = zalo.texts("u1")
+    assert len(parts) == 3 and all(len(part) <= 2000 for part in parts)
+    assert "\n".join(parts) == text
+
+
+async def test_quota_exceeded_leaves_the_outbox_message_queued(core, db, api, zalo, clock):
+    async with db.session() as session:
+        identity = await get_or_create_identity(
+            session, channel=ZALO, external_id="u1", chat_id="u1", display_name="Lan", now=clock()
+        )
+        await outbox.enqueue(
+            session,
+            key="reminder:1",
+            member_id=identity.member_id,
+            payload={"text": "Nhắc: báo cáo tiến độ"},
+            now=clock(),
+        )
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+
+    sender = Sender.for_channel(
+        db, channels_of(core)[ZALO], zalo_transport(api), clock=clock, sleep=sleep
+    )
+    zalo.refuse.add("sendMessage")
+    assert await sender.run_once() == 0
+    async with db.session() as session:
+        row = (await session.execute(select(models.OutboxMessage))).scalar_one()
+        assert row.status == outbox.PENDING and row.attempts == 0
+    zalo.refuse.clear()
+    clock.advance(seconds=3600)
+    assert await sender.run_once() == 1
+    assert zalo.texts("u1") == ["Nhắc: báo cáo tiến độ"]
+
+
+async def test_a_group_gets_one_line(runner, zalo):
+    zalo.queue(zalo.in_group(zalo.event("message.text.received", "u1", "Lan", text="/start"), "g1"))
+    await runner.handle(await runner.api.get_update(poll_seconds=1))
+    zalo.queue(zalo.in_group(zalo.event("message.text.received", "u1", "Lan", text="chào"), "g1"))
+    await runner.handle(await runner.api.get_update(poll_seconds=1))
+    assert zalo.texts("g1") == [T("group-not-supported")]
+    assert zalo.texts("u1") == []
+
+
+async def test_a_sticker_gets_a_polite_answer(runner, zalo):
+    zalo.queue(zalo.event("message.sticker.received", "u1", "Lan", sticker="s1"))
+    await runner.handle(await runner.api.get_update(poll_seconds=1))
+    assert zalo.texts("u1") == [T("zalo-sticker-not-read")]
+
+
+async def test_polling_answers_and_stops_and_logs_no_token(core, settings, zalo, caplog):
+    caplog.set_level(logging.DEBUG)
+    zalo.hold_idle = 5.0  # an idle poll is held, as the real one is: no busy loop
+    settings = settings.model_copy(
+        update={"zalo_token": SecretStr(TOKEN), "zalo_api_url": "https://zalo.test"}
+    )
+    stop = asyncio.Event()
+    client = httpx.AsyncClient(transport=zalo.transport())
+    serving = asyncio.create_task(serve(settings, core, stop, client=client))
+    zalo.queue_text("u1", "/start")
+    while not zalo.texts("u1") and not serving.done():
+        await asyncio.sleep(0)  # a yield to the loop, not a wait on time
+    stop.set()
+    await asyncio.wait_for(serving, 10)
+    await client.aclose()
+    assert zalo.texts("u1")[0].startswith(T("start-no-invite")[:30])
+    assert "getUpdates" in caplog.text or "HTTP Request" not in caplog.text
+    assert TOKEN not in caplog.text
+
+
+def test_the_httpx_request_log_never_shows_the_token(caplog):
+    caplog.set_level(logging.INFO, logger="httpx")
+    logging.getLogger("httpx").info(
+        'HTTP Request: %s %s "%s"', "POST", f"https://zalo.test/bot{TOKEN}/getUpdates", "200 OK"
+    )
+    assert "getUpdates" in caplog.text and TOKEN not in caplog.text
