@@ -7,6 +7,7 @@ client under test makes real HTTP requests with real bodies."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,8 @@ class FakeZalo:
     refuse: set[str] = field(default_factory=set)
     _ids: int = 0
     _arrived: asyncio.Event | None = None
+    # Set on each message sent: a test waits on it instead of on time.
+    delivered: asyncio.Event = field(default_factory=asyncio.Event)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -92,10 +95,8 @@ class FakeZalo:
                 if not self.pending and self.hold_idle:
                     self._arrived = asyncio.Event()
                     hold = min(self.hold_idle, float(params.get("timeout", self.hold_idle)))
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._arrived.wait(), hold)
-                    except TimeoutError:
-                        pass
                 if not self.pending:
                     return _error(408, "Request Timeout")
                 return _ok(self.pending.popleft())
@@ -131,6 +132,7 @@ class FakeZalo:
             if status != 200:
                 return _error(400, "photo url cannot be fetched")
         self.sent.append(Sent(method, params))
+        self.delivered.set()
         self._ids += 1
         return _ok({"message_id": f"s{self._ids}", "date": 1764900000000})
 

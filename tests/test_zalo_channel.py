@@ -151,8 +151,11 @@ async def test_polling_answers_and_stops_and_logs_no_token(core, settings, zalo,
     client = httpx.AsyncClient(transport=zalo.transport())
     serving = asyncio.create_task(serve(settings, core, stop, client=client))
     zalo.queue_text("u1", "/start")
-    while not zalo.texts("u1") and not serving.done():
-        await asyncio.sleep(0)  # a yield to the loop, not a wait on time
+    await asyncio.wait(
+        [serving, asyncio.ensure_future(zalo.delivered.wait())],
+        timeout=10,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
     stop.set()
     await asyncio.wait_for(serving, 10)
     await client.aclose()
