@@ -170,3 +170,30 @@ def test_the_httpx_request_log_never_shows_the_token(caplog):
         'HTTP Request: %s %s "%s"', "POST", f"https://zalo.test/bot{TOKEN}/getUpdates", "200 OK"
     )
     assert "getUpdates" in caplog.text and TOKEN not in caplog.text
+
+
+async def test_dvk_run_serves_zalo_alone_until_sigterm(core, settings, zalo, monkeypatch):
+    import os
+    import signal
+
+    from bot import telegram_run
+    from bot.zalo import runner
+
+    zalo.hold_idle = 5.0
+    client = httpx.AsyncClient(transport=zalo.transport())
+    real_serve = runner.serve
+    monkeypatch.setattr(runner, "serve", lambda s, c, stop: real_serve(s, c, stop, client=client))
+    settings = settings.model_copy(update={"telegram_token": None, "zalo_token": SecretStr(TOKEN)})
+    serving = asyncio.create_task(
+        telegram_run.serve_channels(settings, core, sock=None, telegram=False)
+    )
+    zalo.queue_text("u1", "/start")
+    await asyncio.wait(
+        [serving, asyncio.ensure_future(zalo.delivered.wait())],
+        timeout=10,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(serving, 10)
+    await client.aclose()
+    assert zalo.texts("u1")[0].startswith(T("start-no-invite")[:30])
