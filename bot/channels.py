@@ -178,7 +178,9 @@ def terminal() -> Channel:
 
 
 def registry(settings: Settings, clock: Callable[[], datetime] | None = None) -> Registry:
-    return Registry([telegram(settings), terminal()], media=media_of(settings, clock))
+    return Registry(
+        [telegram(settings), terminal(), zalo(settings)], media=media_of(settings, clock)
+    )
 
 
 def channels_of(core: Core) -> Registry:
@@ -187,3 +189,26 @@ def channels_of(core: Core) -> Registry:
     if not isinstance(found, Registry):
         raise TypeError(f"the core was built without a channel registry: {found!r}")
     return found
+
+
+# --- Zalo (docs/zalo.md) -----------------------------------------------------------------------
+
+ZALO = "zalo"
+# Zalo Bot Platform: no buttons, no edits, no documents; a picture only as a public URL Zalo
+# fetches; 2,000 characters a message.
+ZALO_CAPABILITIES = Capabilities(
+    buttons=False, edits=False, documents=False, photo_bytes=False, photo_url=True, text_limit=2000
+)
+
+
+def zalo(settings: Settings) -> Channel:
+    # Zalo links carry no start payload: the invite is the bot's link and the code to send.
+    invite = "{bot_url} · /start {code}" if settings.zalo_bot_url else "/start {code}"
+    return Channel(
+        name=ZALO,
+        capabilities=ZALO_CAPABILITIES,
+        invite=invite,
+        # No request rate is published; the free plan counts messages a month.
+        rates=Rates(per_second=settings.zalo_send_rate, monthly_quota=settings.zalo_monthly_quota),
+        values={"bot_url": settings.zalo_bot_url} if settings.zalo_bot_url else {},
+    )

@@ -24,7 +24,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="dvk", description='Bot for the "Dân vận khéo" emulation movement.'
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the Telegram bot (polling, or webhook if DVK_WEBHOOK_URL)")
+    sub.add_parser(
+        "run",
+        help="run every configured channel: Telegram (polling, or webhook if DVK_WEBHOOK_URL) "
+        "and Zalo (polling) when DVK_ZALO_TOKEN is set",
+    )
     sub.add_parser(
         "start",
         help="quick start: the Telegram bot if DVK_TELEGRAM_TOKEN is set, "
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         case "run":
             return run_telegram(settings)
         case "start":
-            if settings.token_problem() is None:
+            if settings.token_problem() is None or settings.zalo_configured():
                 return run_telegram(settings)
             return asyncio.run(demo_chat(settings))
         case "chat":
@@ -209,7 +213,8 @@ async def prepare_database(settings: Settings) -> bool:
 
 def run_telegram(settings: Settings) -> int:
     problem = settings.token_problem()
-    if problem is not None:
+    # Zalo alone is a configuration too; a Telegram token that is set but wrong never is.
+    if problem is not None and not (problem == "missing" and settings.zalo_configured()):
         print(
             f"DVK_TELEGRAM_TOKEN is {problem}: set it in the environment or in .env to the token "
             "@BotFather gave you (like 123456789:AAH...). To try the bot without Telegram: "
@@ -217,7 +222,7 @@ def run_telegram(settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    if settings.webhook_url and not settings.webhook_secret:
+    if problem is None and settings.webhook_url and not settings.webhook_secret:
         print(
             "DVK_WEBHOOK_URL is set but DVK_WEBHOOK_SECRET is not: a webhook without a secret "
             "would accept updates from anyone. Set DVK_WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -).",

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     public_url: str | None = None
     link_secret: SecretStr | None = Field(default=None, validate_default=True)
     link_ttl_hours: float = Field(default=24, gt=0, le=24 * 30)
+    # Zalo Bot Platform (docs/zalo.md): the bot's token, the API's address (tests point it at a
+    # fake), the bot's link people open, what the outbox sends a second and the plan's quota.
+    zalo_token: SecretStr | None = None
+    zalo_api_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_bot_url: str | None = None
+    zalo_send_rate: float = Field(default=5, gt=0)
+    zalo_monthly_quota: int | None = Field(default=None, gt=0)
 
     @field_validator("quiet_hours")
     @classmethod
@@ -159,6 +166,9 @@ class Settings(BaseSettings):
 
     def media_max_bytes(self) -> int:
         return int(self.media_max_mb * 1024 * 1024)
+
+    def zalo_configured(self) -> bool:
+        return self.zalo_token is not None and bool(self.zalo_token.get_secret_value().strip())
 
 
 # Channels whose people DVK_ADMIN_IDS can name; ids on Zalo are opaque strings.

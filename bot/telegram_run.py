@@ -184,9 +184,13 @@ async def _serve_http(
 
 
 def run(settings: Settings, core: Core) -> int:
-    """`dvk run`: blocks until SIGINT or SIGTERM; the exit code."""
+    """`dvk run`: every configured channel; blocks until SIGINT or SIGTERM; the exit code."""
+    from bot.zalo.api import ZaloError
+
+    telegram = settings.token_problem() is None
     sock = None
-    if serves_http(settings):
+    # The HTTP server runs beside Telegram for now (Zalo alone: polling, no links yet).
+    if telegram and serves_http(settings):
         try:
             sock = http.listen(settings.http_listen, settings.http_port)
         except OSError as error:
@@ -197,9 +201,38 @@ def run(settings: Settings, core: Core) -> int:
             )
             return EXIT_CONFIG
     try:
-        asyncio.run(serve(settings, core, sock=sock))
+        asyncio.run(serve_channels(settings, core, sock=sock, telegram=telegram))
+    except ZaloError as error:
+        # Its message carries no URL, so no token (bot/zalo/api.py).
+        print(f"Zalo refused to start ({error}): check DVK_ZALO_TOKEN", file=sys.stderr)
+        return EXIT_CONFIG
     except InvalidToken:
         # python-telegram-bot's own message repeats the token: it is not shown.
         print(TOKEN_REJECTED, file=sys.stderr)
         return EXIT_CONFIG
     return 0
+
+
+async def serve_channels(
+    settings: Settings, core: Core, *, sock: socket.socket | None, telegram: bool
+) -> None:
+    """Telegram (when its token is set) and Zalo (when DVK_ZALO_TOKEN is) in one loop, stopped
+    together by SIGINT or SIGTERM; one that fails stops the other and its error is raised."""
+    stop = asyncio.Event()
+    with _stopped_by_signals(stop):
+        channels = []
+        if telegram:
+            channels.append(serve(settings, core, sock=sock, stop=stop))
+        if settings.zalo_configured():
+            from bot.zalo import runner
+
+            channels.append(runner.serve(settings, core, stop))
+        tasks = [asyncio.create_task(channel) for channel in channels]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            stop.set()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result

@@ -6,6 +6,8 @@ client under test makes real HTTP requests with real bodies."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -33,13 +35,30 @@ class FakeZalo:
     quota: int | None = None
     # Fetches a sendPhoto URL during the call, as Zalo does; (status, bytes).
     fetch: Callable[[str], Awaitable[tuple[int, bytes]]] | None = None
+    # How long an idle getUpdates waits for something to arrive before its 408, as the real
+    # one holds the poll (0: at once; a test that runs the polling loop sets it).
+    hold_idle: float = 0.0
+    # Methods that answer 429 until taken out (a quota used up, or sending too fast).
+    refuse: set[str] = field(default_factory=set)
     _ids: int = 0
+    _arrived: asyncio.Event | None = None
+    # Set on each message sent: a test waits on it instead of on time.
+    delivered: asyncio.Event = field(default_factory=asyncio.Event)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
     def queue_text(self, user_id: str, text: str, *, name: str = "Người dùng") -> None:
-        self.pending.append(self.event("message.text.received", user_id, name, text=text))
+        self.queue(self.event("message.text.received", user_id, name, text=text))
+
+    def queue(self, update: dict[str, Any]) -> None:
+        self.pending.append(update)
+        if self._arrived is not None:
+            self._arrived.set()
+
+    def in_group(self, update: dict[str, Any], group_id: str) -> dict[str, Any]:
+        update["message"]["chat"] = {"id": group_id, "chat_type": "GROUP"}
+        return update
 
     def event(self, event: str, user_id: str, name: str, **message: Any) -> dict[str, Any]:
         self._ids += 1
@@ -73,6 +92,11 @@ class FakeZalo:
             case "getUpdates":
                 if self.webhook is not None:
                     return _error(400, "Webhook is set")
+                if not self.pending and self.hold_idle:
+                    self._arrived = asyncio.Event()
+                    hold = min(self.hold_idle, float(params.get("timeout", self.hold_idle)))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._arrived.wait(), hold)
                 if not self.pending:
                     return _error(408, "Request Timeout")
                 return _ok(self.pending.popleft())
@@ -94,6 +118,8 @@ class FakeZalo:
     async def _send(self, method: str, params: dict[str, Any]) -> httpx.Response:
         if method == "sendMessage" and not 1 <= len(params.get("text", "")) <= 2000:
             return _error(400, "text must have 1-2000 characters")
+        if method in self.refuse:
+            return _error(429, "Quota exceeded")
         if method != "sendChatAction":
             if self.quota is not None and self.quota <= 0:
                 return _error(429, "Quota exceeded")
@@ -106,6 +132,7 @@ class FakeZalo:
             if status != 200:
                 return _error(400, "photo url cannot be fetched")
         self.sent.append(Sent(method, params))
+        self.delivered.set()
         self._ids += 1
         return _ok({"message_id": f"s{self._ids}", "date": 1764900000000})
 

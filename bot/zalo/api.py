@@ -4,11 +4,13 @@
 `{"ok": false, "error_code": N, "description": …}` out. The published Python clients point at an
 old host and call `asyncio.run` inside their sync wrappers, so the project keeps its own: a
 dozen lines over httpx. The token is part of every URL: no URL is ever logged or put into an
-error message (httpx logs requests at INFO, so its logger is kept at WARNING)."""
+error message. httpx logs every request's URL at INFO: its logger is kept at WARNING, and a
+filter on it blanks the token in case a logging setup lowers that level again."""
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +20,30 @@ import httpx
 DEFAULT_API_URL = "https://bot-api.zaloplatforms.com"
 TEXT_LIMIT = 2000
 
-logging.getLogger("httpx").setLevel(logging.WARNING)
+_TOKEN_IN_PATH = re.compile(r"/bot[^/\s'\"]+/")
+
+
+class RedactTokens(logging.Filter):
+    """Blanks `/bot<TOKEN>/` in a record's message: a URL of the Bot API never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _TOKEN_IN_PATH.sub("/bot***/", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def quiet_http_logs() -> None:
+    """httpx names each request's URL (with the token) at INFO: keep it to warnings, redacted."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.WARNING)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
+quiet_http_logs()
 
 
 class ZaloError(Exception):
@@ -109,6 +134,7 @@ class ZaloApi:
         client: httpx.AsyncClient | None = None,
         timeout: float = 40.0,
     ) -> None:
+        quiet_http_logs()  # again: a logging setup since the import may have lowered the level
         self._base = f"{api_url.rstrip('/')}/bot{token}/"
         self._client = client or httpx.AsyncClient(timeout=timeout)
         self._own_client = client is None

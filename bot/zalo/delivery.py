@@ -1,0 +1,87 @@
+"""Zalo's delivery: the Bot Platform calls an `Outbound` becomes, for replies and the outbox alike.
+Zalo has only texts and pictures by URL; bot/delivery.py numbers the choices, splits long texts
+and says where a file cannot go. Zalo's errors become the sender's (bot/sender.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.channels import ZALO_CAPABILITIES, Capabilities
+from bot.delivery import (
+    NO_MESSAGE_ID,
+    ChatId,
+    Output,
+    Publish,
+    Rejected,
+    RetryLater,
+    Track,
+    Transient,
+    Transport,
+    Unreachable,
+    outbox_transport,
+)
+from bot.zalo import api as zalo
+from handlers.core.types import Choice
+from language.texts import Texts
+
+# Zalo's 429 names no wait ("Quota exceeded", or too fast): the outbox pauses this long and the
+# message stays queued.
+QUOTA_PAUSE = 600.0
+
+# Numbered options were shown in a chat: (chat id, options, whether a typed number is an answer).
+Offer = Callable[[str, list[Choice], bool], None]
+
+
+class ZaloOutput(Output):
+    def __init__(
+        self,
+        api: zalo.ZaloApi,
+        capabilities: Capabilities = ZALO_CAPABILITIES,
+        *,
+        texts: Texts | None = None,
+        track: Track | None = None,
+        publish: Publish | None = None,
+        on_offer: Offer | None = None,
+    ) -> None:
+        super().__init__(capabilities, texts=texts, track=track, publish=publish)
+        self.api = api
+        self.on_offer = on_offer
+
+    async def send_text(self, chat_id: ChatId, text: str, choices: list[list[Choice]]) -> str:
+        # An empty part (a message that is only a picture's caption) is not a Zalo message.
+        if not text.strip():
+            return NO_MESSAGE_ID
+        return await _translated(self.api.send_message(str(chat_id), text))
+
+    async def send_photo_url(self, chat_id: ChatId, url: str) -> None:
+        await _translated(self.api.send_photo(str(chat_id), url))
+
+    def offer(self, chat_id: ChatId, options: list[Choice], free_text: bool) -> None:
+        if self.on_offer is not None:
+            self.on_offer(str(chat_id), options, free_text)
+
+
+async def _translated(call: Any) -> Any:
+    """Zalo's errors as the sender's: 429 later (never lost), 403 unreachable, 400 refused,
+    the rest (no answer, 5xx, an unexpected code) worth trying again."""
+    try:
+        return await call
+    except zalo.QuotaExceeded as error:
+        raise RetryLater(QUOTA_PAUSE) from error
+    except zalo.Unreachable as error:
+        raise Unreachable(str(error)) from error
+    except zalo.NetworkError as error:
+        raise Transient(str(error)) from error
+    except zalo.ZaloError as error:
+        if error.code == 400:
+            raise Rejected(str(error)) from error
+        raise Transient(str(error)) from error
+    except ValueError as error:  # over the text limit: the fallback splits, so a bug
+        raise Rejected(str(error)) from error
+
+
+def zalo_transport(api: zalo.ZaloApi, *, texts: Texts | None = None) -> Transport:
+    """The outbox's delivery on Zalo. Its numbered options are not remembered: a reminder must
+    not replace the options of a form the person is answering (docs/zalo.md)."""
+    return outbox_transport(ZaloOutput(api, texts=texts))

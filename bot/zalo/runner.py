@@ -1,0 +1,212 @@
+"""The Zalo channel in polling mode: `getUpdates` one update at a time, each turned into an
+`Inbound` for the core and its reply delivered through the Zalo delivery, with the outbox sender
+for the channel beside it. Updates are handled in the order they arrive, one at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bot.channels import ZALO, channels_of
+from bot.config import Settings
+from bot.delivery import ChatId, Rejected, RetryLater, Transient, Unreachable
+from bot.media_links import store_photo_from_url
+from bot.sender import Sender
+from bot.zalo.api import NetworkError, Update, ZaloApi, ZaloError
+from bot.zalo.delivery import ZaloOutput, zalo_transport
+from handlers.core.jobs import Job, run_job
+from handlers.core.router import Core
+from handlers.core.types import Inbound, Outbound
+from storage.media import MediaRefused
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 30
+MAX_BACKOFF = 60.0
+DeliveryError = (RetryLater, Unreachable, Rejected, Transient)
+
+
+@dataclass
+class ZaloRunner:
+    core: Core
+    api: ZaloApi
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    poll_seconds: int = POLL_SECONDS
+    jobs: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.output = ZaloOutput(
+            self.api,
+            channels_of(self.core)[ZALO].capabilities,
+            texts=self.core.texts,
+            # Files and pictures reach Zalo as signed links (None without DVK_PUBLIC_URL).
+            publish=channels_of(self.core).publish,
+        )
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set. An idle poll (408) is normal; no answer, a 5xx or a refusal
+        backs off (1 s, doubling, at most a minute) so a lost network is not a busy loop."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                update = await self._poll(stop)
+            except ZaloError as error:
+                failures += 1
+                wait = min(2.0 ** (failures - 1), MAX_BACKOFF)
+                level = logging.WARNING if isinstance(error, NetworkError) else logging.ERROR
+                log.log(level, "Zalo getUpdates failed (%s); again in %g s", error, wait)
+                await self._pause(wait, stop)
+                continue
+            failures = 0
+            if update is not None:
+                try:
+                    await self.handle(update)
+                except Exception:
+                    # One update that fails is logged; the next person is still answered.
+                    log.exception("error while handling a Zalo update")
+        await self.stop_jobs()
+
+    async def _poll(self, stop: asyncio.Event) -> Update | None:
+        """One poll, given up at once when `stop` is set (a poll waits up to poll_seconds)."""
+        poll = asyncio.ensure_future(self.api.get_update(poll_seconds=self.poll_seconds))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([poll, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not poll.done():
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
+            return None
+        return poll.result()
+
+    async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
+        pausing = asyncio.ensure_future(self.sleep(seconds))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([pausing, stopping], return_when=asyncio.FIRST_COMPLETED)
+        for task in (pausing, stopping):
+            task.cancel()
+
+    # --- one update -----------------------------------------------------------------------------
+
+    async def handle(self, update: Update) -> None:
+        texts = self.core.texts
+        if not update.private:
+            # As on Telegram: a command in a group is answered with one line, the rest ignored.
+            if update.text and update.text.startswith("/"):
+                await self.say(update.chat_id, Outbound(texts("group-not-supported")))
+            return
+        try:
+            inbound = await self.inbound(update)
+        except MediaRefused as refused:
+            await self.say(update.chat_id, Outbound(texts(refused.key, **refused.params)))
+            return
+        if inbound is None:
+            key = "zalo-sticker-not-read" if update.kind == "sticker" else "zalo-not-read"
+            await self.say(update.chat_id, Outbound(texts(key)))
+            return
+        result = await self.core.handle(inbound)
+        for message in result.messages:
+            await self.say(update.chat_id, message)
+        for job in result.jobs:
+            self.start_job(update.chat_id, job)
+
+    async def inbound(self, update: Update) -> Inbound | None:
+        """The update as the core reads it; None for what the bot cannot read (a sticker, a file
+        or a video Zalo delivers without content)."""
+        common: dict[str, Any] = {
+            "channel": ZALO,
+            "external_id": update.user_id,
+            "chat_id": update.chat_id,
+            "display_name": update.display_name,
+            # No buttons: a typed reply is read against the person's stored menu (its number,
+            # its label, or the words for back, skip and cancel: handlers/core/numbered.py).
+            "numbered": True,
+        }
+        if update.kind == "image" and update.photo_url:
+            # Zalo's picture URLs expire: the picture is kept in the media store at once.
+            media = channels_of(self.core).media
+            if media is None:
+                raise MediaRefused("media-photo-failed")
+            key = await store_photo_from_url(media, update.photo_url)
+            return Inbound(**common, text=update.text, attachment="photo", media_key=key)
+        if update.kind != "text" or not update.text:
+            return None
+        return Inbound(**common, text=update.text)
+
+    async def say(self, chat_id: ChatId, message: Outbound) -> None:
+        """A reply. One that Zalo refuses (quota, blocked, no network) is logged: the person's
+        action has been applied and recorded already."""
+        try:
+            await self.output.deliver(chat_id, message)
+        except DeliveryError as error:
+            log.warning("could not answer on Zalo: %s", error)
+
+    # --- background jobs (an export) ------------------------------------------------------------
+
+    def start_job(self, chat_id: str, job: Job) -> None:
+        """Runs beside the updates. Nothing can be edited on Zalo and every message counts
+        against the quota: the person is told it began, then gets its result, no progress."""
+
+        async def progress(text: str, fraction: float) -> None:
+            return None
+
+        async def deliver(messages: list[Outbound]) -> None:
+            for message in messages:
+                await self.say(chat_id, message)
+
+        async def work() -> None:
+            await self.say(chat_id, Outbound(job.first))
+            await run_job(self.core, job, progress=progress, deliver=deliver)
+
+        task = asyncio.get_running_loop().create_task(work(), name=f"zalo-job:{job.key}")
+        self.jobs.add(task)
+        task.add_done_callback(self.jobs.discard)
+
+    async def stop_jobs(self) -> None:
+        """On a stop a job is abandoned, as on Telegram (an export may take minutes)."""
+        tasks = [task for task in self.jobs if not task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def serve(
+    settings: Settings,
+    core: Core,
+    stop: asyncio.Event,
+    *,
+    client: httpx.AsyncClient | None = None,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> None:
+    """The Zalo channel until `stop` is set: polling and the outbox sender, stopped together
+    (the sender finishes and records what is in flight). Raises ZaloError when the token is
+    refused."""
+    assert settings.zalo_token is not None
+    api = ZaloApi(
+        settings.zalo_token.get_secret_value().strip(),
+        api_url=settings.zalo_api_url,
+        client=client,
+    )
+    try:
+        await api.get_me()  # a refused token stops here, before anything runs
+        # A webhook left set makes getUpdates answer 400: polling mode takes the updates back.
+        await api.delete_webhook()
+        channel = channels_of(core)[ZALO]
+        sender = Sender.for_channel(
+            core.db, channel, zalo_transport(api, texts=core.texts), clock=core.clock, sleep=sleep
+        )
+        sending = asyncio.get_running_loop().create_task(sender.run(stop), name="zalo-outbox")
+        try:
+            await ZaloRunner(core, api, sleep=sleep).run(stop)
+        finally:
+            stop.set()
+            await sending
+    finally:
+        await api.close()
