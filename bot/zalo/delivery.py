@@ -4,7 +4,6 @@ and says where a file cannot go. Zalo's errors become the sender's (bot/sender.p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from bot.channels import ZALO_CAPABILITIES, Capabilities
@@ -29,9 +28,6 @@ from language.texts import Texts
 # message stays queued.
 QUOTA_PAUSE = 600.0
 
-# Numbered options were shown in a chat: (chat id, options, whether a typed number is an answer).
-Offer = Callable[[str, list[Choice], bool], None]
-
 
 class ZaloOutput(Output):
     def __init__(
@@ -42,11 +38,9 @@ class ZaloOutput(Output):
         texts: Texts | None = None,
         track: Track | None = None,
         publish: Publish | None = None,
-        on_offer: Offer | None = None,
     ) -> None:
         super().__init__(capabilities, texts=texts, track=track, publish=publish)
         self.api = api
-        self.on_offer = on_offer
 
     async def send_text(self, chat_id: ChatId, text: str, choices: list[list[Choice]]) -> str:
         # An empty part (a message that is only a picture's caption) is not a Zalo message.
@@ -56,10 +50,6 @@ class ZaloOutput(Output):
 
     async def send_photo_url(self, chat_id: ChatId, url: str) -> None:
         await _translated(self.api.send_photo(str(chat_id), url))
-
-    def offer(self, chat_id: ChatId, options: list[Choice], free_text: bool) -> None:
-        if self.on_offer is not None:
-            self.on_offer(str(chat_id), options, free_text)
 
 
 async def _translated(call: Any) -> Any:
