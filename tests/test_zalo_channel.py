@@ -197,3 +197,21 @@ async def test_dvk_run_serves_zalo_alone_until_sigterm(core, settings, zalo, mon
     await asyncio.wait_for(serving, 10)
     await client.aclose()
     assert zalo.texts("u1")[0].startswith(T("start-no-invite")[:30])
+
+
+async def test_a_long_reply_is_split_between_paragraphs(runner, zalo):
+    paragraph = "\n".join(f"Dòng {i}: " + "y" * 90 for i in range(12))  # about 1.200 characters
+    text = f"{paragraph}\n\n{paragraph}\n\n{paragraph}"
+    await runner.say("u1", Outbound(text))
+    # Two paragraphs would fit in 2.000 characters by lines; each arrives whole instead.
+    assert zalo.texts("u1") == [paragraph, paragraph, paragraph]
+
+
+def test_a_line_longer_than_a_message_is_cut_between_words():
+    from bot.delivery import chunks
+
+    words = " ".join(["lời"] * 1000)  # 3.999 characters, no line break
+    parts = chunks(words, 2000)
+    assert all(len(part) <= 2000 for part in parts) and " ".join(parts) == words
+    assert all(not part.startswith(" ") and not part.endswith(" ") for part in parts)
+    assert chunks("x" * 4500, 2000) == ["x" * 2000, "x" * 2000, "x" * 500]
