@@ -143,8 +143,9 @@ class ZaloRunner:
             "display_name": update.display_name,
         }
         if update.kind == "image" and update.photo_url:
-            # TODO(media store, issue 10): download the picture at once into DVK_MEDIA_DIR (its
-            # URL expires) and keep the stored file's id; today the URL is kept as it is.
+            # TODO(issue 10, the media store of helper Z4: DVK_MEDIA_DIR, bot/http.py's signed
+            # links): download the picture at once (its Zalo URL expires) through the store's
+            # helper and keep the stored file's id; today the URL is kept as it is.
             return Inbound(**common, text=update.text, attachment="photo", file_id=update.photo_url)
         if update.kind != "text" or not update.text:
             return None
