@@ -215,3 +215,11 @@ def test_a_line_longer_than_a_message_is_cut_between_words():
     assert all(len(part) <= 2000 for part in parts) and " ".join(parts) == words
     assert all(not part.startswith(" ") and not part.endswith(" ") for part in parts)
     assert chunks("x" * 4500, 2000) == ["x" * 2000, "x" * 2000, "x" * 500]
+
+
+async def test_a_picture_reaches_the_core_as_a_photo_by_its_url(runner, zalo):
+    url = "https://photo.zdn.vn/anh-minh-chung.jpg"
+    zalo.queue(zalo.event("message.image.received", "u1", "Lan", photo_url=url, caption="Ảnh"))
+    inbound = runner.inbound(await runner.api.get_update(poll_seconds=1))
+    assert inbound is not None
+    assert (inbound.channel, inbound.attachment, inbound.file_id) == (ZALO, "photo", url)
