@@ -61,25 +61,33 @@ class Transient(Exception):
 
 
 def chunks(text: str, size: int | None) -> list[str]:
-    """Split a long text on line breaks so each part fits in one message (None: no limit)."""
-    if size is None:
+    """Split a long text so each part fits in one message (None: no limit): between paragraphs
+    where it can, else at line breaks, else between words; only a word longer than a whole
+    message is cut."""
+    if size is None or len(text) <= size:
         return [text]
+    return _split(text, size, ("\n\n", "\n", " "))
+
+
+def _split(text: str, size: int, separators: tuple[str, ...]) -> list[str]:
+    if len(text) <= size:
+        return [text]
+    if not separators:
+        return [text[i : i + size] for i in range(0, len(text), size)]
+    separator, finer = separators[0], separators[1:]
     parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > size:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:size])
-            line = line[size:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > size:
-            parts.append(current)
-            current = line
-        else:
+    current: str | None = None
+    for piece in text.split(separator):
+        candidate = piece if current is None else f"{current}{separator}{piece}"
+        if len(candidate) <= size:
             current = candidate
-    if current or not parts:
+            continue
+        if current is not None:
+            parts.append(current)
+        # A piece too long alone is split finer; its last part may still take the next pieces.
+        *whole, current = _split(piece, size, finer)
+        parts.extend(whole)
+    if current is not None:
         parts.append(current)
     return parts
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -144,3 +147,74 @@ def _ok(result: Any) -> httpx.Response:
 def _error(code: int, description: str) -> httpx.Response:
     body = {"ok": False, "error_code": code, "description": description}
     return httpx.Response(code, json=body)
+
+
+class Served:
+    """A FakeZalo behind a real HTTP server, for a bot in another process (`dvk run`): its own
+    event loop in a thread; what people write is queued into that loop, and a test waits on
+    what the bot called."""
+
+    def __init__(self, zalo: FakeZalo) -> None:
+        self.zalo = zalo
+        self.methods: list[str] = []
+        self.changed = threading.Condition()
+        self.loop = asyncio.new_event_loop()
+        served = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                served._serve(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        # A bot stopped during a held poll leaves its connection: not an error of the fake.
+        self.server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self._threads = [
+            threading.Thread(target=self.loop.run_forever, daemon=True),
+            threading.Thread(target=self.server.serve_forever, daemon=True),
+        ]
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def queue_text(self, user_id: str, text: str) -> None:
+        self.loop.call_soon_threadsafe(self.zalo.queue_text, user_id, text)
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float, what: str) -> None:
+        with self.changed:
+            if not self.changed.wait_for(predicate, timeout=timeout):
+                raise AssertionError(f"timed out waiting for {what}; calls: {self.methods}")
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        request = httpx.Request("POST", f"http://fake{handler.path}", content=body)
+        answer = asyncio.run_coroutine_threadsafe(self.zalo.handle(request), self.loop)
+        response = answer.result(timeout=60)
+        handler.send_response(response.status_code)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(response.content)))
+        handler.end_headers()
+        handler.wfile.write(response.content)
+        with self.changed:
+            self.methods.append(handler.path.rsplit("/", 1)[-1])
+            self.changed.notify_all()
+
+
+@contextmanager
+def served(zalo: FakeZalo) -> Iterator[Served]:
+    server = Served(zalo)
+    for thread in server._threads:
+        thread.start()
+    try:
+        yield server
+    finally:
+        server.server.shutdown()
+        server.server.server_close()
+        server.loop.call_soon_threadsafe(server.loop.stop)

@@ -234,3 +234,21 @@ async def test_a_photo_is_kept_in_the_media_store_at_once(runner, zalo, monkeypa
     zalo.queue(zalo.event("message.image.received", "u1", "Lan", photo_url=url))
     await runner.handle(await runner.api.get_update(poll_seconds=1))
     assert zalo.texts("u1")[-1] == T("media-photo-failed")
+
+
+async def test_a_long_reply_is_split_between_paragraphs(runner, zalo):
+    paragraph = "\n".join(f"Dòng {i}: " + "y" * 90 for i in range(12))  # about 1.200 characters
+    text = f"{paragraph}\n\n{paragraph}\n\n{paragraph}"
+    await runner.say("u1", Outbound(text))
+    # Two paragraphs would fit in 2.000 characters by lines; each arrives whole instead.
+    assert zalo.texts("u1") == [paragraph, paragraph, paragraph]
+
+
+def test_a_line_longer_than_a_message_is_cut_between_words():
+    from bot.delivery import chunks
+
+    words = " ".join(["lời"] * 1000)  # 3.999 characters, no line break
+    parts = chunks(words, 2000)
+    assert all(len(part) <= 2000 for part in parts) and " ".join(parts) == words
+    assert all(not part.startswith(" ") and not part.endswith(" ") for part in parts)
+    assert chunks("x" * 4500, 2000) == ["x" * 2000, "x" * 2000, "x" * 500]
