@@ -60,6 +60,8 @@ class Channel:
     # What start-up must fill in before the first update: names of `values`, or FETCH.
     startup: tuple[str, ...] = ()
     values: dict[str, str] = field(default_factory=dict)
+    # /moi tells people how to join here (a channel people use, not a tool like the terminal).
+    offered: bool = False
 
     def missing(self) -> list[str]:
         return [
@@ -133,6 +135,14 @@ class Registry:
         found = self._channels.get(channel)
         return found.fetch if found is not None else None
 
+    def join_links(self, code: str) -> list[tuple[str, str]]:
+        # A channel this process has not started (Telegram's username unknown) is left out.
+        return [
+            (channel.name, channel.invite_link(code))
+            for channel in self._channels.values()
+            if channel.offered and not channel.missing()
+        ]
+
 
 async def read_local_file(path: str) -> bytes:
     """A file "sent" in the terminal is a path on this machine (see `TerminalChat.attach`)."""
@@ -165,6 +175,7 @@ def telegram(settings: Settings) -> Channel:
         rates=Rates(per_second=settings.send_rate, overall=30),
         # The bot's username comes from getMe; files are downloaded by that bot.
         startup=("username", FETCH),
+        offered=True,
     )
 
 

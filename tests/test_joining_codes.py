@@ -4,12 +4,15 @@ with a limit on wrong ones per person; admins named per channel in DVK_ADMIN_IDS
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from bot import channels
+from bot.channels import Capabilities, Channel, Registry, channels_of
 from bot.config import Settings
 from bot.demo import seed
 from bot.runtime import build_core
@@ -24,6 +27,7 @@ from storage.records.invites import (
 )
 from storage.records.people import find_identity
 from storage.records.units import unit_by_code
+from tests.conftest import ADMIN_ID
 
 GUEST = 5150
 
@@ -140,6 +144,8 @@ async def test_a_first_message_that_is_a_code_joins(seeded, chat, db, clock):
     assert replies[0].startswith("Xin chào! Bạn được mời tham gia Chi bộ Bệnh viện Đa khoa")
     assert (await give_profile(guest))[0].startswith(WELCOME)
     assert await memberships_of_unit(db, "CB-BV") == 1
+    # Once a member, a text of that shape ("chấp nhận" typed bare) is not taken for a code.
+    assert (await guest.send("chap nhan"))[0].startswith("Tôi chưa hiểu ý bạn.")
     # Ordinary chatter from a stranger is not read as a code, and not counted.
     other = chat(GUEST + 1, "Khách")
     assert (await other.send("xin chao"))[0].startswith("Bạn chưa tham gia đơn vị nào.")
@@ -249,3 +255,77 @@ async def test_the_same_code_typed_again_resumes_the_profile(seeded, chat, db, c
     replies = await guest.send(f"/start {code[:4].lower()}-{code[4:].lower()}")
     assert replies == ["Tiếp tục phần đang nhập dở:\nHọ và tên của bạn?"]
     assert (await give_profile(guest))[0].startswith(WELCOME)
+
+
+ZALO_BOT = "https://zalo.me/2240000000000000000"
+
+
+def with_zalo(core) -> None:  # type: ignore[no-untyped-def]
+    """The core as a process serving both channels has it: on Zalo the invite is the bot's link
+    (DVK_ZALO_BOT_URL), the code is sent in the chat."""
+    registry = channels_of(core)
+    zalo = Channel(
+        name="zalo",
+        capabilities=Capabilities(
+            buttons=False,
+            edits=False,
+            documents=False,
+            photo_bytes=False,
+            photo_url=True,
+            text_limit=2000,
+        ),
+        invite="{bot_url}",
+        values={"bot_url": ZALO_BOT},
+        offered=True,
+    )
+    kept = [registry[name] for name in registry.names() if name != "zalo"]
+    core.config = dataclasses.replace(core.config, channels=Registry([*kept, zalo]))
+
+
+async def invite_made_on_moi(admin, db) -> tuple[list[str], str]:  # type: ignore[no-untyped-def]
+    await admin.send("/moi")
+    await admin.click("Chi bộ Văn phòng")
+    await admin.click("thành viên")
+    await admin.send("7")
+    await admin.send("10")
+    replies = await admin.click("✅ Tạo link")
+    async with db.session() as session:
+        code = (await session.scalars(select(Invite).order_by(Invite.id.desc()))).first().code
+    return replies[0].split("\n"), code
+
+
+async def test_moi_tells_how_to_join_on_each_configured_channel(seeded, chat, core, db):
+    with_zalo(core)
+    lines, code = await invite_made_on_moi(chat(ADMIN_ID, "Quản trị"), db)
+    assert lines[:3] == [
+        "🔗 Link mời vào Chi bộ Văn phòng (vai trò thành viên):",
+        f"https://t.me/dvk_test_bot?start={code}",
+        f"Trên Zalo: mở {ZALO_BOT} rồi gửi mã {code}",
+    ]
+    assert lines[3].startswith("Hiệu lực đến") and len(lines) == 4
+    # The code from that line, sent on Zalo as the first message, joins.
+    result = await core.handle(Inbound("zalo", "z-binh", "z-binh", text=code.lower()))
+    assert result.messages[0].text.startswith("Xin chào! Bạn được mời tham gia Chi bộ Văn phòng")
+
+
+async def test_moi_names_only_the_telegram_link_without_zalo(seeded, chat, db):
+    lines, code = await invite_made_on_moi(chat(ADMIN_ID, "Quản trị"), db)
+    assert lines[1:2] == [f"https://t.me/dvk_test_bot?start={code}"]
+    assert len(lines) == 3
+
+
+def test_only_offered_channels_that_are_ready_are_named(settings):
+    registry = channels.registry(settings)
+    # Telegram's username is learned at start-up: before that, no link is offered for it; the
+    # terminal is a tool, never offered.
+    assert registry.join_links("ABCD2345") == []
+    registry.start("telegram", username="dvk_test_bot")
+    assert registry.join_links("ABCD2345") == []  # nor before it can fetch files
+
+    async def fetch(file_id: str) -> bytes:
+        return b""
+
+    registry.start("telegram", fetch=fetch)
+    assert registry.join_links("ABCD2345") == [
+        ("telegram", "https://t.me/dvk_test_bot?start=ABCD2345")
+    ]

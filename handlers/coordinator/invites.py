@@ -107,13 +107,31 @@ class InviteFlow(Flow):
             "invite-created",
             unit=unit.name,
             role=ctx.t(f"role-{invite.role}"),
-            link=ctx.config.invite_link(ctx.inbound.channel, invite.code),
+            link=how_to_join(ctx, invite.code),
             expires=vn.format_datetime(invite.expires_at, ctx.config.timezone),
             uses=vn.format_number(uses),
         )
 
 
 register(InviteFlow())
+
+
+def how_to_join(ctx: Ctx, code: str) -> str:
+    """The one place that says how to join with a code: a line per channel people are invited
+    on here (Telegram's link opens the invite; on Zalo, which carries no payload, the bot's link
+    and the code to send), or, where none is (the terminal), how this channel redeems it."""
+    ways = ctx.config.channels.join_links(code)
+    if not ways:
+        return ctx.config.invite_link(ctx.inbound.channel, code)
+    return "\n".join(
+        ctx.t(
+            key if ctx.t.has(key := f"invite-join-{channel}") else "invite-join-other",
+            link=link,
+            code=code,
+            channel=channel,
+        )
+        for channel, link in ways
+    )
 
 
 # Joiners named under each invite; the rest are counted.

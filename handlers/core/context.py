@@ -33,6 +33,11 @@ class Channels(Protocol):
         channel cannot."""
         ...
 
+    def join_links(self, code: str) -> list[tuple[str, str]]:
+        """(channel, link) for every channel people are invited on here and that is ready now,
+        in the order to show them: how /moi tells people to join on each."""
+        ...
+
 
 class NoChannels:
     """No channel described: an invite is the command that redeems it, nothing is fetched."""
@@ -42,6 +47,9 @@ class NoChannels:
 
     def file_fetcher(self, channel: str) -> Fetch | None:
         return None
+
+    def join_links(self, code: str) -> list[tuple[str, str]]:
+        return []
 
 
 # Frozen: the core is built once, complete; what channels learn at start-up goes in `channels`.

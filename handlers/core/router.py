@@ -143,12 +143,13 @@ async def route(ctx: Ctx) -> None:
     if text.startswith("/"):
         await on_command(ctx, conv, text)
         return
-    if conv is None and looks_like_code(text):
-        # Zalo has no deep links: a typed invite code joins as `/start CODE` does.
-        await as_command(ctx, "/start " + text)
-        return
     if conv is None:
         member = await ctx.is_member() or await ctx.is_admin()
+        if not member and looks_like_code(text):
+            # Zalo has no deep links: a stranger's typed invite code joins as `/start CODE` does.
+            # Members are left out: "chap nhan", a label typed bare, has a code's shape.
+            await as_command(ctx, "/start " + text)
+            return
         ctx.say("idle-member" if member else "idle-guest")
         return
     if conv.paused:
