@@ -213,8 +213,9 @@ ZALO_CAPABILITIES = Capabilities(
 
 
 def zalo(settings: Settings) -> Channel:
-    # Zalo links carry no start payload: the invite is the bot's link and the code to send.
-    invite = "{bot_url} · /start {code}" if settings.zalo_bot_url else "/start {code}"
+    # Zalo links carry no start payload: /moi shows the bot's link and the code to send
+    # (invite-join-zalo); without the bot's link Zalo is not offered there.
+    invite = "{bot_url}" if settings.zalo_bot_url else "/start {code}"
     return Channel(
         name=ZALO,
         capabilities=ZALO_CAPABILITIES,
@@ -222,4 +223,5 @@ def zalo(settings: Settings) -> Channel:
         # No request rate is published; the free plan counts messages a month.
         rates=Rates(per_second=settings.zalo_send_rate, monthly_quota=settings.zalo_monthly_quota),
         values={"bot_url": settings.zalo_bot_url} if settings.zalo_bot_url else {},
+        offered=bool(settings.zalo_bot_url),
     )
