@@ -198,11 +198,38 @@ def latest_slot(
     return datetime.combine(slot.date(), time(hour), tzinfo=tz).astimezone(UTC)
 
 
+def accountable_since(reviewed_at: datetime | None, registered_on: date | None) -> date | None:
+    """The day a model's owner starts to answer for its periods: its approval (the review, in
+    Vietnam's calendar), else, for a model imported as approved, its registration date."""
+    if reviewed_at is not None:
+        if reviewed_at.tzinfo is None:
+            reviewed_at = reviewed_at.replace(tzinfo=UTC)
+        return reviewed_at.astimezone(DEFAULT_TZ).date()
+    return registered_on
+
+
+def answers_for(period: Period, since: date | None) -> bool:
+    """Whether the owner answers for `period`: nobody is reminded, overdue or late for a period
+    whose due date came before their model was approved."""
+    return since is None or period.due >= since
+
+
 def reporting_periods(
-    today: date, *, cadence: str, due_day: int, starts_on: date, ends_on: date
+    today: date,
+    *,
+    cadence: str,
+    due_day: int,
+    starts_on: date,
+    ends_on: date,
+    since: date | None = None,
 ) -> list[Period]:
     """The periods a model can be reported for today: the previous one (a late report, or an
-    overdue one) and the current one, each only where it overlaps the model's dates."""
+    overdue one) and the current one, each only where it overlaps the model's dates and its
+    due date did not come before the model's approval (`since`, see `accountable_since`)."""
     current = period_containing(today, cadence=cadence, due_day=due_day)
     previous = previous_period(current, cadence=cadence, due_day=due_day)
-    return [p for p in (previous, current) if p.start <= ends_on and p.end >= starts_on]
+    return [
+        p
+        for p in (previous, current)
+        if p.start <= ends_on and p.end >= starts_on and answers_for(p, since)
+    ]

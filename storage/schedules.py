@@ -18,6 +18,8 @@ from storage.models import Campaign, Conversation, Identity, Member, Model, Repo
 from storage.periods import (
     Period,
     QuietHours,
+    accountable_since,
+    answers_for,
     due_reminders,
     is_paused,
     latest_slot,
@@ -151,6 +153,8 @@ async def _reminders_due(
                 Model.title,
                 Model.starts_on,
                 Model.ends_on,
+                Model.reviewed_at,
+                Model.registered_on,
                 Model.owner_id,
                 Campaign,
                 Member.reminder_hour,
@@ -164,7 +168,18 @@ async def _reminders_due(
     ).all()
     due_by_group: dict[tuple[int, int], list[tuple[Period, str]]] = {}
     wanted = []
-    for model_id, title, starts_on, ends_on, owner_id, campaign, hour, paused in rows:
+    for (
+        model_id,
+        title,
+        starts_on,
+        ends_on,
+        approved,
+        registered,
+        owner_id,
+        campaign,
+        hour,
+        paused,
+    ) in rows:
         if is_paused(paused, today):
             continue
         hour = hour if hour is not None else default_hour
@@ -180,8 +195,9 @@ async def _reminders_due(
                 overdue_days=overdue_days,
             )
         assert owner_id is not None  # joined to its member
+        since = accountable_since(approved, registered)
         for period, kind in due_by_group[group]:
-            if period.start <= ends_on and period.end >= starts_on:
+            if period.start <= ends_on and period.end >= starts_on and answers_for(period, since):
                 wanted.append(
                     DueReminder(owner_id, model_id, title, campaign.cadence, period, kind)
                 )

@@ -32,6 +32,7 @@ from storage.models import (
 from storage.periods import (
     DEFAULT_TZ,
     Period,
+    accountable_since,
     is_paused,
     period_containing,
     reporting_periods,
@@ -98,6 +99,8 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
                 Model.campaign_id,
                 Model.starts_on,
                 Model.ends_on,
+                Model.reviewed_at,
+                Model.registered_on,
                 Member.id,
                 Member.full_name,
                 Member.paused_until,
@@ -118,10 +121,12 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
         c.id: period_containing(today, cadence=c.cadence, due_day=c.due_day)
         for c in campaigns.values()
     }
-    known: dict[tuple[int, date, date], list[Period]] = {}
+    known: dict[tuple[int, date, date, date | None], list[Period]] = {}
 
-    def periods_of(campaign_id: int, starts_on: date, ends_on: date) -> list[Period]:
-        key = (campaign_id, starts_on, ends_on)
+    def periods_of(
+        campaign_id: int, starts_on: date, ends_on: date, since: date | None
+    ) -> list[Period]:
+        key = (campaign_id, starts_on, ends_on, since)
         if key not in known:
             c = campaigns[campaign_id]
             known[key] = reporting_periods(
@@ -130,11 +135,16 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
                 due_day=c.due_day,
                 starts_on=max(starts_on, c.starts_on),
                 ends_on=min(ends_on, c.ends_on),
+                since=since,
             )
         return known[key]
 
+    # Nobody is expected or overdue for a period that was due before their model was approved.
+    since_of = {row[0]: accountable_since(row[6], row[7]) for row in rows}
     starts = {
-        p.start for c, s, e in {(r[3], r[4], r[5]) for r in rows} for p in periods_of(c, s, e)
+        p.start
+        for c, s, e, since in {(r[3], r[4], r[5], since_of[r[0]]) for r in rows}
+        for p in periods_of(c, s, e, since)
     }
     reported = set()
     if starts:
@@ -146,8 +156,19 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
             .where(in_units, Report.period_start.in_(starts))
         )
         reported = {(model_id, start) for model_id, start in found}
-    for model_id, title, unit_id, campaign_id, starts_on, ends_on, member_id, name, paused in rows:
-        periods = periods_of(campaign_id, starts_on, ends_on)
+    for (
+        model_id,
+        title,
+        unit_id,
+        campaign_id,
+        starts_on,
+        ends_on,
+        *_,
+        member_id,
+        name,
+        paused,
+    ) in rows:
+        periods = periods_of(campaign_id, starts_on, ends_on, since_of[model_id])
         now = current[campaign_id]
         if now in periods:
             done = (model_id, now.start) in reported

@@ -19,7 +19,13 @@ from language import vn
 from storage import rules
 from storage.conversation_state import ReportTarget
 from storage.models import Conversation, Model, Report, ReportPhoto, ReportValue
-from storage.periods import Period, period_containing, reporting_periods
+from storage.periods import (
+    Period,
+    accountable_since,
+    answers_for,
+    period_containing,
+    reporting_periods,
+)
 from storage.records.audit import add_audit_entry
 from storage.records.campaigns import campaign_for_reporting
 from storage.records.models import model_details, reportable_models
@@ -166,7 +172,9 @@ class ReportFlow(Flow):
         report.difficulties = answers.get("difficulties")
         report.proposals = answers.get("proposals")
         report.completed = answers["completed"] == "yes"
-        report.late = ctx.today > period.due
+        # Not late for a period that was due before the model was approved.
+        since = accountable_since(model.reviewed_at, model.registered_on)
+        report.late = ctx.today > period.due and answers_for(period, since)
         report.submitted_at = ctx.now
         asked = conv.context.get("questions", [])
         if asked or (report.extra or {}).get("questions"):
