@@ -47,8 +47,9 @@ METHODS = {"lzma": zipfile.ZIP_LZMA, "deflate": zipfile.ZIP_DEFLATED}
 def build_bomb(path: Path, unpacked_mb: int, method: int) -> None:
     """The template workbook with a shared-strings part of `unpacked_mb` of repeated text."""
     from excel.layout import template_bytes
+    from language.texts import Texts
 
-    base = zipfile.ZipFile(io.BytesIO(template_bytes()))
+    base = zipfile.ZipFile(io.BytesIO(template_bytes(Texts())))
     one = "<si><t>Dân vận khéo — bom giải nén </t></si>".encode()
     chunk = one * (CHUNK_MB * 1024 * 1024 // len(one))
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bomb:

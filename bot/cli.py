@@ -115,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(demo_seed(settings.database_url))
         case "template":
             from excel.layout import template_bytes
+            from language.texts import Texts
 
-            args.file.write_bytes(template_bytes())
+            args.file.write_bytes(template_bytes(Texts(settings.language)))
             print(f"written: {args.file}")
             return 0
         case "stats":

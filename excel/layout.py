@@ -1,8 +1,10 @@
 """The workbook layout shared by `dvk template`, import and export: sheet names and headers
-exactly as organisers write them, one filled example row each."""
+exactly as organisers write them, and one example row each, which the template shows on its
+instructions sheet, apart from the data sheets, so an unchanged template imports nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -122,19 +124,40 @@ def text_cell(sheet: Any, value: str | None) -> Any:
     return value
 
 
-def template_bytes() -> bytes:
-    """An empty workbook in the import layout: bold headers, one example row per sheet."""
+# The instructions sheet of the template: the import reads only the sheets above, so nothing on
+# it is ever imported (its name is not one of theirs).
+GUIDE_SHEET = "Hướng dẫn"
+
+
+def template_bytes(t: Callable[..., str]) -> bytes:
+    """The import workbook for people to fill: a first sheet of instructions, in the catalog's
+    language, with an example row under each sheet's headers, then the data sheets with their
+    headers alone, so the examples never import."""
     book = Workbook()
-    book.remove(book.active)
+    guide = book.active
+    guide.title = GUIDE_SHEET
+    bold = Font(bold=True)
+    guide.append([t("template-guide-title")])
+    guide["A1"].font = Font(bold=True, size=13)
+    for key in ("template-guide-fill", "template-guide-dates", "template-guide-parent"):
+        guide.append([t(key)])
+    for header, labels in ALLOWED.items():
+        guide.append([t("template-guide-choices", column=header, labels=" / ".join(labels))])
     for name, headers, example in SHEETS:
+        guide.append([])
+        guide.append([t("template-guide-sheet", sheet=name)])
+        guide.cell(guide.max_row, 1).font = bold
+        guide.append([text_cell(guide, h) for h in headers])
+        for cell in guide[guide.max_row]:
+            cell.font = bold
+        guide.append([text_cell(guide, v) if isinstance(v, str) else v for v in example])
+    guide.column_dimensions["A"].width = 24
+    for name, headers, _ in SHEETS:
         sheet = book.create_sheet(name)
-        for row in (headers, example):
-            sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in row])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for column, header in zip(sheet.columns, headers, strict=True):
-            width = max(len(str(header)), *(len(str(c.value or "")) for c in column))
-            sheet.column_dimensions[column[0].column_letter].width = min(width + 2, 48)
+        sheet.append([text_cell(sheet, h) for h in headers])
+        for cell, header in zip(sheet[1], headers, strict=True):
+            cell.font = bold
+            sheet.column_dimensions[cell.column_letter].width = min(len(header) + 4, 48)
     buffer = BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -177,8 +177,9 @@ async def test_import_template_in_the_chat_and_on_the_command_line(
     admin = chat(ADMIN_ID, "Quản trị")
     replies = await admin.send("/maunhap")
     assert replies == [
-        "📄 Mẫu nhập dữ liệu: các trang Đợt phát động, Đơn vị, Đăng ký, Kết quả, Hội nghị, "
-        "Khen thưởng, mỗi trang có một dòng ví dụ."
+        "📄 Mẫu nhập dữ liệu: điền vào các trang Đợt phát động, Đơn vị, Đăng ký, Kết quả, "
+        "Hội nghị, Khen thưởng. Trang «Hướng dẫn» có cách điền và một dòng ví dụ cho mỗi trang; "
+        "trang đó không được nhập."
     ]
     call = next(c for c in api.calls if c.method == "sendDocument")
     assert int(call.params["chat_id"]) == ADMIN_ID
@@ -186,6 +187,7 @@ async def test_import_template_in_the_chat_and_on_the_command_line(
     assert name == "mau-nhap-dan-van-kheo.xlsx"
     book = load_workbook(BytesIO(content))
     assert book.sheetnames == [
+        "Hướng dẫn",
         "Đợt phát động",
         "Đơn vị",
         "Đăng ký",
@@ -203,9 +205,9 @@ async def test_import_template_in_the_chat_and_on_the_command_line(
         "Lĩnh vực",
         "Ngày đăng ký",
     ]
-    assert book["Khen thưởng"].max_row == 2  # headers and one example
+    assert book["Khen thưởng"].max_row == 1  # headers alone: the example is on «Hướng dẫn»
     member = chat(777, "Lạ")
     assert await member.send("/maunhap") == ["Bạn không có quyền thực hiện việc này."]
     monkeypatch.chdir(tmp_path)
     assert await asyncio.to_thread(main, ["template", "mau.xlsx"]) == 0
-    assert load_workbook(tmp_path / "mau.xlsx").sheetnames[0] == "Đợt phát động"
+    assert load_workbook(tmp_path / "mau.xlsx").sheetnames[:2] == ["Hướng dẫn", "Đợt phát động"]

@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from bot.cli import main
 from excel.layout import template_bytes
+from language.texts import Texts
 from storage.models import Unit
 from storage.records.units import unit_by_code
 from tests.conftest import ADMIN_ID, make_coordinator
@@ -87,7 +88,7 @@ async def test_question_labels_head_their_columns_as_text_on_the_command_line(
 
 
 def test_the_template_writes_texts():
-    book = load_workbook(BytesIO(template_bytes()))
+    book = load_workbook(BytesIO(template_bytes(Texts())))
     cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
     assert all(cell.data_type in ("s", "n", "d") for cell in cells if cell.value is not None)
     assert all(cell.data_type == "s" for cell in cells if isinstance(cell.value, str))

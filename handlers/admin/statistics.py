@@ -232,7 +232,7 @@ TEMPLATE_NAME = "mau-nhap-dan-van-kheo.xlsx"
 
 
 async def send_template(ctx: Ctx) -> None:
-    """/maunhap: the empty import workbook, with an example row per sheet."""
+    """/maunhap: the import workbook to fill, its examples on an instructions sheet."""
     if not await ctx.is_admin():
         ctx.say("error-not-allowed")
         return
@@ -240,7 +240,7 @@ async def send_template(ctx: Ctx) -> None:
     from handlers.core.types import Outbound
 
     ctx.result.messages.append(
-        Outbound(ctx.t("template-sent"), document=(TEMPLATE_NAME, template_bytes()))
+        Outbound(ctx.t("template-sent"), document=(TEMPLATE_NAME, template_bytes(ctx.t)))
     )
 
 
