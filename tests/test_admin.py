@@ -153,12 +153,12 @@ async def test_audit_log_filtered_by_kind_and_person(chat, db, clock):
     replies = await admin.send("/nhatky")
     assert replies[0].splitlines()[:4] == [
         "🗂 Nhật ký (3 mục mới nhất):",
-        "26/11/2026 09:05 · — · campaign.created campaign #1",
-        "26/11/2026 09:00 · — · unit.added unit #1",
-        "26/11/2026 09:00 · — · admin.bootstrap",
+        "26/11/2026 09:05 · — · Tạo đợt phát động · đợt #1",
+        "26/11/2026 09:00 · — · Thêm đơn vị · đơn vị #1",
+        "26/11/2026 09:00 · — · Quản trị viên đầu tiên",
     ]
     replies = await admin.send("/nhatky unit")
-    assert replies[0].splitlines()[1:2] == ["26/11/2026 09:00 · — · unit.added unit #1"]
+    assert replies[0].splitlines()[1:2] == ["26/11/2026 09:00 · — · Thêm đơn vị · đơn vị #1"]
     assert await admin.send("/nhatky Nguyễn Văn Không Có") == ["Không có mục nhật ký nào khớp."]
     member = chat(777, "Lạ")
     assert await member.send("/nhatky") == ["Bạn không có quyền thực hiện việc này."]

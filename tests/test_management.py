@@ -142,7 +142,8 @@ async def test_rename_and_move_with_cycles_refused(seeded, chat, db):
     assert (await unit(db, "DUK")).parent_id is None
     assert await actions(db, "unit.") == ["unit.renamed", "unit.moved", "unit.moved"]
     log = (await admin.send("/nhatky unit"))[0]
-    assert "unit.renamed unit #" in log and "unit.moved unit #" in log
+    assert "Đổi tên đơn vị · đơn vị #" in log
+    assert "Chuyển đơn vị sang cấp trên khác · đơn vị #" in log
 
 
 async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, db, clock):
