@@ -72,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "-o", "--output", type=Path, help="file to write (default: dan-van-kheo-YYYY-MM-DD.xlsx)"
     )
+    digest = sub.add_parser(
+        "digest", help="send digests now, schedules unchanged (as /tomtat's «Gửi ngay»)"
+    )
+    digest.add_argument("--now", action="store_true", required=True, help="at once")
+    digest.add_argument(
+        "person",
+        nargs="?",
+        help="a member id, telegram:<id> or zalo:<id>, or part of a name "
+        "(default: every admin and coordinator whose digest is on)",
+    )
     doctor = sub.add_parser(
         "doctor",
         help="report what earlier faults left in the data (registrations that never reached the "
@@ -84,7 +94,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # The terminal chat shares the screen with the log: keep the log to warnings there.
-    quiet = args.command in ("chat", "start", "demo-seed", "units", "stats", "export", "import")
+    quiet = args.command in (
+        "chat",
+        "start",
+        "demo-seed",
+        "units",
+        "stats",
+        "export",
+        "import",
+        "digest",
+    )
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -120,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             args.file.write_bytes(template_bytes(Texts(settings.language)))
             print(f"written: {args.file}")
             return 0
+        case "digest":
+            return asyncio.run(digests_now(settings, args.person))
         case "stats":
             return asyncio.run(print_stats(settings, args.campaign, args.years, args.chart))
         case "units":
@@ -145,6 +166,30 @@ async def export_workbook(settings: Settings, campaign: str | None, output: Path
     if not await prepare_database(settings):
         return EXIT_CONFIG
     return await export_command(settings, campaign, output)
+
+
+async def digests_now(settings: Settings, person: str | None) -> int:
+    """`dvk digest --now [PERSON]`: queue digests at once; the running bot's outbox sends them."""
+    from bot.schedules import digests_now as queue_now
+    from storage.records.people import staff_matching
+
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    core = build_core(settings, db)
+    try:
+        async with db.read() as session:
+            found = [(m.id, m.full_name) for m in await staff_matching(session, person)]
+        if person is not None and len(found) != 1:
+            names = ", ".join(f"{name} ({number})" for number, name in found[:10])
+            key = "digest-cli-many" if found else "digest-cli-nobody"
+            print(core.texts(key, person=person, names=names), file=sys.stderr)
+            return 1
+        queued = await queue_now(core, [number for number, _ in found])
+        print(core.texts("digest-cli-queued", count=queued))
+    finally:
+        await db.dispose()
+    return 0
 
 
 async def doctor(settings: Settings, *, fix: bool) -> int:

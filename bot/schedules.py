@@ -67,6 +67,19 @@ async def sweep_digests(core: Core) -> int:
     return queued
 
 
+async def digests_now(core: Core, member_ids: list[int]) -> int:
+    """Queue a digest now for each person (`dvk digest --now`), their schedule unchanged.
+    Returns how many were queued; the running bot's outbox sends them."""
+    now = core.clock()
+    queued = 0
+    for member_id in member_ids:
+        async with core.db.read() as session:
+            due = await schedules.digest_now(session, member_id=member_id, now=now)
+        if due is not None:
+            queued += await _digest(core, due, now)
+    return queued
+
+
 async def _digest(core: Core, due: DigestDue, now: datetime) -> bool:
     """Read one person's figures, draw their chart with no transaction open and off the event
     loop, then record the slot and queue the digest in one short write."""

@@ -28,6 +28,13 @@ class InputError(ValueError):
         self.params: dict[str, object] = params
 
 
+def fold(text: str) -> str:
+    """Case- and diacritic-insensitive form for searching ("dang uy" finds "Đảng ủy")."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
 # --- titles ---------------------------------------------------------------------------------
 
 TITLE_KEY_LENGTH = 200

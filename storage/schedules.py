@@ -277,11 +277,24 @@ async def digests_due(
             continue
         if member.last_digest_at is not None and member.last_digest_at >= slot:
             continue
-        since = member.last_digest_at or slot - (
-            timedelta(days=1) if member.digest_mode == "daily" else timedelta(days=7)
-        )
-        due.append(DigestDue(member.id, slot, since))
+        due.append(DigestDue(member.id, slot, digest_since(member, slot)))
     return due
+
+
+def digest_since(member: Member, slot: datetime) -> datetime:
+    """The moment a digest at `slot` covers from: the last digest, else one period back."""
+    return member.last_digest_at or slot - (
+        timedelta(days=1) if member.digest_mode == "daily" else timedelta(days=7)
+    )
+
+
+async def digest_now(session: AsyncSession, *, member_id: int, now: datetime) -> DigestDue | None:
+    """A digest for `now`, outside the schedule (which does not change): it covers what came
+    since the last digest, and the next scheduled one covers what comes after it."""
+    member = await session.get(Member, member_id)
+    if member is None:
+        return None
+    return DigestDue(member.id, now, digest_since(member, now))
 
 
 async def claim_digest_slot(session: AsyncSession, *, due: DigestDue) -> bool:

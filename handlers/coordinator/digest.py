@@ -17,8 +17,9 @@ from handlers.core import buttons
 from handlers.core.commands import Command, Role
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.flow import Flow, register
+from handlers.core.types import Choice, Outbound
 from handlers.forms.spec import FieldSpec, FormSpec, Option
-from handlers.shared.charts import reports_chart
+from handlers.shared.charts import drawn, reports_chart
 from handlers.shared.views import indicator_line
 from language import vn
 from language.texts import Texts
@@ -32,6 +33,8 @@ from storage.schedules import DigestDue
 from storage.stats import unit_state
 
 MODES = ("weekly", "daily", "off")
+# Not a schedule: a digest sent at once, the schedule left as it was.
+NOW = "now"
 
 
 class DigestSettingsFlow(Flow):
@@ -44,7 +47,7 @@ class DigestSettingsFlow(Flow):
                 "choice",
                 "label-digest-mode",
                 "ask-digest-mode",
-                options=tuple(Option(mode, f"digest-mode-{mode}") for mode in MODES),
+                options=tuple(Option(mode, f"digest-mode-{mode}") for mode in (*MODES, NOW)),
             ),
             FieldSpec(
                 "weekday",
@@ -82,6 +85,9 @@ class DigestSettingsFlow(Flow):
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         member = ctx.member
+        if answers["mode"] == NOW:
+            await send_now(ctx)
+            return
         member.digest_mode = answers["mode"]
         if answers["mode"] == "weekly":
             member.digest_weekday = int(answers["weekday"])
@@ -94,6 +100,24 @@ class DigestSettingsFlow(Flow):
 
 
 register(DigestSettingsFlow())
+
+
+async def send_now(ctx: Ctx) -> None:
+    """The digest at once, as a reply: what came since the last digest (the next scheduled one
+    goes on from here), with its chart; then the schedule, unchanged."""
+    member = ctx.member
+    due = schedules.DigestDue(member.id, ctx.now, schedules.digest_since(member, ctx.now))
+    payload, rows = await build(ctx.session, ctx.config, ctx.t, member, due.since, ctx.now)
+    png = await drawn(chart, ctx.t, rows)
+    await schedules.claim_digest_slot(ctx.session, due=due)
+    ctx.result.messages.append(
+        Outbound(
+            payload["text"],
+            choices=[[Choice(**choice) for choice in row] for row in payload["choices"]],
+            photo=png,
+        )
+    )
+    ctx.result.say(ctx.t("digest-now-schedule", schedule=schedule_text(ctx.t, member)))
 
 
 def schedule_text(t: Any, member: Member) -> str:

@@ -9,7 +9,6 @@ while editing. A group's answer is a `GroupAnswer` until it is closed; changed f
 from __future__ import annotations
 
 import copy
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +17,7 @@ from typing import Literal, cast
 
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
+from language.vietnamese import fold
 from storage.conversation_state import (
     Answers,
     FormState,
@@ -186,13 +186,6 @@ def parse_value(spec: FieldSpec, raw: str, state: FormState, env: FormEnv) -> st
         case "choice":
             return _choose_by_text(spec, raw, env)
     raise vn.InputError("error-choice")
-
-
-def fold(text: str) -> str:
-    """Case- and diacritic-insensitive form for searching ("dang uy" finds "Đảng ủy")."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text.casefold())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
 def matching_options(

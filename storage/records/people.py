@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from language.vietnamese import fold
 from storage import rules
 from storage.models import Identity, Member, Membership, Unit
 
@@ -142,6 +143,29 @@ async def staff_members(session: AsyncSession) -> Sequence[Member]:
         .order_by(Member.id)
     )
     return result.all()
+
+
+async def staff_matching(session: AsyncSession, person: str | None) -> list[Member]:
+    """Admins and coordinators that `person` names: a member id, an identity written
+    `channel:id` (`telegram:123`, `zalo:8a1f…`), or part of a full name (case and diacritics
+    ignored); everyone whose digest is on when `person` is None."""
+    staff = list(await staff_members(session))
+    if person is None:
+        return [m for m in staff if m.digest_mode != "off"]
+    person = person.strip()
+    if person.isdigit():
+        return [m for m in staff if m.id == int(person)]
+    channel, colon, external = person.partition(":")
+    if colon:
+        owner = await session.scalar(
+            select(Identity.member_id).where(
+                Identity.channel == channel.strip().lower(),
+                Identity.external_id == external.strip(),
+            )
+        )
+        return [m for m in staff if m.id == owner]
+    wanted = fold(person)
+    return [m for m in staff if wanted and wanted in fold(m.full_name or "")]
 
 
 async def named_people(
