@@ -276,8 +276,10 @@ class OrganisationStats:
     by_status: Counter[str] = field(default_factory=Counter)
     # (field name, collectives, individuals), most registrations first
     by_field: list[tuple[str, int, int]] = field(default_factory=list)
-    # Active units with members, by registrations per member, highest first.
+    # Active units with members and registrations, by registrations per member, highest first;
+    # the active units left out for having no member or no registration.
     unit_ranking: list[UnitRank] = field(default_factory=list)
+    units_unranked: int = 0
     reports: int = 0
     late_reports: int = 0
     evaluations: Counter[str] = field(default_factory=Counter)
@@ -347,7 +349,7 @@ async def organisation_stats(
         ).all()
     )
     stats.units_registering = len(per_unit)
-    stats.unit_ranking = await _unit_ranking(session, per_unit)
+    stats.unit_ranking, stats.units_unranked = await _unit_ranking(session, per_unit)
 
     # What happened in the years asked for, whenever the model was registered.
     reported = [*counted, *([Report.period_start.between(*span)] if span else [])]
@@ -409,8 +411,13 @@ def _within(column: Any, moments: tuple[datetime, datetime]) -> Any:
     return and_(column >= moments[0], column < moments[1])
 
 
-async def _unit_ranking(session: AsyncSession, per_unit: dict[int, int]) -> list[UnitRank]:
-    """Registrations (`per_unit`) per member of each active unit that has members."""
+async def _unit_ranking(
+    session: AsyncSession, per_unit: dict[int, int]
+) -> tuple[list[UnitRank], int]:
+    """Registrations (`per_unit`) per member of each active unit that has both, and how many
+    active units were left out: a unit of imported records has registrations and no members, a
+    unit whose people joined has members and maybe nothing registered, and neither ratio says
+    anything (0 of 3 is not "the most")."""
     # (member, unit, role) is unique: count(*) needs no DISTINCT.
     members = dict(
         (
@@ -421,12 +428,13 @@ async def _unit_ranking(session: AsyncSession, per_unit: dict[int, int]) -> list
             )
         ).all()
     )
+    active = (
+        await session.execute(select(Unit.id, Unit.code, Unit.name).where(Unit.active.is_(True)))
+    ).all()
     ranks = [
-        UnitRank(code, name, per_unit.get(unit_id, 0), members[unit_id])
-        for unit_id, code, name in await session.execute(
-            select(Unit.id, Unit.code, Unit.name).where(Unit.active.is_(True))
-        )
-        if members.get(unit_id)
+        UnitRank(code, name, per_unit[unit_id], members[unit_id])
+        for unit_id, code, name in active
+        if members.get(unit_id) and per_unit.get(unit_id)
     ]
     ranks.sort(key=lambda r: (-r.per_member, -r.registrations, r.code))
-    return ranks
+    return ranks, len(active) - len(ranks)

@@ -37,9 +37,9 @@ EXPECTED = """📊 Thống kê đợt «Dân vận khéo 2026–2027»
   – Cải cách hành chính: 3 (3 cá nhân)
 • Đơn vị có nhiều đăng ký nhất so với số thành viên:
   – Đơn vị 0: 3 mô hình/2 thành viên
-  – Đơn vị 1: 4 mô hình/5 thành viên
 • Đơn vị có ít đăng ký nhất so với số thành viên:
-  – Đơn vị 2: 0 mô hình/1 thành viên
+  – Đơn vị 1: 4 mô hình/5 thành viên
+  (không xếp hạng 1 đơn vị chưa có thành viên hoặc chưa có đăng ký)
 • Báo cáo tiến độ: 6 (nộp muộn 2)
 • Đánh giá: Hoàn thành xuất sắc: 2 · Hoàn thành: 1; đề xuất khen thưởng 2
 • Khen thưởng:

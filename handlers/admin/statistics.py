@@ -119,6 +119,8 @@ def stats_text(
                 )
                 for rank in ranks
             ]
+    if stats.units_registering and stats.units_unranked:
+        lines.append(t("stats-units-unranked", count=n(stats.units_unranked)))
     lines.append(t("stats-reports", reports=n(stats.reports), late=n(stats.late_reports)))
     if stats.evaluations:
         lines.append(
