@@ -37,6 +37,7 @@ from excel.layout import (
     SHEETS,
     SUMMARY_SHEET,
     TARGETS_SHEET,
+    UNIT_OPTIONAL_HEADERS,
 )
 from excel.sheet_writer import SheetWriter, number
 from storage import rules
@@ -132,6 +133,7 @@ class ExportRun:
         self.total = 0
         self.units_listed: list[UnitRow] = []
         self.unit_codes: dict[int, str] = {}
+        self.unit_dates: dict[int, tuple[date | None, date | None]] = {}
         self.campaign_rows: list[Row[Any]] = []
         self.fields: dict[int, str] = {}
         self._reported = 0
@@ -155,9 +157,19 @@ class ExportRun:
 
     async def prepare(self) -> None:
         units = (
-            await self.session.execute(select(Unit.id, Unit.code, Unit.name, Unit.parent_id))
+            await self.session.execute(
+                select(
+                    Unit.id,
+                    Unit.code,
+                    Unit.name,
+                    Unit.parent_id,
+                    Unit.active_from,
+                    Unit.active_until,
+                )
+            )
         ).all()
         self.unit_codes = {unit.id: unit.code for unit in units}
+        self.unit_dates = {unit.id: (unit.active_from, unit.active_until) for unit in units}
         self.units_listed = parents_first(
             [
                 (unit.id, unit.code, unit.name, unit.parent_id)
@@ -231,11 +243,14 @@ class ExportRun:
         await self.written(len(self.campaign_rows))
 
     async def units(self, book: Workbook) -> None:
-        out = SheetWriter(book, UNITS, HEADERS[UNITS])
-        for _, code, name, parent_id in self.units_listed:
+        out = SheetWriter(book, UNITS, HEADERS[UNITS] + UNIT_OPTIONAL_HEADERS)
+        for unit_id, code, name, parent_id in self.units_listed:
             # A parent outside a coordinator's export is written as it is.
             parent = self.unit_codes.get(parent_id) if parent_id is not None else None
-            out.append([out.text(code), out.text(name), out.text(parent)])
+            since, until = self.unit_dates[unit_id]
+            out.append(
+                [out.text(code), out.text(name), out.text(parent), out.date(since), out.date(until)]
+            )
         await self.written(len(self.units_listed))
 
     def question_columns(self, headers: list[str]) -> dict[int, list[tuple[str, str, int]]]:

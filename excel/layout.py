@@ -91,6 +91,8 @@ MODEL_STATUS_LABELS = {
 TARGETS_SHEET = ("Chỉ tiêu", ["Mã mô hình", "Chỉ tiêu", "Đơn vị tính", "Mục tiêu"])
 # - "Đợt phát động" gets the campaign's reporting rhythm and registration window, without which
 #   a quarterly campaign would come back monthly (paper files leave them out: monthly, due 25).
+# - "Đơn vị" gets the days a unit was active, so that a campaign counts the units of its time.
+UNIT_OPTIONAL_HEADERS = ["Hoạt động từ", "Hoạt động đến"]
 CAMPAIGN_OPTIONAL_HEADERS = ["Chu kỳ báo cáo", "Ngày hạn báo cáo", "Mở đăng ký", "Đóng đăng ký"]
 CADENCE_LABELS = {"monthly": "Hằng tháng", "quarterly": "Hằng quý"}
 # Export only, when a campaign asks questions of its own in its report form (/cauhoi): one row

@@ -26,6 +26,7 @@ from excel.layout import (
     REGISTRATION_STATUS_HEADER,
     SHEETS,
     TARGETS_SHEET,
+    UNIT_OPTIONAL_HEADERS,
     continued_sheet,
 )
 from excel.limits import RowCounter, WorkbookLimits, open_workbook
@@ -42,6 +43,7 @@ HEADERS[TARGETS] = list(TARGETS_SHEET[1])
 OPTIONAL_HEADERS: dict[str, list[str]] = {
     REGISTRATIONS: [REGISTRATION_STATUS_HEADER],
     CAMPAIGNS: CAMPAIGN_OPTIONAL_HEADERS,
+    UNITS: UNIT_OPTIONAL_HEADERS,
 }
 # Official templates often put a title and a blank line above the table.
 HEADER_SEARCH_ROWS = 30
@@ -200,8 +202,17 @@ def _unit(r: Cells) -> UnitRow:
     # Codes, names and parents are checked by the units import's own validation.
     h = HEADERS[UNITS]
     parent = cell_text(r.cells.get(h[2]))
+    since_h, until_h = UNIT_OPTIONAL_HEADERS
+    since, until = r.day(since_h, required=False), r.day(until_h, required=False)
+    if since and until and until < since:
+        r.problem("import-unit-dates", since=since_h, until=until_h)
     return UnitRow(
-        r.row, cell_text(r.cells.get(h[0])), cell_text(r.cells.get(h[1])), parent or None
+        r.row,
+        cell_text(r.cells.get(h[0])),
+        cell_text(r.cells.get(h[1])),
+        parent or None,
+        since,
+        until,
     )
 
 

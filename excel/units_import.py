@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -69,6 +69,9 @@ class UnitRow:
     code: str
     name: str
     parent_code: str | None
+    # The days the unit was active, where the sheet gives them (the workbook's «Đơn vị»).
+    active_from: date | None = None
+    active_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -368,12 +371,26 @@ async def write_units(
         unit = stored.get(_key(r.code))
         if unit is None:
             stored[_key(r.code)] = await add_unit(
-                session, code=r.code, name=r.name, parent_id=parent_id, now=now
+                session,
+                code=r.code,
+                name=r.name,
+                parent_id=parent_id,
+                now=now,
+                active_from=r.active_from,
+                active_until=r.active_until,
             )
             added += 1
-        elif unit.name != r.name or unit.parent_id != parent_id:
+        elif (
+            unit.name != r.name
+            or unit.parent_id != parent_id
+            or (r.active_from and unit.active_from != r.active_from)
+            or (r.active_until and unit.active_until != r.active_until)
+        ):
             unit.name = r.name
             unit.parent_id = parent_id
+            # Dates the file leaves empty keep what is known.
+            unit.active_from = r.active_from or unit.active_from
+            unit.active_until = r.active_until or unit.active_until
             updated += 1
         else:
             unchanged += 1

@@ -48,6 +48,9 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The days it was active (None: not known, as for units imported without them).
+    active_from: Mapped[date | None] = mapped_column(Date)
+    active_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime]
 
 

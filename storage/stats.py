@@ -306,7 +306,17 @@ async def organisation_stats(
     counted = [Model.status.notin_((rules.REJECTED, rules.DRAFT)), *campaign]
     # ... and of those, the ones registered in the years asked for.
     registered = [*counted, *([Model.registered_on.between(*span)] if span else [])]
-    active_units = select(Unit.id).where(Unit.active.is_(True))
+    # The units of the scope: those active at some time during the campaign or the years (a
+    # unit made later, or closed before, is not one of its units); the active ones otherwise.
+    window = span
+    if campaign_id is not None:
+        dates = (
+            await session.execute(
+                select(Campaign.starts_on, Campaign.ends_on).where(Campaign.id == campaign_id)
+            )
+        ).first()
+        window = (dates[0], dates[1]) if dates else None
+    active_units = units_active(window)
 
     stats.units = (
         await session.scalar(select(func.count()).select_from(active_units.subquery())) or 0
@@ -349,7 +359,7 @@ async def organisation_stats(
         ).all()
     )
     stats.units_registering = len(per_unit)
-    stats.unit_ranking, stats.units_unranked = await _unit_ranking(session, per_unit)
+    stats.unit_ranking, stats.units_unranked = await _unit_ranking(session, per_unit, active_units)
 
     # What happened in the years asked for, whenever the model was registered.
     reported = [*counted, *([Report.period_start.between(*span)] if span else [])]
@@ -411,8 +421,19 @@ def _within(column: Any, moments: tuple[datetime, datetime]) -> Any:
     return and_(column >= moments[0], column < moments[1])
 
 
+def units_active(window: tuple[date, date] | None) -> Any:
+    """The ids of the units active at some time within `window`, or active now without one."""
+    if window is None:
+        return select(Unit.id).where(Unit.active.is_(True))
+    first, last = window
+    return select(Unit.id).where(
+        or_(Unit.active_from.is_(None), Unit.active_from <= last),
+        or_(Unit.active_until.is_(None), Unit.active_until >= first),
+    )
+
+
 async def _unit_ranking(
-    session: AsyncSession, per_unit: dict[int, int]
+    session: AsyncSession, per_unit: dict[int, int], units: Any
 ) -> tuple[list[UnitRank], int]:
     """Registrations (`per_unit`) per member of each active unit that has both, and how many
     active units were left out: a unit of imported records has registrations and no members, a
@@ -429,7 +450,7 @@ async def _unit_ranking(
         ).all()
     )
     active = (
-        await session.execute(select(Unit.id, Unit.code, Unit.name).where(Unit.active.is_(True)))
+        await session.execute(select(Unit.id, Unit.code, Unit.name).where(Unit.id.in_(units)))
     ).all()
     ranks = [
         UnitRank(code, name, per_unit[unit_id], members[unit_id])

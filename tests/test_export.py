@@ -280,7 +280,9 @@ async def test_admin_export_has_the_layout_progress_and_the_file(data, chat, api
         found = [cell.value for cell in book[sheet][1]]
         extra = ["Trạng thái", "Số hộ hưởng lợi", "Ngày khởi công", "Ghi chú"]
         rhythm = ["Chu kỳ báo cáo", "Ngày hạn báo cáo", "Mở đăng ký", "Đóng đăng ký"]
-        assert found == headers + {"Đăng ký": extra, "Đợt phát động": rhythm}.get(sheet, [])
+        dates = ["Hoạt động từ", "Hoạt động đến"]
+        optional = {"Đăng ký": extra, "Đợt phát động": rhythm, "Đơn vị": dates}
+        assert found == headers + optional.get(sheet, [])
     assert [c.value for c in book[TARGETS_SHEET[0]][1]] == TARGETS_SHEET[1]
     assert [c.value for c in book[SUMMARY_SHEET][1]] == SUMMARY_HEADERS
 
@@ -300,10 +302,10 @@ async def test_admin_export_has_the_layout_progress_and_the_file(data, chat, api
     assert book["Đợt phát động"]["C2"].number_format == "dd/mm/yyyy"
     # Parents before their children.
     assert rows(book, "Đơn vị") == [
-        ("DB-X", "Đảng bộ Xây dựng", None),
-        ("DUK", "Đảng ủy Khối", None),
-        ("CB-TC", "Chi bộ Tổ chức", "DUK"),
-        ("CB-VP", "Chi bộ Văn phòng", "DUK"),
+        ("DB-X", "Đảng bộ Xây dựng", None, None, None),
+        ("DUK", "Đảng ủy Khối", None, None, None),
+        ("CB-TC", "Chi bộ Tổ chức", "DUK", None, None),
+        ("CB-VP", "Chi bộ Văn phòng", "DUK", None, None),
     ]
     registrations = {row[0]: row for row in rows(book, "Đăng ký")}
     assert registrations["MH1"][:9] == (
@@ -410,7 +412,8 @@ async def test_coordinator_exports_only_their_units(data, chat, api, app, db, cl
     await chat(9002, "Phụ trách VP").send("/xuatexcel DVK26")
     await finish_jobs(app)
     _, book = sent_workbook(api, 9002)
-    assert rows(book, "Đơn vị") == [("CB-VP", "Chi bộ Văn phòng", "DUK")]  # parent as is
+    # The parent as it is.
+    assert rows(book, "Đơn vị") == [("CB-VP", "Chi bộ Văn phòng", "DUK", None, None)]
     assert sorted(column(book, "Đăng ký", "Mã mô hình")) == ["MH1", "MH3"]
     assert {row[0] for row in rows(book, "Kết quả")} == {"MH1"}
     assert {row[0] for row in rows(book, "Khen thưởng")} == {"MH1"}

@@ -19,6 +19,7 @@ from storage.models import (
     Model,
     Unit,
 )
+from storage.periods import DEFAULT_TZ as VIETNAM
 from storage.records.invites import pending_join_request
 from storage.records.people import add_membership, find_identity, get_or_create_identity
 from storage.records.units import unit_by_code
@@ -177,10 +178,12 @@ async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, d
         "• CB-VP — Chi bộ Văn phòng (DUK) (ngừng hoạt động)"
         in (await admin.send("/cacdonvi"))[0].splitlines()
     )
-    # Counted among neither the units nor those that registered (its models still count).
+    # Still one of the open campaign's units: it was active during it (issue 15). Its end is
+    # recorded, so a campaign that begins after today will not count it.
     stats = (await admin.send("/thongke"))[0]
-    assert "• Đơn vị: 4, trong đó 0 đơn vị có đăng ký" in stats
+    assert "• Đơn vị: 5, trong đó 1 đơn vị có đăng ký" in stats
     assert "• Đăng ký: 0 tập thể và 1 cá nhân" in stats
+    assert (await unit(db, "CB-VP")).active_until == clock().astimezone(VIETNAM).date()
     # Not offered for an invite, nor to someone asking to join.
     await admin.send("/moi")
     assert "Chi bộ Văn phòng" not in admin.buttons()

@@ -117,6 +117,8 @@ class UnitEditFlow(AdminFlow):
                 ctx.say("unit-moved", unit=unit.name, parent=_by_id(every)[parent].name)
         else:
             unit.active = action == "reactivate"
+            # Counted in a campaign's figures while active at some time during it.
+            unit.active_until = None if unit.active else ctx.today
             ctx.say("unit-reactivated" if unit.active else "unit-deactivated", unit=unit.name)
         await ctx.session.flush()
         await add_audit_entry(

@@ -51,7 +51,12 @@ class UnitFlow(AdminFlow):
             raise vn.InputError("error-unit-code-taken", code=answers["code"])
         parent = int(answers["parent"]) if answers.get("parent") else None
         unit = await add_unit(
-            ctx.session, code=answers["code"], name=answers["name"], parent_id=parent, now=ctx.now
+            ctx.session,
+            code=answers["code"],
+            name=answers["name"],
+            parent_id=parent,
+            now=ctx.now,
+            active_from=ctx.today,
         )
         await add_audit_entry(
             ctx.session,

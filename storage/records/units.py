@@ -4,7 +4,7 @@ Keyword-only; never commit."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -43,9 +43,26 @@ async def units_by_ids(session: AsyncSession, *, ids: Iterable[int]) -> dict[int
 
 
 async def add_unit(
-    session: AsyncSession, *, code: str, name: str, parent_id: int | None, now: datetime
+    session: AsyncSession,
+    *,
+    code: str,
+    name: str,
+    parent_id: int | None,
+    now: datetime,
+    active_from: date | None = None,
+    active_until: date | None = None,
 ) -> Unit:
-    unit = Unit(code=code, name=name, parent_id=parent_id, active=True, created_at=now)
+    """A new active unit; `active_from` is the day it began (today for a unit created in the
+    chat; an imported unit's from its sheet, else not known)."""
+    unit = Unit(
+        code=code,
+        name=name,
+        parent_id=parent_id,
+        active=True,
+        active_from=active_from,
+        active_until=active_until,
+        created_at=now,
+    )
     session.add(unit)
     await session.flush()
     return unit
