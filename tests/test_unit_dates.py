@@ -122,3 +122,48 @@ async def test_the_same_export_imported_again_changes_nothing(db, chat, app, api
     await admin.send("/nhapexcel")
     [reply] = await admin.send_document(name, buffer.getvalue())
     assert "• Đơn vị: thêm mới 0, cập nhật 0, giữ nguyên 4" in reply
+
+
+async def test_the_migration_dates_the_units_it_can(db):
+    """Upgrading to 0010: a unit added in the chat begins on the day of its «unit.added» entry, a
+    deactivated one ends on its last «unit.deactivated» (else the day it was made), the rest stay
+    without dates."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from storage.migrate import downgrade, upgrade
+
+    await downgrade(db.engine, "0009")
+    made = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)  # 2 March in Vietnam
+    async with db.engine.begin() as conn:
+        for code, active in (("A", True), ("B", False), ("C", False), ("D", True)):
+            await conn.execute(
+                text("INSERT INTO units (code, name, active, created_at) VALUES (:c, :c, :a, :m)"),
+                {"c": code, "a": active, "m": made},
+            )
+        ids = dict((await conn.execute(text("SELECT code, id FROM units"))).all())
+        for action, code, at in (
+            ("unit.added", "A", made),
+            ("unit.added", "B", made),
+            ("unit.deactivated", "B", datetime(2026, 5, 1, 3, tzinfo=UTC)),
+            ("unit.deactivated", "B", datetime(2026, 6, 1, 3, tzinfo=UTC)),
+        ):
+            await conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, action, object_type, object_id, details) "
+                    "VALUES (:at, :action, 'unit', :id, '{}')"
+                ),
+                {"at": at, "action": action, "id": ids[code]},
+            )
+    await upgrade(db.engine)
+    async with db.session() as session:
+        dates = {
+            u.code: (u.active_from, u.active_until) for u in await session.scalars(select(Unit))
+        }
+    assert dates == {
+        "A": (date(2026, 3, 2), None),
+        "B": (date(2026, 3, 2), date(2026, 6, 1)),
+        "C": (None, date(2026, 3, 2)),
+        "D": (None, None),
+    }
