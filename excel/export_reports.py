@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from openpyxl import Workbook
 from sqlalchemy import Select, func, select
 
-from excel.layout import REPORT_ANSWERS_SHEET, SHEETS
+from excel.layout import REPORT_ANSWERS_SHEET, RESULT_EXPORT_HEADERS, SHEETS
 from excel.sheet_writer import SheetWriter, number
 from storage.models import Model, Report, ReportValue, Target
 
@@ -35,6 +35,9 @@ def results_query(export: ExportRun, *, count: bool = False) -> Select[Any]:
             Report.submitted_at,
             Report.period_start,
             Report.period_end,
+            Report.done_text,
+            Report.difficulties,
+            Report.proposals,
         )
     )
     query = (
@@ -51,10 +54,11 @@ def results_query(export: ExportRun, *, count: bool = False) -> Select[Any]:
 
 
 async def results(export: ExportRun, book: Workbook) -> None:
-    out = SheetWriter(book, RESULTS, HEADERS[RESULTS])
+    out = SheetWriter(book, RESULTS, HEADERS[RESULTS] + RESULT_EXPORT_HEADERS)
     last_report = None
     async for rows in export.stream(results_query(export)):
-        for report_id, code, indicator, measure, value, sent_at, start, end in rows:
+        for row in rows:
+            report_id, code, indicator, measure, value, sent_at, start, end, *said = row
             # The local day it was sent, kept inside its period, so that an import puts it
             # back in the same period (a late report may be sent after its period ended).
             day = min(max(export.local_date(sent_at), start), end)
@@ -65,6 +69,7 @@ async def results(export: ExportRun, book: Workbook) -> None:
                     out.text(measure),
                     number(value),
                     out.date(day),
+                    *(out.text(text) for text in said),
                 ]
             )
             if report_id != last_report:

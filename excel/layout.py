@@ -95,6 +95,9 @@ TARGETS_SHEET = ("Chỉ tiêu", ["Mã mô hình", "Chỉ tiêu", "Đơn vị tí
 UNIT_OPTIONAL_HEADERS = ["Hoạt động từ", "Hoạt động đến"]
 CAMPAIGN_OPTIONAL_HEADERS = ["Chu kỳ báo cáo", "Ngày hạn báo cáo", "Mở đăng ký", "Đóng đăng ký"]
 CADENCE_LABELS = {"monthly": "Hằng tháng", "quarterly": "Hằng quý"}
+# Export only: what each report said, after "Kết quả"'s own columns (the import ignores them),
+# on every row of the report so that each row reads on its own when filtered.
+RESULT_EXPORT_HEADERS = ["Nội dung báo cáo", "Khó khăn", "Đề xuất"]
 # Export only, when a campaign asks questions of its own in its report form (/cauhoi): one row
 # per answer (not read by the import, which has no place for the questions themselves).
 REPORT_ANSWERS_SHEET = ("Trả lời báo cáo", ["Mã mô hình", "Ngày báo cáo", "Câu hỏi", "Trả lời"])

@@ -134,7 +134,7 @@ async def build_data(db, now: datetime) -> None:  # type: ignore[no-untyped-def]
             await session.flush()
             return item
 
-        async def report(row, month, sent, values, *, late=False):  # type: ignore[no-untyped-def]
+        async def report(row, month, sent, values, *, late=False, said=(None, None)):  # type: ignore[no-untyped-def]
             start = date(2026, month, 1)
             end = date(2026, month + 1, 1).replace(day=1) if month < 12 else date(2027, 1, 1)
             item = Report(
@@ -144,6 +144,8 @@ async def build_data(db, now: datetime) -> None:  # type: ignore[no-untyped-def]
                 period_end=date.fromordinal(end.toordinal() - 1),
                 due_on=date(2026, month, 25),
                 done_text="Đã làm",
+                difficulties=said[0],
+                proposals=said[1],
                 late=late,
                 completed=False,
                 replaced=0,
@@ -171,7 +173,9 @@ async def build_data(db, now: datetime) -> None:  # type: ignore[no-untyped-def]
         await report(mh1, 11, date(2026, 12, 2), [(houses, 1), (money, 7_000_000)], late=True)
         mh2 = await model("MH2", dvk26, tc, "individual", "evaluated", "Cải cách hành chính")
         files = await target(mh2, 1, "hồ sơ giải quyết đúng hạn", "hồ sơ", 100)
-        await report(mh2, 9, date(2026, 9, 10), [(files, 100)])
+        await report(
+            mh2, 9, date(2026, 9, 10), [(files, 100)], said=("Thiếu máy scan", "Cấp thêm máy")
+        )
         await model("MH3", dvk26, vp, "individual", "approved", "Chuyển đổi số", "Lê Văn Cường")
         mh4 = await model("MH4", dvk26, other, "collective", "rejected", "An sinh xã hội", "Tổ 4")
         await target(mh4, 1, "Nhà đại đoàn kết", "căn", 999)
@@ -281,7 +285,8 @@ async def test_admin_export_has_the_layout_progress_and_the_file(data, chat, api
         extra = ["Trạng thái", "Số hộ hưởng lợi", "Ngày khởi công", "Ghi chú"]
         rhythm = ["Chu kỳ báo cáo", "Ngày hạn báo cáo", "Mở đăng ký", "Đóng đăng ký"]
         dates = ["Hoạt động từ", "Hoạt động đến"]
-        optional = {"Đăng ký": extra, "Đợt phát động": rhythm, "Đơn vị": dates}
+        said = ["Nội dung báo cáo", "Khó khăn", "Đề xuất"]
+        optional = {"Đăng ký": extra, "Đợt phát động": rhythm, "Đơn vị": dates, "Kết quả": said}
         assert found == headers + optional.get(sheet, [])
     assert [c.value for c in book[TARGETS_SHEET[0]][1]] == TARGETS_SHEET[1]
     assert [c.value for c in book[SUMMARY_SHEET][1]] == SUMMARY_HEADERS
@@ -327,13 +332,24 @@ async def test_admin_export_has_the_layout_progress_and_the_file(data, chat, api
     assert registrations["MH7"][9:] == (None, None, None)
     assert registrations["MH6"][7] == datetime(2026, 11, 26)
 
+    # What each report said follows the layout's columns, on each of its rows.
+    said = ("Đã làm", None, None)
     assert rows(book, "Kết quả") == [
-        ("MH1", "Nhà đại đoàn kết", "căn", 2, datetime(2026, 10, 20)),
-        ("MH1", "tiền vận động", "đồng", 12500000.5, datetime(2026, 10, 20)),
-        ("MH1", "Nhà đại đoàn kết", "căn", 1, datetime(2026, 11, 30)),
-        ("MH1", "tiền vận động", "đồng", 7000000, datetime(2026, 11, 30)),
-        ("MH2", "hồ sơ giải quyết đúng hạn", "hồ sơ", 100, datetime(2026, 9, 10)),
-        ("MH6", "suất quà", "suất", 120, datetime(2026, 6, 28)),
+        ("MH1", "Nhà đại đoàn kết", "căn", 2, datetime(2026, 10, 20), *said),
+        ("MH1", "tiền vận động", "đồng", 12500000.5, datetime(2026, 10, 20), *said),
+        ("MH1", "Nhà đại đoàn kết", "căn", 1, datetime(2026, 11, 30), *said),
+        ("MH1", "tiền vận động", "đồng", 7000000, datetime(2026, 11, 30), *said),
+        (
+            "MH2",
+            "hồ sơ giải quyết đúng hạn",
+            "hồ sơ",
+            100,
+            datetime(2026, 9, 10),
+            "Đã làm",
+            "Thiếu máy scan",
+            "Cấp thêm máy",
+        ),
+        ("MH6", "suất quà", "suất", 120, datetime(2026, 6, 28), *said),
     ]
     assert book["Kết quả"]["E2"].number_format == "dd/mm/yyyy"
     assert rows(book, "Hội nghị") == [("CB-VP", "DVK26", datetime(2027, 10, 19))]
@@ -617,6 +633,13 @@ async def test_export_then_import_gives_the_same_statistics(
     exported.pop("Trả lời báo cáo")  # the questions are not in the layout either
     registrations = [row[:9] for row in exported.pop("Đăng ký")]
     assert [row[:9] for row in again.pop("Đăng ký")] == registrations
+    # What reports said is for people to read; the import leaves it (the layout's five stay).
+    results = exported.pop("Kết quả")
+    assert {row[5:] for row in results} == {
+        ("Đã làm", None, None),
+        ("Đã làm", "Thiếu máy scan", "Cấp thêm máy"),
+    }
+    assert [row[:5] for row in again.pop("Kết quả")] == [row[:5] for row in results]
     assert again == exported
 
 
