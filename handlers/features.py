@@ -20,7 +20,15 @@ from handlers.admin import (
     unit_edit,
     units,
 )
-from handlers.coordinator import digest, export, followup, invites, join_requests, review
+from handlers.coordinator import (
+    answers,
+    digest,
+    export,
+    followup,
+    invites,
+    join_requests,
+    review,
+)
 from handlers.core import basics
 from handlers.core.commands import Registry
 from handlers.member import models, onboarding, registration, reminders, reports
@@ -38,6 +46,7 @@ FEATURES = (
     followup,
     export,
     digest,
+    answers,
     join_requests,
     invites,
     # admins

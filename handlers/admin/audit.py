@@ -51,6 +51,7 @@ ACTIONS = (
     "overdue.reminded",
     "reminders.settings",
     "report.submitted",
+    "report.answered",
     "report.replaced",
     "unit.added",
     "unit.renamed",

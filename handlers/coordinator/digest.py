@@ -26,7 +26,7 @@ from language.texts import Texts
 from storage import outbox, schedules
 from storage.models import Conversation, Member
 from storage.records.people import unreachable_members
-from storage.records.reports import reports_since
+from storage.records.reports import flagged_since, reports_since
 from storage.records.review import submitted_since
 from storage.records.units import root_units_of, unit_tree, with_descendants
 from storage.schedules import DigestDue
@@ -230,6 +230,7 @@ async def build(
     since_day = since.astimezone(config.timezone).date()
     became_overdue = [o for o in state.overdue if since_day <= o.period.due < today]
     unreachable = await unreachable_members(session, unit_ids=unit_ids)
+    flagged, first_flagged = await flagged_since(session, unit_ids=unit_ids, since=since)
     head = texts("digest-head", since=vn.format_datetime(since, config.timezone))
     if not (new_waiting or reports or became_overdue):
         nothing = texts("digest-nothing-new", since=vn.format_date(since_day))
@@ -239,6 +240,15 @@ async def build(
         texts("digest-waiting", new=vn.format_number(new_waiting), total=vn.format_number(waiting))
     )
     lines.append(texts("digest-reports", count=vn.format_number(reports)))
+    if flagged:
+        # Difficulties and proposals reach someone: each named with the command that answers it.
+        lines.append(texts("digest-flagged", count=vn.format_number(flagged)))
+        lines += [
+            "  – " + texts("digest-flagged-line", name=name, title=title, id=report_id)
+            for report_id, name, title in first_flagged
+        ]
+        if flagged > len(first_flagged):
+            lines.append("  " + texts("digest-flagged-more", count=flagged - len(first_flagged)))
     if state.expected:
         lines.append(
             texts(

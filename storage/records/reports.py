@@ -7,11 +7,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Model, Report, ReportValue, Target
+from storage.models import Member, Model, Report, ReportValue, Target
 
 
 async def report_for(session: AsyncSession, *, model_id: int, period_start: date) -> Report | None:
@@ -80,6 +80,35 @@ async def reports_since(
     if unit_ids is not None:
         query = query.where(Model.unit_id.in_(unit_ids))
     return await session.scalar(query) or 0
+
+
+async def flagged_since(
+    session: AsyncSession, *, unit_ids: set[int] | None, since: datetime, limit: int = 10
+) -> tuple[int, list[tuple[int, str, str]]]:
+    """Reports sent since `since` that state difficulties or proposals: how many, and the first
+    `limit` as (report id, author's name, model title), oldest first."""
+    stated = or_(
+        func.length(func.coalesce(Report.difficulties, "")) > 0,
+        func.length(func.coalesce(Report.proposals, "")) > 0,
+    )
+    where = [Report.submitted_at > since, stated]
+    if unit_ids is not None:
+        where.append(Model.unit_id.in_(unit_ids))
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Report)
+        .join(Model, Model.id == Report.model_id)
+        .where(*where)
+    )
+    rows = await session.execute(
+        select(Report.id, Member.full_name, Model.title)
+        .join(Model, Model.id == Report.model_id)
+        .outerjoin(Member, Member.id == func.coalesce(Report.member_id, Model.owner_id))
+        .where(*where)
+        .order_by(Report.submitted_at, Report.id)
+        .limit(limit)
+    )
+    return count or 0, [(report_id, name or "", title) for report_id, name, title in rows]
 
 
 async def reports_in_campaign(session: AsyncSession, *, campaign_id: int) -> int:
