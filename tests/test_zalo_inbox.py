@@ -5,7 +5,12 @@ tests read what Zalo was sent and what the inbox table holds."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -24,7 +29,8 @@ from language.texts import Texts
 from storage import inbox
 from storage.inbox import InboxUpdate
 from storage.models import OutboxMessage
-from tests.fakezalo import TOKEN, FakeZalo
+from tests.fakezalo import TOKEN, FakeZalo, served
+from tests.test_zalo_run_process import STARTUP_TIMEOUT, STEP_TIMEOUT, zalo_environ
 
 T = Texts("vi")
 PUBLIC = "https://bot.example.vn"
@@ -369,3 +375,63 @@ async def test_without_telegram_the_sweeps_run_on_the_clock(core, db, clock, mon
     # Every five minutes from the start until 08:05: 10 h 5 min / 5 min sweeps.
     assert len(reminder_sweeps) == 121
     assert reminder_sweeps[1] - reminder_sweeps[0] == timedelta(seconds=300)
+
+
+# --- the real process ----------------------------------------------------------------------------
+
+
+def run_dvk_webhook(database_url: str, cwd: Path) -> tuple[int, list[int], list[str], str]:
+    """`dvk run` with only Zalo, in webhook mode, on a port of its own: the fake sets nothing
+    up but answers the API; a delivery goes over real HTTP to the bot's server. Returns (exit
+    code, the delivery's answers, the texts to the person, the process's output)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    zalo = FakeZalo(route_to=f"http://127.0.0.1:{port}")
+    environ = zalo_environ(database_url, "")
+    log_path = cwd / "dvk-run.log"
+    with served(zalo) as fake, log_path.open("wb") as log:
+        environ.update(
+            DVK_ZALO_API_URL=fake.url,
+            DVK_PUBLIC_URL=PUBLIC,
+            DVK_LINK_SECRET="l" * 32,
+            DVK_ZALO_WEBHOOK_SECRET=SECRET,
+            DVK_HTTP_LISTEN="127.0.0.1",
+            DVK_HTTP_PORT=str(port),
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=cwd,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            fake.wait_for(lambda: "setWebhook" in fake.methods, STARTUP_TIMEOUT, "setWebhook")
+            statuses = fake.deliver_text("u1", "/start")
+            fake.wait_for(lambda: "sendMessage" in fake.methods, STEP_TIMEOUT, "the answer")
+            process.send_signal(signal.SIGTERM)
+            process.wait(15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(5)
+            print(log_path.read_text(errors="replace"))  # shown by pytest when the test fails
+        with fake.changed:
+            methods = list(fake.methods)
+    output = log_path.read_text(errors="replace")
+    assert "getUpdates" not in methods
+    return process.returncode, statuses, zalo.texts("u1"), output
+
+
+async def test_dvk_run_with_zalo_alone_serves_its_webhook(database_url, db, tmp_path):
+    # `db`: on PostgreSQL the shared database is emptied first (no demo invites left).
+    returncode, statuses, texts, output = await asyncio.to_thread(
+        run_dvk_webhook, database_url, tmp_path
+    )
+    assert returncode == 0
+    assert statuses == [200]
+    assert texts and texts[0].startswith(start_text())
+    assert TOKEN not in output and SECRET not in output
+    assert "Traceback" not in output
