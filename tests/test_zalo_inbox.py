@@ -435,3 +435,31 @@ async def test_dvk_run_with_zalo_alone_serves_its_webhook(database_url, db, tmp_
     assert texts and texts[0].startswith(start_text())
     assert TOKEN not in output and SECRET not in output
     assert "Traceback" not in output
+
+
+async def test_one_server_carries_telegrams_webhook_and_zalos(settings, core, db, hook):
+    from bot.telegram.app import build_application
+    from bot.telegram_run import open_webhook
+    from tests.botapi import RecordingRequest
+    from tests.conftest import TOKEN as TELEGRAM_TOKEN
+
+    both = settings.model_copy(
+        update={
+            "telegram_token": SecretStr(TELEGRAM_TOKEN),
+            "webhook_url": "https://bot.example.vn/telegram",
+            "webhook_secret": SecretStr("telegram-secret"),
+        }
+    )
+    application = build_application(both, core, request=RecordingRequest())
+    await application.initialize()
+    try:
+        app = await open_webhook(application, both, routes=[hook.route(SECRET)])
+        zalo = FakeZalo(webhook={"url": PUBLIC + WEBHOOK_PATH, "secret_token": SECRET})
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+            zalo.webhook_client = client
+            assert await zalo.deliver(zalo.text_event("u1", "/start")) == [200]
+            refused = await client.post(PUBLIC + "/telegram", json={"update_id": 1})
+            assert refused.status_code == 403  # Telegram's route, with its own secret
+    finally:
+        await application.shutdown()
+    assert [(r.channel, r.person) for r in await rows(db)] == [("zalo", "u1")]
