@@ -211,6 +211,9 @@ def run(settings: Settings, core: Core) -> int:
         # python-telegram-bot's own message repeats the token: it is not shown.
         print(TOKEN_REJECTED, file=sys.stderr)
         return EXIT_CONFIG
+    finally:
+        if sock is not None:
+            sock.close()  # uvicorn closes it too, unless it never started
     return 0
 
 
