@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "run",
         help="run every configured channel: Telegram (polling, or webhook if DVK_WEBHOOK_URL) "
-        "and Zalo (polling) when DVK_ZALO_TOKEN is set",
+        "and Zalo (polling, or webhook with DVK_PUBLIC_URL and DVK_ZALO_WEBHOOK_SECRET) when "
+        "DVK_ZALO_TOKEN is set",
     )
     sub.add_parser(
         "start",

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     zalo_bot_url: str | None = None
     zalo_send_rate: float = Field(default=5, gt=0)
     zalo_monthly_quota: int | None = Field(default=None, gt=0)
+    # Webhook mode (docs/zalo.md, "Webhook mode"): with DVK_PUBLIC_URL and this secret set, Zalo
+    # posts updates to DVK_PUBLIC_URL/zalo/webhook carrying it; otherwise the bot polls.
+    zalo_webhook_secret: SecretStr | None = None
 
     @field_validator("quiet_hours")
     @classmethod
@@ -104,6 +107,17 @@ class Settings(BaseSettings):
             and not _SECRET_RE.match(value.get_secret_value())
         ):
             raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
+        return value
+
+    @field_validator("zalo_webhook_secret")
+    @classmethod
+    def _zalo_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else ""
+        if not secret:
+            return None
+        # Zalo's setWebhook takes a secret_token of 8-256 characters.
+        if not 8 <= len(secret) <= 256 or secret != secret.strip():
+            raise ValueError("must be 8-256 characters, without spaces around it")
         return value
 
     @field_validator("public_url")
@@ -169,6 +183,10 @@ class Settings(BaseSettings):
 
     def zalo_configured(self) -> bool:
         return self.zalo_token is not None and bool(self.zalo_token.get_secret_value().strip())
+
+    def zalo_webhook(self) -> bool:
+        """Zalo posts to the bot (webhook mode) when it can reach it and knows the secret."""
+        return self.zalo_configured() and bool(self.public_url and self.zalo_webhook_secret)
 
 
 # Channels whose people DVK_ADMIN_IDS can name; ids on Zalo are opaque strings.

@@ -6,6 +6,7 @@ unauthenticated or oversized upload costs the bot nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import socket
@@ -96,3 +97,16 @@ def make_server(app: Starlette) -> Server:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return Server(config)
+
+
+async def serve_until(app: Starlette, sock: socket.socket, stop: asyncio.Event) -> None:
+    """Serve `app` on `sock` until `stop` is set; requests in flight are finished first."""
+    server = make_server(app)
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
+    stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+    try:
+        await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        server.should_exit = True
+        stopping.cancel()
+        await serving

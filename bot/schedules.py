@@ -6,8 +6,11 @@ everyone's default slot being the same minute costs no one a long transaction.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 from handlers.coordinator import digest
 from handlers.core.router import Core
@@ -17,6 +20,37 @@ from storage import schedules
 from storage.schedules import DigestDue
 
 log = logging.getLogger(__name__)
+DIGEST_SECONDS = 60
+
+
+async def run_sweeps(
+    core: Core,
+    stop: asyncio.Event,
+    *,
+    interval: float,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> None:
+    """The sweeps where no Telegram JobQueue runs them (Zalo alone): reminders every `interval`
+    seconds, digests every minute, on the core's clock, until `stop` is set. A sweep that fails
+    is logged and runs again at its next turn."""
+    next_reminders = core.clock()
+    while not stop.is_set():
+        if core.clock() >= next_reminders:
+            next_reminders = core.clock() + timedelta(seconds=interval)
+            try:
+                await sweep_reminders(core)
+            except Exception:
+                log.exception("the reminder sweep failed; it runs again at its next turn")
+        try:
+            await sweep_digests(core)
+        except Exception:
+            log.exception("the digest sweep failed; it runs again in a minute")
+        pausing = asyncio.ensure_future(sleep(DIGEST_SECONDS))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([pausing, stopping], return_when=asyncio.FIRST_COMPLETED)
+        for task in (pausing, stopping):
+            task.cancel()
+        await asyncio.gather(pausing, stopping, return_exceptions=True)
 
 
 async def sweep_reminders(core: Core) -> tuple[int, int]:

@@ -10,19 +10,19 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from urllib.parse import urlparse
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from telegram import Update
 from telegram.error import InvalidToken
 from telegram.ext import Application
 
-from bot import http
+from bot import http, schedules
 from bot.channels import channels_of
 from bot.config import Settings
 from bot.media_links import Media
@@ -82,17 +82,20 @@ def _update_of(body: bytes, application: Application) -> Update | None:
 
 
 async def open_webhook(
-    application: Application, settings: Settings, media: Media | None = None
+    application: Application,
+    settings: Settings,
+    media: Media | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """Tell Telegram where to post (with the secret) and return the server's app for it, with
-    the links to `media` where there are any."""
+    the links to `media` where there are any and the other channels' `routes`."""
     assert settings.webhook_url and settings.webhook_secret
     secret = settings.webhook_secret.get_secret_value()
     await application.bot.set_webhook(
         url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
     )
     hook = webhook_route(application, path=webhook_path(settings), secret=secret)
-    return http.make_app([hook], media=media)
+    return http.make_app([hook, *routes], media=media)
 
 
 def serves_http(settings: Settings) -> bool:
@@ -119,10 +122,11 @@ async def serve(
     *,
     sock: socket.socket | None = None,
     stop: asyncio.Event | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> None:
     """Run until `stop` is set (by SIGINT or SIGTERM when none is given). In webhook mode the
-    server listens on `sock` (bound from the settings when none is given). Raises InvalidToken
-    when Telegram rejects the token."""
+    server listens on `sock` (bound from the settings when none is given), with the other
+    channels' `routes` too. Raises InvalidToken when Telegram rejects the token."""
     if serves_http(settings) and sock is None:
         sock = http.listen(settings.http_listen, settings.http_port)
     application = build_application(settings, core)
@@ -137,7 +141,7 @@ async def serve(
                 await start_sender(application)
                 try:
                     if sock is not None:
-                        await _serve_http(application, settings, sock, stop)
+                        await _serve_http(application, settings, sock, stop, routes)
                     else:
                         await _serve_polling(application, stop)
                 finally:
@@ -161,26 +165,23 @@ async def _serve_polling(application: Application, stop: asyncio.Event) -> None:
 
 
 async def _serve_http(
-    application: Application, settings: Settings, sock: socket.socket, stop: asyncio.Event
+    application: Application,
+    settings: Settings,
+    sock: socket.socket,
+    stop: asyncio.Event,
+    routes: Sequence[BaseRoute] = (),
 ) -> None:
     media = channels_of(core_of_app(application)).media
     if settings.webhook_url:
         await application.start()
         # The socket already listens: what Telegram posts from now on waits for the server.
-        server = http.make_server(await open_webhook(application, settings, media))
+        app = await open_webhook(application, settings, media, routes)
     else:
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         await application.start()
-        server = http.make_server(http.make_app(media=media))
-    serving = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
-    stopping = asyncio.create_task(stop.wait(), name="stop-signal")
-    try:
-        await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        server.should_exit = True
-        stopping.cancel()
-        await serving  # no update is queued after this
+        app = http.make_app(routes, media=media)
+    await http.serve_until(app, sock, stop)  # no update is queued after this
 
 
 def run(settings: Settings, core: Core) -> int:
@@ -189,8 +190,8 @@ def run(settings: Settings, core: Core) -> int:
 
     telegram = settings.token_problem() is None
     sock = None
-    # The HTTP server runs beside Telegram for now (Zalo alone: polling, no links yet).
-    if telegram and serves_http(settings):
+    # One HTTP server for every channel: webhooks, media and download links, health.
+    if serves_http(settings):
         try:
             sock = http.listen(settings.http_listen, settings.http_port)
         except OSError as error:
@@ -210,6 +211,9 @@ def run(settings: Settings, core: Core) -> int:
         # python-telegram-bot's own message repeats the token: it is not shown.
         print(TOKEN_REJECTED, file=sys.stderr)
         return EXIT_CONFIG
+    finally:
+        if sock is not None:
+            sock.close()  # uvicorn closes it too, unless it never started
     return 0
 
 
@@ -217,16 +221,31 @@ async def serve_channels(
     settings: Settings, core: Core, *, sock: socket.socket | None, telegram: bool
 ) -> None:
     """Telegram (when its token is set) and Zalo (when DVK_ZALO_TOKEN is) in one loop, stopped
-    together by SIGINT or SIGTERM; one that fails stops the other and its error is raised."""
+    together by SIGINT or SIGTERM; one that fails stops the other and its error is raised. The
+    HTTP server on `sock` carries both channels' webhooks; without Telegram (and its JobQueue)
+    the scheduled sweeps run on a loop of their own."""
     stop = asyncio.Event()
     with _stopped_by_signals(stop):
         channels = []
-        if telegram:
-            channels.append(serve(settings, core, sock=sock, stop=stop))
+        routes: list[BaseRoute] = []
         if settings.zalo_configured():
             from bot.zalo import runner
+            from bot.zalo.inbox import ZaloInbox
 
-            channels.append(runner.serve(settings, core, stop))
+            inbox = ZaloInbox(core)
+            if settings.zalo_webhook():
+                assert settings.zalo_webhook_secret is not None
+                routes.append(inbox.route(settings.zalo_webhook_secret.get_secret_value()))
+            channels.append(runner.serve(settings, core, stop, inbox=inbox))
+        if telegram:
+            channels.append(serve(settings, core, sock=sock, stop=stop, routes=routes))
+        else:
+            channels.append(
+                schedules.run_sweeps(core, stop, interval=settings.sweep_interval_seconds)
+            )
+            if sock is not None:
+                media = channels_of(core).media
+                channels.append(http.serve_until(http.make_app(routes, media=media), sock, stop))
         tasks = [asyncio.create_task(channel) for channel in channels]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

@@ -440,3 +440,6 @@ class ChannelMenu(Base):
     # {"options": [[label, data], ...], "free_text": bool, "explained": form key or null}
     menu: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+from storage import inbox as _inbox  # noqa: E402,F401  (its own module: Alembic sees the table)

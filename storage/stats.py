@@ -22,12 +22,10 @@ from storage.models import (
     Evaluation,
     Field,
     Member,
-    Membership,
     Model,
     Report,
     ReportValue,
     Target,
-    Unit,
 )
 from storage.periods import (
     DEFAULT_TZ,
@@ -37,6 +35,7 @@ from storage.periods import (
     period_containing,
     reporting_periods,
 )
+from storage.unit_figures import UnitRank, unit_ranking, units_active
 
 REPORTING = (rules.APPROVED, rules.IN_PROGRESS)
 
@@ -255,18 +254,6 @@ class Scope:
 
 
 @dataclass
-class UnitRank:
-    code: str
-    name: str
-    registrations: int
-    members: int
-
-    @property
-    def per_member(self) -> Decimal:
-        return Decimal(self.registrations) / self.members if self.members else Decimal(0)
-
-
-@dataclass
 class OrganisationStats:
     units: int = 0
     units_registering: int = 0
@@ -359,7 +346,7 @@ async def organisation_stats(
         ).all()
     )
     stats.units_registering = len(per_unit)
-    stats.unit_ranking, stats.units_unranked = await _unit_ranking(session, per_unit, active_units)
+    stats.unit_ranking, stats.units_unranked = await unit_ranking(session, per_unit, active_units)
 
     # What happened in the years asked for, whenever the model was registered.
     reported = [*counted, *([Report.period_start.between(*span)] if span else [])]
@@ -419,43 +406,3 @@ def _moments(span: tuple[date, date], tz: ZoneInfo) -> tuple[datetime, datetime]
 
 def _within(column: Any, moments: tuple[datetime, datetime]) -> Any:
     return and_(column >= moments[0], column < moments[1])
-
-
-def units_active(window: tuple[date, date] | None) -> Any:
-    """The ids of the units active at some time within `window`, or active now without one."""
-    if window is None:
-        return select(Unit.id).where(Unit.active.is_(True))
-    first, last = window
-    return select(Unit.id).where(
-        or_(Unit.active_from.is_(None), Unit.active_from <= last),
-        or_(Unit.active_until.is_(None), Unit.active_until >= first),
-    )
-
-
-async def _unit_ranking(
-    session: AsyncSession, per_unit: dict[int, int], units: Any
-) -> tuple[list[UnitRank], int]:
-    """Registrations (`per_unit`) per member of each active unit that has both, and how many
-    active units were left out: a unit of imported records has registrations and no members, a
-    unit whose people joined has members and maybe nothing registered, and neither ratio says
-    anything (0 of 3 is not "the most")."""
-    # (member, unit, role) is unique: count(*) needs no DISTINCT.
-    members = dict(
-        (
-            await session.execute(
-                select(Membership.unit_id, func.count())
-                .where(Membership.role == rules.ROLE_MEMBER)
-                .group_by(Membership.unit_id)
-            )
-        ).all()
-    )
-    active = (
-        await session.execute(select(Unit.id, Unit.code, Unit.name).where(Unit.id.in_(units)))
-    ).all()
-    ranks = [
-        UnitRank(code, name, per_unit[unit_id], members[unit_id])
-        for unit_id, code, name in active
-        if members.get(unit_id) and per_unit.get(unit_id)
-    ]
-    ranks.sort(key=lambda r: (-r.per_member, -r.registrations, r.code))
-    return ranks, len(active) - len(ranks)

@@ -1,6 +1,7 @@
 """A fake Zalo Bot Platform API that behaves as the real one is documented and observed to:
 one update per `getUpdates` call and no offsets, HTTP 408 for an idle poll, 400 while a webhook
-is set, no buttons or edits, 2,000 characters a message, `sendPhoto` fetching its URL during the
+is set, webhook deliveries with the secret header (delivered again on any non-2xx answer), no
+buttons or edits, 2,000 characters a message, `sendPhoto` fetching its URL during the
 call, and 429 once the month's quota is used up. Plugged into httpx as a transport, so the
 client under test makes real HTTP requests with real bodies."""
 
@@ -47,6 +48,14 @@ class FakeZalo:
     _arrived: asyncio.Event | None = None
     # Set on each message sent: a test waits on it instead of on time.
     delivered: asyncio.Event = field(default_factory=asyncio.Event)
+    # How webhook deliveries reach the bot (an ASGI transport, or real HTTP), and where: the
+    # scheme and host of the webhook's https URL are replaced by `route_to` when it is set.
+    webhook_client: httpx.AsyncClient | None = None
+    route_to: str | None = None
+    # Each delivery's answers, in order (a redelivery adds to the same list).
+    deliveries: list[list[int]] = field(default_factory=list)
+    # Set when a webhook is set: a test waits on it instead of on time.
+    webhook_set: asyncio.Event = field(default_factory=asyncio.Event)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -58,6 +67,31 @@ class FakeZalo:
         self.pending.append(update)
         if self._arrived is not None:
             self._arrived.set()
+
+    async def deliver(
+        self, update: dict[str, Any], *, wrapped: bool = False, tries: int = 5
+    ) -> list[int]:
+        """POST an update to the webhook as Zalo does (bare, or wrapped as its documentation
+        shows), with the secret header, again after each non-2xx answer, at most `tries` times.
+        Returns the answers' status codes."""
+        assert self.webhook is not None, "no webhook is set"
+        assert self.webhook_client is not None, "the fake has no way to reach the bot"
+        url = self.webhook["url"]
+        if self.route_to:
+            url = self.route_to.rstrip("/") + "/" + url.split("/", 3)[3]
+        body = {"ok": True, "result": update} if wrapped else update
+        headers = {"X-Bot-Api-Secret-Token": self.webhook["secret_token"]}
+        statuses: list[int] = []
+        for _ in range(tries):
+            response = await self.webhook_client.post(url, json=body, headers=headers)
+            statuses.append(response.status_code)
+            if 200 <= response.status_code < 300:
+                break
+        self.deliveries.append(statuses)
+        return statuses
+
+    def text_event(self, user_id: str, text: str, *, name: str = "Người dùng") -> dict[str, Any]:
+        return self.event("message.text.received", user_id, name, text=text)
 
     def in_group(self, update: dict[str, Any], group_id: str) -> dict[str, Any]:
         update["message"]["chat"] = {"id": group_id, "chat_type": "GROUP"}
@@ -110,10 +144,14 @@ class FakeZalo:
                 if not 8 <= len(secret) <= 256:
                     return _error(400, "secret_token must have 8-256 characters")
                 self.webhook = {"url": params["url"], "secret_token": secret}
+                self.webhook_set.set()
                 return _ok(True)
             case "deleteWebhook":
                 self.webhook = None
                 return _ok(True)
+            case "getWebhookInfo":
+                hook = self.webhook or {}
+                return _ok({"url": hook.get("url", ""), "updated_at": 1764900000000})
             case "sendMessage" | "sendPhoto" | "sendChatAction":
                 return await self._send(method, params)
         return _error(404, "Not Found")
@@ -186,6 +224,17 @@ class Served:
 
     def queue_text(self, user_id: str, text: str) -> None:
         self.loop.call_soon_threadsafe(self.zalo.queue_text, user_id, text)
+
+    def deliver_text(self, user_id: str, text: str, *, wrapped: bool = False) -> list[int]:
+        """A webhook delivery from the fake's loop, over real HTTP to `zalo.route_to`."""
+
+        async def deliver() -> list[int]:
+            if self.zalo.webhook_client is None:
+                self.zalo.webhook_client = httpx.AsyncClient(timeout=30, trust_env=False)
+            update = self.zalo.text_event(user_id, text)
+            return await self.zalo.deliver(update, wrapped=wrapped)
+
+        return asyncio.run_coroutine_threadsafe(deliver(), self.loop).result(timeout=60)
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float, what: str) -> None:
         with self.changed:

@@ -182,7 +182,9 @@ async def test_dvk_run_serves_zalo_alone_until_sigterm(core, settings, zalo, mon
     zalo.hold_idle = 5.0
     client = httpx.AsyncClient(transport=zalo.transport())
     real_serve = runner.serve
-    monkeypatch.setattr(runner, "serve", lambda s, c, stop: real_serve(s, c, stop, client=client))
+    monkeypatch.setattr(
+        runner, "serve", lambda s, c, stop, **kw: real_serve(s, c, stop, client=client, **kw)
+    )
     settings = settings.model_copy(update={"telegram_token": None, "zalo_token": SecretStr(TOKEN)})
     serving = asyncio.create_task(
         telegram_run.serve_channels(settings, core, sock=None, telegram=False)

@@ -173,21 +173,28 @@ class ZaloApi:
 
     async def get_update(self, *, poll_seconds: int = 30) -> Update | None:
         """One update, or None when the poll ended idle (HTTP 408, which is normal)."""
+        body = await self.get_update_body(poll_seconds=poll_seconds)
+        return parse_update(body) if body is not None else None
+
+    async def get_update_body(self, *, poll_seconds: int = 30) -> Any:
+        """One update as Zalo sent it (to record in the inbox), or None for an idle poll."""
         try:
-            result = await self.call(
+            return await self.call(
                 "getUpdates", http_timeout=poll_seconds + 10, timeout=poll_seconds
             )
         except ZaloError as error:
             if error.code == 408:
                 return None
             raise
-        return parse_update(result)
 
     async def set_webhook(self, url: str, secret_token: str) -> None:
         await self.call("setWebhook", url=url, secret_token=secret_token)
 
     async def delete_webhook(self) -> None:
         await self.call("deleteWebhook")
+
+    async def get_webhook_info(self) -> dict[str, Any]:
+        return await self.call("getWebhookInfo") or {}
 
     async def send_message(self, chat_id: str, text: str) -> str:
         """Sends one message of at most 2,000 characters; returns its message id."""

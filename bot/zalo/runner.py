@@ -1,6 +1,7 @@
-"""The Zalo channel in polling mode: `getUpdates` one update at a time, each turned into an
-`Inbound` for the core and its reply delivered through the Zalo delivery, with the outbox sender
-for the channel beside it. Updates are handled in the order they arrive, one at a time."""
+"""The Zalo channel: updates come by polling (`getUpdates`, one at a time) or by webhook (the
+route in bot/zalo/inbox.py); either way each is recorded in the inbox first, and the inbox's
+worker turns each into an `Inbound` for the core and delivers its reply through the Zalo
+delivery, one at a time in the order they were recorded. The outbox sender runs beside it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.media_links import store_photo_from_url
 from bot.sender import Sender
 from bot.zalo.api import NetworkError, Update, ZaloApi, ZaloError
 from bot.zalo.delivery import ZaloOutput, zalo_transport
+from bot.zalo.inbox import WEBHOOK_PATH, InboxWorker, Within, ZaloInbox
 from handlers.core.jobs import Job, run_job
 from handlers.core.router import Core
 from handlers.core.types import Inbound, Outbound
@@ -49,13 +51,31 @@ class ZaloRunner:
 
     # --- the loop -----------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, inbox: ZaloInbox | None = None) -> None:
+        """Poll until `stop` is set, each update recorded in the inbox and handled by its
+        worker."""
+        inbox = inbox or ZaloInbox(self.core)
+        working = asyncio.get_running_loop().create_task(self.work(stop, inbox))
+        try:
+            await self.poll(stop, inbox)
+        finally:
+            stop.set()
+            await working
+
+    async def work(self, stop: asyncio.Event, inbox: ZaloInbox) -> None:
+        """Handle the inbox (what a restart left first) until `stop` is set."""
+        try:
+            await InboxWorker(self.core, self, sleep=self.sleep).run(inbox.wake, stop)
+        finally:
+            await self.stop_jobs()
+
+    async def poll(self, stop: asyncio.Event, inbox: ZaloInbox) -> None:
         """Poll until `stop` is set. An idle poll (408) is normal; no answer, a 5xx or a refusal
         backs off (1 s, doubling, at most a minute) so a lost network is not a busy loop."""
         failures = 0
         while not stop.is_set():
             try:
-                update = await self._poll(stop)
+                body = await self._poll(stop)
             except ZaloError as error:
                 failures += 1
                 wait = min(2.0 ** (failures - 1), MAX_BACKOFF)
@@ -64,17 +84,27 @@ class ZaloRunner:
                 await self._pause(wait, stop)
                 continue
             failures = 0
-            if update is not None:
-                try:
-                    await self.handle(update)
-                except Exception:
-                    # One update that fails is logged; the next person is still answered.
-                    log.exception("error while handling a Zalo update")
-        await self.stop_jobs()
+            if body is not None:
+                await self._record(body, inbox, stop)
 
-    async def _poll(self, stop: asyncio.Event) -> Update | None:
+    async def _record(self, body: Any, inbox: ZaloInbox, stop: asyncio.Event) -> None:
+        """Zalo hands an update over once, with no offset to ask for it again: until it is
+        recorded it lives only here, so a database that fails is tried again (backing off)."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                await inbox.record(body)
+                return
+            except Exception:
+                failures += 1
+                wait = min(2.0 ** (failures - 1), MAX_BACKOFF)
+                log.exception("a polled Zalo update could not be recorded; again in %g s", wait)
+                await self._pause(wait, stop)
+        log.error("stopped before a polled Zalo update could be recorded; it is lost")
+
+    async def _poll(self, stop: asyncio.Event) -> Any:
         """One poll, given up at once when `stop` is set (a poll waits up to poll_seconds)."""
-        poll = asyncio.ensure_future(self.api.get_update(poll_seconds=self.poll_seconds))
+        poll = asyncio.ensure_future(self.api.get_update_body(poll_seconds=self.poll_seconds))
         stopping = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait([poll, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -95,7 +125,8 @@ class ZaloRunner:
 
     # --- one update -----------------------------------------------------------------------------
 
-    async def handle(self, update: Update) -> None:
+    async def handle(self, update: Update, *, within: Within | None = None) -> None:
+        """One update: `within` runs in the core's unit of work (bot/zalo/inbox.py)."""
         texts = self.core.texts
         if not update.private:
             # As on Telegram: a command in a group is answered with one line, the rest ignored.
@@ -111,7 +142,7 @@ class ZaloRunner:
             key = "zalo-sticker-not-read" if update.kind == "sticker" else "zalo-not-read"
             await self.say(update.chat_id, Outbound(texts(key)))
             return
-        result = await self.core.handle(inbound)
+        result = await self.core.handle(inbound, within=within)
         for message in result.messages:
             await self.say(update.chat_id, message)
         for job in result.jobs:
@@ -184,29 +215,46 @@ async def serve(
     *,
     client: httpx.AsyncClient | None = None,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    inbox: ZaloInbox | None = None,
 ) -> None:
-    """The Zalo channel until `stop` is set: polling and the outbox sender, stopped together
-    (the sender finishes and records what is in flight). Raises ZaloError when the token is
-    refused."""
+    """The Zalo channel until `stop` is set: polling, or in webhook mode (settings.zalo_webhook:
+    the route of `inbox` is on the HTTP server) the webhook set at Zalo; the inbox's worker and
+    the outbox sender beside it, stopped together (each finishes what is in flight). Raises
+    ZaloError when the token is refused."""
     assert settings.zalo_token is not None
     api = ZaloApi(
         settings.zalo_token.get_secret_value().strip(),
         api_url=settings.zalo_api_url,
         client=client,
     )
+    inbox = inbox or ZaloInbox(core)
     try:
         await api.get_me()  # a refused token stops here, before anything runs
-        # A webhook left set makes getUpdates answer 400: polling mode takes the updates back.
-        await api.delete_webhook()
+        if settings.zalo_webhook():
+            assert settings.public_url and settings.zalo_webhook_secret
+            secret = settings.zalo_webhook_secret.get_secret_value()
+            # Kept set when the bot stops: what Zalo posts meanwhile is delivered again later.
+            await api.set_webhook(settings.public_url + WEBHOOK_PATH, secret)
+            log.info("Zalo posts its updates to the webhook at %s", WEBHOOK_PATH)
+        else:
+            # A webhook left set makes getUpdates answer 400: polling mode takes them back.
+            await api.delete_webhook()
         channel = channels_of(core)[ZALO]
         sender = Sender.for_channel(
             core.db, channel, zalo_transport(api, texts=core.texts), clock=core.clock, sleep=sleep
         )
-        sending = asyncio.get_running_loop().create_task(sender.run(stop), name="zalo-outbox")
+        loop = asyncio.get_running_loop()
+        sending = loop.create_task(sender.run(stop), name="zalo-outbox")
+        runner = ZaloRunner(core, api, sleep=sleep)
+        working = loop.create_task(runner.work(stop, inbox), name="zalo-inbox")
         try:
-            await ZaloRunner(core, api, sleep=sleep).run(stop)
+            if settings.zalo_webhook():
+                await stop.wait()
+            else:
+                await runner.poll(stop, inbox)
         finally:
             stop.set()
+            await working
             await sending
     finally:
         await api.close()

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from handlers.core import buttons, conversation, numbered
@@ -43,9 +44,13 @@ class Core:
         # Every feature's commands, buttons and forms, before the first update.
         registry()
 
-    async def handle(self, inbound: Inbound) -> Result:
+    async def handle(
+        self, inbound: Inbound, *, within: Callable[[AsyncSession], Awaitable[None]] | None = None
+    ) -> Result:
+        """`within` runs last in the update's unit of work, so that what it writes (an inbox
+        row marked handled) commits or rolls back together with the update."""
         try:
-            return await self._handle(inbound)
+            return await self._handle(inbound, within)
         except StaleDataError:
             # Another replica changed this person's conversation in between: nothing applied.
             log.info("conversation changed concurrently for %s", inbound.external_id)
@@ -63,7 +68,9 @@ class Core:
             result.say(self.texts("error-busy"))
             return result
 
-    async def _handle(self, inbound: Inbound) -> Result:
+    async def _handle(
+        self, inbound: Inbound, within: Callable[[AsyncSession], Awaitable[None]] | None
+    ) -> Result:
         now = self.clock()
         async with self.db.session() as session:
             identity = await get_or_create_identity(
@@ -80,6 +87,8 @@ class Core:
                 await route(ctx)
             if inbound.numbered:
                 await numbered.remember(ctx)
+            if within is not None:
+                await within(session)
             return ctx.result
 
     async def track_message(self, track: str, channel: str, chat_id: str, message_id: str) -> None:
