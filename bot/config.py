@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     zalo_bot_url: str | None = None
     zalo_send_rate: float = Field(default=5, gt=0)
     zalo_monthly_quota: int | None = Field(default=None, gt=0)
+    # Of the quota, what is kept for replies: reminders and broadcasts wait when only this is
+    # left (docs/zalo.md, "Quota"). Default a tenth of the quota.
+    zalo_reply_reserve: int | None = Field(default=None, ge=0)
 
     @field_validator("quiet_hours")
     @classmethod

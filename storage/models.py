@@ -423,6 +423,8 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # Not sent by then (a reminder's end of its day): settled as expired, never sent late.
+    expires_at: Mapped[datetime | None]
 
 
 class ChannelMenu(Base):
@@ -437,3 +439,7 @@ class ChannelMenu(Base):
     # {"options": [[label, data], ...], "free_text": bool, "explained": form key or null}
     menu: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+# Tables kept in their own modules, imported here so that the metadata (and Alembic) has them.
+from storage import quota as _quota  # noqa: E402, F401
