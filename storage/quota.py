@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, String, func, select, update
@@ -45,6 +45,12 @@ def month_of(now: datetime) -> str:
     """The quota month `now` falls in: "2026-12"."""
     local = now.astimezone(VIETNAM)
     return f"{local.year:04}-{local.month:02}"
+
+
+def month_start(now: datetime) -> datetime:
+    """When the quota month of `now` began (00:00 on the 1st, Vietnam time), in UTC."""
+    local = now.astimezone(VIETNAM)
+    return datetime(local.year, local.month, 1, tzinfo=VIETNAM).astimezone(UTC)
 
 
 @dataclass(frozen=True)
