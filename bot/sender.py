@@ -336,8 +336,8 @@ class Sender:
         )
 
     async def _write(self, op: Op | _Sent) -> Any:
-        """Record one outcome. Whoever finds the writer free writes
-        everything queued so far, so a burst of answers costs one transaction."""
+        """Record one outcome. Whoever finds the writer free writes everything queued so far,
+        so a burst of answers costs one transaction."""
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._writes.append((op, done))
         async with self._write_lock:
