@@ -44,8 +44,11 @@ class Rates:
     group_per_minute: int = 20
     # The platform's limit for replies and outbox together, when it has one.
     overall: float | None = None
-    # Messages a calendar month (a free plan's quota), when the platform counts them.
+    # Messages a calendar month (a free plan's quota), when the platform counts them; the part
+    # of it kept for replies (default a tenth); whether messages are counted without a quota.
     monthly_quota: int | None = None
+    reply_reserve: int | None = None
+    counted: bool = False
 
 
 @dataclass
@@ -221,7 +224,13 @@ def zalo(settings: Settings) -> Channel:
         capabilities=ZALO_CAPABILITIES,
         invite=invite,
         # No request rate is published; the free plan counts messages a month.
-        rates=Rates(per_second=settings.zalo_send_rate, monthly_quota=settings.zalo_monthly_quota),
+        # Every accepted message is counted (bot/quota.py), replies too.
+        rates=Rates(
+            per_second=settings.zalo_send_rate,
+            monthly_quota=settings.zalo_monthly_quota,
+            reply_reserve=settings.zalo_reply_reserve,
+            counted=True,
+        ),
         values={"bot_url": settings.zalo_bot_url} if settings.zalo_bot_url else {},
         offered=bool(settings.zalo_bot_url),
     )

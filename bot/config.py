@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # Webhook mode (docs/zalo.md, "Webhook mode"): with DVK_PUBLIC_URL and this secret set, Zalo
     # posts updates to DVK_PUBLIC_URL/zalo/webhook carrying it; otherwise the bot polls.
     zalo_webhook_secret: SecretStr | None = None
+    # Of the quota, what is kept for replies: reminders and broadcasts wait when only this is
+    # left (docs/zalo.md, "Quota"). Default a tenth of the quota.
+    zalo_reply_reserve: int | None = Field(default=None, ge=0)
 
     @field_validator("quiet_hours")
     @classmethod

@@ -24,8 +24,9 @@ from handlers.core.types import Choice, Outbound
 from language.texts import Texts
 
 ChatId = str | int
-# One outbox payload to one chat; raises the errors below.
-Transport = Callable[[str, dict[str, Any]], Awaitable[None]]
+# One outbox payload to one chat; raises the errors below. It may return how many of the
+# platform's messages it took (counted against a quota: bot/quota.py); None counts one.
+Transport = Callable[[str, dict[str, Any]], Awaitable[int | None]]
 # Where a followed message went: (Outbound.track, chat id, message id); see Core.track_message.
 Track = Callable[[str, str, str], Awaitable[None]]
 # A file made public for a while (a signed, expiring URL served by the bot): (name, content).

@@ -27,7 +27,9 @@ Pacing, on the injected clock, per Sender (run one per bot token):
 - a 429 pauses all sending for the time Telegram asks; the message is tried again without
   counting an attempt. A chat blocked for longer than `hold` seconds hands its messages back to
   the queue, due when the chat is free, instead of holding the batch;
-- a monthly quota (a free plan's): a round claims no more than what is left of it this month.
+- a monthly quota (a free plan's), counted in the database for the channel (bot/quota.py): a
+  round claims no more than what is left of it this month, and once only the reply reserve is
+  left, only reply-like messages; a message past its expiry is settled as expired, not sent.
 The rates and the quota are the channel's (`Sender.for_channel`, bot/channels.py); the transport
 is the channel's delivery (bot/delivery.py), which raises RetryLater, Unreachable, Rejected or
 Transient: the sender knows no platform's API.
@@ -52,6 +54,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.channels import Channel
 from bot.delivery import Rejected, RetryLater, Transient, Transport, Unreachable
 from bot.pacing import Pacer, Request
+from bot.quota import QuotaKeeper
 from storage import outbox
 from storage.db import Database
 from storage.outbox import Claimed
@@ -60,6 +63,14 @@ log = logging.getLogger(__name__)
 
 Op = Callable[[Any], Awaitable[Any]]  # one settling statement, run in the group's session
 MAX_BACKOFF = 3600.0
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A message the platform accepted, in as many of its messages (a long text, a picture)."""
+
+    id: int
+    count: int
 
 
 @dataclass
@@ -101,6 +112,7 @@ class Sender:
         idle: float = 1.0,
         settle_delay: float = 0.02,
         monthly_quota: int | None = None,
+        quota: QuotaKeeper | None = None,
     ) -> None:
         self.db = db
         self.transport = transport
@@ -120,11 +132,12 @@ class Sender:
         self._stop: asyncio.Event | None = None
         self._wakeup: asyncio.Future[None] | None = None
         self._requests = 0
-        self._writes: list[tuple[Op | int, asyncio.Future[Any]]] = []
+        self._writes: list[tuple[Op | _Sent, asyncio.Future[Any]]] = []
         self._write_lock = asyncio.Lock()
-        self.monthly_quota = monthly_quota
-        self._month = (self._origin.year, self._origin.month)
-        self._sent_in_month = 0
+        # Counted in the database (replies too, by the channel's runner), shared by replicas.
+        if quota is None and monthly_quota is not None:
+            quota = QuotaKeeper(db, channel, monthly=monthly_quota, clock=clock)
+        self.quota = quota
 
     @classmethod
     def for_channel(
@@ -134,6 +147,8 @@ class Sender:
         rates = channel.rates
         if rates is None:
             raise ValueError(f"nothing is sent on {channel.name} on its own")
+        if "quota" not in options and (rates.counted or rates.monthly_quota is not None):
+            options["quota"] = QuotaKeeper.for_channel(db, channel, clock=options.get("clock"))
         return cls(
             db,
             transport,
@@ -171,16 +186,23 @@ class Sender:
         if self._stopping():
             return 0
         now = self.clock()
-        limit = self._quota_left(now)
-        if limit == 0:
-            return 0
         async with self.db.session() as session:
             recovered = await outbox.recover(
                 session, now=now, lease=self.lease, max_attempts=self.max_attempts
             )
             # Queued for someone who had blocked the bot already: settled, not kept for later.
             await outbox.settle_unreachable(session)
-            batch = await outbox.claim(session, channel=self.channel, now=now, limit=limit)
+            # A reminder held back past its day is dropped, not sent late.
+            if expired := await outbox.expire(session, now=now):
+                log.info("%d messages expired before they could be sent", expired)
+            limit, max_priority = self.batch, None
+            if self.quota is not None:
+                limit, max_priority = await self.quota.allowance(session, now=now, batch=self.batch)
+            batch = []
+            if limit > 0:
+                batch = await outbox.claim(
+                    session, channel=self.channel, now=now, limit=limit, max_priority=max_priority
+                )
         if recovered:
             log.warning("%d messages a stopped sender had claimed are queued again", recovered)
         if not batch:
@@ -249,8 +271,9 @@ class Sender:
 
     async def _send(self, message: Claimed, request: Request, work: _Round) -> None:
         error: Exception | None = None
+        accepted: Any = None
         try:
-            await self.transport(message.chat_id, message.payload)
+            accepted = await self.transport(message.chat_id, message.payload)
         except Exception as exc:
             error = exc
         finally:
@@ -262,8 +285,8 @@ class Sender:
         now = self._now()
         match error:
             case None:
-                self._sent_in_month += 1
-                await self._write(message.id)
+                # A transport may say how many platform messages it took (bot/zalo/delivery.py).
+                await self._write(_Sent(message.id, accepted if isinstance(accepted, int) else 1))
                 work.settled += 1
             case RetryLater(seconds=seconds):
                 log.warning("flood control: pausing all sending for %g s", seconds)
@@ -312,9 +335,9 @@ class Sender:
             s, member_id=message.member_id, channel=self.channel, now=self.clock(), error=error
         )
 
-    async def _write(self, op: Op | int) -> Any:
-        """Record one outcome (a message id means sent). Whoever finds the writer free writes
-        everything queued so far, so a burst of answers costs one transaction."""
+    async def _write(self, op: Op | _Sent) -> Any:
+        """Record one outcome. Whoever finds the writer free writes everything queued so far,
+        so a burst of answers costs one transaction."""
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._writes.append((op, done))
         async with self._write_lock:
@@ -332,13 +355,13 @@ class Sender:
         for attempt in range(4):
             try:
                 async with self.db.session() as session:
-                    await outbox.sent(
-                        session,
-                        ids=[op for op, _ in writes if isinstance(op, int)],
-                        now=self.clock(),
-                    )
+                    now = self.clock()
+                    sent = [op for op, _ in writes if isinstance(op, _Sent)]
+                    await outbox.sent(session, ids=[op.id for op in sent], now=now)
+                    if self.quota is not None:  # counted with them, in one transaction
+                        await self.quota.counted(session, sum(op.count for op in sent), now=now)
                     results = [
-                        None if isinstance(op, int) else await op(session) for op, _ in writes
+                        None if isinstance(op, _Sent) else await op(session) for op, _ in writes
                     ]
             except SQLAlchemyError as error:
                 if attempt == 3:
@@ -355,15 +378,6 @@ class Sender:
                 for (_, done), result in zip(writes, results, strict=True):
                     done.set_result(result)
                 return
-
-    def _quota_left(self, now: datetime) -> int:
-        """The batch, within what the monthly quota leaves. Counted by this sender (UTC months):
-        a restart counts afresh, so a channel with a quota declares it with a margin."""
-        if self.monthly_quota is None:
-            return self.batch
-        if (now.year, now.month) != self._month:
-            self._month, self._sent_in_month = (now.year, now.month), 0
-        return max(0, min(self.batch, self.monthly_quota - self._sent_in_month))
 
     # --- time -----------------------------------------------------------------------------------
 

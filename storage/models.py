@@ -426,6 +426,8 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # Not sent by then (a reminder's end of its day): settled as expired, never sent late.
+    expires_at: Mapped[datetime | None]
 
 
 class ChannelMenu(Base):
@@ -442,4 +444,6 @@ class ChannelMenu(Base):
     updated_at: Mapped[datetime]
 
 
-from storage import inbox as _inbox  # noqa: E402,F401  (its own module: Alembic sees the table)
+# Tables kept in their own modules, imported here so that the metadata (and Alembic) has them.
+from storage import inbox as _inbox  # noqa: E402, F401
+from storage import quota as _quota  # noqa: E402, F401

@@ -2,7 +2,9 @@
 storage side.
 
 A row goes pending -> sending (claimed by one sender) -> sent | failed | unreachable, or back to
-pending to be tried again later. None of these functions commit: the caller's unit of work does.
+pending to be tried again later; a pending row with an expiry (a reminder's end of its day) that
+is not sent by then becomes expired, never sent late. None of these functions commit: the
+caller's unit of work does.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
 UNREACHABLE = "unreachable"
+EXPIRED = "expired"
+# Messages of this priority or lower (more urgent: outcomes of someone's action, notices to
+# admins) are reply-like: a channel's quota reserve holds back only the others (reminders 5,
+# digests 4, broadcasts), see bot/quota.py.
+REPLY_LIKE = 3
 
 # Outbox updates name their rows explicitly; the ORM need not keep loaded objects in step.
 _BULK = {"synchronize_session": False}
@@ -77,6 +84,7 @@ async def due(
         .where(
             OutboxMessage.status == PENDING,
             OutboxMessage.not_before <= now,
+            _unexpired(now),
             Identity.channel == channel,
             Identity.unreachable_at.is_(None),
         )
@@ -119,17 +127,30 @@ def _reachable(channel: str):  # type: ignore[no-untyped-def]
     return (Identity.channel == channel) & Identity.unreachable_at.is_(None)
 
 
-async def claim(session: AsyncSession, *, channel: str, now: datetime, limit: int) -> list[Claimed]:
+def _unexpired(now: datetime) -> ColumnElement[bool]:
+    return OutboxMessage.expires_at.is_(None) | (OutboxMessage.expires_at > now)
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    channel: str,
+    now: datetime,
+    limit: int,
+    max_priority: int | None = None,
+) -> list[Claimed]:
     """Take up to `limit` due messages for people reachable on the channel, in queue order
-    (priority, not_before, id), and mark them sending. One statement picks and marks the rows,
-    so two senders never claim the same one: PostgreSQL skips rows another claim has locked,
-    SQLite runs one writer at a time."""
+    (priority, not_before, id), and mark them sending; with `max_priority`, only messages of
+    that priority or lower (a quota's reserve: bot/quota.py). One statement picks and marks the
+    rows, so two senders never claim the same one: PostgreSQL skips rows another claim has
+    locked, SQLite runs one writer at a time."""
+    wanted = [OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, _unexpired(now)]
+    if max_priority is not None:
+        wanted.append(OutboxMessage.priority <= max_priority)
     picked = (
         select(OutboxMessage.id)
         .join(Identity, Identity.member_id == OutboxMessage.member_id)
-        .where(
-            OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, _reachable(channel)
-        )
+        .where(*wanted, _reachable(channel))
         .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
         .with_for_update(of=OutboxMessage, skip_locked=True)
@@ -323,6 +344,22 @@ async def unreachable_people(
     return [name or "" for name in names.all()], total or 0
 
 
+async def expire(session: AsyncSession, *, now: datetime) -> int:
+    """Pending messages past their expiry (a reminder held back by a quota past its day) are
+    settled as expired: counted, never sent late. Returns how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == PENDING,
+            OutboxMessage.expires_at.is_not(None),
+            OutboxMessage.expires_at <= now,
+        )
+        .values(status=EXPIRED, last_error="not sent within its day")
+        .execution_options(**_BULK)
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
 async def recover(
     session: AsyncSession, *, now: datetime, lease: timedelta, max_attempts: int = 5
 ) -> int:
@@ -354,6 +391,7 @@ async def enqueue(
     now: datetime,
     not_before: datetime | None = None,
     priority: int = 5,
+    expires_at: datetime | None = None,
 ) -> bool:
     """Queue a message unless one with the same key exists. True when queued now.
 
@@ -368,6 +406,7 @@ async def enqueue(
         "attempts": 0,
         "not_before": not_before or now,
         "created_at": now,
+        "expires_at": expires_at,
     }
     return await enqueue_many(session, [row]) == 1
 

@@ -44,6 +44,8 @@ class FakeZalo:
     hold_idle: float = 0.0
     # Methods that answer 429 until taken out (a quota used up, or sending too fast).
     refuse: set[str] = field(default_factory=set)
+    # Chats Zalo will not deliver to (the person blocked the bot): 403.
+    blocked: set[str] = field(default_factory=set)
     _ids: int = 0
     _arrived: asyncio.Event | None = None
     # Set on each message sent: a test waits on it instead of on time.
@@ -161,6 +163,8 @@ class FakeZalo:
             return _error(400, "text must have 1-2000 characters")
         if method in self.refuse:
             return _error(429, "Quota exceeded")
+        if params.get("chat_id") in self.blocked:
+            return _error(403, "Forbidden: the user has blocked the bot")
         if method != "sendChatAction":
             if self.quota is not None and self.quota <= 0:
                 return _error(429, "Quota exceeded")

@@ -41,15 +41,20 @@ class ZaloOutput(Output):
     ) -> None:
         super().__init__(capabilities, texts=texts, track=track, publish=publish)
         self.api = api
+        # Messages Zalo accepted through this output: each counts against the month's quota.
+        self.accepted = 0
 
     async def send_text(self, chat_id: ChatId, text: str, choices: list[list[Choice]]) -> str:
         # An empty part (a message that is only a picture's caption) is not a Zalo message.
         if not text.strip():
             return NO_MESSAGE_ID
-        return await _translated(self.api.send_message(str(chat_id), text))
+        sent = await _translated(self.api.send_message(str(chat_id), text))
+        self.accepted += 1
+        return sent
 
     async def send_photo_url(self, chat_id: ChatId, url: str) -> None:
         await _translated(self.api.send_photo(str(chat_id), url))
+        self.accepted += 1
 
 
 async def _translated(call: Any) -> Any:
@@ -73,5 +78,12 @@ async def _translated(call: Any) -> Any:
 
 def zalo_transport(api: zalo.ZaloApi, *, texts: Texts | None = None) -> Transport:
     """The outbox's delivery on Zalo. Its numbered options are not remembered: a reminder must
-    not replace the options of a form the person is answering (docs/zalo.md)."""
-    return outbox_transport(ZaloOutput(api, texts=texts))
+    not replace the options of a form the person is answering (docs/zalo.md). Returns how many
+    Zalo messages it took (a long text is several), each counted against the quota."""
+
+    async def send(chat_id: str, payload: dict[str, Any]) -> int:
+        output = ZaloOutput(api, texts=texts)  # one per message: its count is this message's
+        await outbox_transport(output)(chat_id, payload)
+        return output.accepted
+
+    return send

@@ -17,6 +17,7 @@ from bot.channels import ZALO, channels_of
 from bot.config import Settings
 from bot.delivery import ChatId, Rejected, RetryLater, Transient, Unreachable
 from bot.media_links import store_photo_from_url
+from bot.quota import QuotaKeeper
 from bot.sender import Sender
 from bot.zalo.api import NetworkError, Update, ZaloApi, ZaloError
 from bot.zalo.delivery import ZaloOutput, zalo_transport
@@ -39,9 +40,21 @@ class ZaloRunner:
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     poll_seconds: int = POLL_SECONDS
     jobs: set[asyncio.Task[None]] = field(default_factory=set)
+    # Counts every reply Zalo accepted against the month's quota (bot/quota.py).
+    quota: QuotaKeeper | None = None
 
     def __post_init__(self) -> None:
-        self.output = ZaloOutput(
+        self.output = self._output()
+        if self.quota is None:
+            self.quota = QuotaKeeper.for_channel(
+                self.core.db,
+                channels_of(self.core)[ZALO],
+                texts=self.core.texts,
+                clock=self.core.clock,
+            )
+
+    def _output(self) -> ZaloOutput:
+        return ZaloOutput(
             self.api,
             channels_of(self.core)[ZALO].capabilities,
             texts=self.core.texts,
@@ -173,11 +186,16 @@ class ZaloRunner:
 
     async def say(self, chat_id: ChatId, message: Outbound) -> None:
         """A reply. One that Zalo refuses (quota, blocked, no network) is logged: the person's
-        action has been applied and recorded already."""
+        action has been applied and recorded already. Replies are never held back by the quota's
+        reserve; what Zalo accepted (also the first parts of one that failed) is counted."""
+        output = self._output()  # its own, so its count is this reply's (jobs answer meanwhile)
         try:
-            await self.output.deliver(chat_id, message)
+            await output.deliver(chat_id, message)
         except DeliveryError as error:
             log.warning("could not answer on Zalo: %s", error)
+        finally:
+            if self.quota is not None:
+                await self.quota.record(output.accepted)
 
     # --- background jobs (an export) ------------------------------------------------------------
 
@@ -240,12 +258,18 @@ async def serve(
             # A webhook left set makes getUpdates answer 400: polling mode takes them back.
             await api.delete_webhook()
         channel = channels_of(core)[ZALO]
+        quota = QuotaKeeper.for_channel(core.db, channel, texts=core.texts, clock=core.clock)
         sender = Sender.for_channel(
-            core.db, channel, zalo_transport(api, texts=core.texts), clock=core.clock, sleep=sleep
+            core.db,
+            channel,
+            zalo_transport(api, texts=core.texts),
+            clock=core.clock,
+            sleep=sleep,
+            quota=quota,
         )
         loop = asyncio.get_running_loop()
         sending = loop.create_task(sender.run(stop), name="zalo-outbox")
-        runner = ZaloRunner(core, api, sleep=sleep)
+        runner = ZaloRunner(core, api, sleep=sleep, quota=quota)
         working = loop.create_task(runner.work(stop, inbox), name="zalo-inbox")
         try:
             if settings.zalo_webhook():

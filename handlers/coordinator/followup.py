@@ -15,7 +15,7 @@ from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.shared.permissions import may_decide_on, reviewable_units
 from handlers.shared.views import indicator_line, model_lines, period_label, progress_text
 from language import vn
-from storage import outbox, rules
+from storage import outbox, quota, rules
 from storage.models import Campaign, Conversation, Evaluation, Model, Unit
 from storage.records.audit import add_audit_entry
 from storage.records.models import advance_status, model_details
@@ -53,8 +53,8 @@ async def show_units(ctx: Ctx) -> None:
         if state.overdue:
             choices = [[Choice(ctx.t("button-remind-overdue"), buttons.OVERDUE(unit.id))]]
         text = await _state_text(ctx, unit, len(ids) - 1, state)
-        unreachable = await _unreachable_line(ctx, ids)
-        ctx.result.say(f"{text}\n{unreachable}" if unreachable else text, choices)
+        extra = [await _unreachable_line(ctx, ids), await _expired_line(ctx, ids)]
+        ctx.result.say("\n".join([text, *(line for line in extra if line)]), choices)
 
 
 async def _unreachable_line(ctx: Ctx, unit_ids: set[int]) -> str | None:
@@ -68,6 +68,13 @@ async def _unreachable_line(ctx: Ctx, unit_ids: set[int]) -> str | None:
             "unit-state-unreachable-more", names=shown, count=vn.format_number(total - len(names))
         )
     return ctx.t("unit-state-unreachable", names=shown)
+
+
+async def _expired_line(ctx: Ctx, unit_ids: set[int]) -> str | None:
+    """Reminders of this month a channel's quota held back past their day: never sent."""
+    since = quota.month_start(ctx.now)
+    count = await quota.expired_since(ctx.session, unit_ids=unit_ids, since=since)
+    return ctx.t("unit-state-expired", count=vn.format_number(count)) if count else None
 
 
 async def _state_text(ctx: Ctx, unit: Unit, below: int, state: UnitState) -> str:

@@ -4,7 +4,7 @@ goes through the outbox with a unique key, so a sweep run twice sends nothing tw
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -109,6 +109,14 @@ def not_before(config: CoreConfig, now: datetime) -> datetime:
     return config.quiet_hours.next_allowed(now.astimezone(config.timezone))
 
 
+def end_of_day(config: CoreConfig, at: datetime) -> datetime:
+    """The end of the local day `at` falls in: a reminder not sent by then (held back by a quota)
+    is settled as expired rather than sent late."""
+    local = at.astimezone(config.timezone)
+    following = datetime.combine(local.date() + timedelta(days=1), time(), config.timezone)
+    return following.astimezone(UTC)
+
+
 def reminder_payload(texts: Texts, reminder: DueReminder) -> dict[str, object]:
     label = period_label(texts, reminder.period, reminder.cadence)
     text = (
@@ -137,6 +145,7 @@ async def queue_for(
     """Queue one member's reminders and nudge, in the unit of work given. Returns (reminders,
     nudges) queued; a key already queued (a sweep run twice) is not queued again."""
     later = not_before(config, now)
+    expires = end_of_day(config, later)
     rows = [
         {
             "key": reminder.key,
@@ -147,6 +156,7 @@ async def queue_for(
             "attempts": 0,
             "not_before": later,
             "created_at": now,
+            "expires_at": expires,
         }
         for reminder in due.reminders
     ]
@@ -163,6 +173,7 @@ async def queue_for(
             payload=nudge_payload(texts, stale),
             now=now,
             not_before=later,
+            expires_at=expires,
         )
         nudges = 1
     return reminders, nudges
