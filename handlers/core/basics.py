@@ -29,7 +29,7 @@ async def cancel(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     if conv is None:
         ctx.say("nothing-to-cancel")
         return
-    await conversation.cancel(ctx, conv)
+    await conversation.ask_cancel(ctx, conv)
 
 
 async def resume(ctx: Ctx, conv: Conversation | None, args: object) -> None:
