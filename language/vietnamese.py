@@ -7,9 +7,10 @@ so the caller decides how to word it.
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -142,20 +143,49 @@ def _tidy(value: Decimal) -> Decimal:
     return value.normalize()
 
 
+# A number and what follows it: "15 người", "5 căn.", "7 giờ".
+_WITH_WORDS = re.compile(r"(?P<num>-?[0-9][0-9.,]*)\s*(?P<rest>[^\W\d_]+(?:\s+[^\W\d_]+)*)[\s.]*")
+# "1.5": a dot that does not separate thousands, so a decimal written the English way.
+_DOT_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]{1,2}|-?[0-9]+\.[0-9]{4,}")
+
+
+def _without_unit(text: str, units: Sequence[str]) -> str:
+    """The number alone when it is followed by one of the expected units (case and diacritics
+    ignored). Other words are left for the amount words, and refused naming the unit when they
+    are not amount words either."""
+    match = _WITH_WORDS.fullmatch(text)
+    if match is None:
+        return text
+    rest = fold(match["rest"])
+    if rest in {fold(unit) for unit in units}:
+        return match["num"]
+    if units and _NUMBER_RE.fullmatch(text) is None:
+        raise InputError("error-number-unit", word=match["rest"].strip(), unit=units[0])
+    return text
+
+
 def parse_number(
     raw: str,
     *,
     integer: bool = False,
     minimum: Decimal | None = None,
     maximum: Decimal | None = None,
+    units: Sequence[str] = (),
 ) -> Decimal:
+    """A number written the Vietnamese way, with an amount word ("5 triệu", "130 tỷ đồng") or
+    one of the `units` the question expects ("15 người"; the first is named when refused)."""
     text = unicodedata.normalize("NFC", raw).strip().casefold()
+    if len(text) <= 64:
+        text = _without_unit(text, units)
     match = _NUMBER_RE.fullmatch(text) if len(text) <= 64 else None
     if match is None:
         raise InputError("error-number")
     number = match["num"]
     if number.startswith("-") and (minimum is None or minimum >= 0):
-        raise InputError("error-number")
+        raise InputError("error-number-negative", min=format_number(minimum or 0))
+    if _DOT_DECIMAL.fullmatch(number):
+        key = "error-integer-dot" if integer else "error-number-dot"
+        raise InputError(key, raw=number, comma=number.replace(".", ","))
     try:
         value = parse_decimal(number, locale=LOCALE, strict=True)
     except NumberFormatError:
@@ -191,8 +221,12 @@ def parse_date(raw: str) -> date:
         raise InputError("error-date")
     day, month, year = int(match[1]), int(match[3]), int(match[4])
     if not 2000 <= year <= 2100:
-        raise InputError("error-date")
+        raise InputError("error-date-year", year=year)
+    if not 1 <= month <= 12:
+        raise InputError("error-date-month", month=month)
     try:
         return date(year, month, day)
     except ValueError:
-        raise InputError("error-date") from None
+        # Written the right way, but the month has no such day ("31/02/2026").
+        last = calendar.monthrange(year, month)[1]
+        raise InputError("error-date-day", day=day, month=month, year=year, last=last) from None

@@ -17,6 +17,7 @@ from language.vietnamese import (  # noqa: F401
     LOCALE,
     TITLE_KEY_LENGTH,
     InputError,
+    fold,
     format_number,
     parse_date,
     parse_number,

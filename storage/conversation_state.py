@@ -74,6 +74,7 @@ class ReportTarget(TypedDict):
     id: int
     label: str
     prompt: str
+    unit: NotRequired[str]  # what a typed value may carry ("2 căn")
 
 
 class ConversationContext(TypedDict, total=False):
@@ -97,3 +98,5 @@ class ConversationContext(TypedDict, total=False):
     # A command or a pressed button that waits for this form to be discarded.
     _next: str | None
     _next_choice: str | None
+    # /huy asked for confirmation at this version of the conversation (a second /huy confirms).
+    _cancel_asked: int

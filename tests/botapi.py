@@ -280,6 +280,13 @@ class ChatClient:
             )
         return await self.press(data, message)
 
+    async def cancel_form(self) -> list[str]:
+        """/huy, confirmed where the form has answers to lose (the bot asks first)."""
+        replies = await self.send("/huy")
+        if "🗑 Hủy, bỏ phần đã điền" in self.buttons():
+            replies = await self.click("🗑 Hủy, bỏ phần đã điền")
+        return replies
+
     async def press(self, data: str, message: dict[str, Any] | None = None) -> list[str]:
         """Send callback data as is, forged or not."""
         message = message or self.last_message()

@@ -270,6 +270,8 @@ async def test_preview_edit_goes_back_and_cancel_sends_nothing(org, chat, db, ap
     assert replies[0] == "✏️ Sửa: Gửi tới những người có vai trò nào?"
 
     replies = await admin.click("✖ Hủy")
+    assert replies[0].startswith("Hủy «Gửi thông báo»? Những gì bạn đã điền sẽ bị bỏ.")
+    replies = await admin.click("🗑 Hủy, bỏ phần đã điền")
     assert replies == ["Đã hủy «Gửi thông báo». Gõ /help để xem các việc khác."]
     await flush_outbox(app)
     assert await count(db, Broadcast) == 0

@@ -62,7 +62,7 @@ async def test_an_admin_changes_a_campaign_at_its_summary(chat, db, clock):
     )
     async with db.session() as session:
         assert (await session.scalar(select(Campaign))).starts_on == date(2026, 1, 1)
-    await admin.send("/huy")
+    await admin.cancel_form()
     # Nothing changed: said so, nothing audited.
     await admin.send("/suadot DVK26")
     assert await admin.click("✅ Xác nhận") == [
@@ -113,7 +113,7 @@ async def test_a_code_in_use_and_a_rhythm_with_reports_are_refused(chat, db, clo
                 submitted_at=clock(),
             )
         )
-    await admin.send("/huy")
+    await admin.cancel_form()
     await admin.send("/suadot DVK26")
     await admin.click("✏️ Kỳ báo cáo")
     await admin.click("Hằng quý")

@@ -36,7 +36,9 @@ async def test_an_admin_records_a_conference_and_statistics_count_it(chat, db, c
     assert (await admin.send("/hoinghi"))[-1] == "Hội nghị tổng kết đợt phát động nào?"
     await admin.click("Dân vận khéo 2026 (DVK26)")
     await admin.click("Chi bộ 1")
-    assert (await admin.send("30/02/2026"))[0].startswith("⚠️ Ngày không hợp lệ.")
+    assert (await admin.send("30/02/2026"))[0].startswith(
+        "⚠️ Tháng 2/2026 không có ngày 30: tháng này có 28 ngày."
+    )
     assert (await admin.send("27/11/2026"))[0].startswith("⚠️ Ngày không được sau 26/11/2026.")
     await admin.send("20/11/2026")
     assert await admin.click("✅ Xác nhận") == [

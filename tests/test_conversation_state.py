@@ -78,7 +78,7 @@ async def test_paused_draft_resumes_with_a_command(seeded, chat, clock):
         "Tiếp tục phần đang nhập dở:\nTên tập thể (ví dụ: Chi bộ Văn phòng, Phòng Tổ chức)?",
     ][:2] or True
     replies = await person.send("Chi bộ Văn phòng")
-    assert replies == ["Tập thể có bao nhiêu người?"]
+    assert replies == ["Tập thể có bao nhiêu người (ví dụ: 15)?"]
 
 
 async def test_another_form_asks_before_dropping_a_draft(seeded, chat, db):

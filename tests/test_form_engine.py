@@ -265,6 +265,8 @@ AT_ENDS_ON = INDIVIDUAL[:-1]
         ("5 triệu", "5000000"),
         ("130 tỷ", "130000000000"),
         ("10", "10"),
+        ("10 hồ sơ", "10"),  # the unit named just before
+        ("10 HO SO.", "10"),
         ("1,25 k", "1250"),
         ("1,5 tr", "1500000"),
     ],
@@ -281,11 +283,12 @@ def test_group_value_numbers(raw: str, stored: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "key", "params"),
     [
-        ("1.5", "error-number", {}),
-        ("abc", "error-number", {}),
-        ("-3", "error-number", {}),
+        ("1.5", "error-number-dot", {"raw": "1.5", "comma": "1,5"}),
+        ("abc", "error-number-example", {"example": "5 hồ sơ"}),
+        ("-3", "error-number-negative", {"min": "0,001"}),
         ("0", "error-number-min", {"min": "0,001"}),
-        ("1e5", "error-number", {}),
+        ("1e5", "error-number-example", {"example": "5 hồ sơ"}),
+        ("5 căn", "error-number-unit", {"word": "căn", "unit": "hồ sơ", "example": "5 hồ sơ"}),
     ],
 )
 def test_group_value_refusals(raw: str, key: str, params: dict[str, Any]) -> None:
@@ -342,7 +345,7 @@ def test_starts_on_accepted(raw: str, stored: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "key", "params"),
     [
-        ("31/02/2026", "error-date", {}),
+        ("31/02/2026", "error-date-day", {"day": 31, "month": 2, "year": 2026, "last": 28}),
         ("19/10-2026", "error-date", {}),
         ("2026-10-19", "error-date", {}),
         ("30/09/2026", "error-date-before", {"min": "01/10/2026"}),
@@ -1087,7 +1090,12 @@ def test_engine_walks_a_form_from_dict(
     [
         ([("text", "Dân vận khéo")], "0", "error-number-min", {"min": "1"}),
         ([("text", "Dân vận khéo")], "2,5", "error-integer", {}),
-        ([("text", "Dân vận khéo"), ("skip",)], "31/02/2026", "error-date", {}),
+        (
+            [("text", "Dân vận khéo"), ("skip",)],
+            "31/02/2026",
+            "error-date-day",
+            {"day": 31, "month": 2, "year": 2026, "last": 28},
+        ),
         (
             [("text", "Dân vận khéo"), ("skip",), ("text", "1/11/2026")],
             "có",

@@ -79,7 +79,7 @@ async def test_editing_one_target_keeps_the_others(seeded, chat, db):
     assert "↩ Giữ nguyên" in person.buttons()
     await person.click("↩ Giữ nguyên")
     replies = await person.send("/boqua")  # the unit of measure: kept as well
-    assert replies[0].startswith("✏️ Sửa: Chỉ tiêu 2: Giá trị cần đạt")
+    assert replies[0].startswith("✏️ Sửa: Chỉ tiêu 2: Cần đạt bao nhiêu đồng?")
     assert "Hiện tại: 130.000.000.000" in replies[0]
     replies = await person.send("150 tỷ")
     assert replies[0].startswith("✏️ Sửa: «Chỉ tiêu» có 3 mục.")
@@ -276,6 +276,6 @@ async def test_a_collective_named_with_fillers_is_refused(seeded, chat, db):
     assert replies[0].startswith("⚠️ Tên có ký tự ẩn (không nhìn thấy)")
     replies = await person.send("123")
     assert replies[0].startswith("⚠️ Tên phải có ít nhất một chữ cái")
-    assert (await person.send("Chi bộ Khu phố 3"))[0].startswith("Tập thể có bao nhiêu người?")
+    assert (await person.send("Chi bộ Khu phố 3"))[0].startswith("Tập thể có bao nhiêu người")
     async with db.session() as session:
         assert (await session.scalars(select(Model))).all() == []

@@ -118,7 +118,7 @@ async def test_rename_and_move_with_cycles_refused(seeded, chat, db):
     assert "trực thuộc chính nó" in replies[0]
     replies = await admin.click("⬆️ Cấp cao nhất (không có cấp trên)")
     assert replies[0].startswith("⚠️ Đảng ủy Khối cơ quan và doanh nghiệp tỉnh đã ở cấp cao nhất.")
-    await admin.send("/huy")
+    await admin.cancel_form()
 
     await admin.send("/suadonvi")
     await admin.send("so y te")
@@ -165,7 +165,7 @@ async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, d
     await admin.send("so y te")
     replies = await admin.click("⏸ Ngừng hoạt động")
     assert replies[0].startswith("⚠️ Đảng bộ Sở Y tế còn 1 đơn vị trực thuộc đang hoạt động.")
-    await admin.send("/huy")
+    await admin.cancel_form()
 
     await admin.send("/suadonvi")
     await admin.click("Chi bộ Văn phòng")
@@ -188,7 +188,7 @@ async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, d
     await admin.send("/moi")
     assert "Chi bộ Văn phòng" not in admin.buttons()
     assert "Chi bộ Bệnh viện Đa khoa" in admin.buttons()
-    await admin.send("/huy")
+    await admin.cancel_form()
     other = chat(5151, "Cúc")
     await other.send("/start")
     await other.send("Lê Thị Cúc")
@@ -280,7 +280,7 @@ async def test_assign_and_remove_a_coordinator(seeded, chat, db, api, clock, app
     await admin.send("Trần Văn Bình — Chi bộ Văn phòng")
     replies = await admin.send("benh vien")
     assert replies[0].startswith("⚠️ Trần Văn Bình đã là cán bộ phụ trách Chi bộ Bệnh viện Đa khoa.")
-    await admin.send("/huy")
+    await admin.cancel_form()
 
     # Removing: chosen by typing part of the person's and the unit's names.
     await admin.send("/phutrach")
@@ -407,7 +407,7 @@ async def test_grant_and_revoke_admin_rights(seeded, chat, db, api, clock, app):
     await chau.send("/quantri")
     replies = await chau.click("➖ Bỏ quyền quản trị")
     assert replies[0].startswith("⚠️ Chỉ còn một quản trị viên, nên không thể bỏ quyền quản trị.")
-    await chau.send("/huy")
+    await chau.cancel_form()
     async with db.session() as session:
         assert (await session.scalars(select(Member.full_name).where(Member.is_admin))).all() == [
             "Đỗ Minh Châu"
@@ -504,14 +504,14 @@ async def test_fields_added_renamed_hidden_and_shown(seeded, chat, db):
     listing = (await admin.send("/linhvuc"))[0].splitlines()
     assert "9. Chuyển đổi số — 1 mô hình (ẩn)" in listing
     assert listing[-1] == "12. Bảo vệ Môi trường, ứng phó biến đổi khí hậu — 0 mô hình"
-    await admin.send("/huy")
+    await admin.cancel_form()
     # Not offered when registering; the model that has it keeps it; statistics count it.
     await member.send("/dangky")
     await member.click("Cá nhân")
     await member.send("Một mô hình khác")
     assert "Chuyển đổi số" not in member.buttons()
     assert "Bảo vệ Môi trường, ứng phó biến đổi khí hậu" in member.buttons()
-    await member.send("/huy")
+    await member.cancel_form()
     async with db.session() as session:
         model_id = await session.scalar(select(Model.id))
     details = await member.press(f"m:{model_id}")

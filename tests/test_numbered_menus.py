@@ -70,6 +70,10 @@ async def test_a_registration_answered_by_number_label_and_words_as_zalo(db, cor
     await an.say("1")
     assert "Tên tập thể" in lines[-1]
     await an.say("hủy")
+    assert lines[-1].startswith("Hủy «Đăng ký mô hình»? Những gì bạn đã điền sẽ bị bỏ.")
+    assert "  [1] 🗑 Hủy, bỏ phần đã điền\n  [2] ▶️ Điền tiếp" in lines[-1]
+    assert len(await form_state(db)) == 1  # asked first
+    await an.say("hủy")  # the word again confirms, as /huy does
     assert "Đã hủy «Đăng ký mô hình»" in lines[-1]
     assert await form_state(db) == []
 

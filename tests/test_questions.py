@@ -235,7 +235,7 @@ async def test_a_report_stores_and_shows_its_answer(admin, db, chat):
     assert await report_until_question() == [f"{DATE_Q}\n(Ngày/tháng/năm, ví dụ 19/10/2026.)"]
     before = await conversation_answers(db)
     replies = await person.send("31/02/2026")
-    assert replies[0].startswith("⚠️ Ngày không hợp lệ. Viết theo dạng ngày/tháng/năm")
+    assert replies[0].startswith("⚠️ Tháng 2/2026 không có ngày 31: tháng này có 28 ngày.")
     assert await conversation_answers(db) == before
     summary = (await person.send("15/11/2026"))[0]
     assert f"• Đã hoàn thành: Chưa\n• {DATE_Q}: 15/11/2026\n" in summary
@@ -452,6 +452,7 @@ async def test_a_question_definition_is_checked(admin, db):
     replies = await admin.send("Rất hài lòng; Hài lòng; Chưa hài lòng")
     assert replies == ["Người trả lời có bắt buộc phải trả lời câu này không?"]
     assert await campaign_questions(db) == []
+    assert (await admin.send("/huy"))[0].startswith("Hủy «Thêm câu hỏi»?")
     assert (await admin.send("/huy"))[0] == "Đã hủy «Thêm câu hỏi». Gõ /help để xem các việc khác."
     assert await campaign_questions(db) == []
     assert await admin.send("/cauhoi KHONGCO") == ["Không có đợt phát động mã KHONGCO."]

@@ -75,8 +75,8 @@ async def test_invite_join_then_full_registration(seeded, chat, db, api):
     await person.send("Chi bộ Văn phòng")
     # A wrong number, then the Vietnamese way.
     replies = await person.send("mười hai")
-    assert replies[0].startswith("⚠️ Số không hợp lệ")
-    assert replies[0].endswith("Tập thể có bao nhiêu người?")
+    assert replies[0].startswith("⚠️ Số không hợp lệ. Gõ một số, ví dụ: 15 người.")
+    assert replies[0].endswith("Tập thể có bao nhiêu người (ví dụ: 15)?")
     replies = await person.send("12")
     assert replies[0].startswith("Tên mô hình")
     # An over-long title is refused with its length.
@@ -103,7 +103,7 @@ async def test_invite_join_then_full_registration(seeded, chat, db, api):
     await person.click("Xong")
     # A wrong date, then a good one.
     replies = await person.send("31/02/2027")
-    assert replies[0].startswith("⚠️ Ngày không hợp lệ")
+    assert replies[0].startswith("⚠️ Tháng 2/2027 không có ngày 31: tháng này có 28 ngày.")
     await person.send("01/12/2026")
     replies = await person.send("30/11/2026")
     assert replies[0].startswith("⚠️ Ngày phải từ 01/12/2026 trở đi.")
@@ -212,6 +212,11 @@ async def test_cancel_discards_the_draft(seeded, chat, db):
     await person.click("Cá nhân")
     await person.send("Mô hình sẽ bị hủy")
     replies = await person.send("/huy")
+    assert replies == [
+        "Hủy «Đăng ký mô hình»? Những gì bạn đã điền sẽ bị bỏ. (Gõ /huy lần nữa cũng là hủy.)"
+    ]
+    assert await count(db, Conversation) == 1  # asked first: nothing thrown away yet
+    replies = await person.click("🗑 Hủy, bỏ phần đã điền")
     assert replies == ["Đã hủy «Đăng ký mô hình». Gõ /help để xem các việc khác."]
     assert await count(db, Conversation) == 0
     assert await person.send("chữ bất kỳ") == [
@@ -225,6 +230,10 @@ async def test_cancel_button_works_at_every_kind_of_step(seeded, chat, db):
     await person.send("/dangky")
     await person.click("Cá nhân")
     replies = await person.click("✖ Hủy")
+    assert replies == [
+        "Hủy «Đăng ký mô hình»? Những gì bạn đã điền sẽ bị bỏ. (Gõ /huy lần nữa cũng là hủy.)"
+    ]
+    replies = await person.click("🗑 Hủy, bỏ phần đã điền")
     assert replies == ["Đã hủy «Đăng ký mô hình». Gõ /help để xem các việc khác."]
     assert await count(db, Conversation) == 0
 

@@ -61,8 +61,9 @@ async def test_report_with_photos_and_bad_input(member, db):
     assert replies[0].startswith("Kết quả kỳ này cho chỉ tiêu «bài giảng điện tử» (đơn vị: bài;")
     for bad, message in (
         ("năm trăm", "⚠️ Số không hợp lệ"),
-        ("1.5", "⚠️ Số không hợp lệ"),
-        ("-3", "⚠️ Số không hợp lệ"),
+        ("1.5", "⚠️ «1.5» không phải một số theo kiểu Việt Nam: dấu chấm chỉ dùng"),
+        ("-3", "⚠️ Không nhận số âm. Hãy gõ một số từ 0 trở lên."),
+        ("2 cái", "⚠️ Câu hỏi này tính bằng «bài», không phải «cái»."),
         ("5 😀", "⚠️ Số không hợp lệ"),
     ):
         assert (await member.send(bad))[0].startswith(message), bad

@@ -30,6 +30,8 @@ from storage.records.campaigns import (
 )
 from storage.records.reports import reports_in_campaign
 
+DUE_DAY = 25  # reports are due on this day of a period's last month, unless the admin says
+
 
 def campaign_values(answers: dict[str, Any]) -> dict[str, Any]:
     """The campaign form's answers as the campaign's columns (/taodot and /suadot), checked to
@@ -46,7 +48,7 @@ def campaign_values(answers: dict[str, Any]) -> dict[str, Any]:
         "starts_on": day("starts_on"),
         "ends_on": day("ends_on"),
         "cadence": answers["cadence"],
-        "due_day": int(answers["due_day"]) if answers.get("due_day") else 25,
+        "due_day": int(answers["due_day"]) if answers.get("due_day") else DUE_DAY,
         "registration_opens_on": day("registration_opens_on"),
         "registration_closes_on": day("registration_closes_on"),
     }
@@ -96,6 +98,8 @@ class CampaignFlow(AdminFlow):
                 integer=True,
                 minimum=Decimal(1),
                 maximum=Decimal(31),
+                example="25",
+                default=str(DUE_DAY),
             ),
             FieldSpec(
                 "registration_opens_on",
@@ -105,6 +109,7 @@ class CampaignFlow(AdminFlow):
                 required=False,
                 not_before="starts_on",
                 not_after="ends_on",
+                default_from="starts_on",
             ),
             FieldSpec(
                 "registration_closes_on",
@@ -114,6 +119,7 @@ class CampaignFlow(AdminFlow):
                 required=False,
                 not_before="registration_opens_on",
                 not_after="ends_on",
+                default_from="ends_on",
             ),
         ),
     )

@@ -42,6 +42,9 @@ class InviteFlow(Flow):
                 integer=True,
                 minimum=Decimal(1),
                 maximum=Decimal(365),
+                units=("unit-days",),
+                example="30",
+                default="30",
             ),
             FieldSpec(
                 "uses",
@@ -52,6 +55,9 @@ class InviteFlow(Flow):
                 integer=True,
                 minimum=Decimal(1),
                 maximum=Decimal(100_000),
+                units=("unit-uses",),
+                example="50",
+                default="50",
             ),
         ),
         confirm_label="button-create-invite",
@@ -82,8 +88,8 @@ class InviteFlow(Flow):
             "role"
         ] not in {o.value for o in env.options["roles"]}:
             raise vn.InputError("error-not-allowed")
-        days = int(answers["days"] or 30)
-        uses = int(answers["uses"] or 50)
+        days = int(answers["days"] or self.form.field("days").default or 0)
+        uses = int(answers["uses"] or self.form.field("uses").default or 0)
         invite = await create_invite(
             ctx.session,
             unit_id=int(answers["unit"]),

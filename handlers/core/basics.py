@@ -29,7 +29,7 @@ async def cancel(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     if conv is None:
         ctx.say("nothing-to-cancel")
         return
-    await conversation.cancel(ctx, conv)
+    await conversation.ask_cancel(ctx, conv)
 
 
 async def resume(ctx: Ctx, conv: Conversation | None, args: object) -> None:
@@ -56,8 +56,15 @@ def form_key(action: str) -> Command[str]:
     return Command(("quaylai" if action == "b" else "boqua",), Role.ANYONE, run, menu=False)
 
 
+def _current(conv: Conversation, version: int) -> bool:
+    """A button of the step shown now. Asking whether to cancel changed only that: the step's
+    buttons shown just before the question still apply to the same step."""
+    asked = conv.context.get("_cancel_asked") == conv.version
+    return version == conv.version or (asked and version == conv.version - 1)
+
+
 async def press_form(ctx: Ctx, conv: Conversation | None, step: Step) -> None:
-    if conv is None or conv.version != step.version or conv.paused:
+    if conv is None or not _current(conv, step.version) or conv.paused:
         ctx.result.notice = ctx.t("button-stale")
         return
     ctx.result.accepted_choice = True

@@ -4,16 +4,13 @@ older message is refused instead of being applied to a different step."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import cast
-
 from handlers.core import buttons
 from handlers.core.context import Ctx
 from handlers.core.flow import FLOWS, Flow
+from handlers.core.shown import item_text, value_text
 from handlers.core.types import Choice
 from handlers.forms import engine, groups
-from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
+from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, default_of
 from language import vn
 from storage.conversation_state import (
     Answers,
@@ -71,32 +68,6 @@ async def form_env(ctx: Ctx, conv: Conversation) -> FormEnv:
     return env
 
 
-def value_text(ctx: Ctx, spec: FieldSpec, value: engine.FinalValue, env: FormEnv) -> str:
-    if value is None:
-        return ctx.t("form-skipped")
-    if isinstance(value, list):
-        if spec.type == "group":
-            items = cast("list[Item]", value)
-            return "\n".join(
-                f"  {i}. {item_text(ctx, spec, item, env)}" for i, item in enumerate(items, 1)
-            )
-        return ctx.t("form-photos-count", count=len(value))
-    match spec.type:
-        case "number":
-            return vn.format_number(Decimal(value))
-        case "date":
-            return vn.format_date(date.fromisoformat(value))
-        case "choice":
-            for option in env.options_for(spec):
-                if option.value == value:
-                    return ctx.label(option.label)
-    return value
-
-
-def item_text(ctx: Ctx, spec: FieldSpec, item: Item, env: FormEnv) -> str:
-    return " · ".join(value_text(ctx, sub, item.get(sub.name), env) for sub in spec.fields)
-
-
 def _nav_row(
     ctx: Ctx, conv: Conversation, *, can_skip: bool, skip_label: str = "button-skip"
 ) -> list[Choice]:
@@ -137,7 +108,8 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
         return
     spec = step.spec
     assert spec is not None
-    prompt = ctx.label(spec.prompt)
+    params = engine.prompt_params(step, conv.state, env)
+    prompt = ctx.t(spec.prompt, **params) if ctx.t.has(spec.prompt) else spec.prompt
     kept = engine.kept_value(conv.state, step)
     if step.sub is not None:
         group = group_answer(conv.state["answers"], step.field.name)
@@ -191,7 +163,10 @@ def _render_summary(
     for spec in form.fields:
         if spec.name not in answers:
             continue
+        default = default_of(spec, answers, env.context) if answers[spec.name] is None else None
         shown = value_text(ctx, spec, answers[spec.name], env)
+        if default is not None:
+            shown = ctx.t("form-default", value=value_text(ctx, spec, default, env))
         group = group_answer(conv.state["answers"], spec.name) if spec.type == "group" else None
         # Items taken out while changing the group stay visible until the form is sent.
         for item in group.get("removed", []) if group else []:
@@ -365,8 +340,8 @@ async def on_button(ctx: Ctx, conv: Conversation, action: str) -> None:
         await cancel(ctx, conv, key="form-not-allowed")
         return
     kind, _, arg = action.partition(":")
-    if kind == "x":
-        await cancel(ctx, conv)
+    if kind in ("x", "xx", "c"):
+        await (ask_cancel if kind == "x" else cancel if kind == "xx" else resume)(ctx, conv)
         return
     # Back undoes the last answer whatever the form looks like now; the rest act on a step.
     if not await _up_to_date(ctx, conv, answering=kind != "b"):
@@ -427,6 +402,23 @@ async def _apply_button(
     raise vn.InputError("error-choice")
 
 
+async def ask_cancel(ctx: Ctx, conv: Conversation) -> None:
+    """/huy: a form with answers is thrown away only when confirmed (/huy again, or the
+    button); one without is cancelled at once. Any other step makes the question stale."""
+    if not conv.state["history"] or conv.context.get("_cancel_asked") == conv.version:
+        await cancel(ctx, conv)
+        return
+    # The flush makes the version the next one; a step taken meanwhile moves it further.
+    conv.context = {**conv.context, "_cancel_asked": conv.version + 1}
+    await ctx.session.flush()
+    title = ctx.label(flow_of(conv).form.title)
+    rows = [
+        [button(conv, "xx", ctx.t("button-cancel-yes"))],
+        [button(conv, "c", ctx.t("button-cancel-no"))],
+    ]
+    ctx.result.say(ctx.t("form-cancel-ask", title=title), rows)
+
+
 async def cancel(ctx: Ctx, conv: Conversation, key: str = "form-cancelled") -> None:
     title = ctx.label(flow_of(conv).form.title)
     await end_conversation(ctx.session, conversation=conv)
@@ -435,6 +427,10 @@ async def cancel(ctx: Ctx, conv: Conversation, key: str = "form-cancelled") -> N
 
 async def resume(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     conv.paused = False
+    if "_cancel_asked" in conv.context:  # "continue": a later /huy asks again
+        context = conv.context.copy()
+        del context["_cancel_asked"]
+        conv.context = context
     touch(ctx, conv)
     await ctx.session.flush()
     await flow_of(conv).refresh(ctx, conv)

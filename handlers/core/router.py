@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from handlers.core import buttons, conversation, numbered
+from handlers.core import buttons, conversation, numbered, typed
 from handlers.core.commands import Command, holds, registry
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.drafts import busy, paused_prompt, still_open
@@ -164,7 +164,8 @@ async def route(ctx: Ctx) -> None:
     if conv.paused:
         paused_prompt(ctx, conv)
         return
-    await conversation.on_text(ctx, conv, text)
+    if not await typed.press(ctx, conv, text):
+        await conversation.on_text(ctx, conv, text)
 
 
 async def on_command(ctx: Ctx, conv: Conversation | None, text: str) -> None:

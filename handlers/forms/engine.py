@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal, cast
 
+from handlers.forms import numbers
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from language import vn
 from language.vietnamese import fold
@@ -154,8 +155,11 @@ def _date_bound(ref: str | None, answers: Answers, env: FormEnv) -> date | None:
     return date.fromisoformat(raw) if isinstance(raw, str) and raw else None
 
 
-def parse_value(spec: FieldSpec, raw: str, state: FormState, env: FormEnv) -> str:
-    """Turn typed text into the stored answer, or raise vn.InputError."""
+def parse_value(
+    spec: FieldSpec, raw: str, state: FormState, env: FormEnv, units: tuple[str, ...] = ()
+) -> str:
+    """Turn typed text into the stored answer, or raise vn.InputError. `units`: those a number
+    may carry (see `units`)."""
     match spec.type:
         case "text":
             return vn.clean_text(
@@ -169,11 +173,7 @@ def parse_value(spec: FieldSpec, raw: str, state: FormState, env: FormEnv) -> st
         case "phone":
             return vn.parse_phone(raw)
         case "number":
-            number = vn.parse_number(
-                raw, integer=spec.integer, minimum=spec.minimum, maximum=spec.maximum
-            )
-            # Plain digits: "1000", never "1E+3", so int() and Decimal() both read it back.
-            return format(number.normalize(), "f")
+            return numbers.parse(spec, raw, units)
         case "date":
             value = vn.parse_date(raw)
             low = _date_bound(spec.not_before, state["answers"], env)
@@ -186,6 +186,22 @@ def parse_value(spec: FieldSpec, raw: str, state: FormState, env: FormEnv) -> st
         case "choice":
             return _choose_by_text(spec, raw, env)
     raise vn.InputError("error-choice")
+
+
+def units(step: Step, state: FormState, env: FormEnv) -> tuple[str, ...]:
+    """The units a number typed at this step may carry: the question's own, or the one named
+    by another answer (a target's value, in the unit given just before)."""
+    if step.spec is None:
+        return ()
+    group = group_answer(state["answers"], step.field.name) if step.sub and step.field else None
+    item = group["current"] if group else None
+    return numbers.units_of(step.spec, state["answers"], item, env.labeler)
+
+
+def prompt_params(step: Step, state: FormState, env: FormEnv) -> dict[str, object]:
+    """What a step's prompt may name: the unit expected, the flow's own values."""
+    named = units(step, state, env)
+    return {**env.params, **({"unit": named[0]} if named else {})}
 
 
 def matching_options(
@@ -219,7 +235,7 @@ def answer_text(form: FormSpec, state: FormState, raw: str, env: FormEnv) -> tup
     if step.spec.type == "photos":
         raise vn.InputError("error-photos-expected")
     try:
-        value = parse_value(step.spec, raw, state, env)
+        value = parse_value(step.spec, raw, state, env, units(step, state, env))
     except vn.InputError as error:
         if error.key == "error-choice-search":
             narrowed = copy.deepcopy(state)

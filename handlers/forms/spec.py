@@ -52,6 +52,15 @@ class FieldSpec:
     item_label: str = "form-group-item"  # groups: what each item is called ("Chỉ tiêu {n}:")
     # Texts: a name other people read (a unit's), refused when it cannot be read.
     readable: bool = False
+    # Numbers: the units a typed number may carry ("15 người"), catalog keys or texts, the first
+    # named in refusals and prompts; or another answer that names the unit (a target's "căn").
+    units: tuple[str, ...] = ()
+    unit_from: str | None = None
+    example: str = "5"  # the number of the example a refusal gives ("15 người")
+    # Skipped, the answer stands for this (a stored value), or for another answer ("starts_on")
+    # or a context value ("@campaign_starts_on"); the summary shows it, not "(bỏ trống)".
+    default: str | None = None
+    default_from: str | None = None
 
     def applies(self, answers: Answers) -> bool:
         return all(answers.get(name) == value for name, value in self.when)
@@ -80,6 +89,7 @@ def field_from_dict(data: dict[str, Any]) -> FieldSpec:
     values["options"] = tuple(Option(**option) for option in values.get("options", ()))
     values["when"] = tuple(tuple(pair) for pair in values.get("when", ()))
     values["fields"] = tuple(field_from_dict(sub) for sub in values.get("fields", ()))
+    values["units"] = tuple(values.get("units", ()))
     return FieldSpec(**values)
 
 
@@ -103,8 +113,21 @@ class FormEnv:
     context: Mapping[str, object] = field(default_factory=dict)
     # Turns an option's label (often a catalog key) into what the person sees and types.
     labeler: Callable[[str], str] = str
+    # Values the prompts' placeholders name (the hours /nhacnho can choose).
+    params: dict[str, object] = field(default_factory=dict)
 
     def options_for(self, spec: FieldSpec) -> list[Option]:
         if spec.source is not None:
             return self.options.get(spec.source, [])
         return list(spec.options)
+
+
+def default_of(
+    spec: FieldSpec, answers: Mapping[str, object], context: Mapping[str, object]
+) -> str | None:
+    """What a skipped answer stands for (see `FieldSpec.default`); None when nothing."""
+    ref = spec.default_from
+    if ref is None:
+        return spec.default
+    value = context.get(ref[1:]) if ref.startswith("@") else answers.get(ref)
+    return value if isinstance(value, str) and value else None

@@ -61,6 +61,8 @@ REGISTRATION = FormSpec(
             minimum=Decimal(2),
             maximum=Decimal(1_000_000),
             when=COLLECTIVE,
+            units=("unit-people",),
+            example="15",
         ),
         FieldSpec(
             "title",
@@ -104,6 +106,7 @@ REGISTRATION = FormSpec(
                     "label-target-value",
                     "ask-target-value",
                     minimum=Decimal("0.001"),
+                    unit_from="unit",
                 ),
             ),
             max_items=10,

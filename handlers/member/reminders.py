@@ -43,6 +43,8 @@ class ReminderSettingsFlow(Flow):
                 integer=True,
                 minimum=Decimal(0),
                 maximum=Decimal(23),
+                units=("unit-hour", "h", "g"),
+                example="9",
             ),
             FieldSpec(
                 "paused_until",
@@ -56,15 +58,13 @@ class ReminderSettingsFlow(Flow):
     )
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        return FormEnv(context={"today": ctx.today.isoformat()})
+        return FormEnv(context={"today": ctx.today.isoformat()}, params=hour_params(ctx.config))
 
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
         # A reminder at an hour in quiet hours would arrive the next morning, a day late.
         quiet = ctx.config.quiet_hours
         if spec.name == "hour" and value is not None and quiet.contains(time(int(value))):
-            raise vn.InputError(
-                "reminder-hour-quiet", quiet=f"{quiet.start:%H:%M}–{quiet.end:%H:%M}"
-            )
+            raise vn.InputError("reminder-hour-quiet", hour=int(value), **hour_params(ctx.config))
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         ctx.member.reminder_hour = int(answers["hour"]) if answers.get("hour") else None
@@ -81,6 +81,25 @@ class ReminderSettingsFlow(Flow):
 
 
 register(ReminderSettingsFlow())
+
+
+def open_hours(config: CoreConfig) -> list[int]:
+    """The hours a reminder can be set to: those outside quiet hours."""
+    return [hour for hour in range(24) if not config.quiet_hours.contains(time(hour))]
+
+
+def hour_params(config: CoreConfig) -> dict[str, object]:
+    """The hours /nhacnho offers, as runs ("8–19", or "0–5, 9–23" around the night), and why
+    the others are not."""
+    runs: list[list[int]] = []
+    for hour in open_hours(config):
+        if runs and runs[-1][-1] == hour - 1:
+            runs[-1].append(hour)
+        else:
+            runs.append([hour])
+    hours = ", ".join(f"{run[0]}–{run[-1]}" if len(run) > 1 else f"{run[0]}" for run in runs)
+    quiet = config.quiet_hours
+    return {"hours": hours, "quiet": f"{quiet.start:%H:%M}–{quiet.end:%H:%M}"}
 
 
 def settings_text(ctx: Ctx) -> str:

@@ -68,6 +68,8 @@ class ReportFlow(Flow):
                 target["label"],
                 target["prompt"],
                 minimum=Decimal(0),
+                # Reports begun before targets carried their unit have none to accept.
+                units=(target["unit"],) if target.get("unit") else (),
             )
             for target in conv.context["targets"]
         )
@@ -275,6 +277,7 @@ async def start_report(ctx: Ctx, model_id: int, *, replace: bool = False) -> Non
         {
             "id": target.id,
             "label": target.indicator,
+            "unit": target.unit_of_measure,
             "prompt": ctx.t(
                 "ask-report-value",
                 indicator=target.indicator,
