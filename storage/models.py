@@ -437,3 +437,7 @@ class ChannelMenu(Base):
     # {"options": [[label, data], ...], "free_text": bool, "explained": form key or null}
     menu: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+# Tables kept in their own modules, imported here so that the metadata (and Alembic) has them.
+from storage.records import uploads as _uploads  # noqa: E402,F401
