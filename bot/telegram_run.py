@@ -31,6 +31,7 @@ from bot.telegram.app import build_application, post_init
 from bot.telegram.delivery import core_of_app
 from bot.telegram.jobs import stop_jobs
 from bot.telegram.outbox import start_sender, stop_sender
+from bot.zalo import upload
 from handlers.core.router import Core
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ async def open_webhook(
         url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
     )
     hook = webhook_route(application, path=webhook_path(settings), secret=secret)
-    return http.make_app([hook], media=media)
+    return http.make_app([hook, *upload.routes(core_of_app(application))], media=media)
 
 
 def serves_http(settings: Settings) -> bool:
@@ -172,7 +173,9 @@ async def _serve_http(
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         await application.start()
-        server = http.make_server(http.make_app(media=media))
+        server = http.make_server(
+            http.make_app(upload.routes(core_of_app(application)), media=media)
+        )
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
     stopping = asyncio.create_task(stop.wait(), name="stop-signal")
     try:

@@ -137,7 +137,7 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
         return
     spec = step.spec
     assert spec is not None
-    prompt = ctx.label(spec.prompt)
+    prompt = await flow.prompt(ctx, conv, spec)
     kept = engine.kept_value(conv.state, step)
     if step.sub is not None:
         group = group_answer(conv.state["answers"], step.field.name)

@@ -25,6 +25,11 @@ class Flow:
         added or removed a question meanwhile); True when it changed."""
         return False
 
+    async def prompt(self, ctx: Ctx, conv: Conversation, spec: FieldSpec) -> str:
+        """The question of a step as shown now (an import on a channel that cannot send files
+        shows a fresh upload link instead)."""
+        return ctx.label(spec.prompt)
+
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         return FormEnv(context=dict(conv.context))
 
