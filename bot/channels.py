@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bot.config import Settings
 from bot.media_links import Media, media_of
 from handlers.core.context import Fetch
+from handlers.core.types import Inbound
 
 if TYPE_CHECKING:
     from handlers.core.router import Core
@@ -65,6 +66,9 @@ class Channel:
     values: dict[str, str] = field(default_factory=dict)
     # /moi tells people how to join here (a channel people use, not a tool like the terminal).
     offered: bool = False
+    # How an event that did not arrive through the channel itself (a file given on the upload
+    # page) is handled and answered in the person's chat there; set by its runner at start.
+    answer: Callable[[Inbound], Awaitable[None]] | None = None
 
     def missing(self) -> list[str]:
         return [
@@ -87,10 +91,21 @@ class ChannelNotReady(RuntimeError):
 class Registry:
     """Every channel this process serves. Implements the core's `Channels` view."""
 
-    def __init__(self, channels: Iterable[Channel], media: Media | None = None) -> None:
+    def __init__(
+        self,
+        channels: Iterable[Channel],
+        media: Media | None = None,
+        *,
+        public_url: str | None = None,
+    ) -> None:
         self._channels = {channel.name: channel for channel in channels}
         # The media store every channel keeps received photos in and publishes from.
         self.media = media
+        # DVK_PUBLIC_URL: the HTTP server's address, where the upload page is served.
+        self.public_url = public_url.rstrip("/") if public_url else None
+        # Files given on the upload page while the core handles them, by a one-off file id:
+        # what a channel that cannot send files fetches (bot/zalo/upload.py).
+        self.uploaded: dict[str, bytes] = {}
 
     @property
     def publish(self) -> Callable[[str, bytes], Awaitable[str]] | None:
@@ -110,11 +125,20 @@ class Registry:
     def names(self) -> list[str]:
         return list(self._channels)
 
-    def start(self, name: str, *, fetch: Fetch | None = None, **values: str) -> None:
+    def start(
+        self,
+        name: str,
+        *,
+        fetch: Fetch | None = None,
+        answer: Callable[[Inbound], Awaitable[None]] | None = None,
+        **values: str,
+    ) -> None:
         """Fill in what a channel learned at start-up (before polling or the webhook begins)."""
         channel = self._channels[name]
         if fetch is not None:
             channel.fetch = fetch
+        if answer is not None:
+            channel.answer = answer
         channel.values.update(values)
 
     def missing(self) -> list[str]:
@@ -136,7 +160,19 @@ class Registry:
 
     def file_fetcher(self, channel: str) -> Fetch | None:
         found = self._channels.get(channel)
+        if found is not None and found.fetch is None and not found.capabilities.documents:
+            return self._uploaded_file
         return found.fetch if found is not None else None
+
+    async def _uploaded_file(self, file_id: str) -> bytes:
+        return self.uploaded[file_id]
+
+    def takes_files(self, channel: str) -> bool:
+        found = self._channels.get(channel)
+        return found is None or found.capabilities.documents
+
+    def upload_page(self) -> str | None:
+        return f"{self.public_url}/upload/" if self.public_url else None
 
     def join_links(self, code: str) -> list[tuple[str, str]]:
         # A channel this process has not started (Telegram's username unknown) is left out.
@@ -193,7 +229,9 @@ def terminal() -> Channel:
 
 def registry(settings: Settings, clock: Callable[[], datetime] | None = None) -> Registry:
     return Registry(
-        [telegram(settings), terminal(), zalo(settings)], media=media_of(settings, clock)
+        [telegram(settings), terminal(), zalo(settings)],
+        media=media_of(settings, clock),
+        public_url=settings.public_url,
     )
 
 

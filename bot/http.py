@@ -1,6 +1,7 @@
 """The project's own HTTP server: one Starlette app served by uvicorn inside the bot's event loop.
 It carries the Telegram webhook, `/healthz` and, where `DVK_PUBLIC_URL` is set, the signed media
-and download links (`/media/<token>`, `/files/<token>`: bot/media_links.py). Channel routes use
+and download links (`/media/<token>`, `/files/<token>`: bot/media_links.py) and the one-time
+upload page (`/upload/<token>`: bot/zalo/upload.py). Channel routes use
 `read_body` and `secret_matches` so that a request is judged before its body is read: an
 unauthenticated or oversized upload costs the bot nothing."""
 

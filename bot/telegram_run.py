@@ -31,6 +31,7 @@ from bot.telegram.app import build_application, post_init
 from bot.telegram.delivery import core_of_app
 from bot.telegram.jobs import stop_jobs
 from bot.telegram.outbox import start_sender, stop_sender
+from bot.zalo import upload
 from handlers.core.router import Core
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,8 @@ async def serve_channels(
     stop = asyncio.Event()
     with _stopped_by_signals(stop):
         channels = []
-        routes: list[BaseRoute] = []
+        # The upload page for imports from a channel that cannot send files (bot/zalo/upload.py).
+        routes: list[BaseRoute] = list(upload.routes(core))
         if settings.zalo_configured():
             from bot.zalo import runner
             from bot.zalo.inbox import ZaloInbox

@@ -447,3 +447,4 @@ class ChannelMenu(Base):
 # Tables kept in their own modules, imported here so that the metadata (and Alembic) has them.
 from storage import inbox as _inbox  # noqa: E402, F401
 from storage import quota as _quota  # noqa: E402, F401
+from storage.records import uploads as _uploads  # noqa: E402, F401

@@ -24,7 +24,7 @@ from bot.zalo.delivery import ZaloOutput, zalo_transport
 from bot.zalo.inbox import WEBHOOK_PATH, InboxWorker, Within, ZaloInbox
 from handlers.core.jobs import Job, run_job
 from handlers.core.router import Core
-from handlers.core.types import Inbound, Outbound
+from handlers.core.types import Inbound, Outbound, Result
 from storage.media import MediaRefused
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ class ZaloRunner:
 
     def __post_init__(self) -> None:
         self.output = self._output()
+        # A workbook given on the upload page is imported and answered in the person's chat.
+        channels_of(self.core).start(ZALO, answer=self.answer)
         if self.quota is None:
             self.quota = QuotaKeeper.for_channel(
                 self.core.db,
@@ -61,6 +63,8 @@ class ZaloRunner:
             # Files and pictures reach Zalo as signed links (None without DVK_PUBLIC_URL).
             publish=channels_of(self.core).publish,
         )
+        # A workbook given on the upload page is imported and answered in the person's chat.
+        channels_of(self.core).start(ZALO, answer=self.answer)
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -155,11 +159,18 @@ class ZaloRunner:
             key = "zalo-sticker-not-read" if update.kind == "sticker" else "zalo-not-read"
             await self.say(update.chat_id, Outbound(texts(key)))
             return
-        result = await self.core.handle(inbound, within=within)
+        await self.reply(update.chat_id, await self.core.handle(inbound, within=within))
+
+    async def answer(self, inbound: Inbound) -> None:
+        """An event that did not come through Zalo (a file given on the upload page), handled
+        and answered in the person's Zalo chat as an update would be."""
+        await self.reply(inbound.chat_id, await self.core.handle(inbound))
+
+    async def reply(self, chat_id: str, result: Result) -> None:
         for message in result.messages:
-            await self.say(update.chat_id, message)
+            await self.say(chat_id, message)
         for job in result.jobs:
-            self.start_job(update.chat_id, job)
+            self.start_job(chat_id, job)
 
     async def inbound(self, update: Update) -> Inbound | None:
         """The update as the core reads it; None for what the bot cannot read (a sticker, a file

@@ -10,19 +10,22 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from excel.limits import WorkbookLimits
 from excel.records_import import WorkbookSummary, import_workbook
 from excel.rows import read_workbook
 from excel.units_import import ImportFileError, Problem
 from handlers.admin import statistics
 from handlers.core import conversation
-from handlers.core.commands import Command, Role, form
+from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.forms.spec import FieldSpec, FormSpec
 from language import vn
 from storage.models import Conversation
-from storage.records.conversations import end_conversation
+from storage.records.conversations import end_conversation, get_conversation
+from storage.records.uploads import UPLOAD_TTL, WORKBOOK_IMPORT, create_upload
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,16 @@ class ImportFlow(AdminFlow):
         summary=False,
     )
 
+    async def prompt(
+        self, ctx: Ctx, conv: Conversation, spec: FieldSpec, params: dict[str, object]
+    ) -> str:
+        if ctx.config.channels.takes_files(ctx.inbound.channel):
+            return await super().prompt(ctx, conv, spec, params)
+        return await upload_prompt(ctx)
+
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
+        if not ctx.config.channels.takes_files(ctx.inbound.channel):
+            raise vn.InputError("import-use-link")
         raise vn.InputError("import-send-file")
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
@@ -105,6 +117,40 @@ class ImportFlow(AdminFlow):
 
 
 register(ImportFlow())
+
+
+async def upload_prompt(ctx: Ctx) -> str:
+    """On a channel that cannot send files (Zalo): a new one-time link to the upload page, for
+    this admin and this chat. Each time the step is shown the link is new; each works once."""
+    page = ctx.config.channels.upload_page()
+    if page is None:  # pragma: no cover - /nhapexcel opens nothing there (start_import)
+        return ctx.t("import-upload-unavailable")
+    token = await create_upload(
+        ctx.session,
+        member_id=ctx.member.id,
+        identity_id=ctx.identity.id,
+        purpose=WORKBOOK_IMPORT,
+        now=ctx.now,
+    )
+    minutes = int(UPLOAD_TTL.total_seconds() // 60)
+    return ctx.t("import-upload-link", link=page + token, minutes=minutes, max=MAX_FILE_MB)
+
+
+async def waiting_for_upload(session: AsyncSession, *, member_id: int) -> bool:
+    """Whether this person's /nhapexcel is still open in the chat, to take a file given on the
+    upload page (cancelled, or left for another form: the page says so and takes nothing)."""
+    conv = await get_conversation(session, member_id=member_id)
+    return conv is not None and conv.form == ImportFlow.form.name and not conv.paused
+
+
+async def start_import(ctx: Ctx, conv: Conversation | None, args: str) -> None:
+    """/nhapexcel: the file is asked for; where the channel cannot send files, through the
+    upload page, and where that page is not served the admin is told so and nothing opens."""
+    channels = ctx.config.channels
+    if not channels.takes_files(ctx.inbound.channel) and channels.upload_page() is None:
+        ctx.say("import-upload-unavailable")
+        return
+    await conversation.start(ctx, "import")
 
 
 def _megabytes(size: int) -> str:
@@ -157,8 +203,12 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
         conversation.touch(ctx, conv)
         await ctx.session.flush()
         text = failure_text(ctx.t, name, error.problems, limit=MAX_SHOWN)
+        if ctx.config.channels.takes_files(inbound.channel):
+            again_text = ctx.t("import-send-corrected")
+        else:
+            again_text = await upload_prompt(ctx)
         ctx.result.say(
-            text + "\n\n" + ctx.t("import-send-corrected"),
+            text + "\n\n" + again_text,
             [[conversation.button(conv, "x", ctx.t("button-cancel"))]],
         )
         return
@@ -166,8 +216,8 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
     ctx.result.say(summary_text(ctx.t, summary))
 
 
-COMMANDS = (
+COMMANDS: tuple[Command[Any], ...] = (
     # The empty workbook /nhapexcel reads: listed beside the import it is for.
     Command(("maunhap",), Role.ADMIN, lambda ctx, conv, a: statistics.send_template(ctx)),
-    form("nhapexcel", Role.ADMIN, "import"),
+    Command(("nhapexcel",), Role.ADMIN, start_import, opens="import"),
 )

@@ -38,6 +38,16 @@ class Channels(Protocol):
         in the order to show them: how /moi tells people to join on each."""
         ...
 
+    def takes_files(self, channel: str) -> bool:
+        """Whether a person can send the bot a file on that channel; where not (Zalo), a file
+        comes through the one-time upload page."""
+        ...
+
+    def upload_page(self) -> str | None:
+        """The address the upload page's links start with (`<base>/upload/`); None where the
+        page is not served (no DVK_PUBLIC_URL)."""
+        ...
+
 
 class NoChannels:
     """No channel described: an invite is the command that redeems it, nothing is fetched."""
@@ -50,6 +60,12 @@ class NoChannels:
 
     def join_links(self, code: str) -> list[tuple[str, str]]:
         return []
+
+    def takes_files(self, channel: str) -> bool:
+        return True
+
+    def upload_page(self) -> str | None:
+        return None
 
 
 # Frozen: the core is built once, complete; what channels learn at start-up goes in `channels`.

@@ -108,8 +108,7 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
         return
     spec = step.spec
     assert spec is not None
-    params = engine.prompt_params(step, conv.state, env)
-    prompt = ctx.t(spec.prompt, **params) if ctx.t.has(spec.prompt) else spec.prompt
+    prompt = await flow.prompt(ctx, conv, spec, engine.prompt_params(step, conv.state, env))
     kept = engine.kept_value(conv.state, step)
     if step.sub is not None:
         group = group_answer(conv.state["answers"], step.field.name)

@@ -25,6 +25,14 @@ class Flow:
         added or removed a question meanwhile); True when it changed."""
         return False
 
+    async def prompt(
+        self, ctx: Ctx, conv: Conversation, spec: FieldSpec, params: dict[str, object]
+    ) -> str:
+        """The question of a step as shown now, with what it may name (`params`: the unit
+        expected, the flow's own values); an import on a channel that cannot send files shows a
+        fresh upload link instead."""
+        return ctx.t(spec.prompt, **params) if ctx.t.has(spec.prompt) else spec.prompt
+
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
         return FormEnv(context=dict(conv.context))
 
