@@ -437,3 +437,6 @@ class ChannelMenu(Base):
     # {"options": [[label, data], ...], "free_text": bool, "explained": form key or null}
     menu: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+from storage import linking as _linking  # noqa: E402,F401  (tables of their own module)
