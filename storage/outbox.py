@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
+from storage.linking import DeliveryChannel
 from storage.models import Identity, Member, Membership, OutboxMessage
 
 PENDING = "pending"
@@ -79,6 +80,7 @@ async def due(
             OutboxMessage.not_before <= now,
             Identity.channel == channel,
             Identity.unreachable_at.is_(None),
+            _goes_to(channel),
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
@@ -119,6 +121,38 @@ def _reachable(channel: str):  # type: ignore[no-untyped-def]
     return (Identity.channel == channel) & Identity.unreachable_at.is_(None)
 
 
+def _goes_to(channel: str) -> ColumnElement[bool]:
+    """Whether a message goes out on this channel (which reaches its person; the caller joins
+    that): one channel per person, so someone on Telegram and Zalo gets it once. The channel
+    they chose in /nhacnho while it reaches them, else the one they wrote from last while it
+    does, else any that does (then the first sender to claim it takes it)."""
+    mine = DeliveryChannel.member_id == OutboxMessage.member_id
+    chosen = select(DeliveryChannel.chosen).where(mine).correlate(OutboxMessage).scalar_subquery()
+    last = select(DeliveryChannel.last_used).where(mine).correlate(OutboxMessage).scalar_subquery()
+    other = aliased(Identity)
+
+    def reaches(column: InstrumentedAttribute[str | None]) -> ColumnElement[bool]:
+        return (
+            select(other.id)
+            .join(DeliveryChannel, DeliveryChannel.member_id == other.member_id)
+            .where(
+                other.member_id == OutboxMessage.member_id,
+                other.channel == column,
+                other.unreachable_at.is_(None),
+            )
+            .correlate(OutboxMessage)
+            .exists()
+        )
+
+    return or_(
+        func.coalesce(chosen, "") == channel,
+        and_(
+            ~reaches(DeliveryChannel.chosen),
+            or_(func.coalesce(last, "") == channel, ~reaches(DeliveryChannel.last_used)),
+        ),
+    )
+
+
 async def claim(session: AsyncSession, *, channel: str, now: datetime, limit: int) -> list[Claimed]:
     """Take up to `limit` due messages for people reachable on the channel, in queue order
     (priority, not_before, id), and mark them sending. One statement picks and marks the rows,
@@ -128,7 +162,10 @@ async def claim(session: AsyncSession, *, channel: str, now: datetime, limit: in
         select(OutboxMessage.id)
         .join(Identity, Identity.member_id == OutboxMessage.member_id)
         .where(
-            OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, _reachable(channel)
+            OutboxMessage.status == PENDING,
+            OutboxMessage.not_before <= now,
+            _reachable(channel),
+            _goes_to(channel),
         )
         .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
