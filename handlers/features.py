@@ -23,7 +23,7 @@ from handlers.admin import (
 from handlers.coordinator import digest, export, followup, invites, join_requests, review
 from handlers.core import basics
 from handlers.core.commands import Registry
-from handlers.member import models, onboarding, registration, reminders, reports
+from handlers.member import linking, models, onboarding, registration, reminders, reports
 
 FEATURES = (
     # everyone, and members
@@ -33,6 +33,7 @@ FEATURES = (
     models,
     reports,
     reminders,
+    linking,
     # coordinators (and admins)
     review,
     followup,
