@@ -24,7 +24,12 @@ from storage import outbox, rules
 from storage.linking import LinkCode
 from storage.models import AuditEntry, Identity, Member
 from storage.records import linking
-from storage.records.people import add_membership, find_identity, get_or_create_identity
+from storage.records.people import (
+    add_membership,
+    find_identity,
+    get_or_create_identity,
+    unreachable_members,
+)
 from storage.records.units import unit_by_code
 from tests.fakezalo import TOKEN, FakeZalo
 from tests.test_registration import MEMBER_ID, join, register_quickly
@@ -247,6 +252,9 @@ async def test_reminders_go_to_the_last_used_channel_or_the_chosen_one(
     async with db.session() as session:
         await outbox.mark_unreachable(session, channel=ZALO, chat_id="z1", now=clock())
     assert await deliver(db, core, wired, zalo, clock, "Nhắc 4") == (["Nhắc 4"], [])
+    async with db.session() as session:
+        # Reached on Telegram still: not listed as unreachable (the digest's list).
+        assert await unreachable_members(session, unit_ids=None) == []
 
 
 async def test_one_channel_gets_no_channel_question(member):
