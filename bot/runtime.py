@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -33,7 +35,21 @@ def core_config(settings: Settings, clock: Callable[[], datetime] | None = None)
         nudge_after=timedelta(hours=settings.nudge_after_hours),
         bootstrap_admins=settings.admins_by_channel(),
         channels=channels.registry(settings, clock),
+        link_pepper=link_pepper(settings),
     )
+
+
+def link_pepper(settings: Settings) -> bytes:
+    """What /lienket codes are hashed under, so that a copy of the database alone cannot tell
+    a live code (a million 6-digit codes are hashed in a moment): DVK_LINK_SECRET, else derived
+    from the bot tokens and the database address, which a database copy does not hold."""
+    if settings.link_secret is not None:
+        material = "secret:" + settings.link_secret.get_secret_value()
+    else:
+        tokens = [t.get_secret_value() for t in (settings.telegram_token, settings.zalo_token) if t]
+        material = "derived:" + "\n".join([*tokens, settings.database_url])
+    # Its own key, apart from the one that signs media links with the same secret.
+    return hmac.new(material.encode(), b"dvk link codes", hashlib.sha256).digest()
 
 
 def build_core(settings: Settings, db: Database, clock: Callable[[], datetime] = utc_now) -> Core:

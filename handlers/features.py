@@ -31,7 +31,7 @@ from handlers.coordinator import (
 )
 from handlers.core import basics
 from handlers.core.commands import Registry
-from handlers.member import models, onboarding, registration, reminders, reports
+from handlers.member import linking, models, onboarding, registration, reminders, reports
 
 FEATURES = (
     # everyone, and members
@@ -41,6 +41,7 @@ FEATURES = (
     models,
     reports,
     reminders,
+    linking,
     # coordinators (and admins)
     review,
     followup,

@@ -95,6 +95,7 @@ class ConversationContext(TypedDict, total=False):
     replace: bool  # a report: replaces the one already sent for the period
     form: str  # an admin's question: which form it joins
     title: str  # an admin's question: the form's title
+    channels: list[str]  # reminder settings: the person's channels, when more than one
     # A command or a pressed button that waits for this form to be discarded.
     _next: str | None
     _next_choice: str | None

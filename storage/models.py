@@ -430,21 +430,9 @@ class OutboxMessage(Base):
     expires_at: Mapped[datetime | None]
 
 
-class ChannelMenu(Base):
-    """A person's current menu on a channel without buttons: the numbered options of the last
-    reply that had any, so a restart or another replica reads "2" the same way."""
-
-    __tablename__ = "menus"
-
-    identity_id: Mapped[int] = mapped_column(
-        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
-    )
-    # {"options": [[label, data], ...], "free_text": bool, "explained": form key or null}
-    menu: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime]
-
-
 # Tables kept in their own modules, imported here so that the metadata (and Alembic) has them.
 from storage import inbox as _inbox  # noqa: E402, F401
+from storage import linking as _linking  # noqa: E402, F401
 from storage import quota as _quota  # noqa: E402, F401
+from storage.records import menus as _menus  # noqa: E402, F401
 from storage.records import uploads as _uploads  # noqa: E402, F401

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.linking import goes_to
 from storage.models import Identity, Member, Membership, OutboxMessage
 
 PENDING = "pending"
@@ -87,6 +88,7 @@ async def due(
             _unexpired(now),
             Identity.channel == channel,
             Identity.unreachable_at.is_(None),
+            goes_to(channel),
         )
         .order_by(OutboxMessage.id)
         .limit(limit)
@@ -150,7 +152,7 @@ async def claim(
     picked = (
         select(OutboxMessage.id)
         .join(Identity, Identity.member_id == OutboxMessage.member_id)
-        .where(*wanted, _reachable(channel))
+        .where(*wanted, _reachable(channel), goes_to(channel))
         .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
         .with_for_update(of=OutboxMessage, skip_locked=True)

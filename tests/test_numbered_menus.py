@@ -15,7 +15,8 @@ from handlers.core.numbered import Menu, plain, read
 from handlers.core.router import Core
 from handlers.core.types import Choice, Outbound
 from handlers.member.reminders import nudge_payload
-from storage.models import ChannelMenu, Conversation
+from storage.models import Conversation
+from storage.records.menus import ChannelMenu
 from tests.test_channels import FakeChannel
 
 

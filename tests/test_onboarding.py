@@ -242,6 +242,7 @@ async def test_help_and_menus_follow_the_role(seeded, chat, api):
         "mohinh",
         "baocao",
         "nhacnho",
+        "lienket",
         "tieptuc",
         "huy",
     ]

@@ -11,6 +11,7 @@ from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.drafts import paused_prompt
 from storage.models import Conversation
+from storage.records import linking
 
 
 async def show_help(ctx: Ctx, conv: Conversation | None, args: str) -> None:
@@ -27,7 +28,11 @@ async def show_help(ctx: Ctx, conv: Conversation | None, args: str) -> None:
 
 async def cancel(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     if conv is None:
-        ctx.say("nothing-to-cancel")
+        # Nothing open but a /lienket code waiting to be sent from the other channel: drop it.
+        if await linking.cancel_code(ctx.session, member_id=ctx.member.id):
+            ctx.say("link-cancelled")
+        else:
+            ctx.say("nothing-to-cancel")
         return
     await conversation.ask_cancel(ctx, conv)
 

@@ -84,6 +84,8 @@ class CoreConfig:
     bootstrap_admins: dict[str, set[str]] = field(default_factory=dict)
     # A read-only view of the channels' descriptions.
     channels: Channels = field(default_factory=NoChannels)
+    # The pepper /lienket codes are kept under (an HMAC of each; bot/runtime.py `link_pepper`).
+    link_pepper: bytes = b"dvk-link-code"
 
     def invite_link(self, channel: str, code: str) -> str:
         return self.channels.invite_link(channel, code)

@@ -26,6 +26,7 @@ from storage.models import Conversation
 from storage.records.audit import add_audit_entry
 from storage.records.conversations import get_conversation
 from storage.records.invites import looks_like_code
+from storage.records.linking import looks_like_link_code, note_channel
 from storage.records.people import get_or_create_identity
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,10 @@ class Core:
                 chat_id=inbound.chat_id,
                 display_name=inbound.display_name,
                 now=now,
+            )
+            # Where what the bot sends on its own goes, for someone on two channels.
+            await note_channel(
+                session, member_id=identity.member_id, channel=inbound.channel, now=now
             )
             ctx = Ctx(session, inbound, identity, now, self.config, self.texts)
             await self._bootstrap_admin(ctx)
@@ -152,8 +157,14 @@ async def route(ctx: Ctx) -> None:
     if text.startswith("/"):
         await on_command(ctx, conv, text)
         return
+    if looks_like_link_code(text) and (conv is None or not await _has_joined(ctx)):
+        # A /lienket code sent from the other channel, as it was given; also from inside the
+        # join form a newcomer may have begun (no name or phone is 6 digits), not from a
+        # member's form, where 6 digits may be an answer.
+        await as_command(ctx, "/lienket " + text)
+        return
     if conv is None:
-        member = await ctx.is_member() or await ctx.is_admin()
+        member = await _has_joined(ctx)
         if not member and looks_like_code(text):
             # Zalo has no deep links: a stranger's typed invite code joins as `/start CODE` does.
             # Members are left out: "chap nhan", a label typed bare, has a code's shape.
@@ -166,6 +177,10 @@ async def route(ctx: Ctx) -> None:
         return
     if not await typed.press(ctx, conv, text):
         await conversation.on_text(ctx, conv, text)
+
+
+async def _has_joined(ctx: Ctx) -> bool:
+    return await ctx.is_member() or await ctx.is_admin()
 
 
 async def on_command(ctx: Ctx, conv: Conversation | None, text: str) -> None:

@@ -4,6 +4,7 @@ goes through the outbox with a unique key, so a sweep run twice sends nothing tw
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,17 +17,20 @@ from handlers.core.context import CoreConfig, Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.notify import payload
 from handlers.core.types import Choice
-from handlers.forms.spec import FieldSpec, FormEnv, FormSpec
+from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.shared.views import period_label
 from language import vn
 from language.texts import Texts
 from storage import outbox, schedules
+from storage.conversation_state import ConversationContext
 from storage.models import Conversation
 from storage.periods import is_paused
+from storage.records import linking
 from storage.records.audit import add_audit_entry
 from storage.schedules import DueReminder, MemberDue, StaleForm
 
 NUDGED_FORMS = ("register", "report")
+AUTO = "auto"  # the channel: the one the person wrote from last
 
 
 class ReminderSettingsFlow(Flow):
@@ -57,8 +61,30 @@ class ReminderSettingsFlow(Flow):
         ),
     )
 
+    # Asked only of someone on more than one channel (/lienket): where reminders go.
+    channel_field = FieldSpec(
+        "channel",
+        "choice",
+        "label-delivery-channel",
+        "ask-delivery-channel",
+        required=False,
+        source="channels",
+    )
+
+    def form_for(self, conv: Conversation) -> FormSpec:
+        if len(conv.context.get("channels") or ()) < 2:
+            return self.form
+        return replace(self.form, fields=(*self.form.fields, self.channel_field))
+
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        return FormEnv(context={"today": ctx.today.isoformat()}, params=hour_params(ctx.config))
+        channels = [str(c) for c in conv.context.get("channels") or ()]
+        options = [Option(AUTO, "channel-auto")]
+        options += [Option(channel, channel_label(ctx, channel)) for channel in channels]
+        return FormEnv(
+            options={"channels": options},
+            context={"today": ctx.today.isoformat()},
+            params=hour_params(ctx.config),
+        )
 
     async def check(self, ctx: Ctx, conv: Conversation, spec: FieldSpec, value: Any) -> None:
         # A reminder at an hour in quiet hours would arrive the next morning, a day late.
@@ -70,14 +96,21 @@ class ReminderSettingsFlow(Flow):
         ctx.member.reminder_hour = int(answers["hour"]) if answers.get("hour") else None
         paused = answers.get("paused_until")
         ctx.member.paused_until = date.fromisoformat(paused) if paused else None
+        details: dict[str, Any] = {"hour": ctx.member.reminder_hour, "paused_until": paused}
+        if answers.get("channel"):
+            chosen = None if answers["channel"] == AUTO else str(answers["channel"])
+            await linking.choose_channel(
+                ctx.session, member_id=ctx.member.id, channel=chosen, now=ctx.now
+            )
+            details["channel"] = chosen
         await add_audit_entry(
             ctx.session,
             at=ctx.now,
             actor_id=ctx.member.id,
             action="reminders.settings",
-            details={"hour": ctx.member.reminder_hour, "paused_until": paused},
+            details=details,
         )
-        ctx.result.say(settings_text(ctx))
+        ctx.result.say(settings_text(ctx) + await channel_line(ctx))
 
 
 register(ReminderSettingsFlow())
@@ -118,9 +151,25 @@ def settings_text(ctx: Ctx) -> str:
     return "\n".join(lines)
 
 
+def channel_label(ctx: Ctx, channel: str) -> str:
+    return f"channel-{channel}" if ctx.t.has(f"channel-{channel}") else channel
+
+
+async def channel_line(ctx: Ctx) -> str:
+    """Where reminders go, for someone on more than one channel; empty otherwise."""
+    channels = await linking.channels_of(ctx.session, member_id=ctx.member.id)
+    if len(channels) < 2:
+        return ""
+    chosen = await linking.chosen_channel(ctx.session, member_id=ctx.member.id)
+    shown = ctx.label(channel_label(ctx, chosen)) if chosen else ctx.t("channel-auto")
+    return "\n" + ctx.t("reminders-channel", channel=shown)
+
+
 async def start_settings(ctx: Ctx) -> None:
-    ctx.result.say(settings_text(ctx))
-    await conversation.start(ctx, "reminders")
+    ctx.result.say(settings_text(ctx) + await channel_line(ctx))
+    channels = await linking.channels_of(ctx.session, member_id=ctx.member.id)
+    context: ConversationContext = {"channels": channels} if len(channels) > 1 else {}
+    await conversation.start(ctx, "reminders", context)
 
 
 def not_before(config: CoreConfig, now: datetime) -> datetime:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from language.vietnamese import fold
 from storage import rules
@@ -223,11 +223,14 @@ async def remove_coordinator(session: AsyncSession, *, membership_id: int) -> bo
 
 
 async def unreachable_members(session: AsyncSession, *, unit_ids: set[int] | None) -> Sequence[str]:
-    """Names of people in the units who blocked the bot."""
+    """Names of people in the units who blocked the bot on every channel they have (someone
+    on Telegram and Zalo who blocked one is still reached on the other)."""
+    other = aliased(Identity)
+    reachable = select(other.id).where(other.member_id == Member.id, other.unreachable_at.is_(None))
     query = (
         select(Member.full_name)
         .join(Identity, Identity.member_id == Member.id)
-        .where(Identity.unreachable_at.is_not(None))
+        .where(Identity.unreachable_at.is_not(None), ~reachable.exists())
         .distinct()
     )
     if unit_ids is not None:
