@@ -71,7 +71,10 @@ async def _translated(call: Any) -> Any:
         raise Rejected(str(error)) from error
 
 
-def zalo_transport(api: zalo.ZaloApi, *, texts: Texts | None = None) -> Transport:
+def zalo_transport(
+    api: zalo.ZaloApi, *, texts: Texts | None = None, publish: Publish | None = None
+) -> Transport:
     """The outbox's delivery on Zalo. Its numbered options are not remembered: a reminder must
-    not replace the options of a form the person is answering (docs/zalo.md)."""
-    return outbox_transport(ZaloOutput(api, texts=texts))
+    not replace the options of a form the person is answering (docs/zalo.md). A digest's chart
+    goes as a signed link (`publish`, None without DVK_PUBLIC_URL), as replies' pictures do."""
+    return outbox_transport(ZaloOutput(api, texts=texts, publish=publish))

@@ -177,6 +177,15 @@ class ZaloRunner:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def outbox_sender(
+    core: Core, api: ZaloApi, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+) -> Sender:
+    """The outbox sender for Zalo, delivering as replies do (pictures and files as links)."""
+    channels = channels_of(core)
+    transport = zalo_transport(api, texts=core.texts, publish=channels.publish)
+    return Sender.for_channel(core.db, channels[ZALO], transport, clock=core.clock, sleep=sleep)
+
+
 async def serve(
     settings: Settings,
     core: Core,
@@ -198,10 +207,7 @@ async def serve(
         await api.get_me()  # a refused token stops here, before anything runs
         # A webhook left set makes getUpdates answer 400: polling mode takes the updates back.
         await api.delete_webhook()
-        channel = channels_of(core)[ZALO]
-        sender = Sender.for_channel(
-            core.db, channel, zalo_transport(api, texts=core.texts), clock=core.clock, sleep=sleep
-        )
+        sender = outbox_sender(core, api, sleep=sleep)
         sending = asyncio.get_running_loop().create_task(sender.run(stop), name="zalo-outbox")
         try:
             await ZaloRunner(core, api, sleep=sleep).run(stop)
