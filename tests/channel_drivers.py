@@ -105,6 +105,19 @@ class TelegramWorld:
     def outbox_texts(self, user_id: int) -> list[str]:
         return [c.params["text"] for c in self.api.sent(user_id)]
 
+    async def broadcast_progress(self, user_id: int) -> list[str]:
+        """One round of the broadcast progress job: what this admin was shown (edits)."""
+        from bot.telegram.schedule import run_broadcast_progress
+
+        before = len(self.api.calls)
+        await run_broadcast_progress(self.app)
+        return [
+            c.params["text"]
+            for c in self.api.calls[before:]
+            if c.method in ("editMessageText", "sendMessage")
+            and int(c.params["chat_id"]) == user_id
+        ]
+
     def sent_to(self) -> list[int]:
         return [int(c.params["chat_id"]) for c in self.api.sent()]
 
@@ -212,6 +225,11 @@ class ZaloWorld:
 
     def outbox_texts(self, user_id: int) -> list[str]:
         return self.zalo.texts(str(user_id))
+
+    async def broadcast_progress(self, user_id: int) -> list[str]:
+        before = len(self.zalo.texts(str(user_id)))
+        await self.runner.broadcast_progress()
+        return self.zalo.texts(str(user_id))[before:]
 
     def sent_to(self) -> list[int]:
         return [int(s.params["chat_id"]) for s in self.zalo.sent if s.method == "sendMessage"]

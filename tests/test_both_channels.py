@@ -337,8 +337,14 @@ async def test_a_broadcast_to_1000_people(world, demo, db, clock):
     text = "Đề nghị các đơn vị gửi báo cáo quý IV trước ngày 15/12/2026."
     replies = await admin.send(text)
     assert "Sẽ gửi tới 1.000 người." in replies[1]
-    await admin.choose("✅ Gửi")
+    replies = await admin.choose("✅ Gửi")
+    assert replies[0].startswith("📣 Đang gửi thông báo: đã gửi 0/1.000")
     await world.flush()
+    # The admin is told it has gone out (on Telegram the progress message is edited).
+    assert await world.broadcast_progress(ADMIN_ID) == [
+        "✅ Đã gửi xong thông báo: 1.000 đã nhận, 0 không liên lạc được, 0 lỗi"
+    ]
+    assert await world.broadcast_progress(ADMIN_ID) == []
     sent = Counter(world.sent_to())
     assert {p: sent[p] for p in people} == dict.fromkeys(people, 1)
     assert set(world.outbox_texts(people[0])) == {f"📣 Thông báo từ Ban chỉ đạo:\n\n{text}"}

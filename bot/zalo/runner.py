@@ -19,6 +19,7 @@ from bot.media_links import store_photo_from_url
 from bot.sender import Sender
 from bot.zalo.api import NetworkError, Update, ZaloApi, ZaloError
 from bot.zalo.delivery import ZaloOutput, zalo_transport
+from handlers.admin import broadcast
 from handlers.core.jobs import Job, run_job
 from handlers.core.router import Core
 from handlers.core.types import Inbound, Outbound
@@ -27,6 +28,8 @@ from storage.media import MediaRefused
 log = logging.getLogger(__name__)
 POLL_SECONDS = 30
 MAX_BACKOFF = 60.0
+# How often finished broadcasts are looked for, as on Telegram.
+BROADCAST_PROGRESS_SECONDS = 5
 DeliveryError = (RetryLater, Unreachable, Rejected, Transient)
 
 
@@ -39,10 +42,15 @@ class ZaloRunner:
     jobs: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        async def track(key: str, chat_id: str, message_id: str) -> None:
+            await self.core.track_message(key, ZALO, chat_id, message_id)
+
         self.output = ZaloOutput(
             self.api,
             channels_of(self.core)[ZALO].capabilities,
             texts=self.core.texts,
+            # A broadcast's progress message: where it went, so its final count follows it.
+            track=track,
             # Files and pictures reach Zalo as signed links (None without DVK_PUBLIC_URL).
             publish=channels_of(self.core).publish,
         )
@@ -148,6 +156,27 @@ class ZaloRunner:
         except DeliveryError as error:
             log.warning("could not answer on Zalo: %s", error)
 
+    # --- broadcasts' progress -------------------------------------------------------------------
+
+    async def broadcast_progress(self) -> int:
+        """Tell each admin whose broadcast has gone out its final count, as a new message (no
+        edits on Zalo). The counts on the way are not sent: each would count against the quota.
+        Returns how many admins were told."""
+        core = self.core
+        edits = await broadcast.progress_updates(core.db, core.texts, core.clock(), channel=ZALO)
+        finals = [edit for edit in edits if edit.final]
+        for edit in finals:
+            await self.say(edit.chat_id, Outbound(edit.text))
+        return len(finals)
+
+    async def follow_broadcasts(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.broadcast_progress()
+            except Exception:
+                log.exception("could not follow the broadcasts on Zalo")
+            await self._pause(BROADCAST_PROGRESS_SECONDS, stop)
+
     # --- background jobs (an export) ------------------------------------------------------------
 
     def start_job(self, chat_id: str, job: Job) -> None:
@@ -208,11 +237,14 @@ async def serve(
         # A webhook left set makes getUpdates answer 400: polling mode takes the updates back.
         await api.delete_webhook()
         sender = outbox_sender(core, api, sleep=sleep)
-        sending = asyncio.get_running_loop().create_task(sender.run(stop), name="zalo-outbox")
+        loop = asyncio.get_running_loop()
+        sending = loop.create_task(sender.run(stop), name="zalo-outbox")
+        runner = ZaloRunner(core, api, sleep=sleep)
+        following = loop.create_task(runner.follow_broadcasts(stop), name="zalo-broadcasts")
         try:
-            await ZaloRunner(core, api, sleep=sleep).run(stop)
+            await runner.run(stop)
         finally:
             stop.set()
-            await sending
+            await asyncio.gather(sending, following)
     finally:
         await api.close()
