@@ -285,6 +285,7 @@ async def test_the_digest_with_its_chart(world, demo, db, clock):
     assert chart[:8] == PNG_MAGIC and 5_000 < len(chart) < 300_000
     [digest] = [t for t in world.outbox_texts(ADMIN_ID) if t.startswith("📊")]
     assert "• Đăng ký mới chờ duyệt: 1 (tổng số đang chờ: 1)" in digest
+    assert (await admin.choose("📥 Mở hàng chờ duyệt"))[0].startswith("📥 Chờ duyệt: 1")
     admin_id = (await identity_of(db, world, ADMIN_ID)).member_id
     async with db.session() as session:
         statuses = (
