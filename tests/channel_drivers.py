@@ -229,6 +229,7 @@ class ZaloWorld:
     async def broadcast_progress(self, user_id: int) -> list[str]:
         before = len(self.zalo.texts(str(user_id)))
         await self.runner.broadcast_progress()
+        await self.flush()  # the final count goes through the outbox
         return self.zalo.texts(str(user_id))[before:]
 
     def sent_to(self) -> list[int]:

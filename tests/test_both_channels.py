@@ -298,8 +298,8 @@ async def test_the_digest_with_its_chart(world, demo, db, clock):
     assert statuses == ["sent"]
 
 
-async def test_a_broadcast_to_1000_people(world, demo, db, clock):
-    people = [200_000 + i for i in range(1000)]
+async def people_in_a_unit(db, clock, world, people: list[int]) -> None:
+    """Members of a new unit «Chi bộ Xã An» on the world's channel, inserted in bulk."""
     async with db.session() as session:
         unit = await add_unit(
             session, code="CB-XA", name="Chi bộ Xã An", parent_id=None, now=clock()
@@ -330,16 +330,25 @@ async def test_a_broadcast_to_1000_people(world, demo, db, clock):
                 for m in ids
             ],
         )
+
+
+async def broadcast_to_the_unit(world, text: str) -> list[str]:
     admin = world.person(ADMIN_ID, "Quản trị")
     await admin.send("/thongbao")
     await admin.choose("Chọn đơn vị")
     await admin.choose("Chi bộ Xã An")
     await admin.choose("Xong")
+    preview = await admin.send(text)
+    return preview + await admin.choose("✅ Gửi")
+
+
+async def test_a_broadcast_to_1000_people(world, demo, db, clock):
+    people = [200_000 + i for i in range(1000)]
+    await people_in_a_unit(db, clock, world, people)
     text = "Đề nghị các đơn vị gửi báo cáo quý IV trước ngày 15/12/2026."
-    replies = await admin.send(text)
+    replies = await broadcast_to_the_unit(world, text)
     assert "Sẽ gửi tới 1.000 người." in replies[1]
-    replies = await admin.choose("✅ Gửi")
-    assert replies[0].startswith("📣 Đang gửi thông báo: đã gửi 0/1.000")
+    assert replies[-1].startswith("📣 Đang gửi thông báo: đã gửi 0/1.000")
     await world.flush()
     # The admin is told it has gone out (on Telegram the progress message is edited).
     assert await world.broadcast_progress(ADMIN_ID) == [
@@ -370,6 +379,26 @@ async def test_the_export_s_file(world, demo, db):
     titles = [row[5] for row in book["Đăng ký"].iter_rows(min_row=2, values_only=True)]
     assert "Chuyển đổi số trong giảng dạy" in titles
     assert world.outbox_texts(ADMIN_ID)[-1] == "✅ Xong: 1 mô hình, 0 báo cáo."
+
+
+@pytest.mark.parametrize("world", ["zalo"], indirect=True)
+async def test_a_broadcast_s_final_count_waits_out_a_429_on_zalo(world, demo, db, clock):
+    await people_in_a_unit(db, clock, world, [300_001, 300_002])
+    await broadcast_to_the_unit(world, "Họp chi bộ lúc 14:00 thứ Sáu.")
+    assert await world.flush() == 2
+    world.zalo.refuse.add("sendMessage")  # the quota is used up as the count is sent
+    await world.runner.broadcast_progress()
+    assert await world.sender.run_once() == 0
+    async with db.session() as session:
+        done = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.key.startswith("bc-done:"))
+        )
+    assert done.status == "pending"
+    world.zalo.refuse.clear()
+    await world.runner.broadcast_progress()  # again: nothing more is queued
+    assert await world.flush() == 1
+    final = "✅ Đã gửi xong thông báo: 2 đã nhận, 0 không liên lạc được, 0 lỗi"
+    assert world.outbox_texts(ADMIN_ID).count(final) == 1
 
 
 # --- IMPORT THROUGH THE UPLOAD PAGE: a place kept for it ------------------------------------------

@@ -158,16 +158,14 @@ class ZaloRunner:
 
     # --- broadcasts' progress -------------------------------------------------------------------
 
-    async def broadcast_progress(self) -> int:
-        """Tell each admin whose broadcast has gone out its final count, as a new message (no
-        edits on Zalo). The counts on the way are not sent: each would count against the quota.
-        Returns how many admins were told."""
+    async def broadcast_progress(self) -> None:
+        """Queue the final count of each broadcast that has gone out for its admin, through the
+        outbox (no edits on Zalo; never lost to a 429). The counts on the way are not sent: each
+        would count against the quota."""
         core = self.core
-        edits = await broadcast.progress_updates(core.db, core.texts, core.clock(), channel=ZALO)
-        finals = [edit for edit in edits if edit.final]
-        for edit in finals:
-            await self.say(edit.chat_id, Outbound(edit.text))
-        return len(finals)
+        await broadcast.progress_updates(
+            core.db, core.texts, core.clock(), channel=ZALO, final_by_outbox=True
+        )
 
     async def follow_broadcasts(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
