@@ -33,7 +33,7 @@ def _params(content_type: str, body: bytes) -> dict[str, Any]:
 class FloodLimitedBotApi:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.accepted: list[tuple[float, int, str]] = []
+        self.accepted: list[tuple[float, int | str, str]] = []
         self.flooded = 0
         self._window: deque[float] = deque()
         self._lock = threading.Lock()
@@ -114,6 +114,6 @@ class FloodLimitedBotApi:
         with self._lock:
             return len(self.accepted), self.flooded
 
-    def snapshot(self) -> tuple[list[tuple[float, int, str]], int]:
+    def snapshot(self) -> tuple[list[tuple[float, int | str, str]], int]:
         with self._lock:
             return list(self.accepted), self.flooded

@@ -14,9 +14,17 @@ Counted from what the server accepted:
   child's start), summed: the restart itself is left out, everything else (flood pauses, batch
   turnarounds, database writes, waiting for a crashed child's lease) counts.
 
-    python -m benchmarks.fanout [--people 10000] [--limit 300] [--kill] [--kill-signal TERM|KILL]
+    python -m benchmarks.fanout [--channel telegram|zalo] [--people 10000] [--limit 300]
+                                [--kill] [--kill-signal TERM|KILL]
                                 [--database-url URL] [--concurrency 4] [--batch 300]
                                 [--lease 10] [--settle-delay 0.02] [--profile PATH]
+
+With `--channel zalo` the people have Zalo identities, the server is a local Zalo Bot API
+(benchmarks/fakezalo_server.py: Zalo's 429 names no wait, and the sender then pauses for ten
+minutes) and the child sends through the real `ZaloApi` and `zalo_transport`. The limit is
+DVK_ZALO_SEND_RATE (default 5 a second), read as the bot reads it, and 1,000 people by default.
+The outbox's options become lines naming a command there, so a message is counted by its first
+line.
 
 The people and their reminders are inserted in bulk (setup, not measured). Use a scratch
 database with --database-url: it is migrated and gets N more people. --profile runs each sender
@@ -36,17 +44,27 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
 from benchmarks.fakeserver import FloodLimitedBotApi
+from benchmarks.fakezalo_server import FloodLimitedZaloApi
+from bot.sender import Sender
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Identity, Member, OutboxMessage
 
 TOKEN = "123456789:" + "A" * 35
-CHANNEL = "telegram"
+ZALO_TOKEN = "1234567890:zalo-benchmark-token"
 CHOICES = [[{"label": "Báo cáo ngay", "data": "rp:now"}, {"label": "Để sau", "data": "rp:later"}]]
+
+
+def zalo_send_rate() -> float:
+    """DVK_ZALO_SEND_RATE as the bot reads it (the environment, then .env; default 5)."""
+    from bot.config import Settings
+
+    return Settings().zalo_send_rate
 
 
 def say(text: str) -> None:
@@ -57,11 +75,11 @@ def text_of(run: str, i: int) -> str:
     return f"Nhắc báo cáo tiến độ tháng 11/2026 của mô hình số {i} ({run})"
 
 
-async def queue_reminders(url: str, run: str, people: int) -> list[tuple[int, str]]:
+async def queue_reminders(url: str, run: str, people: int, channel: str) -> list[tuple[str, str]]:
     db = Database.from_url(url)
     await upgrade(db.engine)
     now = datetime.now(UTC)
-    expected = [(100_000_000 + i, text_of(run, i)) for i in range(people)]
+    expected = [(str(100_000_000 + i), text_of(run, i)) for i in range(people)]
     async with db.session() as session:
         ids = (
             await session.scalars(
@@ -74,9 +92,9 @@ async def queue_reminders(url: str, run: str, people: int) -> list[tuple[int, st
             [
                 {
                     "member_id": member_id,
-                    "channel": CHANNEL,
+                    "channel": channel,
                     "external_id": f"{run}-{chat}",
-                    "chat_id": str(chat),
+                    "chat_id": chat,
                     "created_at": now,
                 }
                 for member_id, (chat, _) in zip(ids, expected, strict=True)
@@ -135,28 +153,61 @@ def statuses_at(url: str, run: str) -> dict[str, int]:
 # --- the child: one sender process ------------------------------------------------------------
 
 
-async def work(args: argparse.Namespace) -> None:
+def telegram_sender(args: argparse.Namespace, db: Database) -> tuple[Sender, Any]:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
-    from bot.sender import Sender
     from bot.telegram.delivery import telegram_transport
 
-    db = Database.from_url(args.database_url)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     request = HTTPXRequest(connection_pool_size=args.concurrency + 2)
     bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{args.port}/bot", request=request)
     sender = Sender(
         db,
         telegram_transport(bot),
-        channel=CHANNEL,
+        channel="telegram",
         rate=args.limit,
         concurrency=args.concurrency,
         batch=args.batch,
         lease=timedelta(seconds=args.lease),
         settle_delay=args.settle_delay,
     )
+    return sender, bot
+
+
+def zalo_sender(args: argparse.Namespace, db: Database) -> tuple[Sender, Any]:
+    """The sender as `dvk run` builds it for Zalo: the channel's rates from the settings."""
+    import httpx
+
+    from bot.channels import zalo
+    from bot.config import Settings
+    from bot.zalo.api import ZaloApi
+    from bot.zalo.delivery import zalo_transport
+
+    settings = Settings(_env_file=None, zalo_send_rate=args.limit)  # type: ignore[call-arg]
+    limits = httpx.Limits(max_connections=args.concurrency + 2)
+    api = ZaloApi(
+        ZALO_TOKEN,
+        api_url=f"http://127.0.0.1:{args.port}",
+        client=httpx.AsyncClient(limits=limits, timeout=40.0, trust_env=False),
+    )
+    sender = Sender.for_channel(
+        db,
+        zalo(settings),
+        zalo_transport(api),
+        concurrency=args.concurrency,
+        batch=args.batch,
+        lease=timedelta(seconds=args.lease),
+        settle_delay=args.settle_delay,
+    )
+    return sender, api
+
+
+async def work(args: argparse.Namespace) -> None:
+    db = Database.from_url(args.database_url)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    make = zalo_sender if args.channel == "zalo" else telegram_sender
+    sender, client = make(args, db)
 
     async def stop_when_done() -> None:
         while not stop.is_set():
@@ -165,10 +216,14 @@ async def work(args: argparse.Namespace) -> None:
                 stop.set()
 
     started = time.monotonic()
-    async with bot:
+    if args.channel == "telegram":
+        await client.initialize()
+    try:
         watcher = asyncio.create_task(stop_when_done())
         await sender.run(stop)
         watcher.cancel()
+    finally:
+        await (client.shutdown() if args.channel == "telegram" else client.close())
     await db.dispose()
     elapsed, cpu = time.monotonic() - started, time.process_time()
     say(f"  worker: stopped after {elapsed:.1f} s, {cpu:.1f} s CPU")
@@ -180,6 +235,7 @@ async def work(args: argparse.Namespace) -> None:
 def spawn(args: argparse.Namespace, url: str, run: str, port: int) -> subprocess.Popen[bytes]:
     profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
     command = [sys.executable, *profile, "-m", "benchmarks.fanout", "--worker"]
+    command += ["--channel", args.channel]
     command += ["--database-url", url]
     command += ["--run", run, "--port", str(port), "--limit", str(args.limit)]
     command += ["--concurrency", str(args.concurrency), "--batch", str(args.batch)]
@@ -201,8 +257,9 @@ def active_time(times: list[float], starts: list[float]) -> float:
 def orchestrate(args: argparse.Namespace, url: str) -> None:
     run = uuid.uuid4().hex[:8]
     say(f"queueing {args.people} reminders ...")
-    expected = asyncio.run(queue_reminders(url, run, args.people))
-    server = FloodLimitedBotApi(args.limit).start()
+    expected = asyncio.run(queue_reminders(url, run, args.people, args.channel))
+    server_class = FloodLimitedZaloApi if args.channel == "zalo" else FloodLimitedBotApi
+    server = server_class(args.limit).start()
     starts = [time.monotonic()]
     child = spawn(args, url, run, server.port)
     killed = False
@@ -237,7 +294,8 @@ def orchestrate(args: argparse.Namespace, url: str) -> None:
     accepted, flooded = server.snapshot()
     say(f"  outbox: {statuses_at(url, run)}; 429 answers: {flooded}")
 
-    counts = Counter((chat, text) for _, chat, text in accepted)
+    # Where options became lines (Zalo), the reminder's own text is its first line.
+    counts = Counter((str(chat), text.split("\n", 1)[0]) for _, chat, text in accepted)
     sent = len(counts)
     duplicates = len(accepted) - sent
     lost = len(set(expected) - set(counts))
@@ -249,8 +307,9 @@ def orchestrate(args: argparse.Namespace, url: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--people", type=int, default=10_000)
-    parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument("--channel", choices=["telegram", "zalo"], default="telegram")
+    parser.add_argument("--people", type=int, help="default 10,000 (Zalo: 1,000)")
+    parser.add_argument("--limit", type=float, help="default 300 (Zalo: DVK_ZALO_SEND_RATE)")
     parser.add_argument("--kill", action="store_true")
     parser.add_argument("--kill-signal", choices=["TERM", "KILL"], default="TERM")
     parser.add_argument("--database-url")
@@ -263,6 +322,10 @@ def main() -> None:
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.people is None:
+        args.people = 1_000 if args.channel == "zalo" else 10_000
+    if args.limit is None:
+        args.limit = zalo_send_rate() if args.channel == "zalo" else 300.0
     if args.worker:
         asyncio.run(work(args))
         return

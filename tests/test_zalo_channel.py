@@ -254,3 +254,45 @@ def test_a_line_longer_than_a_message_is_cut_between_words():
     assert all(len(part) <= 2000 for part in parts) and " ".join(parts) == words
     assert all(not part.startswith(" ") and not part.endswith(" ") for part in parts)
     assert chunks("x" * 4500, 2000) == ["x" * 2000, "x" * 2000, "x" * 500]
+
+
+async def test_an_outbox_picture_goes_as_a_link_when_the_bot_has_a_public_address(
+    settings, db, api, zalo, clock
+):
+    # A digest's chart: sent as a signed link Zalo fetches, not refused as "cannot be shown".
+    import base64
+
+    from bot.runtime import build_core
+    from bot.zalo.runner import outbox_sender
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(64)
+    linked = settings.model_copy(
+        update={"public_url": "https://dvk.example.org", "link_secret": SecretStr("s" * 32)}
+    )
+    core = build_core(linked, db, clock)
+    async with db.session() as session:
+        identity = await get_or_create_identity(
+            session, channel=ZALO, external_id="u1", chat_id="u1", display_name="Lan", now=clock()
+        )
+        await outbox.enqueue(
+            session,
+            key="digest:1",
+            member_id=identity.member_id,
+            payload={"text": "📊 Tóm tắt", "photo": base64.b64encode(png).decode()},
+            now=clock(),
+        )
+    fetched = []
+
+    async def fetch(url: str) -> tuple[int, bytes]:
+        fetched.append(url)
+        return 200, png
+
+    zalo.fetch = fetch
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+
+    assert await outbox_sender(core, api, sleep=sleep).run_once() == 1
+    [photo] = [s.params["photo"] for s in zalo.sent if s.method == "sendPhoto"]
+    assert photo.startswith("https://dvk.example.org/media/") and fetched == [photo]
+    assert zalo.texts("u1") == ["📊 Tóm tắt"]

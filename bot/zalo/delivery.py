@@ -76,13 +76,18 @@ async def _translated(call: Any) -> Any:
         raise Rejected(str(error)) from error
 
 
-def zalo_transport(api: zalo.ZaloApi, *, texts: Texts | None = None) -> Transport:
+def zalo_transport(
+    api: zalo.ZaloApi, *, texts: Texts | None = None, publish: Publish | None = None
+) -> Transport:
     """The outbox's delivery on Zalo. Its numbered options are not remembered: a reminder must
-    not replace the options of a form the person is answering (docs/zalo.md). Returns how many
-    Zalo messages it took (a long text is several), each counted against the quota."""
+    not replace the options of a form the person is answering (docs/zalo.md). A digest's chart
+    goes as a signed link (`publish`, None without DVK_PUBLIC_URL), as replies' pictures do.
+    Returns how many Zalo messages it took (a long text is several), each counted against the
+    quota."""
 
     async def send(chat_id: str, payload: dict[str, Any]) -> int:
-        output = ZaloOutput(api, texts=texts)  # one per message: its count is this message's
+        # One output per message: its count is this message's.
+        output = ZaloOutput(api, texts=texts, publish=publish)
         await outbox_transport(output)(chat_id, payload)
         return output.accepted
 

@@ -22,6 +22,7 @@ from bot.sender import Sender
 from bot.zalo.api import NetworkError, Update, ZaloApi, ZaloError
 from bot.zalo.delivery import ZaloOutput, zalo_transport
 from bot.zalo.inbox import WEBHOOK_PATH, InboxWorker, Within, ZaloInbox
+from handlers.admin import broadcast
 from handlers.core.jobs import Job, run_job
 from handlers.core.router import Core
 from handlers.core.types import Inbound, Outbound, Result
@@ -30,6 +31,8 @@ from storage.media import MediaRefused
 log = logging.getLogger(__name__)
 POLL_SECONDS = 30
 MAX_BACKOFF = 60.0
+# How often finished broadcasts are looked for, as on Telegram.
+BROADCAST_PROGRESS_SECONDS = 5
 DeliveryError = (RetryLater, Unreachable, Rejected, Transient)
 
 
@@ -55,16 +58,19 @@ class ZaloRunner:
                 clock=self.core.clock,
             )
 
+    async def _track(self, key: str, chat_id: str, message_id: str) -> None:
+        await self.core.track_message(key, ZALO, chat_id, message_id)
+
     def _output(self) -> ZaloOutput:
         return ZaloOutput(
             self.api,
             channels_of(self.core)[ZALO].capabilities,
             texts=self.core.texts,
+            # A broadcast's progress message: where it went, so its final count follows it.
+            track=self._track,
             # Files and pictures reach Zalo as signed links (None without DVK_PUBLIC_URL).
             publish=channels_of(self.core).publish,
         )
-        # A workbook given on the upload page is imported and answered in the person's chat.
-        channels_of(self.core).start(ZALO, answer=self.answer)
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -208,6 +214,25 @@ class ZaloRunner:
             if self.quota is not None:
                 await self.quota.record(output.accepted)
 
+    # --- broadcasts' progress -------------------------------------------------------------------
+
+    async def broadcast_progress(self) -> None:
+        """Queue the final count of each broadcast that has gone out for its admin, through the
+        outbox (no edits on Zalo; never lost to a 429). The counts on the way are not sent: each
+        would count against the quota."""
+        core = self.core
+        await broadcast.progress_updates(
+            core.db, core.texts, core.clock(), channel=ZALO, final_by_outbox=True
+        )
+
+    async def follow_broadcasts(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.broadcast_progress()
+            except Exception:
+                log.exception("could not follow the broadcasts on Zalo")
+            await self._pause(BROADCAST_PROGRESS_SECONDS, stop)
+
     # --- background jobs (an export) ------------------------------------------------------------
 
     def start_job(self, chat_id: str, job: Job) -> None:
@@ -235,6 +260,22 @@ class ZaloRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def outbox_sender(
+    core: Core,
+    api: ZaloApi,
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    quota: QuotaKeeper | None = None,
+) -> Sender:
+    """The outbox sender for Zalo, delivering as replies do (pictures and files as links),
+    within the month's quota."""
+    channels = channels_of(core)
+    transport = zalo_transport(api, texts=core.texts, publish=channels.publish)
+    return Sender.for_channel(
+        core.db, channels[ZALO], transport, clock=core.clock, sleep=sleep, quota=quota
+    )
 
 
 async def serve(
@@ -270,18 +311,12 @@ async def serve(
             await api.delete_webhook()
         channel = channels_of(core)[ZALO]
         quota = QuotaKeeper.for_channel(core.db, channel, texts=core.texts, clock=core.clock)
-        sender = Sender.for_channel(
-            core.db,
-            channel,
-            zalo_transport(api, texts=core.texts),
-            clock=core.clock,
-            sleep=sleep,
-            quota=quota,
-        )
+        sender = outbox_sender(core, api, sleep=sleep, quota=quota)
         loop = asyncio.get_running_loop()
         sending = loop.create_task(sender.run(stop), name="zalo-outbox")
         runner = ZaloRunner(core, api, sleep=sleep, quota=quota)
         working = loop.create_task(runner.work(stop, inbox), name="zalo-inbox")
+        following = loop.create_task(runner.follow_broadcasts(stop), name="zalo-broadcasts")
         try:
             if settings.zalo_webhook():
                 await stop.wait()
@@ -289,7 +324,6 @@ async def serve(
                 await runner.poll(stop, inbox)
         finally:
             stop.set()
-            await working
-            await sending
+            await asyncio.gather(working, sending, following)
     finally:
         await api.close()

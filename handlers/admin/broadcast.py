@@ -274,10 +274,19 @@ async def track_message(
 
 
 async def progress_updates(
-    db: Database, t: Texts, now: datetime, *, channel: str, chat_id: str | None = None
+    db: Database,
+    t: Texts,
+    now: datetime,
+    *,
+    channel: str,
+    chat_id: str | None = None,
+    final_by_outbox: bool = False,
 ) -> list[Edit]:
     """The progress messages on this channel whose text has changed since last shown; a
-    broadcast with nothing left pending or being sent gets its final count and is finished."""
+    broadcast with nothing left pending or being sent gets its final count and is finished.
+    With `final_by_outbox` (a channel without edits) the final count is queued in the outbox, in
+    the unit of work that finishes the broadcast, so a refused send delays it but never loses it;
+    it is then not among the edits returned."""
     edits = []
     async with db.session() as session:
         for sent in await broadcasts.in_progress(session, channel=channel, chat_id=chat_id):
@@ -294,6 +303,16 @@ async def progress_updates(
             if text != sent.progress_text:
                 sent.progress_text = text
                 assert sent.progress_chat_id is not None and sent.progress_message_id is not None
+                if final_by_outbox and not waiting:
+                    await outbox.enqueue(
+                        session,
+                        key=f"bc-done:{sent.id}",
+                        member_id=sent.created_by,
+                        payload={"text": text},
+                        now=now,
+                        priority=3,
+                    )
+                    continue
                 edits.append(
                     Edit(
                         channel, sent.progress_chat_id, sent.progress_message_id, text, not waiting
