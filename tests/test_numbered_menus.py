@@ -146,3 +146,23 @@ async def test_thirty_options_are_split_within_the_limit_without_breaking_an_opt
     lines = "\n".join(parts).split("\n")
     assert lines[0] == "Chọn chi bộ:"
     assert [line.split("]")[0] for line in lines[1:]] == [f"  [{i}" for i in range(1, 31)]
+
+
+async def test_zalo_hints_say_what_to_type_and_only_where_they_fit(db, core, clock):
+    await seeded(db, clock)
+    lines: list[str] = []
+    guest = TerminalChat(core, "khach", lines.append, looks=ZALO)
+    await guest.say("/start DEMO-TV")
+    # The name has no options: no word about typing numbers under it.
+    assert not any("Gõ số để chọn" in line for line in lines), lines
+    lines.clear()
+    await guest.say("Trần Thị Bình")
+    # The category is the first question with options: explained there, once.
+    assert "Gõ số để chọn" in "\n".join(lines)
+    assert "«bỏ qua» để bỏ qua câu không bắt buộc" in "\n".join(lines)
+    lines.clear()
+    await guest.say("1")
+    # The phone is optional: skipped by a word typed, there is no button to press.
+    shown = "\n".join(lines)
+    assert "(Không bắt buộc — gõ «bỏ qua» nếu không có.)" in shown
+    assert "bấm" not in shown and "Gõ số để chọn" not in shown

@@ -118,10 +118,13 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
     if conv.state.get("editing"):
         prompt = ctx.t("form-editing") + " " + prompt
     lines.append(prompt)
+    # Where options are numbered (Zalo), keep and skip are a word typed, not a button.
+    typed = "-numbered" if ctx.inbound.numbered else ""
     if kept is not None:
-        lines.append(ctx.t("form-group-current", value=value_text(ctx, spec, kept[0], env)))
+        value = value_text(ctx, spec, kept[0], env)
+        lines.append(ctx.t(f"form-group-current{typed}", value=value))
     elif not spec.required:
-        lines.append(ctx.t("form-optional-hint"))
+        lines.append(ctx.t(f"form-optional-hint{typed}"))
     rows: list[list[Choice]] = []
     if spec.type == "choice":
         options = env.options_for(spec)

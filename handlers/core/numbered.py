@@ -121,7 +121,9 @@ async def remember(ctx: Ctx) -> None:
     menu = menu_of(message)
     _, explained = _stored(await get_menu(ctx.session, identity_id=ctx.identity.id))
     conv = await get_conversation(ctx.session, member_id=ctx.member.id)
-    if menu.keys and conv is not None:
+    # Explained under the first message of the form that has options to number, so that "Gõ số
+    # để chọn" never stands under a question that has none (a name, say).
+    if menu.keys and menu.options and conv is not None:
         form = f"{conv.form}:{conv.started_at.isoformat() if conv.started_at else ''}"
         if form != explained:
             explained = form
