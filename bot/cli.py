@@ -319,8 +319,11 @@ async def demo_seed(url: str, *, own_database: bool = False, quiet: bool = False
     finally:
         await db.dispose()
     if created or not quiet:
-        print("created: " + (", ".join(created) if created else "nothing (already seeded)"))
-        print(Texts()("terminal-demo-try"))
+        # Quiet: seeded on the way to another command, whose own output stays alone on stdout.
+        out = sys.stderr if quiet else sys.stdout
+        said = ", ".join(created) if created else "nothing (already seeded)"
+        print(f"created: {said}", file=out)
+        print(Texts()("terminal-demo-try"), file=out)
     return 0
 
 
