@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.demo import PEOPLE_BY_ROLE as DEMO_PEOPLE
 from bot.runtime import build_core, utc_now
+from language.texts import Texts
 from storage.db import Database
 from storage.migrate import pending, upgrade
 
@@ -118,6 +121,31 @@ def main(argv: list[str] | None = None) -> int:
             name = name if name.startswith("DVK_") else f"DVK_{name}"  # aliases are whole
             print(f"{name}: {problem['msg']}", file=sys.stderr)
         return EXIT_CONFIG
+    demo = trying_it(settings) and args.command not in ("run", "start", "template")
+    if demo:
+        # Nothing configured yet: every command works on the demo the quick start filled.
+        settings = settings.model_copy(update={"database_url": DEMO_DATABASE})
+        path = settings.sqlite_path()
+        print(Texts(settings.language)("terminal-demo-database", path=path), file=sys.stderr)
+        if args.command != "demo-seed" and asyncio.run(
+            demo_seed(DEMO_DATABASE, own_database=True, quiet=True)
+        ):
+            return EXIT_CONFIG
+    try:
+        return _command(args, settings, demo)
+    except KeyboardInterrupt:  # Ctrl-C while the terminal chat was busy: it just ends
+        print()
+        return 0
+
+
+def trying_it(settings: Settings) -> bool:
+    """No token for any channel and no database named: someone trying the bot after the quick
+    start, whose commands use the demo database (never `dvk run`, which needs a token)."""
+    named = "database_url" in settings.model_fields_set
+    return not named and settings.token_problem() == "missing" and not settings.zalo_configured()
+
+
+def _command(args: argparse.Namespace, settings: Settings, demo: bool) -> int:
     match args.command:
         case "run":
             return run_telegram(settings)
@@ -126,13 +154,14 @@ def main(argv: list[str] | None = None) -> int:
                 return run_telegram(settings)
             return asyncio.run(demo_chat(settings))
         case "chat":
-            return asyncio.run(chat(settings, args.person, args.channel))
+            person = DEMO_PEOPLE.get(args.person, args.person) if demo else args.person
+            return asyncio.run(chat(settings, person, args.channel))
         case "db":
             asyncio.run(migrate(settings.database_url))
             print("database is up to date")
             return 0
         case "demo-seed":
-            return asyncio.run(demo_seed(settings.database_url))
+            return asyncio.run(demo_seed(settings.database_url, own_database=demo))
         case "template":
             from excel.layout import template_bytes
             from language.texts import Texts
@@ -308,9 +337,10 @@ async def holds_demo_invites(settings: Settings) -> bool:
     return True
 
 
-async def demo_seed(url: str, *, own_database: bool = False) -> int:
+async def demo_seed(url: str, *, own_database: bool = False, quiet: bool = False) -> int:
     """Seed the demo, but never into a database with other people in it: its invites are
-    public. `own_database`: the terminal demo's own file, which only the demo writes."""
+    public. `own_database`: the terminal demo's own file, which only the demo writes. `quiet`:
+    nothing said when it was seeded already."""
     from bot.demo import people_besides_demo, seed
 
     db = Database.from_url(url)
@@ -335,9 +365,12 @@ async def demo_seed(url: str, *, own_database: bool = False) -> int:
             )
     finally:
         await db.dispose()
-    print("created: " + (", ".join(created) if created else "nothing (already seeded)"))
-    print("try: dvk chat --as an   (member)   |   --as phutrach (coordinator)   |   --as admin")
-    print("     dvk chat --as someone-new, then /start DEMO-TV to join through an invite")
+    if created or not quiet:
+        # Quiet: seeded on the way to another command, whose own output stays alone on stdout.
+        out = sys.stderr if quiet else sys.stdout
+        said = ", ".join(created) if created else "nothing (already seeded)"
+        print(f"created: {said}", file=out)
+        print(Texts()("terminal-demo-try"), file=out)
     return 0
 
 
@@ -387,20 +420,23 @@ async def print_stats(
 
 
 async def chat(settings: Settings, person: str, looks: str = "terminal") -> int:
-    from bot.terminal import TerminalChat
+    from bot.terminal import Keyboard, TerminalChat
 
     if not await prepare_database(settings):
         return EXIT_CONFIG
+    # Ctrl-C ends the chat at once, at the prompt or while the bot answers (main() catches it),
+    # rather than asyncio's first Ctrl-C cancelling the task behind a blocked prompt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    keyboard = Keyboard()
     try:
-        terminal = TerminalChat(build_core(settings, db), person, print, looks)
-        print(
-            f"dvk chat — as «{person}». Type /help; a number picks an option (#N where the "
-            "answer itself is a number); «quay lại», «bỏ qua», «hủy» are words; @PATH sends a "
-            "file (/nhapexcel); /thoat or Ctrl-D to quit."
-        )
-        await terminal.run(sys.stdin, lambda: print("> ", end="", flush=True))
+        core = build_core(settings, db)
+        terminal = TerminalChat(core, person, print, looks)
+        help_line = "terminal-help-zalo" if looks == "zalo" else "terminal-help"
+        print(core.texts(help_line, person=person))
+        await terminal.run(keyboard)
     finally:
+        keyboard.close()
         await db.dispose()
     return 0
 

@@ -30,6 +30,8 @@ PEOPLE = [
     ("phutrach", "Lê Văn Phụ Trách", "dang_vien", False, "CB-VP", rules.ROLE_COORDINATOR),
     ("an", "Nguyễn Văn An", "cong_chuc", False, "CB-VP", rules.ROLE_MEMBER),
 ]
+# `dvk chat --as coordinator` and friends, as the first screen suggests.
+PEOPLE_BY_ROLE = {"admin": "admin", "coordinator": "phutrach", "member": "an"}
 INVITES = [("DEMO-TV", "CB-VP", rules.ROLE_MEMBER), ("DEMO-PT", "CB-VP", rules.ROLE_COORDINATOR)]
 CAMPAIGN = "DVK-DEMO"
 DEMO_CHANNEL = "terminal"

@@ -2,16 +2,26 @@
 fallback (bot/delivery.py) numbers the options and the core reads a typed number against the
 person's stored menu; messages the bot queued for this person (outbox) are shown before each
 prompt, through the same delivery. `--channel zalo` shows what a Zalo user sees (its
-capabilities: 2,000 characters, no files), with the terminal's own identities."""
+capabilities: 2,000 characters, no files), with the terminal's own identities.
+
+Everything stays on the screen here, so any message's options can be pressed, not only the
+newest: each message with options is given a letter ("[b] ...") and "b2" presses its second
+option as a button would be pressed in Telegram (the core answers a stale one politely). Zalo
+keeps its own rule (the newest menu only), so its look has no letters. Files and pictures the
+bot sends are written under data/downloads/ and their paths shown."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
+import string
+import sys
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
 from bot.channels import TERMINAL, ZALO, ZALO_CAPABILITIES, channels_of
 from bot.delivery import NO_MESSAGE_ID, ChatId, Output, marked, messages_of, own_messages
@@ -21,10 +31,18 @@ from handlers.core.numbered import shown_on_its_own
 from handlers.core.router import Core
 from handlers.core.types import Choice, Inbound, Outbound
 from storage import outbox
+from storage.media import MediaRefused
 from storage.records.conversations import get_conversation
 from storage.records.people import find_identity
 
 CHANNEL = TERMINAL
+DOWNLOADS = Path("data/downloads")
+HISTORY = Path("data/chat-history")
+PICTURES = (".png", ".jpg", ".jpeg", ".webp")
+# "b2", "B 2", "b#2": the second option of the message lettered b.
+PRESS = re.compile(r"([a-z])\s*#?(\d{1,3})", re.IGNORECASE)
+# Reads one line; None when the person is done (end of input, Ctrl-D, Ctrl-C).
+Read = Callable[[], str | None]
 
 
 class TerminalOutput(Output):
@@ -48,32 +66,92 @@ class TerminalOutput(Output):
         await super().deliver(chat_id, message)
 
     async def send_text(self, chat_id: ChatId, text: str, choices: list[list[Choice]]) -> str:
-        self.chat.out(text)
+        letter, self.chat.lettering = self.chat.lettering, None
+        self.chat.out(f"[{letter}] {text}" if letter else text)
         return NO_MESSAGE_ID
 
     async def send_document(self, chat_id: ChatId, name: str, content: bytes) -> None:
-        self.chat.out(f"[tệp / file: {await asyncio.to_thread(_write, name, content)}]")
+        path = await asyncio.to_thread(_write, name, content)
+        self.chat.out(self.texts("terminal-file-saved", path=path))
 
     async def send_file(self, chat_id: ChatId, name: str, path: Path) -> None:
-        self.chat.out(f"[tệp / file: {await asyncio.to_thread(_copy, path, name)}]")
+        copied = await asyncio.to_thread(_copy, path, name)
+        self.chat.out(self.texts("terminal-file-saved", path=copied))
 
     async def send_photo(self, chat_id: ChatId, photo: bytes) -> None:
-        self.chat.out(f"[ảnh / picture: {len(photo):,} bytes]")
+        stamp = self.chat.core.clock().astimezone(self.chat.core.config.timezone)
+        path = await asyncio.to_thread(_write, f"anh-{stamp:%Y%m%d-%H%M%S}.png", photo)
+        self.chat.out(self.texts("terminal-picture-saved", path=path))
 
     def offer(self, chat_id: ChatId, options: list[Choice], free_text: bool) -> None:
-        # What was last shown, for a look; a number is read against the stored menu.
+        # A plain number is read by the core against the stored menu (the newest); a letter
+        # lets the person press the options of an earlier message still on the screen.
         self.chat.options = options
         self.chat.free_text = free_text
+        if self.chat.looks == TERMINAL:
+            self.chat.lettering = self.chat.letter(options)
+
+
+def _local_file(typed: str) -> tuple[Path, int | None]:
+    """The file a person named after "@", and its size (None: there is no such file)."""
+    path = Path(typed.strip().strip("\"'")).expanduser()
+    return path, path.stat().st_size if path.is_file() else None
+
+
+def _free(name: str) -> Path:
+    """Where a file the bot sent is written: data/downloads/NAME, or NAME-2, -3, ... beside an
+    earlier one (an export of the same day is not overwritten)."""
+    DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    plain = DOWNLOADS / Path(name).name
+    path, n = plain, 1
+    while path.exists():
+        n += 1
+        path = plain.with_name(f"{plain.stem}-{n}{plain.suffix}")
+    return path
 
 
 def _write(name: str, content: bytes) -> Path:
-    Path(name).write_bytes(content)
-    return Path(name).resolve()
+    path = _free(name)
+    path.write_bytes(content)
+    return path
 
 
-def _copy(path: Path, name: str) -> Path:
-    shutil.copyfile(path, name)
-    return Path(name).resolve()
+def _copy(source: Path, name: str) -> Path:
+    path = _free(name)
+    shutil.copyfile(source, path)
+    return path
+
+
+class Keyboard:
+    """Lines typed at the terminal. Arrow keys edit the line and recall earlier lines (readline,
+    the history kept in data/chat-history); Ctrl-D and Ctrl-C end the chat without a traceback."""
+
+    def __init__(self, prompt: str = "> ", history: Path = HISTORY) -> None:
+        self.prompt = prompt
+        self.history: Path | None = None
+        if sys.stdin.isatty():
+            try:
+                import readline
+            except ImportError:  # a Python built without it: plain lines still work
+                return
+            self.history = history
+            with suppress(OSError):
+                readline.read_history_file(history)
+            readline.set_history_length(1000)
+
+    def __call__(self) -> str | None:
+        try:
+            return input(self.prompt)
+        except (EOFError, KeyboardInterrupt):
+            return None
+
+    def close(self) -> None:
+        if self.history is not None:
+            import readline
+
+            with suppress(OSError):
+                self.history.parent.mkdir(parents=True, exist_ok=True)
+                readline.write_history_file(self.history)
 
 
 class TerminalChat:
@@ -86,8 +164,18 @@ class TerminalChat:
         self.out = out
         self.options: list[Choice] = []
         self.free_text = False
+        # The options of each message shown, by the letter it was given (a-z, then a again).
+        self.lettered: dict[str, list[Choice]] = {}
+        self.lettering: str | None = None  # the letter of the message being printed
+        self.given = 0
         channels_of(core).require_complete(CHANNEL)
         self.output = TerminalOutput(self)
+
+    def letter(self, options: list[Choice]) -> str:
+        letter = string.ascii_lowercase[self.given % 26]
+        self.given += 1
+        self.lettered[letter] = options
+        return letter
 
     async def show(self, messages: list[Outbound]) -> None:
         for message in messages:
@@ -128,38 +216,62 @@ class TerminalChat:
         for messages in shown:
             await self.show(messages)
 
-    def attach(self, line: str) -> Inbound | None:
-        """A line "@PATH" sends the local file at PATH, as a document is sent in Telegram."""
-        path = Path(line[1:].strip().strip("\"'")).expanduser()
-        if not path.is_file():
-            self.out(f"(không có tệp / no such file: {path})")
-            return None
+    def inbound(self, **fields: Any) -> Inbound:
+        """What this person sent, as every channel's adapter makes it."""
         return Inbound(
             channel=CHANNEL,
             external_id=self.person,
             chat_id=self.person,
-            attachment="document",
-            file_id=str(path.resolve()),
             display_name=self.person,
-            file_name=path.name,
-            file_size=path.stat().st_size,
+            **fields,
         )
+
+    async def attach(self, line: str) -> Inbound | None:
+        """A line "@PATH" sends the local file at PATH, as a document is sent in Telegram; a
+        picture (.png, .jpg, .webp) is sent as a photo, kept in the media store as Telegram's
+        are, so it can be evidence at a photo step."""
+        path, size = _local_file(line[1:])
+        if size is None:
+            self.out(self.core.texts("terminal-no-such-file", path=path))
+            return None
+        file_id = str(path.resolve())
+        if path.suffix.lower() not in PICTURES:
+            return self.inbound(
+                attachment="document", file_id=file_id, file_name=path.name, file_size=size
+            )
+        media, key = channels_of(self.core).media, None
+        if media is not None:
+            try:
+                key = await media.keep_photo(await asyncio.to_thread(path.read_bytes))
+            except MediaRefused as refused:
+                self.out(self.core.texts(refused.key, **refused.params))
+                return None
+        return self.inbound(attachment="photo", file_id=file_id, media_key=key)
+
+    def pressed(self, line: str) -> Inbound | None:
+        """ "b2": the second option of the message lettered b, pressed as a button."""
+        found = PRESS.fullmatch(line) if self.looks == TERMINAL else None
+        if found is None:
+            return None
+        options = self.lettered.get(found[1].lower(), [])
+        number = int(found[2])
+        if not 1 <= number <= len(options):
+            return None
+        return self.inbound(choice=options[number - 1].data, numbered=True)
 
     async def say(self, line: str) -> None:
         line = line.strip()
-        inbound = Inbound(
-            channel=CHANNEL,
-            external_id=self.person,
-            chat_id=self.person,
-            text=line,
-            display_name=self.person,
-            numbered=not self.output.capabilities.buttons,
-        )
-        if line.startswith("@") and len(line) > 1:
-            attached = self.attach(line)
-            if attached is None:
-                return
-            inbound = attached
+        numbered = not self.output.capabilities.buttons
+        inbound: Inbound | None
+        if line.startswith("\\"):
+            # Sent as typed: an answer that would otherwise read as a file or a letter press.
+            inbound = self.inbound(text=line[1:].strip(), numbered=numbered)
+        elif line.startswith("@") and len(line) > 1:
+            inbound = await self.attach(line)
+        else:
+            inbound = self.pressed(line) or self.inbound(text=line, numbered=numbered)
+        if inbound is None:
+            return
         result = await self.core.handle(inbound)
         if result.notice:
             self.out(f"({result.notice})")
@@ -192,13 +304,12 @@ class TerminalChat:
         for edit in edits:
             await self.show([Outbound(edit.text)])
 
-    async def run(self, stdin: TextIO, prompt: Callable[[], None]) -> None:
+    async def run(self, read: Read) -> None:
         await self.queued()
         await self.progress()
         while True:
-            prompt()
-            line = stdin.readline()
-            if not line:
+            line = read()
+            if line is None:
                 self.out("")
                 return
             if line.strip() in ("/thoat", "/exit", "/quit"):

@@ -218,5 +218,6 @@ async def test_the_terminal_shows_numbered_options_and_remembers_them(core):
     lines: list[str] = []
     terminal = TerminalChat(core, "an", lines.append)
     await terminal.output.deliver("an", Outbound("Chọn", CHOICES))
-    assert lines == ["", "Chọn\n  [1] Tập thể\n  [2] Cá nhân\n  [3] Huỷ"]
+    # Lettered: "a2" presses its second option later, whatever was shown since.
+    assert lines == ["", "[a] Chọn\n  [1] Tập thể\n  [2] Cá nhân\n  [3] Huỷ"]
     assert [o.data for o in terminal.options] == ["f:kind:1", "f:kind:2", "x"]

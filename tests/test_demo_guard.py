@@ -149,5 +149,5 @@ async def test_dvk_start_without_a_token_keeps_the_terminal_demo(tmp_path: Path)
     again = await asyncio.to_thread(dvk, tmp_path, "start", stdin="/thoat\n")
     assert again.returncode == 0, again.stderr
     assert "created: nothing (already seeded)" in again.stdout
-    assert "dvk chat — as «an»" in again.stdout
+    assert "dvk chat — bạn là «an»" in again.stdout
     assert "Not seeding" not in again.stderr

@@ -8,6 +8,7 @@ import shutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import BytesIO
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -528,7 +529,9 @@ async def test_a_file_too_big_for_telegram_is_not_sent(data, chat, app, api, mon
 # --- the terminal and the command line --------------------------------------------------------
 
 
-async def test_terminal_chat_writes_the_file_here(data, core, db, tmp_path, monkeypatch):
+async def test_terminal_chat_writes_the_file_under_data_downloads(
+    data, core, db, tmp_path, monkeypatch
+):
     from bot.terminal import TerminalChat
 
     monkeypatch.chdir(tmp_path)
@@ -540,8 +543,8 @@ async def test_terminal_chat_writes_the_file_here(data, core, db, tmp_path, monk
     await terminal.say("/xuatexcel")
     assert "⏳ Đang tạo tệp Excel…" in lines
     assert any(line.startswith("⏳ Đang tạo tệp Excel: đã ghi ") for line in lines)
-    written = tmp_path / "dan-van-kheo-2026-11-26.xlsx"
-    assert f"[tệp / file: {written}]" in lines
+    written = Path("data/downloads/dan-van-kheo-2026-11-26.xlsx")
+    assert f"📎 Đã lưu tệp: {written}" in lines
     assert lines[-1] == "✅ Xong: 7 mô hình, 4 báo cáo."
     assert "MH1" in column(load_workbook(written), "Đăng ký", "Mã mô hình")
 

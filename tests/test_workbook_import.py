@@ -819,7 +819,7 @@ async def test_the_terminal_sends_a_local_file(db, core, clock, tmp_path):
 
     await terminal.say("/nhapexcel")
     await terminal.say(f"@{tmp_path / 'khong-co.xlsx'}")
-    assert shown[-1].startswith("(không có tệp / no such file:")
+    assert shown[-1] == f"(không có tệp {tmp_path / 'khong-co.xlsx'})"
     await terminal.say(f"@{path}")
 
     assert DONE in shown
