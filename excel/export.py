@@ -13,6 +13,7 @@ summary's figures in `excel/export_summary.py`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -95,19 +96,35 @@ async def export_workbook(
     export = ExportRun(session, scope, timezone, progress, chunk)
     await export.prepare()
     book = Workbook(write_only=True)
-    await export.campaigns(book)
-    await export.units(book)
-    await export.registrations(book)
-    await results(export, book)
-    await export.conferences(book)
-    await export.commendations(book)
-    await export.targets(book)
-    await report_answers(export, book)
-    await export.summary(book)
-    # Zipping the sheets takes a while for a big export: not on the event loop.
-    await asyncio.to_thread(book.save, path)
+    try:
+        await export.campaigns(book)
+        await export.units(book)
+        await export.registrations(book)
+        await results(export, book)
+        await export.conferences(book)
+        await export.commendations(book)
+        await export.targets(book)
+        await report_answers(export, book)
+        await export.summary(book)
+        # Zipping the sheets takes a while for a big export: not on the event loop.
+        await asyncio.to_thread(book.save, path)
+    except BaseException:
+        _abandon(book)
+        raise
     await export.report_progress(force=True)
     return export.counts
+
+
+def _abandon(book: Workbook) -> None:
+    """An export given up half-way (an error, a Ctrl-C, a stop): each sheet's writer is closed
+    and its temporary file removed now, rather than by the garbage collector, whose late close of
+    a write-only sheet prints a traceback ("I/O operation on closed file") after the fact."""
+    for sheet in book.worksheets:
+        writer = getattr(sheet, "_writer", None)
+        with contextlib.suppress(Exception):
+            sheet.close()
+        with contextlib.suppress(Exception):
+            Path(writer.out).unlink(missing_ok=True)
 
 
 UnitRow = tuple[int, str, str, int | None]
