@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from language.texts import Texts
+from storage.db import Database
 from tests.fakezalo import TOKEN, FakeZalo, served
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,8 +68,9 @@ def run_dvk(database_url: str, cwd: Path) -> tuple[int, list[str], list[str], st
 
 
 async def test_dvk_run_serves_zalo_alone_and_stops_on_sigterm(
-    database_url: str, tmp_path: Path
+    database_url: str, db: Database, tmp_path: Path
 ) -> None:
+    # `db`: on PostgreSQL the shared database is emptied first, as for every test that writes.
     returncode, texts, methods, output = await asyncio.to_thread(run_dvk, database_url, tmp_path)
     assert returncode == 0
     assert texts and texts[0].startswith(T("start-no-invite")[:30])
