@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -14,11 +15,25 @@ from pydantic import ValidationError
 from bot.config import Settings
 from bot.demo import PEOPLE_BY_ROLE as DEMO_PEOPLE
 from bot.runtime import build_core, utc_now
-from language.texts import Texts
+from language.texts import DEFAULT_LANGUAGE, Texts, languages
 from storage.db import Database
 from storage.migrate import pending, upgrade
 
 EXIT_CONFIG = 2
+
+
+def configured_language() -> str:
+    """DVK_LANGUAGE as the environment gives it, for what is said before (or without) settings
+    that could be read: the catalog's default when it names no catalog."""
+    chosen = os.environ.get("DVK_LANGUAGE", DEFAULT_LANGUAGE)
+    return chosen if chosen in languages() else DEFAULT_LANGUAGE
+
+
+def said(key: str, *, language: str | None = None, **params: object) -> str:
+    """A message of the command line, from the catalog like everything people read."""
+    return Texts(language or configured_language())(key, **params)
+
+
 DEMO_DATABASE = "sqlite+aiosqlite:///data/demo.sqlite3"
 
 
@@ -119,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.errors():
             name = "_".join(str(part) for part in problem["loc"]).upper()
             name = name if name.startswith("DVK_") else f"DVK_{name}"  # aliases are whole
-            print(f"{name}: {problem['msg']}", file=sys.stderr)
+            reason = str(problem["msg"]).removeprefix("Value error, ")
+            print(said("cli-setting-invalid", name=name, reason=reason), file=sys.stderr)
         return EXIT_CONFIG
     demo = trying_it(settings) and args.command not in ("run", "start", "template")
     if demo:
@@ -158,7 +174,7 @@ def _command(args: argparse.Namespace, settings: Settings, demo: bool) -> int:
             return asyncio.run(chat(settings, person, args.channel))
         case "db":
             asyncio.run(migrate(settings.database_url))
-            print("database is up to date")
+            print(said("cli-db-up-to-date", language=settings.language))
             return 0
         case "demo-seed":
             return asyncio.run(demo_seed(settings.database_url, own_database=demo))
@@ -167,7 +183,7 @@ def _command(args: argparse.Namespace, settings: Settings, demo: bool) -> int:
             from language.texts import Texts
 
             args.file.write_bytes(template_bytes(Texts(settings.language)))
-            print(f"written: {args.file}")
+            print(said("cli-written", language=settings.language, file=args.file))
             return 0
         case "digest":
             return asyncio.run(digests_now(settings, args.person))
@@ -277,10 +293,7 @@ async def prepare_database(settings: Settings) -> bool:
     db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     try:
         if await pending(db.engine):
-            print(
-                "The database schema is not up to date: run `dvk db upgrade` first.",
-                file=sys.stderr,
-            )
+            print(said("cli-schema-old", language=settings.language), file=sys.stderr)
             return False
     finally:
         await db.dispose()
@@ -291,19 +304,10 @@ def run_telegram(settings: Settings) -> int:
     problem = settings.token_problem()
     # Zalo alone is a configuration too; a Telegram token that is set but wrong never is.
     if problem is not None and not (problem == "missing" and settings.zalo_configured()):
-        print(
-            f"DVK_TELEGRAM_TOKEN is {problem}: set it in the environment or in .env to the token "
-            "@BotFather gave you (like 123456789:AAH...). To try the bot without Telegram: "
-            "dvk chat",
-            file=sys.stderr,
-        )
+        print(said(f"cli-token-{problem}", language=settings.language), file=sys.stderr)
         return EXIT_CONFIG
     if problem is None and settings.webhook_url and not settings.webhook_secret:
-        print(
-            "DVK_WEBHOOK_URL is set but DVK_WEBHOOK_SECRET is not: a webhook without a secret "
-            "would accept updates from anyone. Set DVK_WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -).",
-            file=sys.stderr,
-        )
+        print(said("cli-webhook-no-secret", language=settings.language), file=sys.stderr)
         return EXIT_CONFIG
     if not asyncio.run(prepare_database(settings)) or asyncio.run(holds_demo_invites(settings)):
         return EXIT_CONFIG
@@ -327,13 +331,10 @@ async def holds_demo_invites(settings: Settings) -> bool:
     if not codes:
         return False
     quoted = ", ".join(f"'{code}'" for code in codes)
-    print(
-        f"The database (DVK_DATABASE_URL) holds the demo's invites {', '.join(codes)} from "
-        "`dvk demo-seed`: anyone can join with them, DEMO-PT as a coordinator. Run the bot on a "
-        "database of its own, or revoke them first: "
-        f"UPDATE invites SET revoked = true WHERE code IN ({quoted});",
-        file=sys.stderr,
+    text = said(
+        "cli-demo-invites", language=settings.language, codes=", ".join(codes), quoted=quoted
     )
+    print(text, file=sys.stderr)
     return True
 
 
@@ -347,14 +348,7 @@ async def demo_seed(url: str, *, own_database: bool = False, quiet: bool = False
     try:
         others = 0 if own_database else await people_besides_demo(db)
         if others:
-            print(
-                f"Not seeding: the database (DVK_DATABASE_URL) has {others} "
-                f"{'person' if others == 1 else 'people'} besides the "
-                "demo's, and the demo adds invites anyone can use (DEMO-PT makes a coordinator). "
-                "Seed an empty database of its own, e.g. "
-                "DVK_DATABASE_URL=sqlite+aiosqlite:///data/demo-try.sqlite3 dvk demo-seed",
-                file=sys.stderr,
-            )
+            print(said("cli-demo-not-seeding", others=others), file=sys.stderr)
             return EXIT_CONFIG
         await upgrade(db.engine)
         core = build_core(Settings(database_url=url), db)
@@ -368,9 +362,15 @@ async def demo_seed(url: str, *, own_database: bool = False, quiet: bool = False
     if created or not quiet:
         # Quiet: seeded on the way to another command, whose own output stays alone on stdout.
         out = sys.stderr if quiet else sys.stdout
-        said = ", ".join(created) if created else "nothing (already seeded)"
-        print(f"created: {said}", file=out)
-        print(Texts()("terminal-demo-try"), file=out)
+        t = Texts(configured_language())
+        # "unit DUK" -> "đơn vị DUK": what was made, named in the reader's language.
+        made = [
+            t(f"cli-demo-kind-{kind}", code=code)
+            for kind, _, code in (item.partition(" ") for item in created)
+        ]
+        told = t("cli-demo-created", items=", ".join(made)) if made else t("cli-demo-seeded")
+        print(told, file=out)
+        print(t("terminal-demo-try"), file=out)
     return 0
 
 
@@ -378,45 +378,14 @@ async def print_stats(
     settings: Settings, code: str | None, years_text: str | None = None, chart: Path | None = None
 ) -> int:
     """`dvk stats`: the same report /thongke gives, printed; the chart written if asked for."""
-    from handlers.admin.statistics import resolve_scope, stats_chart, stats_text
-    from storage.stats import organisation_stats
+    from bot.exporting import stats_command
 
     if code and years_text:
-        print("--campaign and --years: choose one", file=sys.stderr)
+        print(said("cli-stats-choose-one", language=settings.language), file=sys.stderr)
         return EXIT_CONFIG
     if not await prepare_database(settings):
         return EXIT_CONFIG
-    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
-    core = build_core(settings, db)
-    try:
-        async with db.session() as session:
-            today = utc_now().astimezone(core.config.timezone).date()
-            scope = await resolve_scope(session, code or years_text or "", today=today)
-            # --campaign is a campaign, never a year; --years is years, never a campaign.
-            if (
-                isinstance(scope, str)
-                or (code and scope[0] is None)
-                or (years_text and scope[1] is None)
-            ):
-                print(core.texts("stats-no-campaign", code=code or years_text), file=sys.stderr)
-                print(core.texts("stats-usage"), file=sys.stderr)
-                return 1
-            campaign, years = scope
-            stats = await organisation_stats(
-                session,
-                campaign_id=campaign.id if campaign else None,
-                years=years,
-                tz=core.config.timezone,
-            )
-        print(stats_text(core.texts, stats, campaign, years))
-        if chart is not None:
-            picture = stats_chart(core.texts, stats)
-            if picture is not None:
-                await asyncio.to_thread(chart.write_bytes, picture)
-                print(f"chart: {chart}", file=sys.stderr)
-    finally:
-        await db.dispose()
-    return 0
+    return await stats_command(settings, code, years_text, chart)
 
 
 async def chat(settings: Settings, person: str, looks: str = "terminal") -> int:
@@ -442,11 +411,7 @@ async def chat(settings: Settings, person: str, looks: str = "terminal") -> int:
 
 
 async def demo_chat(settings: Settings) -> int:
-    print(
-        "No Telegram token (DVK_TELEGRAM_TOKEN) set: starting the terminal chat on a demo "
-        "database (data/demo.sqlite3).\nTo connect Telegram: create a bot with @BotFather, put "
-        "DVK_TELEGRAM_TOKEN=<token> and DVK_ADMIN_IDS=<your Telegram id> in .env, and run again.\n"
-    )
+    print(said("cli-demo-start", language=settings.language) + "\n")
     await demo_seed(DEMO_DATABASE, own_database=True)
     return await chat(settings.model_copy(update={"database_url": DEMO_DATABASE}), "an")
 

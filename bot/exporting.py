@@ -1,5 +1,6 @@
-"""`dvk export [--campaign CODE] [-o FILE]`: the workbook /xuatexcel sends an admin, written to a
-file; progress on stderr, the path and the counts on stdout."""
+"""The reports of the command line: `dvk export [--campaign CODE] [-o FILE]`, the workbook
+/xuatexcel sends an admin, written to a file (progress on stderr, the path and the counts on
+stdout), and `dvk stats`, the figures /thongke gives."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
-from bot.runtime import utc_now
+from bot.runtime import build_core, utc_now
 from excel.export import ExportScope, export_workbook
 from handlers.coordinator.export import file_name
 from handlers.core.jobs import Throttle
@@ -70,4 +71,45 @@ async def export_command(
             reports=vn.format_number(counts.reports),
         )
     )
+    return 0
+
+
+async def stats_command(
+    settings: Settings, code: str | None, years_text: str | None, chart: Path | None
+) -> int:
+    """`dvk stats` on a database that is up to date: the report /thongke gives, printed; the
+    chart written if asked for."""
+    from handlers.admin.statistics import resolve_scope, stats_chart, stats_text
+    from storage.stats import organisation_stats
+
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    core = build_core(settings, db)
+    try:
+        async with db.session() as session:
+            today = utc_now().astimezone(core.config.timezone).date()
+            scope = await resolve_scope(session, code or years_text or "", today=today)
+            # --campaign is a campaign, never a year; --years is years, never a campaign.
+            if (
+                isinstance(scope, str)
+                or (code and scope[0] is None)
+                or (years_text and scope[1] is None)
+            ):
+                print(core.texts("stats-no-campaign", code=code or years_text), file=sys.stderr)
+                print(core.texts("cli-stats-usage"), file=sys.stderr)
+                return 1
+            campaign, years = scope
+            stats = await organisation_stats(
+                session,
+                campaign_id=campaign.id if campaign else None,
+                years=years,
+                tz=core.config.timezone,
+            )
+        print(stats_text(core.texts, stats, campaign, years))
+        if chart is not None:
+            picture = stats_chart(core.texts, stats)
+            if picture is not None:
+                await asyncio.to_thread(chart.write_bytes, picture)
+                print(core.texts("cli-chart-written", file=chart), file=sys.stderr)
+    finally:
+        await db.dispose()
     return 0

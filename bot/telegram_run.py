@@ -36,7 +36,6 @@ from handlers.core.router import Core
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-TOKEN_REJECTED = "the token was rejected by Telegram (check DVK_TELEGRAM_TOKEN)"
 EXIT_CONFIG = 2
 
 
@@ -190,27 +189,29 @@ def run(settings: Settings, core: Core) -> int:
     from bot.zalo.api import ZaloError
 
     telegram = settings.token_problem() is None
+    t = core.texts
     sock = None
     # One HTTP server for every channel: webhooks, media and download links, health.
     if serves_http(settings):
         try:
             sock = http.listen(settings.http_listen, settings.http_port)
         except OSError as error:
-            print(
-                f"cannot listen on {settings.http_listen}:{settings.http_port} "
-                f"(DVK_HTTP_LISTEN, DVK_HTTP_PORT): {error.strerror or error}",
-                file=sys.stderr,
+            text = t(
+                "cli-cannot-listen",
+                address=f"{settings.http_listen}:{settings.http_port}",
+                reason=error.strerror or error,
             )
+            print(text, file=sys.stderr)
             return EXIT_CONFIG
     try:
         asyncio.run(serve_channels(settings, core, sock=sock, telegram=telegram))
     except ZaloError as error:
         # Its message carries no URL, so no token (bot/zalo/api.py).
-        print(f"Zalo refused to start ({error}): check DVK_ZALO_TOKEN", file=sys.stderr)
+        print(t("cli-zalo-refused", reason=error), file=sys.stderr)
         return EXIT_CONFIG
     except InvalidToken:
         # python-telegram-bot's own message repeats the token: it is not shown.
-        print(TOKEN_REJECTED, file=sys.stderr)
+        print(t("cli-token-rejected"), file=sys.stderr)
         return EXIT_CONFIG
     finally:
         if sock is not None:

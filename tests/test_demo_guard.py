@@ -77,9 +77,8 @@ async def test_demo_seed_refuses_a_database_with_people_of_its_own(
     done = await asyncio.to_thread(dvk, tmp_path, "demo-seed", DVK_DATABASE_URL=database_url)
 
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "Not seeding: the database (DVK_DATABASE_URL) has 1 person besides the demo's" in (
-        done.stderr
-    )
+    refused = "Không tạo dữ liệu thử: cơ sở dữ liệu (DVK_DATABASE_URL) đã có 1 người ngoài"
+    assert refused in done.stderr
     assert "created" not in done.stdout
     assert await counts(db) == before == (1, 0, [])
 
@@ -91,7 +90,7 @@ async def test_demo_seed_refuses_a_seeded_database_someone_joined(
     assert first.returncode == 0, first.stderr
     again = await asyncio.to_thread(dvk, tmp_path, "demo-seed", DVK_DATABASE_URL=database_url)
     assert again.returncode == 0, again.stderr
-    assert "nothing (already seeded)" in again.stdout
+    assert "Dữ liệu thử đã có sẵn, không tạo thêm gì." in again.stdout
     # Someone joins (through DEMO-TV, say); the demo no longer owns this database.
     await add_person(db, "terminal", "someone-new")
     before = await counts(db)
@@ -99,7 +98,7 @@ async def test_demo_seed_refuses_a_seeded_database_someone_joined(
     done = await asyncio.to_thread(dvk, tmp_path, "demo-seed", DVK_DATABASE_URL=database_url)
 
     assert done.returncode == 2
-    assert "1 person besides the demo's" in done.stderr
+    assert "đã có 1 người ngoài những người thử" in done.stderr
     assert await counts(db) == before
 
 
@@ -127,7 +126,7 @@ async def test_dvk_run_refuses_a_database_with_the_demo_invites(
         assert api.methods() == []  # refused before Telegram was asked anything
 
     assert done.returncode == 2, done.stderr
-    assert f"holds the demo's invites {', '.join(live)} from `dvk demo-seed`" in done.stderr
+    assert f"còn các lời mời thử {', '.join(live)} của `dvk demo-seed`" in done.stderr
     quoted = ", ".join(f"'{code}'" for code in live)
     assert f"UPDATE invites SET revoked = true WHERE code IN ({quoted});" in done.stderr
     assert "Traceback" not in done.stderr
@@ -137,8 +136,8 @@ async def test_dvk_start_without_a_token_keeps_the_terminal_demo(tmp_path: Path)
     """The terminal demo seeds its own file (data/demo.sqlite3), whoever joined it since."""
     first = await asyncio.to_thread(dvk, tmp_path, "start", stdin="/thoat\n")
     assert first.returncode == 0, first.stderr
-    assert "created: unit DUK" in first.stdout
-    assert "invite DEMO-TV" in first.stdout
+    assert "Đã tạo: đơn vị DUK" in first.stdout
+    assert "lời mời DEMO-TV" in first.stdout
 
     demo = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'demo.sqlite3'}")
     try:
@@ -148,6 +147,6 @@ async def test_dvk_start_without_a_token_keeps_the_terminal_demo(tmp_path: Path)
 
     again = await asyncio.to_thread(dvk, tmp_path, "start", stdin="/thoat\n")
     assert again.returncode == 0, again.stderr
-    assert "created: nothing (already seeded)" in again.stdout
+    assert "Dữ liệu thử đã có sẵn, không tạo thêm gì." in again.stdout
     assert "dvk chat — bạn là «an»" in again.stdout
-    assert "Not seeding" not in again.stderr
+    assert "Không tạo dữ liệu thử" not in again.stderr

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 USER_ID = 4242
 STARTUP_TIMEOUT = 20.0
 STEP_TIMEOUT = 10.0
-TOKEN_REJECTED = "the token was rejected by Telegram (check DVK_TELEGRAM_TOKEN)"
+TOKEN_REJECTED = "Telegram từ chối token (hãy kiểm tra DVK_TELEGRAM_TOKEN)."
 T = Texts("vi")
 CATALOG = load_catalog("vi")
 

@@ -35,9 +35,9 @@ def dvk(
 async def test_dvk_chat_joins_and_registers_through_stdin(db, database_url, tmp_path):
     seeded = dvk(["demo-seed"], database_url, tmp_path)
     assert seeded.returncode == 0, seeded.stderr
-    assert "invite DEMO-TV" in seeded.stdout
+    assert "lời mời DEMO-TV" in seeded.stdout
     again = dvk(["demo-seed"], database_url, tmp_path)
-    assert "nothing (already seeded)" in again.stdout
+    assert "Dữ liệu thử đã có sẵn, không tạo thêm gì." in again.stdout
 
     lines = [
         "/start DEMO-TV",

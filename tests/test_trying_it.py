@@ -102,7 +102,7 @@ async def test_after_the_quick_start_every_command_uses_the_demo(tmp_path: Path)
 async def test_the_demo_is_seeded_when_a_command_comes_first(tmp_path: Path) -> None:
     done = await asyncio.to_thread(dvk, tmp_path, "chat", "--as", "member", stdin="/mohinh\n")
     assert done.returncode == 0, done.stderr
-    assert "created: unit DUK" in done.stderr  # stdout is the chat's
+    assert "Đã tạo: đơn vị DUK" in done.stderr  # stdout is the chat's
     assert "Bạn chưa tham gia đơn vị nào" not in done.stdout
     # Seeded once: the next command says nothing of it.
     again = await asyncio.to_thread(dvk, tmp_path, "stats")
