@@ -31,6 +31,11 @@ Handle = Callable[[Payload, Within], Awaitable[None]]
 GaveUp = Callable[[Payload], Awaitable[None]]
 
 
+class GivenUp(Exception):
+    """Raised by a channel's `handle`: the update failed, the person has been told already, and
+    it is not to be tried again (it is marked failed, unless its unit of work committed)."""
+
+
 @dataclass
 class Inbox:
     """A channel's inbox in one process: recording an update wakes its worker."""
@@ -110,6 +115,17 @@ class InboxWorker:
 
         try:
             await self.handle(payload, within)
+        except GivenUp as error:
+            async with self.core.db.session() as session:
+                if await inbox.status_of(session, update_id=row_id) == inbox.PENDING:
+                    await inbox.mark_failed(
+                        session,
+                        update_id=row_id,
+                        error=str(error),
+                        now=self.core.clock(),
+                        final=True,
+                    )
+            return
         except Exception as error:
             log.exception("error while handling a %s update (attempt %d)", self.channel, attempts)
             if attempts >= MAX_ATTEMPTS:

@@ -440,6 +440,7 @@ async def test_dvk_run_with_zalo_alone_serves_its_webhook(database_url, db, tmp_
 
 async def test_one_server_carries_telegrams_webhook_and_zalos(settings, core, db, hook):
     from bot.telegram.app import build_application
+    from bot.telegram.inbox import TelegramInbox
     from bot.telegram_run import open_webhook
     from tests.botapi import RecordingRequest
     from tests.conftest import TOKEN as TELEGRAM_TOKEN
@@ -454,7 +455,7 @@ async def test_one_server_carries_telegrams_webhook_and_zalos(settings, core, db
     application = build_application(both, core, request=RecordingRequest())
     await application.initialize()
     try:
-        app = await open_webhook(application, both, routes=[hook.route(SECRET)])
+        app = await open_webhook(TelegramInbox(application), both, routes=[hook.route(SECRET)])
         zalo = FakeZalo(webhook={"url": PUBLIC + WEBHOOK_PATH, "secret_token": SECRET})
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
             zalo.webhook_client = client
