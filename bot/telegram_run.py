@@ -12,6 +12,7 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
 from urllib.parse import urlparse
 
 from starlette.applications import Starlette
@@ -29,6 +30,7 @@ from bot.media_links import Media
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.app import build_application, post_init
 from bot.telegram.delivery import core_of_app
+from bot.telegram.inbox import TelegramInbox
 from bot.telegram.jobs import stop_jobs
 from bot.telegram.outbox import start_sender, stop_sender
 from bot.zalo import upload
@@ -45,9 +47,10 @@ def webhook_path(settings: Settings) -> str:
     return "/" + urlparse(settings.webhook_url).path.lstrip("/")
 
 
-def webhook_route(application: Application, *, path: str, secret: str) -> Route:
+def webhook_route(inbox: TelegramInbox, *, path: str, secret: str) -> Route:
     """Telegram's POSTs: the secret header first, then the size, then the update. Only a valid
-    update reaches the application's queue."""
+    update is recorded in the inbox, before the 200 (a redelivery changes nothing); a database
+    that cannot take it answers 503, and Telegram delivers it again."""
 
     async def telegram_webhook(request: Request) -> Response:
         if not http.secret_matches(request, SECRET_HEADER, secret):
@@ -58,16 +61,21 @@ def webhook_route(application: Application, *, path: str, secret: str) -> Route:
             return http.refusal(413)
         except ValueError:
             return http.refusal(400)
-        update = _update_of(body, application)
-        if update is None:
+        parsed = _update_of(body, inbox.application)
+        if parsed is None:
             return Response(status_code=400)
-        await application.update_queue.put(update)
+        update, data = parsed
+        try:
+            await inbox.record(update, data)
+        except Exception:
+            log.exception("a Telegram update could not be recorded; Telegram will deliver it again")
+            return Response(status_code=503)
         return Response(status_code=200)
 
     return Route(path, telegram_webhook, methods=["POST"])
 
 
-def _update_of(body: bytes, application: Application) -> Update | None:
+def _update_of(body: bytes, application: Application) -> tuple[Update, dict[str, Any]] | None:
     try:
         data = json.loads(body)
     except ValueError:
@@ -75,14 +83,14 @@ def _update_of(body: bytes, application: Application) -> Update | None:
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return None
     try:
-        return Update.de_json(data, application.bot)
+        return Update.de_json(data, application.bot), data
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         log.info("refused a webhook body that is not an update: %s", error)
         return None
 
 
 async def open_webhook(
-    application: Application,
+    inbox: TelegramInbox,
     settings: Settings,
     media: Media | None = None,
     routes: Sequence[BaseRoute] = (),
@@ -91,10 +99,10 @@ async def open_webhook(
     the links to `media` where there are any and the other channels' `routes`."""
     assert settings.webhook_url and settings.webhook_secret
     secret = settings.webhook_secret.get_secret_value()
-    await application.bot.set_webhook(
+    await inbox.application.bot.set_webhook(
         url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
     )
-    hook = webhook_route(application, path=webhook_path(settings), secret=secret)
+    hook = webhook_route(inbox, path=webhook_path(settings), secret=secret)
     return http.make_app([hook, *routes], media=media)
 
 
@@ -139,12 +147,21 @@ async def serve(
             async with application:  # initialize (getMe) ... shutdown
                 await post_init(application)
                 await start_sender(application)
+                inbox = TelegramInbox(application)
+                inbox_stop = asyncio.Event()
+                working: asyncio.Task[None] | None = None
                 try:
+                    await application.start()
+                    # What is pending (a restart's leftovers) first, then what is recorded.
+                    working = asyncio.create_task(inbox.work(inbox_stop), name="telegram-inbox")
                     if sock is not None:
-                        await _serve_http(application, settings, sock, stop, routes)
+                        await _serve_http(inbox, settings, sock, stop, routes)
                     else:
                         await _serve_polling(application, stop)
                 finally:
+                    if working is not None:
+                        inbox_stop.set()
+                        await working  # the update being handled is finished first
                     # What python-telegram-bot's run_polling does on a stop, in its order.
                     if application.updater is not None and application.updater.running:
                         await application.updater.stop()
@@ -158,30 +175,29 @@ async def serve(
 
 
 async def _serve_polling(application: Application, stop: asyncio.Event) -> None:
+    # Polled updates go straight to the Application, not through the inbox (docs/channels.md).
     assert application.updater is not None
     await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-    await application.start()
     await stop.wait()
 
 
 async def _serve_http(
-    application: Application,
+    inbox: TelegramInbox,
     settings: Settings,
     sock: socket.socket,
     stop: asyncio.Event,
     routes: Sequence[BaseRoute] = (),
 ) -> None:
+    application = inbox.application
     media = channels_of(core_of_app(application)).media
     if settings.webhook_url:
-        await application.start()
         # The socket already listens: what Telegram posts from now on waits for the server.
-        app = await open_webhook(application, settings, media, routes)
+        app = await open_webhook(inbox, settings, media, routes)
     else:
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-        await application.start()
         app = http.make_app(routes, media=media)
-    await http.serve_until(app, sock, stop)  # no update is queued after this
+    await http.serve_until(app, sock, stop)  # nothing is recorded after this
 
 
 def run(settings: Settings, core: Core) -> int:

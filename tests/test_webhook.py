@@ -1,6 +1,6 @@
-"""Webhook mode: the project's HTTP server (bot/http.py) hands the real Application only updates
-that carry the secret token, and judges a request before reading its body; and `dvk run` refuses
-to start without a usable token, or with a webhook but no secret."""
+"""Webhook mode: the project's HTTP server (bot/http.py) records in the inbox, for the real
+Application, only updates that carry the secret token, and judges a request before reading its
+body; and `dvk run` refuses to start without a usable token, or with a webhook but no secret."""
 
 from __future__ import annotations
 
@@ -28,11 +28,13 @@ from bot.config import Settings
 from bot.http import MAX_BODY, make_app
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.app import build_application
+from bot.telegram.inbox import TelegramInbox
 from bot.telegram_run import open_webhook, serve, webhook_route
 from handlers.core.router import Core
 from language.texts import Texts
 from storage import models
 from storage.db import Database
+from storage.inbox import InboxUpdate
 from tests.botapi import RecordingRequest
 from tests.conftest import TOKEN
 from tests.fakebotapi import FakeBotApi, running
@@ -79,6 +81,11 @@ async def identities(db: Database) -> list[tuple[str, str]]:
         return [tuple(row) for row in rows]
 
 
+async def recorded(db: Database) -> list[InboxUpdate]:
+    async with db.session() as session:
+        return list((await session.scalars(select(InboxUpdate).order_by(InboxUpdate.id))).all())
+
+
 def sent_to_user(api: RecordingRequest) -> list[str]:
     return [call.params["text"] for call in api.sent(USER_ID)]
 
@@ -106,7 +113,8 @@ async def test_webhook_handles_only_updates_with_the_secret_token(
     app = build_application(hook_settings, core, request=api)
     await app.initialize()
     try:
-        server = await open_webhook(app, hook_settings)
+        inbox = TelegramInbox(app)
+        server = await open_webhook(inbox, hook_settings)
         await app.start()
         set_webhook = [c for c in api.calls if c.method == "setWebhook"]
         assert set_webhook and set_webhook[-1].params["url"] == WEBHOOK_URL
@@ -116,20 +124,21 @@ async def test_webhook_handles_only_updates_with_the_secret_token(
             # (a) no secret header
             response = await client.post(endpoint, json=start_update(1))
             assert response.status_code == 403
-            assert app.update_queue.empty()
+            assert await recorded(db) == []
             assert sent_to_user(api) == []
             assert await identities(db) == []
 
             # (b) a wrong secret
             response = await client.post(endpoint, json=start_update(2), headers={HEADER: "nope"})
             assert response.status_code == 403
-            assert app.update_queue.empty()
+            assert await recorded(db) == []
             assert sent_to_user(api) == []
             assert await identities(db) == []
 
             # (c) the right secret
             response = await client.post(endpoint, json=start_update(3), headers={HEADER: SECRET})
             assert response.status_code == 200
+            assert await inbox.worker().drain() == 1
             await asyncio.wait_for(answered.wait(), 10)
     finally:
         if app.running:
@@ -137,7 +146,7 @@ async def test_webhook_handles_only_updates_with_the_secret_token(
         await app.shutdown()
 
     replies = sent_to_user(api)
-    # Exactly one /start was handled: the refused ones were never queued.
+    # Exactly one /start was handled: the refused ones were never recorded.
     assert replies.count(T("start-no-invite")) == 1, replies
     assert T("ask-full-name") in replies[-1]
     assert await identities(db) == [("telegram", str(USER_ID))]
@@ -202,7 +211,7 @@ async def test_serve_listens_where_the_settings_say_and_stops_when_asked(
 
 @pytest.fixture
 def webhook(app: Application) -> Starlette:
-    return make_app([webhook_route(app, path="/telegram", secret=SECRET)])
+    return make_app([webhook_route(TelegramInbox(app), path="/telegram", secret=SECRET)])
 
 
 class Upload:
@@ -229,7 +238,7 @@ class Upload:
     ],
 )
 async def test_webhook_refuses_a_large_declared_body_without_reading_it(
-    webhook: Starlette, app: Application, headers: dict[str, str], status: int
+    webhook: Starlette, db: Database, headers: dict[str, str], status: int
 ) -> None:
     upload = Upload(95 * 1024 * 1024)
     async with asgi_client(webhook) as client:
@@ -239,18 +248,18 @@ async def test_webhook_refuses_a_large_declared_body_without_reading_it(
     assert response.status_code == status
     assert upload.pulled == 0
     assert response.headers["connection"] == "close"
-    assert app.update_queue.empty()
+    assert await recorded(db) == []
 
 
 async def test_webhook_stops_reading_a_chunked_body_at_one_megabyte(
-    webhook: Starlette, app: Application
+    webhook: Starlette, db: Database
 ) -> None:
     upload = Upload(8 * MAX_BODY)
     async with asgi_client(webhook) as client:
         response = await client.post("/telegram", content=upload, headers={HEADER: SECRET})
     assert response.status_code == 413
     assert MAX_BODY < upload.pulled <= MAX_BODY + 65536
-    assert app.update_queue.empty()
+    assert await recorded(db) == []
 
 
 @pytest.mark.parametrize(
@@ -267,26 +276,25 @@ async def test_webhook_stops_reading_a_chunked_body_at_one_megabyte(
     ],
 )
 async def test_webhook_answers_400_to_a_body_that_is_not_an_update(
-    webhook: Starlette, app: Application, api: RecordingRequest, body: bytes
+    webhook: Starlette, db: Database, api: RecordingRequest, body: bytes
 ) -> None:
     async with asgi_client(webhook) as client:
         response = await client.post("/telegram", content=body, headers={HEADER: SECRET})
     assert response.status_code == 400
-    assert app.update_queue.empty()
+    assert await recorded(db) == []
     assert api.sent(USER_ID) == []
 
 
-async def test_webhook_queues_an_update_within_the_limit(
-    webhook: Starlette, app: Application
-) -> None:
+async def test_webhook_records_an_update_within_the_limit(webhook: Starlette, db: Database) -> None:
     update = start_update(7)
     update["message"]["text"] = "/start " + "x" * (MAX_BODY - 1000)
     async with asgi_client(webhook) as client:
         response = await client.post("/telegram", json=update, headers={HEADER: SECRET})
         health = await client.get("/healthz")
     assert response.status_code == 200
-    queued = app.update_queue.get_nowait()
-    assert queued.update_id == 7 and queued.message.text.startswith("/start xxx")
+    (row,) = await recorded(db)
+    assert (row.channel, row.message_id, row.person) == ("telegram", "7", str(USER_ID))
+    assert row.payload["message"]["text"].startswith("/start xxx")
     assert (health.status_code, health.text) == (200, "ok")
 
 

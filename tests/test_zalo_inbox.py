@@ -21,9 +21,10 @@ from sqlalchemy.exc import OperationalError
 
 from bot import http, schedules
 from bot.config import Settings
+from bot.inbox import InboxWorker
 from bot.zalo import inbox as zalo_inbox
 from bot.zalo.api import Update, ZaloApi, ZaloError
-from bot.zalo.inbox import MAX_ATTEMPTS, WEBHOOK_PATH, InboxWorker, Within, ZaloInbox
+from bot.zalo.inbox import MAX_ATTEMPTS, WEBHOOK_PATH, Within, ZaloInbox
 from bot.zalo.runner import ZaloRunner, serve
 from language.texts import Texts
 from storage import inbox
@@ -95,7 +96,7 @@ def runner(core, api) -> Runner:  # type: ignore[no-untyped-def]
 
 
 def worker(core, runner) -> InboxWorker:  # type: ignore[no-untyped-def]
-    return InboxWorker(core, runner)
+    return zalo_inbox.worker(core, runner)
 
 
 async def rows(db) -> list[InboxUpdate]:  # type: ignore[no-untyped-def]
@@ -169,7 +170,7 @@ async def test_a_database_that_fails_answers_503_and_zalo_delivers_again(
             raise failures.pop()
         return await real(session, **kwargs)
 
-    monkeypatch.setattr(zalo_inbox.inbox, "record", record_once_failing)
+    monkeypatch.setattr(inbox, "record", record_once_failing)
     assert await zalo.deliver(zalo.text_event("u1", "/start")) == [503, 200]
     assert len(await rows(db)) == 1
     await worker(core, runner).drain()
@@ -271,7 +272,7 @@ async def test_handled_is_written_in_the_handlers_unit_of_work(zalo, db, core, r
             raise broken.pop()
         return await real(session, **kwargs)
 
-    monkeypatch.setattr(zalo_inbox.inbox, "mark_handled", failing_mark)
+    monkeypatch.setattr(inbox, "mark_handled", failing_mark)
     await worker(core, runner).drain()
     (row,) = await rows(db)
     assert (row.status, row.attempts) == ("handled", 2)
@@ -439,6 +440,7 @@ async def test_dvk_run_with_zalo_alone_serves_its_webhook(database_url, db, tmp_
 
 async def test_one_server_carries_telegrams_webhook_and_zalos(settings, core, db, hook):
     from bot.telegram.app import build_application
+    from bot.telegram.inbox import TelegramInbox
     from bot.telegram_run import open_webhook
     from tests.botapi import RecordingRequest
     from tests.conftest import TOKEN as TELEGRAM_TOKEN
@@ -453,7 +455,7 @@ async def test_one_server_carries_telegrams_webhook_and_zalos(settings, core, db
     application = build_application(both, core, request=RecordingRequest())
     await application.initialize()
     try:
-        app = await open_webhook(application, both, routes=[hook.route(SECRET)])
+        app = await open_webhook(TelegramInbox(application), both, routes=[hook.route(SECRET)])
         zalo = FakeZalo(webhook={"url": PUBLIC + WEBHOOK_PATH, "secret_token": SECRET})
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
             zalo.webhook_client = client

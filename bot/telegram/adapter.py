@@ -11,6 +11,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.channels import TELEGRAM, channels_of
 from bot.runtime import menu_of
+from bot.telegram import inbox
 from bot.telegram.delivery import core_of_app, output_of
 from bot.telegram.jobs import start_job
 from handlers.core.router import Core
@@ -107,7 +108,7 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         file_size=document.file_size if document else None,
         media_key=media_key,
     )
-    result = await core_of(context).handle(inbound)
+    result = await core_of(context).handle(inbound, within=inbox.within())
     await deliver(context.application, message.chat_id, result)
 
 
@@ -145,7 +146,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         display_name=query.from_user.full_name,
     )
     try:
-        result = await core_of(context).handle(inbound)
+        result = await core_of(context).handle(inbound, within=inbox.within())
     except Exception:
         # Stop the button's spinner; the error handler tells the person and logs.
         await query.answer()
@@ -168,6 +169,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
+    inbox.note_error(context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             await context.bot.send_message(

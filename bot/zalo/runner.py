@@ -21,7 +21,7 @@ from bot.quota import QuotaKeeper
 from bot.sender import Sender
 from bot.zalo.api import NetworkError, Update, ZaloApi, ZaloError
 from bot.zalo.delivery import ZaloOutput, zalo_transport
-from bot.zalo.inbox import WEBHOOK_PATH, InboxWorker, Within, ZaloInbox
+from bot.zalo.inbox import WEBHOOK_PATH, Within, ZaloInbox, worker
 from handlers.admin import broadcast
 from handlers.core.jobs import Job, run_job
 from handlers.core.router import Core
@@ -88,7 +88,7 @@ class ZaloRunner:
     async def work(self, stop: asyncio.Event, inbox: ZaloInbox) -> None:
         """Handle the inbox (what a restart left first) until `stop` is set."""
         try:
-            await InboxWorker(self.core, self, sleep=self.sleep).run(inbox.wake, stop)
+            await worker(self.core, self, sleep=self.sleep).run(inbox.wake, stop)
         finally:
             await self.stop_jobs()
 

@@ -1,0 +1,178 @@
+"""The worker of the durable inbox (storage/inbox.py), the same for every channel: it handles a
+channel's recorded updates oldest first, one at a time, so each person's are handled in the
+order they were recorded, and marks each handled. The channel gives two callables: `handle` (one
+recorded payload; it runs `within` in the core's unit of work where the update reaches the core,
+and raises when the update failed and may be tried again) and `gave_up` (tell the person their
+update was given up). See docs/channels.md, "The inbox"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.core.router import Core
+from storage import inbox
+
+log = logging.getLogger(__name__)
+# Tries of one update (a crash of the process during one counts too) before it is given up.
+MAX_ATTEMPTS = 3
+CLEANUP_EVERY = timedelta(hours=1)
+RETRY_READ_SECONDS = 5.0
+
+Within = Callable[[AsyncSession], Awaitable[None]]
+Payload = dict[str, Any]
+Handle = Callable[[Payload, Within], Awaitable[None]]
+GaveUp = Callable[[Payload], Awaitable[None]]
+
+
+class GivenUp(Exception):
+    """Raised by a channel's `handle`: the update failed, the person has been told already, and
+    it is not to be tried again (it is marked failed, unless its unit of work committed)."""
+
+
+@dataclass
+class Inbox:
+    """A channel's inbox in one process: recording an update wakes its worker."""
+
+    core: Core
+    channel: str
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def record(self, *, message_id: str, person: str, payload: Payload) -> bool:
+        """Record one update; False for a redelivery (nothing changes). Raises when the
+        database cannot take it: the caller makes the channel deliver it again."""
+        async with self.core.db.session() as session:
+            recorded = await inbox.record(
+                session,
+                channel=self.channel,
+                message_id=message_id[:128],
+                person=person[:64],
+                payload=payload,
+                now=self.core.clock(),
+            )
+        if recorded:
+            self.wake.set()
+        return recorded
+
+
+@dataclass
+class InboxWorker:
+    core: Core
+    channel: str
+    handle: Handle
+    gave_up: GaveUp
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    last_cleanup: datetime | None = None
+
+    async def run(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        """Handle what is pending (what a restart left too), then each time something is
+        recorded, until `stop` is set. The update being handled is finished first."""
+        while not stop.is_set():
+            wake.clear()
+            try:
+                await self.drain(stop)
+                await self.cleanup()
+            except Exception:
+                # The database itself failed: nothing is lost, the rows wait for the next try.
+                log.exception(
+                    "the %s inbox could not be read; again in %g s",
+                    self.channel,
+                    RETRY_READ_SECONDS,
+                )
+                await first(self.sleep(RETRY_READ_SECONDS), stop.wait())
+                continue
+            await first(wake.wait(), stop.wait())
+
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Handle the pending updates, oldest first, until none is left or `stop` is set;
+        returns how many were handled."""
+        handled = 0
+        while stop is None or not stop.is_set():
+            async with self.core.db.session() as session:
+                row = await inbox.next_pending(session, channel=self.channel)
+                if row is None:
+                    return handled
+                row_id, payload = row.id, row.payload
+                attempts = await inbox.begin_attempt(session, update_id=row_id)
+            if attempts > MAX_ATTEMPTS:
+                # It was begun that often without an outcome: it stopped the process each time.
+                await self._give_up(row_id, payload, "stopped the process during every attempt")
+                continue
+            await self._handle(row_id, payload, attempts)
+            handled += 1
+        return handled
+
+    async def _handle(self, row_id: int, payload: Payload, attempts: int) -> None:
+        async def within(session: AsyncSession) -> None:
+            # In the handler's own unit of work: its writes and "handled" commit together.
+            await inbox.mark_handled(session, update_id=row_id, now=self.core.clock())
+
+        try:
+            await self.handle(payload, within)
+        except GivenUp as error:
+            async with self.core.db.session() as session:
+                if await inbox.status_of(session, update_id=row_id) == inbox.PENDING:
+                    await inbox.mark_failed(
+                        session,
+                        update_id=row_id,
+                        error=str(error),
+                        now=self.core.clock(),
+                        final=True,
+                    )
+            return
+        except Exception as error:
+            log.exception("error while handling a %s update (attempt %d)", self.channel, attempts)
+            if attempts >= MAX_ATTEMPTS:
+                await self._give_up(row_id, payload, f"{type(error).__name__}: {error}")
+            else:
+                async with self.core.db.session() as session:
+                    await inbox.mark_failed(
+                        session,
+                        update_id=row_id,
+                        error=f"{type(error).__name__}: {error}",
+                        now=self.core.clock(),
+                        final=False,
+                    )
+            return
+        # An update that never reached the core (a sticker, a group) has no unit of work:
+        # settled here, after its answer.
+        await self._settle(row_id)
+
+    async def _settle(self, row_id: int) -> None:
+        async with self.core.db.session() as session:
+            if await inbox.status_of(session, update_id=row_id) == inbox.PENDING:
+                await inbox.mark_handled(session, update_id=row_id, now=self.core.clock())
+
+    async def _give_up(self, row_id: int, payload: Payload, error: str) -> None:
+        async with self.core.db.session() as session:
+            await inbox.mark_failed(
+                session, update_id=row_id, error=error, now=self.core.clock(), final=True
+            )
+        await self.gave_up(payload)
+
+    async def cleanup(self) -> None:
+        now = self.core.clock()
+        if self.last_cleanup is not None and now - self.last_cleanup < CLEANUP_EVERY:
+            return
+        async with self.core.db.session() as session:
+            removed = await inbox.forget_handled(session, now=now)
+        self.last_cleanup = now
+        if removed:
+            log.info("removed %d %s updates handled more than a week ago", removed, self.channel)
+
+
+async def first(*waits: Awaitable[Any]) -> None:
+    """Wait until the first of `waits` is done; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

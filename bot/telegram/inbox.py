@@ -1,0 +1,105 @@
+"""Telegram's webhook updates through the durable inbox (storage/inbox.py, bot/inbox.py): the
+webhook route records each update under its update_id before the 200, and the inbox's worker
+gives the recorded updates, oldest first, to the Application (`process_update`). The adapter
+reaches the core with the worker's `within` (a context variable of the update being handled), so
+"handled" commits in the handler's own unit of work. See docs/channels.md, "The inbox"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application
+
+from bot.channels import TELEGRAM
+from bot.inbox import GivenUp, Inbox, InboxWorker, Payload, Within
+from bot.telegram.delivery import core_of_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Attempt:
+    within: Within
+    error: BaseException | None = None
+
+
+# The inbox row being handled in this task: set by the worker around `process_update`.
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("telegram_inbox_attempt", default=None)
+
+
+def within() -> Within | None:
+    """What the adapter gives `Core.handle`: the mark of the inbox row being handled, if any."""
+    attempt = _ATTEMPT.get()
+    return attempt.within if attempt is not None else None
+
+
+def note_error(error: BaseException | None) -> None:
+    """The error handler saw the update being handled fail (and told the person)."""
+    attempt = _ATTEMPT.get()
+    if attempt is not None and error is not None:
+        attempt.error = error
+
+
+def person_of(update: Update) -> str:
+    """Whose update it is: the sender, else the chat (every update the bot asks for has one)."""
+    if update.effective_user is not None:
+        return str(update.effective_user.id)
+    if update.effective_chat is not None:
+        return str(update.effective_chat.id)
+    return ""
+
+
+@dataclass
+class TelegramInbox:
+    """Telegram's inbox in one process, for the Application that handles its updates."""
+
+    application: Application
+    box: Inbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.box = Inbox(core_of_app(self.application), TELEGRAM)
+
+    async def record(self, update: Update, data: dict[str, Any]) -> bool:
+        """True when new, False for a redelivery; raises when the database cannot take it."""
+        return await self.box.record(
+            message_id=str(update.update_id), person=person_of(update), payload=data
+        )
+
+    def worker(self, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> InboxWorker:
+        return InboxWorker(self.box.core, TELEGRAM, self.handle, self.gave_up, sleep=sleep)
+
+    async def work(self, stop: asyncio.Event) -> None:
+        """Handle the inbox (what a restart left first) until `stop` is set."""
+        await self.worker().run(self.box.wake, stop)
+
+    async def handle(self, payload: Payload, mark: Within) -> None:
+        update = Update.de_json(payload, self.application.bot)
+        attempt = _Attempt(mark)
+        token = _ATTEMPT.set(attempt)
+        try:
+            # Errors of the handlers go to the Application's error handler (bot/telegram/adapter
+            # on_error), which logs them and tells the person; it notes them here.
+            await self.application.process_update(update)
+        finally:
+            _ATTEMPT.reset(token)
+        if attempt.error is not None:
+            # The person was told already: trying again would tell them again, and repeat what
+            # the handler had sent before it failed. Kept as failed, for an admin to read.
+            raise GivenUp(f"{type(attempt.error).__name__}: {attempt.error}")
+
+    async def gave_up(self, payload: Payload) -> None:
+        """An update that stopped the process during every attempt: the person is told."""
+        chat = Update.de_json(payload, self.application.bot).effective_chat
+        if chat is None or chat.type != "private":
+            return
+        try:
+            await self.application.bot.send_message(chat.id, self.box.core.texts("error-internal"))
+        except TelegramError:
+            log.exception("could not tell the person their update was given up")
