@@ -1,9 +1,9 @@
 """Statistics at scale: `dvk stats`, one unit's digest and a full `dvk export` on generated data.
 
-Two scales: a province (90 units, 7.000 registrants, 7.000 models, 84.000 monthly reports) and a
-country (63 provinces of 90 units, 100.000 registrants and models, 1.200.000 reports). Each
-model has one target and each report one value for it; about 10 % of models are evaluated,
-5 % commended, three units in four held their conference.
+Two scales: a province (90 units, 7,000 registrants, 7,000 models, 84,000 monthly reports) and a
+country (63 provinces of 90 units, 100,000 registrants and models, 1,200,000 reports). Each
+model has one target and each report one value for it; about 10% of models are evaluated,
+5% commended, three units in four held their conference.
 
     python -m benchmarks.stats --scale province [--database-url URL]
 
