@@ -198,13 +198,6 @@ TERMINAL_CAPABILITIES = Capabilities(
     buttons=False, edits=False, documents=True, photo_bytes=True, photo_url=False, text_limit=None
 )
 
-ZALO = "zalo"
-# Zalo's bot platform: no buttons, no edits, no documents, pictures by URL, 2,000 characters.
-ZALO_CAPABILITIES = Capabilities(
-    buttons=False, edits=False, documents=False, photo_bytes=False, photo_url=True, text_limit=2000
-)
-
-
 def telegram(settings: Settings) -> Channel:
     return Channel(
         name=TELEGRAM,
