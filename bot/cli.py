@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.config import Settings
+from bot.config import SettingProblem, Settings
 from bot.demo import PEOPLE_BY_ROLE as DEMO_PEOPLE
 from bot.runtime import build_core, utc_now
 from language.texts import DEFAULT_LANGUAGE, Texts, languages
@@ -134,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.errors():
             name = "_".join(str(part) for part in problem["loc"]).upper()
             name = name if name.startswith("DVK_") else f"DVK_{name}"  # aliases are whole
-            reason = str(problem["msg"]).removeprefix("Value error, ")
+            error = problem.get("ctx", {}).get("error")
+            if isinstance(error, SettingProblem):
+                reason = said(error.key, **error.params)
+            else:  # pydantic's own (a number that is not one, say)
+                reason = str(problem["msg"]).removeprefix("Value error, ")
             print(said("cli-setting-invalid", name=name, reason=reason), file=sys.stderr)
         return EXIT_CONFIG
     demo = trying_it(settings) and args.command not in ("run", "start", "template")

@@ -18,6 +18,16 @@ _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MIN_LINK_SECRET = 16
 
 
+class SettingProblem(ValueError):
+    """What is wrong with a setting, as a catalog key and its values: the command line says it
+    in the configured language (bot/cli.py)."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DVK_",
@@ -97,7 +107,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Ho_Chi_Minh)") from error
+            raise SettingProblem("setting-bad-timezone", value=value) from error
         return value
 
     @field_validator("webhook_secret")
@@ -109,7 +119,7 @@ class Settings(BaseSettings):
             and value.get_secret_value()
             and not _SECRET_RE.match(value.get_secret_value())
         ):
-            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ -")
+            raise SettingProblem("setting-bad-webhook-secret")
         return value
 
     @field_validator("zalo_webhook_secret")
@@ -120,7 +130,7 @@ class Settings(BaseSettings):
             return None
         # Zalo's setWebhook takes a secret_token of 8-256 characters.
         if not 8 <= len(secret) <= 256 or secret != secret.strip():
-            raise ValueError("must be 8-256 characters, without spaces around it")
+            raise SettingProblem("setting-bad-zalo-secret")
         return value
 
     @field_validator("public_url")
@@ -129,9 +139,7 @@ class Settings(BaseSettings):
         if not value:
             return None
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(
-                "must be the address the bot is reached at, like https://bot.example.vn"
-            )
+            raise SettingProblem("setting-bad-public-url")
         return value.rstrip("/")
 
     @field_validator("link_secret")
@@ -141,10 +149,7 @@ class Settings(BaseSettings):
         # anyone could make a link to any file, so the bot refuses to start rather than derive one.
         secret = value.get_secret_value().strip() if value is not None else ""
         if info.data.get("public_url") and len(secret) < MIN_LINK_SECRET:
-            raise ValueError(
-                f"must be set, at least {MIN_LINK_SECRET} characters, when DVK_PUBLIC_URL is set "
-                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-            )
+            raise SettingProblem("setting-link-secret-needed", least=MIN_LINK_SECRET)
         return value if secret else None
 
     @field_validator("admin_ids", mode="before")
@@ -202,9 +207,7 @@ def _admin_id(part: object) -> str:
     text = str(part).strip()
     match = _ADMIN_ID_RE.match(text)
     if match is None:
-        raise ValueError(
-            f"{text!r} is not an admin id: a Telegram id is a number, a Zalo one zalo:<id>"
-        )
+        raise SettingProblem("setting-bad-admin-id", value=text)
     if match.group(3) is not None:
         return f"telegram:{match.group(3)}"
     return f"{match.group(1)}:{match.group(2)}"

@@ -211,7 +211,7 @@ async def test_admin_ids_are_qualified_by_channel(seeded, database_url, db, cloc
         "zalo": {"abc"},
     }
     for wrong in ("abc", "viber:1", "zalo:"):
-        with pytest.raises(ValueError, match="admin id"):
+        with pytest.raises(ValueError, match="setting-bad-admin-id"):
             Settings(_env_file=None, admin_ids=wrong)
     core = core_with_admins(database_url, db, clock, "zalo:abc,123")
     said = {}

@@ -351,10 +351,13 @@ def test_dvk_run_refuses_a_webhook_without_secret(tmp_path: Path, secret: str | 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"DVK_TIMEZONE": "Nowhere/Nope"}, "DVK_TIMEZONE: giá trị không hợp lệ (unknown time zone"),
+        (
+            {"DVK_TIMEZONE": "Nowhere/Nope"},
+            "DVK_TIMEZONE: giá trị không hợp lệ (không có múi giờ «Nowhere/Nope»",
+        ),
         (
             {"DVK_WEBHOOK_URL": WEBHOOK_URL, "DVK_WEBHOOK_SECRET": "có dấu cách"},
-            "DVK_WEBHOOK_SECRET: giá trị không hợp lệ (must be 1-256 characters",
+            "DVK_WEBHOOK_SECRET: giá trị không hợp lệ (cần 1–256 ký tự A-Z a-z 0-9 _ -",
         ),
         ({"DVK_ADMIN_IDS": "12,abc"}, "DVK_ADMIN_IDS"),
     ],
