@@ -198,6 +198,7 @@ TERMINAL_CAPABILITIES = Capabilities(
     buttons=False, edits=False, documents=True, photo_bytes=True, photo_url=False, text_limit=None
 )
 
+
 def telegram(settings: Settings) -> Channel:
     return Channel(
         name=TELEGRAM,

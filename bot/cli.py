@@ -249,6 +249,7 @@ async def doctor(settings: Settings, *, fix: bool) -> int:
     from handlers.core.types import Choice
     from storage import doctor as checks
     from storage.models import Model
+    from storage.records.models import model_code
 
     if not await prepare_database(settings):
         return EXIT_CONFIG
@@ -257,7 +258,7 @@ async def doctor(settings: Settings, *, fix: bool) -> int:
     t, now = core.texts, utc_now()
 
     def notice(model: Model) -> dict[str, object]:
-        text = t("registration-back-to-draft", title=model.title, id=model.id)
+        text = t("registration-back-to-draft", title=model.title, code=model_code(model))
         return payload(text, [[Choice(t("button-edit-resubmit"), buttons.RESUBMIT(model.id))]])
 
     try:

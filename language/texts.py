@@ -3,12 +3,41 @@
 from __future__ import annotations
 
 import tomllib
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from string import Formatter
 
+from babel.numbers import format_decimal
+
 CATALOG_DIR = Path(__file__).parent
 DEFAULT_LANGUAGE = "vi"
+
+# Placeholders that hold a quantity: a number given for them is written the language's way
+# ("3.169 ký tự, tối đa 2.000"), so no caller can forget to. Years, ids, days and hours are
+# not quantities and stay as they are ("năm 2026", "số 12").
+QUANTITIES = frozenset(
+    [
+        "count",
+        "total",
+        "done",
+        "new",
+        "length",
+        "max",
+        "min",
+        "size",
+        "limit",
+        "uses",
+        "collective",
+        "individual",
+    ]
+)
+
+
+def _shown(name: str, value: object, language: str) -> object:
+    if name in QUANTITIES and isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return format_decimal(value, locale=language)
+    return value
 
 
 @cache
@@ -35,7 +64,9 @@ class Texts:
 
     def __call__(self, key: str, /, **params: object) -> str:
         template = self._catalog.get(key) or self._fallback[key]
-        return template.format(**params) if params else template
+        if not params:
+            return template
+        return template.format(**{k: _shown(k, v, self.language) for k, v in params.items()})
 
     def has(self, key: str) -> bool:
         return key in self._catalog or key in self._fallback

@@ -254,12 +254,12 @@ async def test_review_with_a_return_and_a_resubmission(world, demo, db):
     replies = await member.choose("✏️ Sửa và gửi lại")
     assert replies[0].startswith("Sửa đăng ký «Chuyển đổi số trong giảng dạy». Lý do trả lại:")
     await member.choose("✏️ Chỉ tiêu")
-    await member.choose("1. bài giảng điện tử · bài · 1.061")
+    await member.choose("1. bài giảng điện tử: 1.061 bài")
     await member.send("bài giảng điện tử mỗi học kỳ")
     await member.choose("↩ Giữ nguyên")
     await member.send("500")
     replies = await member.choose("✅ Xong")
-    assert "  1. bài giảng điện tử mỗi học kỳ · bài · 500" in replies[0]
+    assert "  1. bài giảng điện tử mỗi học kỳ: 500 bài" in replies[0]
     replies = await member.choose("✅ Gửi đăng ký")
     assert replies[0].startswith(
         "✅ Đã gửi lại đăng ký «Chuyển đổi số trong giảng dạy». Cán bộ phụ trách sẽ xem xét lại."
@@ -269,7 +269,7 @@ async def test_review_with_a_return_and_a_resubmission(world, demo, db):
         first = await session.scalar(select(Target).order_by(Target.position))
     assert [m.status for m in models] == ["submitted"]
     assert (first.indicator, first.target_value) == ("bài giảng điện tử mỗi học kỳ", Decimal(500))
-    assert "  1. bài giảng điện tử mỗi học kỳ · bài · 500" in (await coordinator.send("/duyet"))[0]
+    assert "  1. bài giảng điện tử mỗi học kỳ: 500 bài" in (await coordinator.send("/duyet"))[0]
 
 
 async def test_the_digest_with_its_chart(world, demo, db, clock):

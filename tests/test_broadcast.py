@@ -245,7 +245,7 @@ async def test_preview_edit_goes_back_and_cancel_sends_nothing(org, chat, db, ap
     await admin.send("/thongbao")
     await admin.click("Tất cả")
     replies = await admin.send("x" * 3501)
-    assert replies[0].startswith("⚠️ Nội dung quá dài: 3501 ký tự, tối đa 3500.")
+    assert replies[0].startswith("⚠️ Nội dung quá dài: 3.501 ký tự, tối đa 3.500.")
     replies = await admin.send("Họp chi bộ lúc 8 giờ 🎉")
     assert replies[0].startswith("⚠️")
     replies = await admin.send("Họp chi bộ lúc 8 giờ")

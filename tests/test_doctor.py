@@ -241,9 +241,9 @@ async def test_doctor_reports_then_repairs_once(
 
 def told_to_send_again(title: str, model_id: int) -> str:
     return (
-        f"⚠️ Đăng ký mô hình «{title}» (số {model_id}) của bạn chưa đến được cán bộ phụ trách "
+        f"⚠️ Đăng ký mô hình «{title}» (mã MH{model_id}) của bạn chưa đến được cán bộ phụ trách "
         "do một lỗi của hệ thống, nên đã được chuyển về bản nháp. Hãy gửi lại: gõ "
-        f"/suadangky {model_id}, kiểm tra các mục rồi bấm «✅ Gửi đăng ký»."
+        f"/suadangky MH{model_id}, kiểm tra các mục rồi bấm «✅ Gửi đăng ký»."
     )
 
 

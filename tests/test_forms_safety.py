@@ -29,9 +29,9 @@ THREE = [
     ("Hộ thoát nghèo", "hộ", "50"),
 ]
 ITEMS = [
-    "1. Nhà đại đoàn kết · căn · 400",
-    "2. Tiền vận động · đồng · 130.000.000.000",
-    "3. Hộ thoát nghèo · hộ · 50",
+    "1. Nhà đại đoàn kết: 400 căn",
+    "2. Tiền vận động: 130 tỷ đồng",
+    "3. Hộ thoát nghèo: 50 hộ",
 ]
 
 
@@ -83,13 +83,13 @@ async def test_editing_one_target_keeps_the_others(seeded, chat, db):
     assert "Hiện tại: 130.000.000.000" in replies[0]
     replies = await person.send("150 tỷ")
     assert replies[0].startswith("✏️ Sửa: «Chỉ tiêu» có 3 mục.")
-    assert person.buttons()[:3] == [ITEMS[0], "2. Tiền vận động · đồng · 150.000.000.000", ITEMS[2]]
+    assert person.buttons()[:3] == [ITEMS[0], "2. Tiền vận động: 150 tỷ đồng", ITEMS[2]]
     summary = (await person.click("✅ Xong"))[0]
     assert summary.startswith("📋 Đăng ký mô hình — kiểm tra lại thông tin:")
     assert (
-        "  1. Nhà đại đoàn kết · căn · 400\n"
-        "  2. Tiền vận động · đồng · 150.000.000.000\n"
-        "  3. Hộ thoát nghèo · hộ · 50"
+        "  1. Nhà đại đoàn kết: 400 căn\n"
+        "  2. Tiền vận động: 150 tỷ đồng\n"
+        "  3. Hộ thoát nghèo: 50 hộ"
     ) in summary
     await person.click("✅ Gửi đăng ký")
     assert await stored_targets(db) == [
@@ -109,23 +109,23 @@ async def test_adding_and_removing_a_target_from_the_summary(seeded, chat, db):
     await person.send("cái")
     replies = await person.send("2")
     assert replies[0].startswith("✏️ Sửa: «Chỉ tiêu» có 4 mục.")
-    assert person.buttons()[3] == "4. Nhà văn hóa · cái · 2"
+    assert person.buttons()[3] == "4. Nhà văn hóa: 2 cái"
 
     replies = await person.click("🗑 Xóa một mục")
     assert replies[0] == "Chọn mục cần xóa khỏi «Chỉ tiêu»:"
     replies = await person.click(ITEMS[0])
-    assert replies[0].startswith("🗑 Đã xóa mục 1 (Nhà đại đoàn kết · căn · 400) khỏi «Chỉ tiêu».")
+    assert replies[0].startswith("🗑 Đã xóa mục 1 (Nhà đại đoàn kết: 400 căn) khỏi «Chỉ tiêu».")
     assert person.buttons()[:3] == [
-        "1. Tiền vận động · đồng · 130.000.000.000",
-        "2. Hộ thoát nghèo · hộ · 50",
-        "3. Nhà văn hóa · cái · 2",
+        "1. Tiền vận động: 130 tỷ đồng",
+        "2. Hộ thoát nghèo: 50 hộ",
+        "3. Nhà văn hóa: 2 cái",
     ]
     summary = (await person.click("✅ Xong"))[0]
     assert (
-        "  1. Tiền vận động · đồng · 130.000.000.000\n"
-        "  2. Hộ thoát nghèo · hộ · 50\n"
-        "  3. Nhà văn hóa · cái · 2\n"
-        "  🗑 Đã xóa: Nhà đại đoàn kết · căn · 400"
+        "  1. Tiền vận động: 130 tỷ đồng\n"
+        "  2. Hộ thoát nghèo: 50 hộ\n"
+        "  3. Nhà văn hóa: 2 cái\n"
+        "  🗑 Đã xóa: Nhà đại đoàn kết: 400 căn"
     ) in summary
     await person.click("✅ Gửi đăng ký")
     assert await stored_targets(db) == [
@@ -170,7 +170,7 @@ async def test_the_last_target_cannot_be_removed(seeded, chat, db):
     # One target left: it can be changed, not removed.
     assert "🗑 Xóa một mục" not in person.buttons()
     replies = await person.click("✅ Xong")
-    assert "  1. hồ sơ · bộ · 300" in replies[0]
+    assert "  1. hồ sơ: 300 bộ" in replies[0]
 
 
 # --- item 7: /boqua after photos ---------------------------------------------------------------

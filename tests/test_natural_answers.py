@@ -183,10 +183,10 @@ async def test_reminders_offer_only_the_hours_that_can_be_chosen(seeded, chat, d
         "Chọn một giờ từ 8–19 (từ 20:00–07:30 là giờ nghỉ, bot không gửi nhắc nhở)" in (replies[-1])
     )
     assert "0–23" not in replies[-1]
-    for typed in ("1", "7 giờ"):
+    for typed, hour in (("1", "01:00"), ("7 giờ", "07:00")):
         replies = await person.send(typed)
         assert replies[0].startswith(
-            f"⚠️ {typed.split()[0]} giờ nằm trong giờ nghỉ (20:00–07:30), khi bot không gửi "
+            f"⚠️ {hour} nằm trong giờ nghỉ (20:00–07:30), khi bot không gửi "
             "nhắc nhở. Hãy chọn một giờ từ 8–19."
         )
     assert (await person.send("7 phút"))[0].startswith(
@@ -233,7 +233,7 @@ async def test_an_invites_summary_shows_the_defaults_it_will_take(seeded, chat, 
     await admin.click("Bỏ qua »")
     summary = (await admin.click("Bỏ qua »"))[0]
     assert "(bỏ trống)" not in summary
-    assert ": 30 (mặc định)" in summary and ": 50 (mặc định)" in summary
+    assert ": 30 ngày (mặc định)" in summary and ": 50 lần (mặc định)" in summary
     await admin.click("✅ Tạo link")
     async with db.session() as session:
         invite = (await session.scalars(select(Invite).order_by(Invite.id.desc()))).first()

@@ -110,9 +110,9 @@ async def test_invite_join_then_full_registration(seeded, chat, db, api):
     replies = await person.send("31-12-2027")
     summary = replies[0]
     assert summary.startswith("📋 Đăng ký mô hình — kiểm tra lại thông tin:")
-    assert "• Số người: 12" in summary
-    assert "  1. nhà đại đoàn kết · căn · 5" in summary
-    assert "  2. tiền vận động · đồng · 50.000.000" in summary
+    assert "• Số người: 12 người" in summary
+    assert "  1. nhà đại đoàn kết: 5 căn" in summary
+    assert "  2. tiền vận động: 50 triệu đồng" in summary
     assert "• Kết thúc: 31/12/2027" in summary
 
     # Edit the title from the summary, then come back to the summary.
@@ -163,11 +163,11 @@ async def test_invite_join_then_full_registration(seeded, chat, db, api):
 
     replies = await person.send("/mohinh")
     assert replies[0] == (
-        "Mô hình của bạn (1):\n1. Vận động xây nhà đại đoàn kết cho hộ nghèo — Đã gửi, chờ duyệt"
+        "Mô hình của bạn (1):\nMH1 · Vận động xây nhà đại đoàn kết cho hộ nghèo — Đã gửi, chờ duyệt"
     )
-    replies = await person.click("1. Vận động xây nhà đại đoàn kết cho hộ nghèo")
+    replies = await person.click("MH1 · Vận động xây nhà đại đoàn kết cho hộ nghèo")
     assert "• Số người: 12" in replies[0]
-    assert "  2. tiền vận động · đồng · 50.000.000" in replies[0]
+    assert "  2. tiền vận động: 50 triệu đồng" in replies[0]
     assert "• Thời gian: 01/12/2026 – 31/12/2027" in replies[0]
 
 

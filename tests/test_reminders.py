@@ -173,10 +173,10 @@ async def test_an_hour_in_quiet_hours_is_refused(member):
     await member.send("/nhacnho")
     replies = await member.send("21")
     assert replies[0].startswith(
-        "⚠️ 21 giờ nằm trong giờ nghỉ (20:00–07:30), khi bot không gửi nhắc nhở. "
+        "⚠️ 21:00 nằm trong giờ nghỉ (20:00–07:30), khi bot không gửi nhắc nhở. "
         "Hãy chọn một giờ từ 8–19."
     )
-    assert (await member.send("7 giờ"))[0].startswith("⚠️ 7 giờ nằm trong giờ nghỉ")
+    assert (await member.send("7 giờ"))[0].startswith("⚠️ 07:00 nằm trong giờ nghỉ")
     assert (await member.send("19"))[0].startswith("Tạm dừng nhắc nhở đến ngày nào")
 
 

@@ -77,7 +77,7 @@ async def test_report_with_photos_and_bad_input(member, db):
     await member.click("Bỏ qua »")
     replies = await member.click("Chưa")
     summary = replies[0]
-    assert "• bài giảng điện tử: 1.000" in summary
+    assert "• bài giảng điện tử: 1.000 bài" in summary
     assert "• Ảnh minh chứng: 2 ảnh" in summary
     assert "• Đề xuất: (bỏ trống)" in summary
     replies = await member.click("✅ Gửi báo cáo")
@@ -143,7 +143,7 @@ async def test_completed_model_and_the_model_page(member, db):
     assert "Mô hình được ghi nhận là đã hoàn thành." in replies[0]
     replies = await member.send("/mohinh")
     assert replies[0].endswith("— Đã hoàn thành")
-    replies = await member.click("1. Chuyển đổi số trong giảng dạy")
+    replies = await member.click("MH1 · Chuyển đổi số trong giảng dạy")
     page = replies[0]
     assert "Tiến độ so với chỉ tiêu:\n• bài giảng điện tử: 1.061/1.061 bài (100%)" in page
     assert "• Kỳ tháng 11/2026: gửi 20/11/2026 09:00" in page

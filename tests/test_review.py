@@ -37,9 +37,9 @@ async def test_approve_and_the_member_is_told(setup, db, app, api, clock):
     replies = await coordinator.send("/duyet")
     assert replies[0].startswith(
         "📥 Chờ duyệt: 1 — người đăng ký: Nguyễn Văn An (Chi bộ Văn phòng)\n\n"
-        "📌 Chuyển đổi số trong giảng dạy\n• Trạng thái: Đã gửi, chờ duyệt"
+        "📌 MH1 · Chuyển đổi số trong giảng dạy\n• Trạng thái: Đã gửi, chờ duyệt"
     )
-    assert "  1. bài giảng điện tử · bài · 1.061" in replies[0]
+    assert "  1. bài giảng điện tử: 1.061 bài" in replies[0]
     replies = await coordinator.click("✅ Duyệt")
     assert replies == [
         "Đã duyệt «Chuyển đổi số trong giảng dạy».",
@@ -81,14 +81,14 @@ async def test_return_with_a_reason_then_correct_and_resubmit(setup, db, app, ap
     replies = await member.click("✏️ Sửa và gửi lại")
     assert replies[0].startswith("Sửa đăng ký «Chuyển đổi số trong giảng dạy». Lý do trả lại:")
     assert replies[1].startswith("📋 Đăng ký mô hình — kiểm tra lại thông tin:")
-    assert "  1. bài giảng điện tử · bài · 1.061" in replies[1]
+    assert "  1. bài giảng điện tử: 1.061 bài" in replies[1]
     await member.click("✏️ Chỉ tiêu")
-    await member.click("1. bài giảng điện tử · bài · 1.061")
+    await member.click("1. bài giảng điện tử: 1.061 bài")
     await member.send("bài giảng điện tử mỗi học kỳ")
     await member.click("↩ Giữ nguyên")
     await member.send("500")
     replies = await member.click("✅ Xong")
-    assert "  1. bài giảng điện tử mỗi học kỳ · bài · 500" in replies[0]
+    assert "  1. bài giảng điện tử mỗi học kỳ: 500 bài" in replies[0]
     replies = await member.click("✅ Gửi đăng ký")
     assert replies[0] == (
         "✅ Đã gửi lại đăng ký «Chuyển đổi số trong giảng dạy». Cán bộ phụ trách sẽ xem xét lại."
@@ -97,7 +97,7 @@ async def test_return_with_a_reason_then_correct_and_resubmit(setup, db, app, ap
         models = (await session.scalars(select(Model))).all()
     assert len(models) == 1 and models[0].status == "submitted"
     replies = await coordinator.send("/duyet")
-    assert "  1. bài giảng điện tử mỗi học kỳ · bài · 500" in replies[0]
+    assert "  1. bài giảng điện tử mỗi học kỳ: 500 bài" in replies[0]
 
 
 async def test_reject_with_a_reason(setup, db, app, api):

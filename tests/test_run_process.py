@@ -106,7 +106,7 @@ def converse(api: FakeBotApi, process: subprocess.Popen[bytes], today: date, inv
     expect("ask-model-end")
     person.say(vn_date(today + timedelta(days=60)))
     summary = expect("form-summary-head")
-    assert "nhà đại đoàn kết · căn · 5" in summary["text"], summary["text"]
+    assert "nhà đại đoàn kết: 5 căn" in summary["text"], summary["text"]
     person.press(summary, T("button-submit"))
     expect("register-done")
 

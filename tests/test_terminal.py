@@ -70,7 +70,7 @@ async def test_dvk_chat_joins_and_registers_through_stdin(db, database_url, tmp_
     assert "Chào mừng Hoàng Văn Minh đã tham gia Chi bộ Văn phòng" in out
     assert "• Số người: 25" in out
     assert "✅ Đã gửi đăng ký mô hình «Thanh niên tình nguyện xây nhà đại đoàn kết»" in out
-    assert "1. Thanh niên tình nguyện xây nhà đại đoàn kết — Đã gửi, chờ duyệt" in out
+    assert "MH1 · Thanh niên tình nguyện xây nhà đại đoàn kết — Đã gửi, chờ duyệt" in out
 
     async with db.session() as session:
         model = await session.scalar(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.shared.charts import drawn, fields_chart
+from handlers.shared.views import indicator_line
 from language import vn
 from storage import rules
 from storage.models import Campaign
@@ -157,26 +158,7 @@ def stats_text(
             )
     if stats.indicators:
         lines.append(t("stats-outcomes"))
-        for item in stats.indicators:
-            done = vn.format_amount(item.achieved)
-            if not item.target:
-                # Paper records carry results without targets: "326 căn", not "326/0 (0%)".
-                lines.append(
-                    "  – "
-                    + t("stats-outcome-no-target", indicator=item.name, done=done, unit=item.unit)
-                )
-                continue
-            lines.append(
-                "  – "
-                + t(
-                    "stats-outcome",
-                    indicator=item.name,
-                    done=done,
-                    target=vn.format_amount(item.target),
-                    unit=item.unit,
-                    percent=n(round(item.achieved / item.target * 100)),
-                )
-            )
+        lines += [indicator_line(t, item, bullet="  –") for item in stats.indicators]
     return "\n".join(lines)
 
 

@@ -65,6 +65,7 @@ class DigestSettingsFlow(Flow):
                 integer=True,
                 minimum=Decimal(0),
                 maximum=Decimal(23),
+                clock=True,
                 when=(("mode", "weekly"),),
             ),
             FieldSpec(
@@ -75,6 +76,7 @@ class DigestSettingsFlow(Flow):
                 integer=True,
                 minimum=Decimal(0),
                 maximum=Decimal(23),
+                clock=True,
                 when=(("mode", "daily"),),
             ),
         ),

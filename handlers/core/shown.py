@@ -8,13 +8,15 @@ from decimal import Decimal
 from typing import cast
 
 from handlers.core.context import Ctx
-from handlers.forms import engine
+from handlers.forms import engine, numbers
 from handlers.forms.spec import FieldSpec, FormEnv
 from language import vn
 from storage.conversation_state import Item
 
 
-def value_text(ctx: Ctx, spec: FieldSpec, value: engine.FinalValue, env: FormEnv) -> str:
+def value_text(
+    ctx: Ctx, spec: FieldSpec, value: engine.FinalValue, env: FormEnv, item: Item | None = None
+) -> str:
     if value is None:
         return ctx.t("form-skipped")
     if isinstance(value, list):
@@ -26,7 +28,14 @@ def value_text(ctx: Ctx, spec: FieldSpec, value: engine.FinalValue, env: FormEnv
         return ctx.t("form-photos-count", count=len(value))
     match spec.type:
         case "number":
-            return vn.format_number(Decimal(value))
+            if spec.clock:
+                return f"{int(Decimal(value)):02}:00"
+            # With the unit it counts, the way the rest of the bot writes it ("15 người", "5 căn",
+            # "2,5 tỷ đồng"). `item`: the group item whose own answer names the unit.
+            units = numbers.units_of(spec, {}, item, ctx.label)
+            if not units:
+                return vn.format_number(Decimal(value))
+            return vn.format_amount(Decimal(value), units[0])
         case "date":
             return vn.format_date(date.fromisoformat(value))
         case "choice":
@@ -37,4 +46,14 @@ def value_text(ctx: Ctx, spec: FieldSpec, value: engine.FinalValue, env: FormEnv
 
 
 def item_text(ctx: Ctx, spec: FieldSpec, item: Item, env: FormEnv) -> str:
-    return " · ".join(value_text(ctx, sub, item.get(sub.name), env) for sub in spec.fields)
+    """A target reads "nhà đại đoàn kết: 5 căn": the answer naming the unit goes with its
+    number, and a name followed by a single value takes a colon."""
+    naming = {sub.unit_from for sub in spec.fields if sub.unit_from}
+    shown = [
+        (sub, value_text(ctx, sub, item.get(sub.name), env, item))
+        for sub in spec.fields
+        if sub.name not in naming
+    ]
+    if len(shown) == 2 and shown[0][0].type in ("text", "name"):
+        return f"{shown[0][1]}: {shown[1][1]}"
+    return " · ".join(text for _, text in shown)

@@ -57,6 +57,7 @@ class FieldSpec:
     units: tuple[str, ...] = ()
     unit_from: str | None = None
     example: str = "5"  # the number of the example a refusal gives ("15 người")
+    clock: bool = False  # an hour of the day (0–23), shown as "09:00" like every other time
     # Skipped, the answer stands for this (a stored value), or for another answer ("starts_on")
     # or a context value ("@campaign_starts_on"); the summary shows it, not "(bỏ trống)".
     default: str | None = None

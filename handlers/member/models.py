@@ -12,7 +12,7 @@ from handlers.shared.views import answer_lines, model_lines, period_label, progr
 from language import vn
 from storage import rules
 from storage.periods import Period
-from storage.records.models import model_details, models_of
+from storage.records.models import model_code, model_details, models_of
 from storage.records.reports import reports_of
 
 
@@ -26,9 +26,11 @@ async def list_models(ctx: Ctx) -> None:
         return
     lines = [ctx.t("models-head", count=len(models))]
     rows = []
-    for i, model in enumerate(models, 1):
-        lines.append(f"{i}. {model.title} — {ctx.t(f'status-{model.status}')}")
-        rows.append([Choice(f"{i}. {model.title}"[:60], buttons.MODEL(model.id))])
+    # Each by its code, the number it goes by everywhere (not its place in this list).
+    for model in models:
+        code = model_code(model)
+        lines.append(f"{code} · {model.title} — {ctx.t(f'status-{model.status}')}")
+        rows.append([Choice(f"{code} · {model.title}"[:60], buttons.MODEL(model.id))])
     ctx.result.say("\n".join(lines), rows)
 
 

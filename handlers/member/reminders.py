@@ -49,6 +49,7 @@ class ReminderSettingsFlow(Flow):
                 maximum=Decimal(23),
                 units=("unit-hour", "h", "g"),
                 example="9",
+                clock=True,
             ),
             FieldSpec(
                 "paused_until",
@@ -90,7 +91,9 @@ class ReminderSettingsFlow(Flow):
         # A reminder at an hour in quiet hours would arrive the next morning, a day late.
         quiet = ctx.config.quiet_hours
         if spec.name == "hour" and value is not None and quiet.contains(time(int(value))):
-            raise vn.InputError("reminder-hour-quiet", hour=int(value), **hour_params(ctx.config))
+            raise vn.InputError(
+                "reminder-hour-quiet", hour=f"{int(value):02}:00", **hour_params(ctx.config)
+            )
 
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         ctx.member.reminder_hour = int(answers["hour"]) if answers.get("hour") else None

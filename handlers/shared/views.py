@@ -13,6 +13,7 @@ from language import vn
 from storage import rules
 from storage.models import Model, Report
 from storage.periods import Period
+from storage.records.models import model_code
 from storage.records.reports import target_totals
 from storage.stats import Indicator
 
@@ -21,7 +22,7 @@ def model_lines(ctx: Ctx, model: Model) -> list[str]:
     """A model's details, as the owner and the reviewers see them."""
     t = ctx.t
     lines = [
-        t("model-head", title=model.title),
+        t("model-head", code=model_code(model), title=model.title),
         f"• {t('label-status')}: {t(f'status-{model.status}')}",
         f"• {t('label-campaign')}: {model.campaign.name}",
         f"• {t('label-kind')}: {t(f'kind-{model.kind}')}",
@@ -36,8 +37,8 @@ def model_lines(ctx: Ctx, model: Model) -> list[str]:
         f"• {t('label-targets')}:",
     ]
     lines += [
-        f"  {target.position}. {target.indicator} · {target.unit_of_measure} · "
-        f"{vn.format_number(target.target_value)}"
+        f"  {target.position}. "
+        + target_text(target.indicator, target.target_value, target.unit_of_measure)
         for target in model.targets
     ]
     period = f"{vn.format_date(model.starts_on)} – {vn.format_date(model.ends_on)}"
@@ -72,40 +73,50 @@ def answer_lines(model: Model, report: Report, *, indent: str = "") -> list[str]
     )
 
 
+def target_text(indicator: str, value: Decimal | int, unit: str) -> str:
+    """ "nhà đại đoàn kết: 5 căn", "tiền vận động: 2,5 tỷ đồng": a target or a reported value,
+    written the same way wherever it is shown."""
+    return f"{indicator}: {vn.format_amount(value, unit or None)}"
+
+
+def outcome_text(
+    t: Callable[..., str], name: str, achieved: Decimal, target: Decimal | None, unit: str
+) -> str:
+    """ "nhà đại đoàn kết: 3/5 căn (60%)", "tiền vận động: 0/2,5 tỷ đồng (0%)", or "nhà đại
+    đoàn kết: 3 căn" without a target: /mohinh, /donvi, /thongke and the digest alike."""
+    if not target:
+        return t(
+            "stats-outcome-no-target", indicator=name, done=vn.format_amount(achieved), unit=unit
+        )
+    return t(
+        "stats-outcome",
+        indicator=name,
+        done=vn.format_amount(achieved),
+        target=vn.format_amount(target),
+        unit=unit,
+        percent=vn.format_number(round(achieved / target * 100)),
+    )
+
+
 async def progress_text(ctx: Ctx, model: Model) -> str:
     """Per target: achieved so far against the target, as a number and a percentage."""
     totals = await target_totals(ctx.session, model_id=model.id)
     lines = [ctx.t("label-progress") + ":"]
     for target in model.targets:
         done = totals.get(target.id, Decimal(0))
-        percent = (done / target.target_value * 100) if target.target_value else Decimal(0)
         lines.append(
-            ctx.t(
-                "progress-line",
-                indicator=target.indicator,
-                done=vn.format_number(done),
-                target=vn.format_number(target.target_value),
-                unit=target.unit_of_measure,
-                percent=vn.format_number(percent.quantize(Decimal(1))),
+            "• "
+            + outcome_text(
+                ctx.t,
+                target.indicator,
+                done,
+                target.target_value or Decimal(0),
+                target.unit_of_measure,
             )
         )
     return "\n".join(lines)
 
 
-def indicator_line(t: Callable[..., str], item: Indicator) -> str:
+def indicator_line(t: Callable[..., str], item: Indicator, *, bullet: str = "•") -> str:
     """ "• nhà đại đoàn kết: 3/5 căn (60%)", or "• nhà đại đoàn kết: 3 căn" without a target."""
-    if not item.target:
-        return "• " + t(
-            "stats-outcome-no-target",
-            indicator=item.name,
-            done=vn.format_number(item.achieved),
-            unit=item.unit,
-        )
-    return t(
-        "progress-line",
-        indicator=item.name,
-        done=vn.format_number(item.achieved),
-        target=vn.format_number(item.target),
-        unit=item.unit,
-        percent=vn.format_number(round(item.achieved / item.target * 100)),
-    )
+    return f"{bullet} " + outcome_text(t, item.name, item.achieved, item.target, item.unit)

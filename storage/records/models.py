@@ -3,6 +3,7 @@ Not to be confused with the ORM classes in `storage.models`. Keyword-only; never
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -53,6 +54,29 @@ async def assign_model_code(session: AsyncSession, *, model: Model) -> None:
             code = f"{base}-{n}"
     model.code = code
     await session.flush()
+
+
+def model_code(model: Model) -> str:
+    """The one number a model goes by wherever it is shown or typed: its code ("MH12")."""
+    return model.code or f"MH{model.id}"
+
+
+_SEPARATED = re.compile(r"MH[\s.\-_]+(?=[0-9])")
+
+
+async def model_by_code(session: AsyncSession, *, text: str) -> int | None:
+    """The id of the model a person means by its code, however typed: "MH12", "mh12", "MH 12",
+    "MH-12" ("MH12-2" keeps its own hyphen); None when there is none."""
+    key = "".join(_SEPARATED.sub("MH", text.strip().upper(), count=1).split())
+    if not key:
+        return None
+    found = await session.scalar(select(Model.id).where(func.upper(Model.code) == key).limit(1))
+    if found is None and (plain := re.fullmatch(r"MH([0-9]{1,9})", key)):
+        # A model from before codes were given goes by "MH<id>" all the same.
+        found = await session.scalar(
+            select(Model.id).where(Model.id == int(plain[1]), Model.code.is_(None))
+        )
+    return found
 
 
 async def models_of(session: AsyncSession, *, owner_id: int) -> Sequence[Model]:
