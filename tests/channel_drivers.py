@@ -18,6 +18,7 @@ import httpx
 from bot.channels import ZALO, channels_of
 from bot.http import make_app
 from bot.sender import Sender
+from bot.zalo import upload
 from bot.zalo.runner import ZaloRunner
 from handlers.core.router import Core
 from tests.botapi import JPEG, ChatClient, RecordingRequest
@@ -33,6 +34,8 @@ ZALO_WORDS = {
 PUBLIC_URL = "https://dvk.example.org"
 CDN = "https://cdn.zalo.test"
 # channel-file-link in the catalog: "📎 Tệp {name}: {link}".
+UPLOAD_LINK = re.compile(re.escape(PUBLIC_URL) + r"(/upload/[A-Za-z0-9_-]+)")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FILE_LINK = re.compile(r"📎 Tệp (.+?): (" + re.escape(PUBLIC_URL) + r"/files/\S+)")
 
 
@@ -43,6 +46,7 @@ class Person(Protocol):
     async def open_invite(self, code: str) -> list[str]: ...
     async def send_photo(self) -> list[str]: ...
     async def choose(self, label: str) -> list[str]: ...
+    async def upload(self, name: str, content: bytes) -> list[str]: ...
     def last_texts(self) -> list[str]: ...
     def all_texts(self) -> list[str]: ...
 
@@ -71,6 +75,10 @@ class TelegramPerson:
 
     async def choose(self, label: str) -> list[str]:
         return await self.client.click(label)
+
+    async def upload(self, name: str, content: bytes) -> list[str]:
+        """A file for the step that asks for one: sent in the chat, as Telegram allows."""
+        return await self.client.send_document(name, content)
 
     def last_texts(self) -> list[str]:
         return self.client.replies()
@@ -190,6 +198,23 @@ class ZaloPerson:
                 if found := command.match(line):
                     return await self.send(found.group(1))
         raise AssertionError(f"no option {label!r} in what was sent; last: {self.all_texts()[-1:]}")
+
+    async def upload(self, name: str, content: bytes) -> list[str]:
+        """Zalo sends no files: the upload page's link in the bot's last message is opened and
+        the file posted to it, as a person does in the phone's browser; the import's answer
+        then arrives in the Zalo chat."""
+        self.seen = len(self.world.zalo.texts(self.chat))
+        link = next(
+            found.group(1)
+            for text in reversed(self.all_texts())
+            if (found := UPLOAD_LINK.search(text))
+        )
+        app = make_app(upload.routes(self.world.core), media=channels_of(self.world.core).media)
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+            page = await client.post(link, files={"file": (name, content, XLSX)})
+        assert page.status_code == 200, (page.status_code, page.text)
+        return self.last_texts()
 
     def last_texts(self) -> list[str]:
         return self.world.zalo.texts(self.chat)[self.seen :]

@@ -401,9 +401,20 @@ async def test_a_broadcast_s_final_count_waits_out_a_429_on_zalo(world, demo, db
     assert world.outbox_texts(ADMIN_ID).count(final) == 1
 
 
-# --- IMPORT THROUGH THE UPLOAD PAGE: a place kept for it ------------------------------------------
-# Issue 10: on Zalo an admin imports a workbook through the bot's upload page (being built on
-# another branch). Its scenario goes here, over both channels like those above: /nhapexcel, then
-# on Telegram the file sent in the chat (`send_document`), on Zalo the upload page's link opened
-# and the workbook posted to it (a driver method `upload(name, content)` in channel_drivers.py);
-# asserted on the answer and on the rows imported.
+# --- importing a workbook: a file in the chat on Telegram, the upload page on Zalo ---------------
+
+
+async def test_import_a_workbook(world, db):
+    from tests.test_workbook_import import CLEAN, DONE, stored, workbook
+
+    admin = world.person(ADMIN_ID, "Quản trị")
+    [prompt] = await admin.send("/nhapexcel")
+    if world.name == "zalo":  # the question is the page's link, good once, for 15 minutes
+        assert "/upload/" in prompt and "15 phút" in prompt
+    else:
+        assert prompt.startswith("📥 Gửi tệp Excel (.xlsx)")
+    replies = await admin.upload("du-lieu.xlsx", workbook(CLEAN))
+    assert replies[-1] == DONE
+    imported = await stored(db)
+    assert [unit[0] for unit in imported["units"]] == ["CB-VP", "CB-YT", "DUK"]
+    assert len(imported["models"]) == 2
