@@ -169,6 +169,10 @@ class TerminalChat:
         self.lettering: str | None = None  # the letter of the message being printed
         self.given = 0
         channels_of(core).require_complete(CHANNEL)
+        if looks == ZALO:
+            # The core decides as for Zalo too: no file is taken in the chat (an import asks
+            # through the upload page), what the bot sends goes as links.
+            channels_of(core)[CHANNEL].capabilities = ZALO_CAPABILITIES
         self.output = TerminalOutput(self)
 
     def letter(self, options: list[Choice]) -> str:
@@ -235,6 +239,9 @@ class TerminalChat:
             self.out(self.core.texts("terminal-no-such-file", path=path))
             return None
         file_id = str(path.resolve())
+        if path.suffix.lower() not in PICTURES and self.looks == ZALO:
+            self.out(self.core.texts("terminal-zalo-no-files"))
+            return None
         if path.suffix.lower() not in PICTURES:
             return self.inbound(
                 attachment="document", file_id=file_id, file_name=path.name, file_size=size

@@ -166,3 +166,22 @@ async def test_zalo_hints_say_what_to_type_and_only_where_they_fit(db, core, clo
     shown = "\n".join(lines)
     assert "(Không bắt buộc — gõ «bỏ qua» nếu không có.)" in shown
     assert "bấm" not in shown and "Gõ số để chọn" not in shown
+
+
+async def test_the_terminal_as_zalo_takes_no_file_and_asks_through_the_upload_page(
+    db, core, clock, tmp_path
+):
+    await seeded(db, clock)
+    lines: list[str] = []
+    admin = TerminalChat(core, "admin", lines.append, looks=ZALO)
+    await admin.say("/nhapexcel")
+    # As on Zalo without DVK_PUBLIC_URL: no file in the chat, and no page to upload it to.
+    assert "trang tải tệp lên chưa được bật (cần DVK_PUBLIC_URL)" in "\n".join(lines)
+    workbook = tmp_path / "du-lieu.xlsx"
+    workbook.write_bytes(b"PK\x03\x04")
+    lines.clear()
+    await admin.say(f"@{workbook}")
+    assert lines == [
+        "Trên Zalo không gửi được tệp: ở bước cần tệp, bot đưa đường dẫn trang tải lên "
+        "(cần DVK_PUBLIC_URL)."
+    ]
