@@ -33,6 +33,7 @@ from bot.telegram.delivery import core_of_app
 from bot.telegram.inbox import TelegramInbox
 from bot.telegram.jobs import stop_jobs
 from bot.telegram.outbox import start_sender, stop_sender
+from bot.telegram.polling import TelegramPoller
 from bot.zalo import upload
 from handlers.core.router import Core
 
@@ -157,14 +158,12 @@ async def serve(
                     if sock is not None:
                         await _serve_http(inbox, settings, sock, stop, routes)
                     else:
-                        await _serve_polling(application, stop)
+                        await TelegramPoller(inbox).run(stop)
                 finally:
                     if working is not None:
                         inbox_stop.set()
                         await working  # the update being handled is finished first
                     # What python-telegram-bot's run_polling does on a stop, in its order.
-                    if application.updater is not None and application.updater.running:
-                        await application.updater.stop()
                     if application.running:
                         await application.stop()  # waits for the update being handled
                     await stop_jobs(application)
@@ -172,13 +171,6 @@ async def serve(
     finally:
         if sock is not None:
             sock.close()  # uvicorn closes it too, unless it never started
-
-
-async def _serve_polling(application: Application, stop: asyncio.Event) -> None:
-    # Polled updates go straight to the Application, not through the inbox (docs/channels.md).
-    assert application.updater is not None
-    await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-    await stop.wait()
 
 
 async def _serve_http(
@@ -193,11 +185,22 @@ async def _serve_http(
     if settings.webhook_url:
         # The socket already listens: what Telegram posts from now on waits for the server.
         app = await open_webhook(inbox, settings, media, routes)
-    else:
-        assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-        app = http.make_app(routes, media=media)
-    await http.serve_until(app, sock, stop)  # nothing is recorded after this
+        await http.serve_until(app, sock, stop)  # nothing is recorded after this
+        return
+    # Polling, with the server for the links: either one failing stops the other.
+    app = http.make_app(routes, media=media)
+    tasks = [
+        asyncio.create_task(TelegramPoller(inbox).run(stop), name="telegram-polling"),
+        asyncio.create_task(http.serve_until(app, sock, stop), name="telegram-http"),
+    ]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        stop.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def run(settings: Settings, core: Core) -> int:
