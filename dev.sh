@@ -31,7 +31,8 @@ fi
 stamp=".venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    # The build backend's deprecation notices are for us, not for someone trying the bot.
+    PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet -e ".[test]"
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
