@@ -243,7 +243,7 @@ def told_to_send_again(title: str, model_id: int) -> str:
     return (
         f"⚠️ Đăng ký mô hình «{title}» (mã MH{model_id}) của bạn chưa đến được cán bộ phụ trách "
         "do một lỗi của hệ thống, nên đã được chuyển về bản nháp. Hãy gửi lại: gõ "
-        f"/suadangky MH{model_id}, kiểm tra các mục rồi bấm «✅ Gửi đăng ký»."
+        f"/suadangky MH{model_id}, kiểm tra các mục rồi chọn «✅ Gửi đăng ký»."
     )
 
 

@@ -140,7 +140,7 @@ async def test_admin_adds_questions_to_both_forms(admin, db):
         "• Loại câu trả lời: Lựa chọn\n"
         f"• Các lựa chọn:\n{OPTIONS[0]}; {OPTIONS[1]}\n{OPTIONS[2]};\n"
         "• Bắt buộc trả lời: Không\n"
-        "Bấm nút bên dưới để gửi, hoặc chọn mục cần sửa."
+        "Chọn bên dưới để gửi, hoặc chọn mục cần sửa."
     ]
     assert len(await campaign_questions(db)) == 1  # nothing saved before confirming
     replies = await admin.click("✅ Lưu câu hỏi")
