@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from handlers.core.router import Core
 from storage import inbox
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # Tries of one update (a crash of the process during one counts too) before it is given up.
 MAX_ATTEMPTS = 3
 CLEANUP_EVERY = timedelta(hours=1)
@@ -165,6 +166,30 @@ class InboxWorker:
         self.last_cleanup = now
         if removed:
             log.info("removed %d %s updates handled more than a week ago", removed, self.channel)
+
+
+# A poller that keeps failing waits 1 s, then twice as long each time, at most a minute.
+MAX_BACKOFF = 60.0
+
+
+def backoff(failures: int) -> float:
+    """How long to wait after `failures` failures in a row (1, 2, 4 … 60 seconds)."""
+    return min(2.0 ** (failures - 1), MAX_BACKOFF)
+
+
+async def unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """`work`'s result, or None when `stop` is set first: the work (a long poll) is then
+    cancelled at once. What it raises is raised."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in (task, stopping):
+            if not waiting.done():
+                waiting.cancel()
+        await asyncio.gather(task, stopping, return_exceptions=True)
+    return None if task.cancelled() else task.result()
 
 
 async def first(*waits: Awaitable[Any]) -> None:

@@ -18,10 +18,10 @@ from telegram.ext import Application
 from telegram.request import RequestData
 
 from bot.config import Settings
-from bot.inbox import Payload, Within
+from bot.inbox import MAX_BACKOFF, Payload, Within
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.inbox import TelegramInbox
-from bot.telegram.polling import MAX_BACKOFF, TelegramPoller
+from bot.telegram.polling import TelegramPoller
 from bot.telegram_run import serve
 from handlers.core.router import Core
 from language.texts import Texts

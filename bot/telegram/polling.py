@@ -18,14 +18,13 @@ from typing import Any
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 
-from bot.inbox import first
+from bot.inbox import backoff, first, unless_stopped
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.inbox import TelegramInbox
 
 log = logging.getLogger(__name__)
 # How long one getUpdates waits for an update (what the Updater asked for).
 POLL_SECONDS = 10
-MAX_BACKOFF = 60.0
 
 
 @dataclass
@@ -56,7 +55,7 @@ class TelegramPoller:
                 raise
             except Exception as error:
                 failures += 1
-                wait = min(2.0 ** (failures - 1), MAX_BACKOFF)
+                wait = backoff(failures)
                 if isinstance(error, RetryAfter):
                     wait = max(wait, _seconds(error.retry_after))
                 if isinstance(error, NetworkError):
@@ -76,22 +75,13 @@ class TelegramPoller:
     async def _poll(self, stop: asyncio.Event) -> Sequence[Update]:
         """One long poll, cancelled when `stop` is set (nothing is lost: what it would have
         fetched is not confirmed)."""
-        poll = asyncio.ensure_future(
+        updates = await unless_stopped(
             self.inbox.application.bot.get_updates(
                 offset=self.offset, timeout=self.poll_seconds, allowed_updates=ALLOWED_UPDATES
-            )
+            ),
+            stop,
         )
-        stopping = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait([poll, stopping], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-            if not poll.done():
-                poll.cancel()
-                await asyncio.gather(poll, return_exceptions=True)
-        if poll.cancelled():
-            return ()
-        return poll.result()
+        return updates or ()
 
     async def _record(self, updates: Sequence[Update]) -> None:
         """Each update recorded in the order Telegram gave them, and only then confirmed (by the

@@ -16,6 +16,7 @@ import httpx
 from bot.channels import ZALO, channels_of
 from bot.config import Settings
 from bot.delivery import ChatId, Rejected, RetryLater, Transient, Unreachable
+from bot.inbox import backoff, first, unless_stopped
 from bot.media_links import store_photo_from_url
 from bot.quota import QuotaKeeper
 from bot.sender import Sender
@@ -30,7 +31,6 @@ from storage.media import MediaRefused
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 30
-MAX_BACKOFF = 60.0
 # How often finished broadcasts are looked for, as on Telegram.
 BROADCAST_PROGRESS_SECONDS = 5
 DeliveryError = (RetryLater, Unreachable, Rejected, Transient)
@@ -101,7 +101,7 @@ class ZaloRunner:
                 body = await self._poll(stop)
             except ZaloError as error:
                 failures += 1
-                wait = min(2.0 ** (failures - 1), MAX_BACKOFF)
+                wait = backoff(failures)
                 level = logging.WARNING if isinstance(error, NetworkError) else logging.ERROR
                 log.log(level, "Zalo getUpdates failed (%s); again in %g s", error, wait)
                 await self._pause(wait, stop)
@@ -120,31 +120,17 @@ class ZaloRunner:
                 return
             except Exception:
                 failures += 1
-                wait = min(2.0 ** (failures - 1), MAX_BACKOFF)
+                wait = backoff(failures)
                 log.exception("a polled Zalo update could not be recorded; again in %g s", wait)
                 await self._pause(wait, stop)
         log.error("stopped before a polled Zalo update could be recorded; it is lost")
 
     async def _poll(self, stop: asyncio.Event) -> Any:
         """One poll, given up at once when `stop` is set (a poll waits up to poll_seconds)."""
-        poll = asyncio.ensure_future(self.api.get_update_body(poll_seconds=self.poll_seconds))
-        stopping = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait([poll, stopping], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-        if not poll.done():
-            poll.cancel()
-            await asyncio.gather(poll, return_exceptions=True)
-            return None
-        return poll.result()
+        return await unless_stopped(self.api.get_update_body(poll_seconds=self.poll_seconds), stop)
 
     async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
-        pausing = asyncio.ensure_future(self.sleep(seconds))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([pausing, stopping], return_when=asyncio.FIRST_COMPLETED)
-        for task in (pausing, stopping):
-            task.cancel()
+        await first(self.sleep(seconds), stop.wait())
 
     # --- one update -----------------------------------------------------------------------------
 
