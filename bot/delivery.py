@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.channels import Capabilities
+from bot.media_links import MEDIA, Media
 from handlers.core.numbered import menu_of, typed_instead
-from handlers.core.types import Choice, Outbound
+from handlers.core.types import Choice, Outbound, Picture
 from language.texts import Texts
 
 ChatId = str | int
@@ -104,6 +105,9 @@ class Output:
     """One channel's delivery. Subclasses implement their platform's calls; `deliver` and
     `edit` are the only entries, and the fallbacks are decided here from the capabilities."""
 
+    # The platform sends a photo again by the file id it gave it (Telegram).
+    file_ids = False
+
     def __init__(
         self,
         capabilities: Capabilities,
@@ -111,11 +115,14 @@ class Output:
         texts: Texts | None = None,
         track: Track | None = None,
         publish: Publish | None = None,
+        media: Media | None = None,
     ) -> None:
         self.capabilities = capabilities
         self.texts = texts or Texts()
         self.track = track
         self.publish = publish
+        # Where photos people sent are read from, and signed links to them made.
+        self.media = media
 
     # --- the platform's calls: a channel implements those its capabilities declare ---------
 
@@ -136,6 +143,14 @@ class Output:
 
     async def send_photo_url(self, chat_id: ChatId, url: str) -> None:
         raise NotImplementedError
+
+    async def send_album(self, chat_id: ChatId, items: list[bytes | str], keys: list[str]) -> None:
+        """Photos shown together; each item is the picture's bytes or, where `file_ids`, the
+        platform's own id of it (`keys`: their media keys, "" where none). One by one unless the
+        platform groups them."""
+        for item in items:
+            if isinstance(item, bytes):
+                await self.send_photo(chat_id, item)
 
     async def edit_text(self, chat_id: ChatId, message_id: str, text: str) -> None:
         raise NotImplementedError
@@ -161,6 +176,8 @@ class Output:
             await self.track(message.track, str(chat_id), sent)
         if message.photo is not None:
             await self._photo(chat_id, message.photo)
+        if message.pictures:
+            await self._pictures(chat_id, message.pictures)
 
     async def edit(self, chat_id: ChatId, message_id: str, text: str) -> None:
         """A message shown again with new content (a job's progress): edited where the channel
@@ -209,6 +226,48 @@ class Output:
             await self.send_photo_url(chat_id, await self.publish("chart.png", photo))
         else:
             await self._text(chat_id, Outbound(self.texts("channel-photo-not-here")))
+
+    async def _pictures(self, chat_id: ChatId, pictures: list[Picture]) -> None:
+        media = self.media
+        shown = 0
+        if self.capabilities.photo_bytes:
+            items: list[bytes | str] = []
+            keys: list[str] = []
+            for picture in pictures:
+                if picture.file_id and self.file_ids:
+                    items.append(picture.file_id)
+                elif media is not None and picture.media_key:
+                    content = await media.store.get(picture.media_key)
+                    if content is None:
+                        continue
+                    items.append(content)
+                else:
+                    continue
+                keys.append(picture.media_key or "")
+            if items:
+                await self.send_album(chat_id, items, keys)
+            shown = len(items)
+        elif self.capabilities.photo_url and media is not None and media.links is not None:
+            links = [
+                media.links.url(MEDIA, picture.media_key)
+                for picture in pictures
+                if picture.media_key and await media.store.exists(picture.media_key)
+            ]
+            if links:
+                lines = [self.texts("channel-pictures-links", count=len(links))]
+                lines += [f"{i}. {link}" for i, link in enumerate(links, 1)]
+                await self._text(chat_id, Outbound("\n".join(lines)))
+            shown = len(links)
+        elif not self.capabilities.photo_bytes:
+            await self._text(
+                chat_id, Outbound(self.texts("channel-pictures-not-here", count=len(pictures)))
+            )
+            return
+        if shown < len(pictures):
+            missing = len(pictures) - shown
+            await self._text(
+                chat_id, Outbound(self.texts("channel-pictures-missing", count=missing))
+            )
 
 
 # --- the outbox: its payloads are delivered like replies ------------------------------------------

@@ -31,7 +31,7 @@ from handlers.core.numbered import shown_on_its_own
 from handlers.core.router import Core
 from handlers.core.types import Choice, Inbound, Outbound
 from storage import outbox
-from storage.media import MediaRefused
+from storage.media import MediaRefused, extension_of
 from storage.records.conversations import get_conversation
 from storage.records.people import find_identity
 
@@ -58,7 +58,9 @@ class TerminalOutput(Output):
         channels = channels_of(core)
         shown = ZALO_CAPABILITIES if chat.looks == ZALO else channels[CHANNEL].capabilities
         # `publish` serves only where the capabilities have no documents or pictures (as Zalo).
-        super().__init__(shown, texts=core.texts, track=track, publish=channels.publish)
+        super().__init__(
+            shown, texts=core.texts, track=track, publish=channels.publish, media=channels.media
+        )
         self.chat = chat
 
     async def deliver(self, chat_id: ChatId, message: Outbound) -> None:
@@ -82,6 +84,14 @@ class TerminalOutput(Output):
         stamp = self.chat.core.clock().astimezone(self.chat.core.config.timezone)
         path = await asyncio.to_thread(_write, f"anh-{stamp:%Y%m%d-%H%M%S}.png", photo)
         self.chat.out(self.texts("terminal-picture-saved", path=path))
+
+    async def send_album(self, chat_id: ChatId, items: list[bytes | str], keys: list[str]) -> None:
+        # Evidence photos keep their own type (a JPEG is not saved as .png).
+        for item, key in zip(items, keys, strict=True):
+            if isinstance(item, bytes):
+                name = f"anh-{key[:10]}.{extension_of(key)}" if key else "anh.jpg"
+                path = await asyncio.to_thread(_write, name, item)
+                self.chat.out(self.texts("terminal-picture-saved", path=path))
 
     def offer(self, chat_id: ChatId, options: list[Choice], free_text: bool) -> None:
         # A plain number is read by the core against the stored menu (the newest); a letter

@@ -27,6 +27,7 @@ from handlers.coordinator import (
     followup,
     invites,
     join_requests,
+    reading,
     review,
 )
 from handlers.core import basics
@@ -45,6 +46,7 @@ FEATURES = (
     # coordinators (and admins)
     review,
     followup,
+    reading,
     export,
     digest,
     answers,

@@ -78,6 +78,10 @@ class RecordingRequest(BaseRequest):
                 return BOT_USER
             case "sendMessage" | "sendPhoto" | "sendDocument":
                 return self._message(params)
+            case "sendMediaGroup":  # an album: one message per picture
+                media = params["media"]
+                media = json.loads(media) if isinstance(media, str) else media
+                return [self._message({"chat_id": params["chat_id"]}) for _ in media]
             case "editMessageText":
                 message = dict(self.messages[int(params["message_id"])])
                 message["text"] = params["text"]

@@ -107,6 +107,10 @@ SAMPLES = {
     "kt": (buttons.COMMEND, (5,), "kt:5"),
     "resume": (buttons.RESUME, (), "resume"),
     "cd": (buttons.CAMPAIGN_EDIT, (1,), "cd:1"),
+    "rr": (buttons.REPORT_VIEW, (45,), "rr:45"),
+    "mr": (buttons.MODEL_REPORTS, (12, 2), "mr:12:2"),
+    "ur": (buttons.UNIT_REPORTS, (3, 0), "ur:3:0"),
+    "ra": (buttons.ANSWER, (45,), "ra:45"),
     "qs": (buttons.QUESTIONS, (1, "report", "hy", "q12"), "qs:1:report:hy:q12"),
 }
 

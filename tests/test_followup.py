@@ -55,7 +55,7 @@ async def test_unit_state_with_overdue_and_totals(unit):
         "Chỉ tiêu (đạt/đăng ký):",
         "• bài giảng điện tử: 500/2.122 bài (24%)",
     ]
-    assert coordinator.buttons() == ["🔔 Nhắc người quá hạn"]
+    assert coordinator.buttons() == ["📝 Báo cáo kỳ này (1)", "🔔 Nhắc người quá hạn"]
 
 
 async def test_paused_people_are_listed_apart(unit, db):
@@ -103,7 +103,16 @@ async def test_evaluate_a_completed_model(unit, db, app, api):
     assert replies == ["Đánh giá mô hình nào?"]
     replies = await coordinator.click("Chuyển đổi số trong giảng dạy")
     assert "• bài giảng điện tử: 500/1.061 bài (47%)" in replies[0]
-    assert replies[1] == "Kết quả thực hiện mô hình:"
+    # The whole history before the evaluation: every report, whole.
+    assert replies[1].splitlines()[:3] == [
+        "Quá trình thực hiện (1 báo cáo, mới nhất trước):",
+        "",
+        "📝 Báo cáo số 1 · MH1 · kỳ tháng 11/2026",
+    ]
+    assert (
+        replies[1].splitlines()[-1] == "Xem đầy đủ từng báo cáo và ảnh minh chứng: /xemmohinh MH1"
+    )
+    assert replies[2] == "Kết quả thực hiện mô hình:"
     await coordinator.click("Hoàn thành xuất sắc")
     await coordinator.send("Cách làm sáng tạo, nhân rộng được")
     await coordinator.click("Có, đề xuất")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application
 
@@ -26,6 +26,7 @@ from bot.delivery import (
     Unreachable,
     outbox_transport,
 )
+from bot.media_links import Media
 from handlers.core.router import Core
 from handlers.core.types import Choice
 from language import vn
@@ -34,6 +35,8 @@ from language.texts import Texts
 # Telegram's Bot API takes uploads up to 50 MB; a local Bot API server up to 2.000 MB.
 UPLOAD_LIMIT_MB = 50
 LOCAL_UPLOAD_LIMIT_MB = 2000
+# Photos in one album (sendMediaGroup takes 2 to 10).
+ALBUM = 10
 
 
 def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
@@ -45,6 +48,8 @@ def keyboard(choices: list[list[Choice]]) -> InlineKeyboardMarkup | None:
 
 
 class TelegramOutput(Output):
+    file_ids = True
+
     def __init__(
         self,
         bot: Bot,
@@ -53,8 +58,9 @@ class TelegramOutput(Output):
         local_api: bool = False,
         texts: Texts | None = None,
         track: Track | None = None,
+        media: Media | None = None,
     ) -> None:
-        super().__init__(capabilities, texts=texts, track=track)
+        super().__init__(capabilities, texts=texts, track=track, media=media)
         self.bot = bot
         self.local_api = local_api
 
@@ -92,6 +98,16 @@ class TelegramOutput(Output):
     async def send_photo_url(self, chat_id: ChatId, url: str) -> None:
         await self.bot.send_photo(chat_id=chat_id, photo=url)
 
+    async def send_album(self, chat_id: ChatId, items: list[bytes | str], keys: list[str]) -> None:
+        """Albums of up to ten (sendMediaGroup); one picture alone goes as a photo."""
+        for start in range(0, len(items), ALBUM):
+            group = items[start : start + ALBUM]
+            if len(group) == 1:
+                await self.bot.send_photo(chat_id=chat_id, photo=group[0])
+            else:
+                media = [InputMediaPhoto(item) for item in group]
+                await self.bot.send_media_group(chat_id=chat_id, media=media)
+
     async def edit_text(self, chat_id: ChatId, message_id: str, text: str) -> None:
         await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=int(message_id))
 
@@ -116,6 +132,7 @@ def output_of(app: Application) -> TelegramOutput:
             local_api=bool(settings.telegram_api_url),
             texts=core.texts,
             track=track,
+            media=channels_of(core).media,
         )
         app.bot_data["output"] = output
     return output

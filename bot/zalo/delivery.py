@@ -20,6 +20,7 @@ from bot.delivery import (
     Unreachable,
     outbox_transport,
 )
+from bot.media_links import Media
 from bot.zalo import api as zalo
 from handlers.core.types import Choice
 from language.texts import Texts
@@ -38,8 +39,9 @@ class ZaloOutput(Output):
         texts: Texts | None = None,
         track: Track | None = None,
         publish: Publish | None = None,
+        media: Media | None = None,
     ) -> None:
-        super().__init__(capabilities, texts=texts, track=track, publish=publish)
+        super().__init__(capabilities, texts=texts, track=track, publish=publish, media=media)
         self.api = api
         # Messages Zalo accepted through this output: each counts against the month's quota.
         self.accepted = 0

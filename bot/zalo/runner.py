@@ -70,6 +70,7 @@ class ZaloRunner:
             track=self._track,
             # Files and pictures reach Zalo as signed links (None without DVK_PUBLIC_URL).
             publish=channels_of(self.core).publish,
+            media=channels_of(self.core).media,
         )
 
     # --- the loop -----------------------------------------------------------------------------

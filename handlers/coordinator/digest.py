@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.coordinator.reading import line_label
 from handlers.core import buttons
 from handlers.core.commands import Command, Role
 from handlers.core.context import CoreConfig, Ctx
@@ -26,7 +27,7 @@ from language.texts import Texts
 from storage import outbox, schedules
 from storage.models import Conversation, Member
 from storage.records.people import unreachable_members
-from storage.records.reports import flagged_since, reports_since
+from storage.records.reports import flagged_since, new_reports, reports_since
 from storage.records.review import submitted_since
 from storage.records.units import root_units_of, unit_tree, with_descendants
 from storage.schedules import DigestDue
@@ -35,6 +36,8 @@ from storage.stats import unit_state
 MODES = ("weekly", "daily", "off")
 # Not a schedule: a digest sent at once, the schedule left as it was.
 NOW = "now"
+# New reports a digest opens, each with a button of its own.
+DIGEST_REPORTS = 8
 
 
 class DigestSettingsFlow(Flow):
@@ -242,6 +245,16 @@ async def build(
         texts("digest-waiting", new=vn.format_number(new_waiting), total=vn.format_number(waiting))
     )
     lines.append(texts("digest-reports", count=vn.format_number(reports)))
+    # The new reports, each a step away: a button (on Zalo, the command to type).
+    opened = await new_reports(session, unit_ids=unit_ids, since=since, limit=DIGEST_REPORTS)
+    if reports > len(opened):
+        lines.append(
+            texts(
+                "digest-reports-more",
+                shown=len(opened),
+                count=vn.format_number(reports - len(opened)),
+            )
+        )
     if flagged:
         # Difficulties and proposals reach someone: each named with the command that answers it.
         lines.append(texts("digest-flagged", count=vn.format_number(flagged)))
@@ -271,6 +284,10 @@ async def build(
     choices = []
     if waiting:
         choices = [[{"label": texts("button-open-review"), "data": buttons.GO("duyet")}]]
+    choices += [
+        [{"label": line_label(texts, config.timezone, line), "data": buttons.REPORT_VIEW(line.id)}]
+        for line in opened
+    ]
     return {"text": "\n".join(lines), "choices": choices}, chart_rows(every, state, chart_units)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.coordinator import reading
 from handlers.core import buttons, conversation
 from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
@@ -50,8 +51,12 @@ async def show_units(ctx: Ctx) -> None:
         ids = with_descendants(every, [unit.id])
         state = await unit_state(ctx.session, unit_ids=ids, today=ctx.today)
         choices = []
+        came = await reading.reports_this_period(ctx, ids)
+        if came:
+            label = ctx.t("button-unit-reports", count=vn.format_number(came))
+            choices.append([Choice(label, buttons.UNIT_REPORTS(unit.id))])
         if state.overdue:
-            choices = [[Choice(ctx.t("button-remind-overdue"), buttons.OVERDUE(unit.id))]]
+            choices.append([Choice(ctx.t("button-remind-overdue"), buttons.OVERDUE(unit.id))])
         text = await _state_text(ctx, unit, len(ids) - 1, state)
         extra = [await _unreachable_line(ctx, ids), await _expired_line(ctx, ids)]
         ctx.result.say("\n".join([text, *(line for line in extra if line)]), choices)
@@ -286,6 +291,8 @@ async def start_evaluation(ctx: Ctx, model_id: int) -> None:
     lines = model_lines(ctx, model)
     lines.append(await progress_text(ctx, model))
     ctx.result.say("\n".join(lines))
+    # The whole history before the evaluation is given: every report, newest first.
+    ctx.result.say(await reading.history_text(ctx, model))
     await conversation.start(ctx, "evaluation", {"model_id": model.id})
 
 

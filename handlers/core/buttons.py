@@ -31,6 +31,8 @@ class Field:
 # A record id: ASCII digits, and few enough to fit a 32-bit column.
 ID = Field(r"[0-9]{1,9}", int)
 VERSION = ID
+# A page of a list, from 0.
+PAGE = Field(r"[0-9]{1,5}", int)
 # A form's own action ("ok", "o:3", "e:title"): it may hold colons, so it is always last.
 ACTION = Field(r"[A-Za-z0-9_:.-]{1,48}")
 
@@ -117,6 +119,13 @@ class ReportRef(NamedTuple):
     replace: bool = False
 
 
+class Page(NamedTuple):
+    """A page of a list about one record (a model's reports, a unit's)."""
+
+    id: int
+    page: int = 0
+
+
 class Go(NamedTuple):
     command: str
 
@@ -145,6 +154,11 @@ EVALUATE = Kind("ev", Ref, ID)
 GO = Kind("go", Go, one_of("duyet"))
 COMMEND = Kind("kt", Ref, ID)
 RESUME = Kind("resume", Bare)
+# Reading reports (handlers/coordinator/reading.py): one report, a model's, a unit's this period.
+REPORT_VIEW = Kind("rr", Ref, ID)
+MODEL_REPORTS = Kind("mr", Page, ID, maybe(PAGE), optional=1)
+UNIT_REPORTS = Kind("ur", Page, ID, maybe(PAGE), optional=1)
+ANSWER = Kind("ra", Ref, ID)
 CAMPAIGN_EDIT = Kind("cd", Ref, ID)
 QUESTIONS = Kind(
     "qs",

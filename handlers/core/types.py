@@ -37,6 +37,16 @@ class Choice:
     data: str  # at most 64 ASCII bytes (Telegram's callback_data limit)
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A photo someone sent (report evidence), shown to someone else: by its key in the media
+    store, and by Telegram's own file id where it came through Telegram (sent again without an
+    upload; the only way to show a photo from before the store)."""
+
+    media_key: str | None
+    file_id: str | None = None
+
+
 @dataclass
 class Outbound:
     text: str
@@ -53,6 +63,9 @@ class Outbound:
     track: str | None = None
     # A picture (PNG bytes) shown after the text, such as a chart.
     photo: bytes | None = None
+    # Photos people sent, after the text: an album where pictures can be uploaded, signed links
+    # where they go only by URL (each picture would cost a message there).
+    pictures: list[Picture] = field(default_factory=list)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Campaign, Conference
+from storage.models import Campaign, Conference, Model
 
 
 async def open_campaign(session: AsyncSession, *, today: date) -> Campaign | None:
@@ -95,3 +95,9 @@ async def conference_of(
     if fresh:
         query = query.execution_options(populate_existing=True)
     return await session.scalar(query)
+
+
+async def campaigns_in_units(session: AsyncSession, *, unit_ids: set[int]) -> Sequence[Campaign]:
+    """The campaigns that models of these units were registered in."""
+    models = select(Model.campaign_id).where(Model.unit_id.in_(unit_ids))
+    return (await session.scalars(select(Campaign).where(Campaign.id.in_(models)))).all()

@@ -4,14 +4,16 @@ Keyword-only; never commit."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Member, Model, Report, ReportValue, Target
+from storage.models import Member, Model, Report, ReportPhoto, ReportValue, Target
 
 
 async def report_for(session: AsyncSession, *, model_id: int, period_start: date) -> Report | None:
@@ -122,3 +124,127 @@ async def reports_in_campaign(session: AsyncSession, *, campaign_id: int) -> int
         )
         or 0
     )
+
+
+async def report_page(
+    session: AsyncSession, *, model_id: int, offset: int, limit: int
+) -> tuple[int, Sequence[Report]]:
+    """A model's reports, newest period first: how many there are, and `limit` of them from
+    `offset`, with their values and photos."""
+    total = await session.scalar(
+        select(func.count()).select_from(Report).where(Report.model_id == model_id)
+    )
+    result = await session.scalars(
+        select(Report)
+        .options(selectinload(Report.values), selectinload(Report.photos))
+        .where(Report.model_id == model_id)
+        .order_by(Report.period_start.desc(), Report.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return total or 0, result.all()
+
+
+async def report_by_id(session: AsyncSession, *, report_id: int) -> Report | None:
+    return await session.scalar(
+        select(Report)
+        .options(selectinload(Report.values), selectinload(Report.photos))
+        .where(Report.id == report_id)
+    )
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """One report in a list: enough to name it and open it."""
+
+    id: int
+    model_id: int
+    code: str
+    title: str
+    name: str
+    period_start: date
+    submitted_at: datetime
+    late: bool
+    photos: int
+
+
+def _line_query(where: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    photos = (
+        select(func.count())
+        .select_from(ReportPhoto)
+        .where(ReportPhoto.report_id == Report.id)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Report.id,
+            Model.id,
+            Model.code,
+            Model.title,
+            Member.full_name,
+            Report.period_start,
+            Report.submitted_at,
+            Report.late,
+            photos,
+        )
+        .join(Model, Model.id == Report.model_id)
+        .outerjoin(Member, Member.id == func.coalesce(Report.member_id, Model.owner_id))
+        .where(*where)
+    )
+
+
+def _lines(rows: Iterable[Any]) -> list[ReportLine]:
+    return [
+        # A model from before codes were given goes by "MH<id>" (storage/records/models.py).
+        ReportLine(
+            rid, mid, code or f"MH{mid}", title, name or "", start, at, bool(late), photos or 0
+        )
+        for rid, mid, code, title, name, start, at, late, photos in rows
+    ]
+
+
+async def new_reports(
+    session: AsyncSession, *, unit_ids: set[int] | None, since: datetime, limit: int
+) -> list[ReportLine]:
+    """The first `limit` reports sent since `since`, oldest first (a digest's list)."""
+    where: list[ColumnElement[bool]] = [Report.submitted_at > since]
+    if unit_ids is not None:
+        where.append(Model.unit_id.in_(unit_ids))
+    query = _line_query(where).order_by(Report.submitted_at, Report.id).limit(limit)
+    return _lines((await session.execute(query)).all())
+
+
+async def period_reports(
+    session: AsyncSession,
+    *,
+    unit_ids: set[int],
+    periods: dict[int, date],
+    offset: int,
+    limit: int,
+) -> tuple[int, list[ReportLine]]:
+    """Reports for the current period of each campaign (`periods`: campaign id -> the period's
+    first day) of the models of these units, newest first: how many, and one page of them."""
+    if not periods or not unit_ids:
+        return 0, []
+    current = or_(
+        *(
+            and_(Model.campaign_id == campaign_id, Report.period_start == start)
+            for campaign_id, start in periods.items()
+        )
+    )
+    where = [Model.unit_id.in_(unit_ids), current]
+    total = await session.scalar(
+        select(func.count())
+        .select_from(Report)
+        .join(Model, Model.id == Report.model_id)
+        .where(*where)
+    )
+    if not total or not limit:
+        return total or 0, []
+    query = (
+        _line_query(where)
+        .order_by(Report.submitted_at.desc(), Report.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return total or 0, _lines((await session.execute(query)).all())
