@@ -232,3 +232,22 @@ async def test_a_photo_from_before_the_media_store(world, demo, db):  # noqa: F8
         assert photo.params["photo"] == "AgOLD"
     else:
         assert replies[-1] == "⚠️ 1 ảnh chưa được lưu trên máy chủ nên chưa xem được ở đây."
+
+
+async def test_a_file_id_telegram_refuses_is_sent_from_the_media_store(db, clock, chat, api):
+    clock.now = HANOI_0900_20_NOV
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    coordinator = await join_telegram(chat, COORDINATOR, "Lê Văn Phụ Trách", code="DEMO-PT")
+    an = await join_telegram(chat)
+    await register_quickly(an, "Chuyển đổi số trong giảng dạy")
+    await approve_all(db)
+    await report(an, "500", photos=2)
+    async with db.session() as session:
+        report_id = await session.scalar(select(Report.id))
+    refused = {"ok": False, "error_code": 400, "description": "Bad Request: wrong file identifier"}
+    api.fail_next["sendMediaGroup"] = (400, refused)
+    await coordinator.send(f"/xembaocao {report_id}")
+    first, again = [c for c in api.calls if c.method == "sendMediaGroup"]
+    assert "_files" not in first.params
+    assert [content for _, content in again.params["_files"].values()] == [JPEG, JPEG]

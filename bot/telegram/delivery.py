@@ -4,6 +4,7 @@ the outbox alike (bot/delivery.py decides everything Telegram has no call for)."
 from __future__ import annotations
 
 import asyncio
+import logging
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from handlers.core.types import Choice
 from language import vn
 from language.texts import Texts
 
+log = logging.getLogger(__name__)
 # Telegram's Bot API takes uploads up to 50 MB; a local Bot API server up to 2.000 MB.
 UPLOAD_LIMIT_MB = 50
 LOCAL_UPLOAD_LIMIT_MB = 2000
@@ -99,7 +101,22 @@ class TelegramOutput(Output):
         await self.bot.send_photo(chat_id=chat_id, photo=url)
 
     async def send_album(self, chat_id: ChatId, items: list[bytes | str], keys: list[str]) -> None:
-        """Albums of up to ten (sendMediaGroup); one picture alone goes as a photo."""
+        """Albums of up to ten (sendMediaGroup); one picture alone goes as a photo. A file id
+        Telegram no longer knows (another bot's, say) is sent again as the bytes the media
+        store keeps, where it keeps them all."""
+        try:
+            await self._albums(chat_id, items)
+        except BadRequest:
+            if self.media is None or all(isinstance(item, bytes) for item in items):
+                raise
+            kept = [await self.media.store.get(key) if key else None for key in keys]
+            contents = [content for content in kept if content is not None]
+            if len(contents) < len(items):
+                raise
+            log.warning("photos sent again from the media store: Telegram refused a file id")
+            await self._albums(chat_id, list(contents))
+
+    async def _albums(self, chat_id: ChatId, items: list[bytes | str]) -> None:
         for start in range(0, len(items), ALBUM):
             group = items[start : start + ALBUM]
             if len(group) == 1:
