@@ -162,9 +162,10 @@ async def test_forged_and_foreign_revocations_change_nothing(seeded, chat, db, c
     await coordinator.send("/start")
     member = await join(chat)
 
-    # Another unit's invite, one that does not exist, and a member pressing: refused.
-    for data in (f"iv:r:{elsewhere.id}", f"iv:y:{elsewhere.id}", "iv:y:999999"):
+    # Another unit's invite, and a member pressing: refused; one that does not exist: not found.
+    for data in (f"iv:r:{elsewhere.id}", f"iv:y:{elsewhere.id}"):
         assert await coordinator.press(data) == NOT_ALLOWED, data
+    assert await coordinator.press("iv:y:999999") == ["Không tìm thấy lời mời này."]
     assert await member.press(f"iv:y:{own.id}") == NOT_ALLOWED
     assert await coordinator.press(f"iv:x:{own.id}") == []  # not a shape the bot knows
     assert coordinator.last_notice() == "Nút này thuộc một tin nhắn cũ và không còn dùng được."

@@ -197,7 +197,7 @@ class EditCampaignFlow(CampaignFlow):
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         campaign = await campaign_for_update(ctx.session, campaign_id=conv.context["campaign_id"])
         if campaign is None:
-            raise vn.InputError("campaign-gone")
+            raise vn.InputError("campaign-not-found")
         spec = self.form.field("code")
         await self.check(ctx, conv, spec, answers["code"])
         new = campaign_values(answers)
@@ -260,7 +260,7 @@ async def edit(ctx: Ctx, campaign_id: int) -> None:
         return
     campaign = await ctx.session.get(Campaign, campaign_id)
     if campaign is None:
-        ctx.say("campaign-gone")
+        ctx.say("campaign-not-found")
         return
     await start(ctx, "campaign_edit", {"campaign_id": campaign.id}, answers_of(campaign))
 

@@ -95,7 +95,7 @@ class QuestionFlow(Flow):
     async def complete(self, ctx: Ctx, conv: Conversation, answers: dict[str, Any]) -> None:
         campaign = await campaign_for_update(ctx.session, campaign_id=conv.context["campaign_id"])
         if campaign is None:
-            raise vn.InputError("question-campaign-gone")
+            raise vn.InputError("campaign-not-found")
         form = conv.context["form"]
         question = questions.new_question(
             ctx,
@@ -167,7 +167,7 @@ async def on_press(
         return
     campaign = await ctx.session.get(Campaign, campaign_id)
     if campaign is None:
-        ctx.say("question-campaign-gone")
+        ctx.say("campaign-not-found")
         return
     if form is None:
         show_forms(ctx, campaign)

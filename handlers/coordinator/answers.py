@@ -104,9 +104,12 @@ register(ReportAnswerFlow())
 
 
 async def start_answer(ctx: Ctx, report_id: int) -> None:
+    if await ctx.session.get(Report, report_id) is None:
+        ctx.say("report-not-found", id=report_id)
+        return
     found = await answerable(ctx, report_id)
-    if found is None:
-        ctx.say("report-answer-not-found", id=report_id)
+    if found is None:  # another unit's, or one's own: only its existence is learned
+        ctx.say("error-not-allowed")
         return
     report, model = found
     lines = [

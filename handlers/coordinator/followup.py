@@ -138,7 +138,13 @@ async def remind_overdue(ctx: Ctx, unit_id: int) -> None:
     """One reminder per overdue person per day, whoever presses the button and how often."""
     scopes = await _scopes(ctx)
     units = await reviewable_units(ctx)
-    if scopes is None or (units is not None and unit_id not in units):
+    if scopes is None:
+        ctx.say("error-not-allowed")
+        return
+    if await ctx.session.get(Unit, unit_id) is None:
+        ctx.say("unit-not-found")
+        return
+    if units is not None and unit_id not in units:  # another unit's: only its existence is learned
         ctx.say("error-not-allowed")
         return
     every = await all_units(ctx.session, active_only=False)
@@ -281,10 +287,12 @@ async def list_completed(ctx: Ctx) -> None:
 
 async def start_evaluation(ctx: Ctx, model_id: int) -> None:
     model = await model_details(ctx.session, model_id=model_id)
-    if not await may_decide_on(ctx, model):
+    if model is None:
+        ctx.say("model-not-found")
+        return
+    if not await may_decide_on(ctx, model):  # another unit's: only its existence is learned
         ctx.say("error-not-allowed")
         return
-    assert model is not None
     if model.status != rules.COMPLETED:
         ctx.say("evaluation-not-completed", status=ctx.t(f"status-{model.status}"))
         return

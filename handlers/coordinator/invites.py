@@ -183,12 +183,15 @@ def _line(ctx: Ctx, invite: Invite, unit: Unit) -> str:
 
 
 async def on_press(ctx: Ctx, action: str, invite_id: int) -> None:
-    """Ask, revoke or keep. Someone else's invite, or one that does not exist, gets the same
-    refusal: forged data learns nothing and changes nothing."""
+    """Ask, revoke or keep. Forged data changes nothing: an invite that does not exist is not
+    found; another unit's is refused (its coordinator learns only that it exists)."""
     units = await reviewable_units(ctx)
-    invite = await ctx.session.get(Invite, invite_id)
-    if (units is not None and not units) or invite is None:
+    if units is not None and not units:
         ctx.say("error-not-allowed")
+        return
+    invite = await ctx.session.get(Invite, invite_id)
+    if invite is None:
+        ctx.say("invite-not-found")
         return
     if units is not None and invite.unit_id not in units:
         ctx.say("error-not-allowed")

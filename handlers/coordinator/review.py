@@ -66,10 +66,13 @@ async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
 
 async def on_button(ctx: Ctx, action: str, model_id: int) -> None:
     model = await model_details(ctx.session, model_id=model_id)
+    if model is None:  # forged, or deleted since the message was sent
+        ctx.say("model-not-found")
+        return
+    # One outside this person's units is refused: they learn only that it exists.
     if not await may_decide_on(ctx, model):
         ctx.say("error-not-allowed")
         return
-    assert model is not None
     if action == "n":
         await show_queue(ctx, after=model)
         return

@@ -28,9 +28,11 @@ class Field:
         return re.fullmatch(self.pattern, text, re.ASCII) is not None
 
 
-# A record id: ASCII digits, and few enough to fit a 32-bit column.
+# A record id: ASCII digits, and few enough to fit a 32-bit column. A kind that carries one
+# answers a press whose record does not exist with "not found" (tests/test_not_found.py).
 ID = Field(r"[0-9]{1,9}", int)
-VERSION = ID
+# A form's version: written like an id, but no record of its own.
+VERSION = Field(ID.pattern, int)
 # A page of a list, from 0.
 PAGE = Field(r"[0-9]{1,5}", int)
 # A form's own action ("ok", "o:3", "e:title"): it may hold colons, so it is always last.
