@@ -27,6 +27,7 @@ from handlers.coordinator import (
     followup,
     invites,
     join_requests,
+    photos,
     review,
 )
 from handlers.core import basics
@@ -46,6 +47,7 @@ FEATURES = (
     review,
     followup,
     export,
+    photos,
     digest,
     answers,
     join_requests,
