@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.media_links import Media, media_of
 from handlers.core.context import Fetch
 from handlers.core.types import Inbound
+from storage.media import MediaStore
 
 if TYPE_CHECKING:
     from handlers.core.router import Core
@@ -173,6 +174,9 @@ class Registry:
 
     def upload_page(self) -> str | None:
         return f"{self.public_url}/upload/" if self.public_url else None
+
+    def media_store(self) -> MediaStore | None:
+        return self.media.store if self.media is not None else None
 
     def join_links(self, code: str) -> list[tuple[str, str]]:
         # A channel this process has not started (Telegram's username unknown) is left out.

@@ -91,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "-o", "--output", type=Path, help="file to write (default: dan-van-kheo-YYYY-MM-DD.xlsx)"
     )
+    export.add_argument(
+        "--photos", type=Path, metavar="DIR", help="the evidence photos instead, into DIR/MH12/"
+    )
+    media = sub.add_parser("media", help="the media store (evidence photos)")
+    media.add_argument(
+        "action", choices=["fetch"], help="download photos kept only as Telegram file ids"
+    )
     digest = sub.add_parser(
         "digest", help="send digests now, schedules unchanged (as /tomtat's «Gửi ngay»)"
     )
@@ -122,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "export",
         "import",
         "digest",
+        "media",
     )
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO,
@@ -204,18 +212,32 @@ def _command(args: argparse.Namespace, settings: Settings, demo: bool) -> int:
             limits = WorkbookLimits().raised(args.max_unpacked_mb)
             return asyncio.run(import_workbook_command(settings, args.file, limits))
         case "export":
-            return asyncio.run(export_workbook(settings, args.campaign, args.output))
+            return asyncio.run(export_workbook(settings, args.campaign, args.output, args.photos))
+        case "media":
+            return asyncio.run(fetch_media(settings))
         case "doctor":
             return asyncio.run(doctor(settings, fix=args.fix))
     return 1
 
 
-async def export_workbook(settings: Settings, campaign: str | None, output: Path | None) -> int:
-    from bot.exporting import export_command
+async def export_workbook(
+    settings: Settings, campaign: str | None, output: Path | None, photos: Path | None = None
+) -> int:
+    from bot.exporting import export_command, photos_command
 
     if not await prepare_database(settings):
         return EXIT_CONFIG
+    if photos is not None:
+        return await photos_command(settings, campaign, photos)
     return await export_command(settings, campaign, output)
+
+
+async def fetch_media(settings: Settings) -> int:
+    from bot.telegram.backfill import fetch_command
+
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    return await fetch_command(settings)
 
 
 async def digests_now(settings: Settings, person: str | None) -> int:

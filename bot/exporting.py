@@ -113,3 +113,60 @@ async def stats_command(
     finally:
         await db.dispose()
     return 0
+
+
+async def photos_command(settings: Settings, campaign_code: str | None, folder: Path) -> int:
+    """`dvk export --photos DIR [--campaign CODE]`: the evidence photos in the layout /xuatanh
+    zips (DIR/MH12/MH12_2026-11-28_1.jpg), those the media store lacks listed on stdout and in
+    DIR/chua-tai-ve.txt; the counts on the last line."""
+    from zoneinfo import ZoneInfo
+
+    from bot.media_links import media_of
+    from handlers.coordinator.photos import NOT_FETCHED, missing_text, save_evidence
+    from storage.records.photos import evidence_photos
+
+    t = Texts(settings.language)
+    timezone = ZoneInfo(settings.timezone)
+    store = media_of(settings).store
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    try:
+        async with db.read() as session:
+            campaign = None
+            if campaign_code:
+                campaign = await campaign_by_code(session, code=campaign_code)
+                if campaign is None:
+                    print(t("stats-no-campaign", code=campaign_code), file=sys.stderr)
+                    return 1
+            photos = await evidence_photos(session, campaign_id=campaign and campaign.id)
+    finally:
+        await db.dispose()
+    throttle = Throttle(every=2)
+
+    async def write(inside: str, content: bytes) -> None:
+        await asyncio.to_thread(_write_file, folder / inside, content)
+
+    async def progress(done: int, total: int) -> None:
+        if throttle.due(done / total if total else 1.0):
+            text = t("photos-progress", done=vn.format_number(done), total=vn.format_number(total))
+            print(text, file=sys.stderr, flush=True)
+
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    saved = await save_evidence(store, photos, timezone, write, progress)
+    listing = folder / NOT_FETCHED
+    if saved.missing:
+        text = missing_text(t, saved.missing)
+        await asyncio.to_thread(listing.write_text, text + "\n", encoding="utf-8")
+        print(text)
+    else:  # from an earlier export, no longer true
+        await asyncio.to_thread(listing.unlink, missing_ok=True)
+    models = vn.format_number(len(saved.models))
+    print(
+        t("cli-photos-written", photos=vn.format_number(saved.photos), models=models, folder=folder)
+    )
+    print(f"photos={saved.photos} models={len(saved.models)} missing={saved.missing_photos}")
+    return 0
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)

@@ -27,6 +27,7 @@ from handlers.coordinator import (
     followup,
     invites,
     join_requests,
+    photos,
     reading,
     review,
 )
@@ -48,6 +49,7 @@ FEATURES = (
     followup,
     reading,
     export,
+    photos,
     digest,
     answers,
     join_requests,

@@ -5,6 +5,7 @@ asserts on what was sent and on what was stored."""
 
 from __future__ import annotations
 
+import zipfile
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -379,6 +380,40 @@ async def test_the_export_s_file(world, demo, db):
     titles = [row[5] for row in book["Đăng ký"].iter_rows(min_row=2, values_only=True)]
     assert "Chuyển đổi số trong giảng dạy" in titles
     assert world.outbox_texts(ADMIN_ID)[-1] == "✅ Xong: 1 mô hình, 0 báo cáo."
+
+
+async def test_the_evidence_photos_zip(world, demo, db, clock):
+    """A photo a member sent with a report reaches the admin inside /xuatanh's zip: a file on
+    Telegram, a signed link on Zalo that downloads it from the bot's HTTP server."""
+    clock.now = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    person = await join(world)
+    await register(person)
+    async with db.session() as session:
+        await session.execute(update(Model).values(status="approved", starts_on=date(2026, 11, 1)))
+        code = (await session.scalar(select(Model))).code
+    await person.send("/baocao")
+    await person.send("Hoàn thành bài giảng điện tử cho khối 10")
+    await person.send("500")
+    await person.send("12")
+    await person.send_photo()
+    await person.choose("✅ Xong")
+    await person.choose("Bỏ qua »")
+    await person.choose("Bỏ qua »")
+    await person.choose("Chưa")
+    await person.choose("✅ Gửi báo cáo")
+
+    admin = world.person(ADMIN_ID, "Quản trị")
+    await admin.send("/xuatanh")
+    await world.settle_jobs()
+    assert "⏳ Đang gom ảnh minh chứng…" in admin.all_texts()
+    [(name, content)] = await world.files(ADMIN_ID)
+    assert name == "anh-minh-chung-2026-11-20.zip"
+    archive = zipfile.ZipFile(BytesIO(content))
+    assert archive.namelist() == [f"{code}/{code}_2026-11-20_1.jpg"]
+    assert archive.read(archive.namelist()[0]) == JPEG
+    assert world.outbox_texts(ADMIN_ID)[-1].startswith(
+        "✅ Xong: 1 ảnh của 1 mô hình, mỗi mô hình một thư mục."
+    )
 
 
 @pytest.mark.parametrize("world", ["zalo"], indirect=True)

@@ -80,8 +80,10 @@ class TelegramOutput(Output):
         limit = LOCAL_UPLOAD_LIMIT_MB if self.local_api else UPLOAD_LIMIT_MB
         size = (await asyncio.to_thread(path.stat)).st_size / 1024 / 1024
         if size > limit:
+            # An archive of photos is made again by another command than a workbook.
+            key = "file-too-large-photos" if name.endswith(".zip") else "file-too-large"
             text = self.texts(
-                "file-too-large",
+                key,
                 name=name,
                 size=vn.format_number(round(size, 1)),
                 limit=vn.format_number(limit),

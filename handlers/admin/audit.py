@@ -49,6 +49,7 @@ ACTIONS = (
     "model.evaluated",
     "model.back_to_draft",
     "overdue.reminded",
+    "photos.exported",
     "reminders.settings",
     "report.submitted",
     "report.answered",

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.core.types import Inbound, Result
 from language.texts import Texts
 from storage import rules
+from storage.media import MediaStore
 from storage.models import Identity, Member, Membership
 from storage.periods import QuietHours
 from storage.records.people import memberships_of
@@ -48,6 +49,11 @@ class Channels(Protocol):
         page is not served (no DVK_PUBLIC_URL)."""
         ...
 
+    def media_store(self) -> MediaStore | None:
+        """The media store the channels keep received photos in (storage/media.py), for work
+        that reads them back (an export of the evidence); None where there is none."""
+        ...
+
 
 class NoChannels:
     """No channel described: an invite is the command that redeems it, nothing is fetched."""
@@ -65,6 +71,9 @@ class NoChannels:
         return True
 
     def upload_page(self) -> str | None:
+        return None
+
+    def media_store(self) -> MediaStore | None:
         return None
 
 

@@ -18,6 +18,7 @@ from handlers.core.context import CoreConfig
 from handlers.core.types import Outbound
 from language.texts import Texts
 from storage.db import Database
+from storage.media import MediaStore
 
 if TYPE_CHECKING:
     from handlers.core.router import Core
@@ -36,6 +37,8 @@ class JobIO:
     clock: Callable[[], datetime]
     progress: Progress
     deliver: Deliver
+    # The media store, for a job that reads the photos people sent (None: there is none).
+    media: MediaStore | None = None
 
 
 @dataclass
@@ -49,7 +52,8 @@ class Job:
 
 async def run_job(core: Core, job: Job, *, progress: Progress, deliver: Deliver) -> None:
     """Run a job to its end. A failure is logged and the person told, never left hanging."""
-    io = JobIO(core.db, core.config, core.texts, core.clock, progress, deliver)
+    media = core.config.channels.media_store()
+    io = JobIO(core.db, core.config, core.texts, core.clock, progress, deliver, media)
     try:
         await job.run(io)
     except Exception:
