@@ -35,6 +35,10 @@ PRESSES: dict[str, tuple[list[str], str]] = {
     "ev": (["ev:{id}"], "model-not-found"),
     "kt": (["kt:{id}"], "model-not-found"),
     "cd": (["cd:{id}"], "campaign-not-found"),
+    "rr": (["rr:{id}"], "report-not-found"),
+    "mr": (["mr:{id}", "mr:{id}:1"], "model-not-found"),
+    "ur": (["ur:{id}", "ur:{id}:2"], "unit-not-found"),
+    "ra": (["ra:{id}"], "report-not-found"),
     "qs": (
         ["qs:{id}", "qs:{id}:report", "qs:{id}:registration:a", "qs:{id}:report:hy:q1"],
         "campaign-not-found",
@@ -85,7 +89,7 @@ async def test_a_press_for_a_record_that_does_not_exist(people, db, who, prefix)
     await person.send("/huy")
     before = await everything(db)
     for data in presses:
-        assert await person.press(data.format(id=NOWHERE)) == [T(key)], data
+        assert await person.press(data.format(id=NOWHERE)) == [T(key, id=NOWHERE)], data
     await unchanged(db, before)
 
 

@@ -114,7 +114,7 @@ async def show_report(ctx: Ctx, report_id: int) -> None:
     report = await report_by_id(ctx.session, report_id=report_id)
     model = await model_details(ctx.session, model_id=report.model_id) if report else None
     if report is None or model is None:
-        ctx.say("reading-report-not-found", id=report_id)
+        ctx.say("report-not-found", id=report_id)
         return
     if not await readable(ctx, model):
         ctx.say("error-not-allowed")
@@ -223,7 +223,7 @@ async def show_unit_reports(ctx: Ctx, unit_id: int, page: int = 0) -> None:
     first, a page at a time, each a button to open it."""
     unit = await ctx.session.get(Unit, unit_id)
     if unit is None:
-        ctx.say("reading-unit-not-found")
+        ctx.say("unit-not-found")
         return
     units = await reviewable_units(ctx)
     if units is not None and unit_id not in units:
