@@ -251,3 +251,21 @@ async def test_a_file_id_telegram_refuses_is_sent_from_the_media_store(db, clock
     first, again = [c for c in api.calls if c.method == "sendMediaGroup"]
     assert "_files" not in first.params
     assert [content for _, content in again.params["_files"].values()] == [JPEG, JPEG]
+
+
+async def test_a_photo_sent_from_the_terminal_is_uploaded_on_telegram(db, clock, chat, api):
+    clock.now = HANOI_0900_20_NOV
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    coordinator = await join_telegram(chat, COORDINATOR, "Lê Văn Phụ Trách", code="DEMO-PT")
+    an = await join_telegram(chat)
+    await register_quickly(an, "Chuyển đổi số trong giảng dạy")
+    await approve_all(db)
+    await report(an, "500", photos=1)
+    async with db.session() as session:
+        # The terminal keeps the path the photo was sent from: no Telegram file id.
+        await session.execute(update(ReportPhoto).values(file_id="/home/an/anh lop 10A.jpg"))
+        report_id = await session.scalar(select(Report.id))
+    await coordinator.send(f"/xembaocao {report_id}")
+    [photo] = [c for c in api.calls if c.method == "sendPhoto"]
+    assert [content for _, content in photo.params["_files"].values()] == [JPEG]

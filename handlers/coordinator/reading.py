@@ -23,6 +23,7 @@ from storage.models import Member, Model, Report, ReportPhoto, Unit
 from storage.periods import Period, period_containing
 from storage.records.campaigns import campaigns_in_units
 from storage.records.models import model_by_code, model_code, model_details
+from storage.records.photos import is_telegram_file_id
 from storage.records.reports import ReportLine, period_reports, report_by_id, report_page
 from storage.records.units import all_units, with_descendants
 
@@ -46,9 +47,15 @@ async def readable(ctx: Ctx, model: Model | None) -> bool:
 
 def pictures_of(photos: list[ReportPhoto]) -> list[Picture]:
     """A report's photos as the delivery shows them. A photo sent on Telegram keeps Telegram's
-    file id beside its key; elsewhere the file id is the key itself."""
+    file id beside its key; elsewhere the file id is the key itself (Zalo) or a path (the
+    terminal), which is no Telegram file id."""
     return [
-        Picture(photo.media_key, photo.file_id if photo.file_id != photo.media_key else None)
+        Picture(
+            photo.media_key,
+            photo.file_id
+            if photo.file_id != photo.media_key and is_telegram_file_id(photo.file_id)
+            else None,
+        )
         for photo in photos
     ]
 
