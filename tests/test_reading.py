@@ -16,7 +16,7 @@ from bot.demo import seed
 from storage.models import Model, Report, ReportPhoto, Target
 from storage.records.units import add_unit
 from tests.botapi import JPEG
-from tests.conftest import make_coordinator
+from tests.conftest import ADMIN_ID, make_coordinator
 from tests.test_both_channels import HANOI, join, register, world  # noqa: F401 (a fixture)
 from tests.test_registration import join as join_telegram
 from tests.test_registration import register_quickly
@@ -113,6 +113,14 @@ async def test_a_coordinator_reads_a_report_with_its_photos_from_donvi(world, de
     ]
     assert page[0].splitlines()[-1] == "Các báo cáo (1), mới nhất trước:"
     assert page[1].startswith(f"📝 Báo cáo số {found.id} · MH1")
+
+    # An admin's /donvi is by top-level unit: each report names the unit it came from.
+    admin = world.person(ADMIN_ID, "Quản trị")
+    await admin.send("/donvi")
+    listed = (await admin.choose("📝 Báo cáo kỳ này (1)"))[0]
+    assert "– MH1 «Chuyển đổi số trong giảng dạy» — Nguyễn Văn An (Chi bộ Văn phòng) · 🖼 2" in (
+        listed.splitlines()
+    )
 
 
 async def test_the_digest_opens_each_new_report(world, demo, db, clock):  # noqa: F811

@@ -256,7 +256,9 @@ async def show_unit_reports(ctx: Ctx, unit_id: int, page: int = 0) -> None:
     for line in lines:
         late = " · " + ctx.t("reading-late-short") if line.late else ""
         photos = f" · 🖼 {line.photos}" if line.photos else ""
-        text.append(f"– {line.code} «{line.title}» — {line.name}{late}{photos}")
+        # A unit with sub-units: whose report it is.
+        where = f" ({line.unit})" if len(ids) > 1 else ""
+        text.append(f"– {line.code} «{line.title}» — {line.name}{where}{late}{photos}")
     if pages > 1:
         text.append(ctx.t("reading-page", page=page + 1, pages=pages))
     rows = [

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Member, Model, Report, ReportPhoto, ReportValue, Target
+from storage.models import Member, Model, Report, ReportPhoto, ReportValue, Target, Unit
 
 
 async def report_for(session: AsyncSession, *, model_id: int, period_start: date) -> Report | None:
@@ -166,6 +166,7 @@ class ReportLine:
     submitted_at: datetime
     late: bool
     photos: int
+    unit: str
 
 
 def _line_query(where: Sequence[ColumnElement[bool]]) -> Select[Any]:
@@ -186,8 +187,10 @@ def _line_query(where: Sequence[ColumnElement[bool]]) -> Select[Any]:
             Report.submitted_at,
             Report.late,
             photos,
+            Unit.name,
         )
         .join(Model, Model.id == Report.model_id)
+        .join(Unit, Unit.id == Model.unit_id)
         .outerjoin(Member, Member.id == func.coalesce(Report.member_id, Model.owner_id))
         .where(*where)
     )
@@ -197,9 +200,18 @@ def _lines(rows: Iterable[Any]) -> list[ReportLine]:
     return [
         # A model from before codes were given goes by "MH<id>" (storage/records/models.py).
         ReportLine(
-            rid, mid, code or f"MH{mid}", title, name or "", start, at, bool(late), photos or 0
+            rid,
+            mid,
+            code or f"MH{mid}",
+            title,
+            name or "",
+            start,
+            at,
+            bool(late),
+            photos or 0,
+            unit,
         )
-        for rid, mid, code, title, name, start, at, late, photos in rows
+        for rid, mid, code, title, name, start, at, late, photos, unit in rows
     ]
 
 
