@@ -54,12 +54,13 @@ class Core:
     ) -> Result:
         """`within` runs last in the update's unit of work, so that what it writes (an inbox
         row marked handled) commits or rolls back together with the update."""
-        began = time.perf_counter()
-        result = await self._handle_or_explain(inbound, within)
-        self.observer.update_handled(
-            inbound.channel, time.perf_counter() - began, result.form_steps
-        )
-        return result
+        began, steps = time.perf_counter(), []
+        try:
+            result = await self._handle_or_explain(inbound, within)
+            steps = result.form_steps
+            return result
+        finally:  # an update that failed took its time too
+            self.observer.update_handled(inbound.channel, time.perf_counter() - began, steps)
 
     async def _handle_or_explain(
         self, inbound: Inbound, within: Callable[[AsyncSession], Awaitable[None]] | None
