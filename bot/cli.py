@@ -265,42 +265,11 @@ async def digests_now(settings: Settings, person: str | None) -> int:
 
 
 async def doctor(settings: Settings, *, fix: bool) -> int:
-    """`dvk doctor [--fix]`: the records to repair, then their counts as key=value."""
-    from handlers.core import buttons
-    from handlers.core.notify import payload
-    from handlers.core.types import Choice
-    from storage import doctor as checks
-    from storage.models import Model
-    from storage.records.models import model_code
+    from bot.ops.doctor import doctor_command
 
     if not await prepare_database(settings):
         return EXIT_CONFIG
-    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
-    core = build_core(settings, db)
-    t, now = core.texts, utc_now()
-
-    def notice(model: Model) -> dict[str, object]:
-        text = t("registration-back-to-draft", title=model.title, code=model_code(model))
-        return payload(text, [[Choice(t("button-edit-resubmit"), buttons.RESUBMIT(model.id))]])
-
-    try:
-        async with db.session() as session:
-            found = await checks.examine(session)
-            for line in checks.describe(found):
-                print(line)
-            counts = found.counts()
-            if fix:
-                not_before = core.config.quiet_hours.next_allowed(
-                    now.astimezone(core.config.timezone)
-                )
-                counts = await checks.repair(
-                    session, found, now=now, not_before=not_before, notice=notice
-                )
-    finally:
-        await db.dispose()
-    pairs = {"mode": "fix" if fix else "check", **counts}
-    print(" ".join(f"{key}={value}" for key, value in pairs.items()))
-    return 0
+    return await doctor_command(settings, fix=fix)
 
 
 async def migrate(url: str) -> None:
@@ -328,6 +297,8 @@ async def prepare_database(settings: Settings) -> bool:
 
 
 def run_telegram(settings: Settings) -> int:
+    from bot.ops.runlock import AlreadyServed, serving
+
     problem = settings.token_problem()
     # Zalo alone is a configuration too; a Telegram token that is set but wrong never is.
     if problem is not None and not (problem == "missing" and settings.zalo_configured()):
@@ -336,33 +307,32 @@ def run_telegram(settings: Settings) -> int:
     if problem is None and settings.webhook_url and not settings.webhook_secret:
         print(said("cli-webhook-no-secret", language=settings.language), file=sys.stderr)
         return EXIT_CONFIG
-    if not asyncio.run(prepare_database(settings)) or asyncio.run(holds_demo_invites(settings)):
+    try:
+        with serving(settings.sqlite_path()):  # held until the bot stops (bot/ops/runlock.py)
+            return _run(settings)
+    except AlreadyServed as served:
+        text = said(
+            "cli-already-running",
+            language=settings.language,
+            path=served.database,
+            pid=served.holder or "?",
+        )
+        print(text, file=sys.stderr)
         return EXIT_CONFIG
-    from bot import telegram_run
 
+
+def _run(settings: Settings) -> int:
+    from bot import telegram_run
+    from bot.demo import demo_invites_left
+
+    if not asyncio.run(prepare_database(settings)):
+        return EXIT_CONFIG
+    left = asyncio.run(demo_invites_left(settings))
+    if left:
+        print(said("cli-demo-invites", language=settings.language, **left), file=sys.stderr)
+        return EXIT_CONFIG
     db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     return telegram_run.run(settings, build_core(settings, db))
-
-
-async def holds_demo_invites(settings: Settings) -> bool:
-    """Whether the database still has the demo's invites, which anyone who read the README can
-    use (DEMO-PT makes a coordinator): said on stderr."""
-    from bot.demo import live_demo_invites
-
-    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
-    try:
-        async with db.session() as session:
-            codes = await live_demo_invites(session)
-    finally:
-        await db.dispose()
-    if not codes:
-        return False
-    quoted = ", ".join(f"'{code}'" for code in codes)
-    text = said(
-        "cli-demo-invites", language=settings.language, codes=", ".join(codes), quoted=quoted
-    )
-    print(text, file=sys.stderr)
-    return True
 
 
 async def demo_seed(url: str, *, own_database: bool = False, quiet: bool = False) -> int:

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
         le=65535,
         validation_alias=AliasChoices("DVK_HTTP_PORT", "DVK_WEBHOOK_PORT"),
     )
+    # `/metrics` answers a request from this machine, or one with `Authorization: Bearer <this>`.
+    metrics_token: SecretStr | None = None
     # How long a write waits for another connection's lock (SQLite's busy timeout, PostgreSQL's
     # lock_timeout) before the update is rolled back and the person asked to send it again.
     db_busy_timeout: float = Field(default=10.0, gt=0, le=600)
@@ -185,6 +187,10 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix) :])
         return None
+
+    def http_port_set(self) -> bool:
+        """DVK_HTTP_PORT (or DVK_WEBHOOK_PORT) was given: the server runs in polling mode too."""
+        return "http_port" in self.model_fields_set
 
     def media_max_bytes(self) -> int:
         return int(self.media_max_mb * 1024 * 1024)

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from storage import rules
 from storage.db import Database
 from storage.models import Identity, Invite, Member
@@ -123,3 +124,18 @@ async def seed(session: AsyncSession, *, now: datetime, today: date) -> list[str
             created.append(f"invite {code}")
     await session.flush()
     return created
+
+
+async def demo_invites_left(settings: Settings) -> dict[str, str]:
+    """The demo's invites the configured database still has, as `cli-demo-invites` names them
+    (empty when none is left): anyone who read the README can use them (DEMO-PT makes a
+    coordinator), so `dvk run` refuses such a database."""
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    try:
+        async with db.session() as session:
+            codes = await live_demo_invites(session)
+    finally:
+        await db.dispose()
+    if not codes:
+        return {}
+    return {"codes": ", ".join(codes), "quoted": ", ".join(f"'{code}'" for code in codes)}

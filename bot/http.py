@@ -1,9 +1,9 @@
 """The project's own HTTP server: one Starlette app served by uvicorn inside the bot's event loop.
-It carries the Telegram webhook, `/healthz` and, where `DVK_PUBLIC_URL` is set, the signed media
-and download links (`/media/<token>`, `/files/<token>`: bot/media_links.py) and the one-time
-upload page (`/upload/<token>`: bot/zalo/upload.py). Channel routes use
-`read_body` and `secret_matches` so that a request is judged before its body is read: an
-unauthenticated or oversized upload costs the bot nothing."""
+It carries the Telegram webhook, `/healthz` and `/metrics` (bot/ops/monitor.py) and, where
+`DVK_PUBLIC_URL` is set, the signed media and download links (`/media/<token>`,
+`/files/<token>`: bot/media_links.py) and the one-time upload page (`/upload/<token>`:
+bot/zalo/upload.py). Channel routes use `read_body` and `secret_matches` so that a request is
+judged before its body is read: an unauthenticated or oversized upload costs the bot nothing."""
 
 from __future__ import annotations
 
@@ -65,12 +65,18 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def make_app(routes: Sequence[BaseRoute] = (), *, media: Media | None = None) -> Starlette:
+def make_app(
+    routes: Sequence[BaseRoute] = (),
+    *,
+    media: Media | None = None,
+    monitor: Sequence[BaseRoute] | None = None,
+) -> Starlette:
     """The server's app: each channel brings its own routes; `/healthz` is always there, and
-    the links to `media` where it has any (no directory is ever listed: only signed keys)."""
-    return Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *routes, *media_links.routes(media)]
-    )
+    the links to `media` where it has any (no directory is ever listed: only signed keys).
+    `monitor`: the running bot's `/healthz` and `/metrics` (bot/ops/monitor.py); without it
+    `/healthz` tells only that the process answers."""
+    health = [Route("/healthz", healthz, methods=["GET"])] if monitor is None else list(monitor)
+    return Starlette(routes=[*health, *routes, *media_links.routes(media)])
 
 
 class Server(uvicorn.Server):

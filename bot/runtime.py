@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot import channels
 from bot.config import Settings
+from bot.ops.metrics import Metrics
 from handlers.core.context import CoreConfig
 from handlers.core.menu import commands_for
 from handlers.core.router import Core
@@ -53,7 +54,9 @@ def link_pepper(settings: Settings) -> bytes:
 
 
 def build_core(settings: Settings, db: Database, clock: Callable[[], datetime] = utc_now) -> Core:
-    return Core(db, core_config(settings, clock), clock)
+    core = Core(db, core_config(settings, clock), clock)
+    core.observer = Metrics(db)  # the process's own registry (bot/ops/metrics.py)
+    return core
 
 
 async def menu_of(core: Core, *, channel: str, external_id: str) -> list[tuple[str, str]]:

@@ -113,8 +113,11 @@ class Sender:
         settle_delay: float = 0.02,
         monthly_quota: int | None = None,
         quota: QuotaKeeper | None = None,
+        on_rate_limited: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
+        # Told of each 429 (bot/ops/metrics.py counts them).
+        self.on_rate_limited = on_rate_limited
         self.transport = transport
         self.channel = channel
         self.clock = clock
@@ -290,6 +293,7 @@ class Sender:
                 work.settled += 1
             case RetryLater(seconds=seconds):
                 log.warning("flood control: pausing all sending for %g s", seconds)
+                self.on_rate_limited()
                 self.pacer.pause(now + seconds)
                 work.put_back(message)
             case Unreachable():

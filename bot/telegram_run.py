@@ -1,6 +1,7 @@
 """Running the Telegram bot: long polling, or a webhook on the project's own HTTP server
 (bot/http.py), with the outbox sender beside it, in one event loop that SIGINT and SIGTERM stop
-gracefully. The server also runs in polling mode when DVK_PUBLIC_URL is set (its media links)."""
+gracefully. The server also runs in polling mode when DVK_PUBLIC_URL is set (its media links)
+or DVK_HTTP_PORT is (its health and metrics)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from bot import http, schedules
 from bot.channels import channels_of
 from bot.config import Settings
 from bot.media_links import Media
+from bot.ops import monitor
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.app import build_application, post_init
 from bot.telegram.delivery import core_of_app
@@ -104,12 +106,20 @@ async def open_webhook(
         url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
     )
     hook = webhook_route(inbox, path=webhook_path(settings), secret=secret)
-    return http.make_app([hook, *routes], media=media)
+    core = core_of_app(inbox.application)
+    return http.make_app([hook, *routes], media=media, monitor=monitor_routes(core, settings))
+
+
+def monitor_routes(core: Core, settings: Settings) -> list[BaseRoute]:
+    """`/healthz` and `/metrics` (bot/ops/monitor.py)."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    return monitor.routes(core, token)
 
 
 def serves_http(settings: Settings) -> bool:
-    """The HTTP server runs for a webhook, and in polling mode too where links are served."""
-    return bool(settings.webhook_url or settings.public_url)
+    """The HTTP server runs for a webhook, and in polling mode too where links are served or
+    where DVK_HTTP_PORT is set (for `/healthz` and `/metrics`)."""
+    return bool(settings.webhook_url or settings.public_url or settings.http_port_set())
 
 
 @contextmanager
@@ -188,7 +198,9 @@ async def _serve_http(
         await http.serve_until(app, sock, stop)  # nothing is recorded after this
         return
     # Polling, with the server for the links: either one failing stops the other.
-    app = http.make_app(routes, media=media)
+    app = http.make_app(
+        routes, media=media, monitor=monitor_routes(core_of_app(application), settings)
+    )
     tasks = [
         asyncio.create_task(TelegramPoller(inbox).run(stop), name="telegram-polling"),
         asyncio.create_task(http.serve_until(app, sock, stop), name="telegram-http"),
@@ -267,7 +279,8 @@ async def serve_channels(
             )
             if sock is not None:
                 media = channels_of(core).media
-                channels.append(http.serve_until(http.make_app(routes, media=media), sock, stop))
+                app = http.make_app(routes, media=media, monitor=monitor_routes(core, settings))
+                channels.append(http.serve_until(app, sock, stop))
         tasks = [asyncio.create_task(channel) for channel in channels]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, ForeignKey, Integer, String, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, aliased, mapped_column
 
 from storage.models import Base, Identity, OutboxMessage
@@ -73,3 +74,23 @@ def goes_to(channel: str) -> ColumnElement[bool]:
             or_(func.coalesce(last, "") == channel, ~reaches(DeliveryChannel.last_used)),
         ),
     )
+
+
+async def outbox_by_channel(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """(channel, status) -> how many outbox messages, in one grouped query (the metrics read it
+    at scrape time). A message is counted on its person's chosen channel, else the one they
+    wrote from last, else "" (nobody has written from any): how `goes_to` routes it while
+    that channel reaches them, without following one that stopped."""
+    rows = await session.execute(
+        select(
+            DeliveryChannel.chosen, DeliveryChannel.last_used, OutboxMessage.status, func.count()
+        )
+        .select_from(OutboxMessage)
+        .outerjoin(DeliveryChannel, DeliveryChannel.member_id == OutboxMessage.member_id)
+        .group_by(DeliveryChannel.chosen, DeliveryChannel.last_used, OutboxMessage.status)
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for chosen, last_used, status, count in rows:
+        key = (chosen or last_used or "", status)
+        counts[key] = counts.get(key, 0) + count
+    return counts

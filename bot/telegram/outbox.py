@@ -10,6 +10,7 @@ from telegram.ext import Application
 
 from bot.channels import TELEGRAM, channels_of
 from bot.config import Settings
+from bot.ops.metrics import metrics_of
 from bot.sender import Sender
 from bot.telegram.delivery import api_urls, core_of_app, telegram_transport
 
@@ -26,6 +27,7 @@ def sender_of(app: Application) -> Sender:
             telegram_transport(app.bot_data.get("sender_bot") or app.bot, channel.capabilities),
             clock=core.clock,
             sleep=app.bot_data.get("sleep", asyncio.sleep),
+            on_rate_limited=metrics_of(core).counting_429s(TELEGRAM),
         )
         app.bot_data["sender"] = sender
     return sender

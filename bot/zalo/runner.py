@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.delivery import ChatId, Rejected, RetryLater, Transient, Unreachable
 from bot.inbox import backoff, first, unless_stopped
 from bot.media_links import store_photo_from_url
+from bot.ops.metrics import metrics_of
 from bot.quota import QuotaKeeper
 from bot.sender import Sender
 from bot.zalo.api import NetworkError, Update, ZaloApi, ZaloError
@@ -261,7 +262,13 @@ def outbox_sender(
     channels = channels_of(core)
     transport = zalo_transport(api, texts=core.texts, publish=channels.publish)
     return Sender.for_channel(
-        core.db, channels[ZALO], transport, clock=core.clock, sleep=sleep, quota=quota
+        core.db,
+        channels[ZALO],
+        transport,
+        clock=core.clock,
+        sleep=sleep,
+        quota=quota,
+        on_rate_limited=metrics_of(core).counting_429s(ZALO),
     )
 
 

@@ -244,6 +244,7 @@ async def _advance(
 ) -> None:
     conv.state = new_state
     touch(ctx, conv)
+    ctx.result.form_steps.append(conv.form)
     flow = flow_of(conv)
     if engine.current_step(flow.form_for(conv), new_state).kind == "done":
         await finish(ctx, conv)

@@ -54,6 +54,7 @@ async def run_job(core: Core, job: Job, *, progress: Progress, deliver: Deliver)
     """Run a job to its end. A failure is logged and the person told, never left hanging."""
     media = core.config.channels.media_store()
     io = JobIO(core.db, core.config, core.texts, core.clock, progress, deliver, media)
+    core.observer.job_started()
     try:
         await job.run(io)
     except Exception:
@@ -62,6 +63,8 @@ async def run_job(core: Core, job: Job, *, progress: Progress, deliver: Deliver)
             await deliver([Outbound(core.texts("job-failed"))])
         except Exception:
             log.exception("could not tell the person that job %s failed", job.key)
+    finally:
+        core.observer.job_ended()
 
 
 class Throttle:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from handlers.core import buttons, conversation, numbered, typed
 from handlers.core.commands import Command, holds, registry
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.drafts import busy, paused_prompt, still_open
+from handlers.core.observe import Observer
 from handlers.core.types import Inbound, Result
 from language.texts import Texts
 from storage.db import Database, is_busy
@@ -42,6 +44,8 @@ class Core:
         self.config = config
         self.clock = clock
         self.texts = Texts(config.language)
+        # Told of each update handled and each job (bot/ops/metrics.py counts them).
+        self.observer = Observer()
         # Every feature's commands, buttons and forms, before the first update.
         registry()
 
@@ -50,6 +54,17 @@ class Core:
     ) -> Result:
         """`within` runs last in the update's unit of work, so that what it writes (an inbox
         row marked handled) commits or rolls back together with the update."""
+        began, steps = time.perf_counter(), []
+        try:
+            result = await self._handle_or_explain(inbound, within)
+            steps = result.form_steps
+            return result
+        finally:  # an update that failed took its time too
+            self.observer.update_handled(inbound.channel, time.perf_counter() - began, steps)
+
+    async def _handle_or_explain(
+        self, inbound: Inbound, within: Callable[[AsyncSession], Awaitable[None]] | None
+    ) -> Result:
         try:
             return await self._handle(inbound, within)
         except StaleDataError:

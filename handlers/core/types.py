@@ -79,6 +79,8 @@ class Result:
     roles_changed: list[tuple[str, str]] = field(default_factory=list)
     # Work that outlasts a reply (an export), run by the adapter in the background.
     jobs: list[Job] = field(default_factory=list)
+    # The forms an answer of this update moved on, by name (the metrics' steps per form).
+    form_steps: list[str] = field(default_factory=list)
 
     def say(
         self, text: str, choices: list[list[Choice]] | None = None, *, free_text: bool = False
