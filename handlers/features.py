@@ -31,11 +31,20 @@ from handlers.coordinator import (
 )
 from handlers.core import basics
 from handlers.core.commands import Registry
-from handlers.member import linking, models, onboarding, registration, reminders, reports
+from handlers.member import (
+    consent,
+    linking,
+    models,
+    onboarding,
+    registration,
+    reminders,
+    reports,
+)
 
 FEATURES = (
     # everyone, and members
     onboarding,
+    consent,
     basics,
     registration,
     models,

@@ -125,6 +125,15 @@ class Bare(NamedTuple):
     pass
 
 
+class ConsentAnswer(NamedTuple):
+    """Yes or no to one version of the personal-data notice; the invite code that brought a
+    newcomer, to go on with once they agree."""
+
+    answer: str
+    version: str
+    code: str | None = None
+
+
 class QuestionsRef(NamedTuple):
     campaign: int
     form: str | None = None
@@ -145,6 +154,14 @@ EVALUATE = Kind("ev", Ref, ID)
 GO = Kind("go", Go, one_of("duyet"))
 COMMEND = Kind("kt", Ref, ID)
 RESUME = Kind("resume", Bare)
+CONSENT = Kind(
+    "cs",
+    ConsentAnswer,
+    one_of("y", "n"),
+    Field(r"[0-9A-Za-z.-]{1,16}"),
+    maybe(Field(r"[A-Z0-9_]{1,32}")),  # an invite code as stored (storage.records.invites)
+    optional=1,
+)
 CAMPAIGN_EDIT = Kind("cd", Ref, ID)
 QUESTIONS = Kind(
     "qs",
