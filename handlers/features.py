@@ -35,6 +35,7 @@ from handlers.member import (
     consent,
     linking,
     models,
+    mydata,
     onboarding,
     registration,
     reminders,
@@ -51,6 +52,7 @@ FEATURES = (
     reports,
     reminders,
     linking,
+    mydata,
     # coordinators (and admins)
     review,
     followup,

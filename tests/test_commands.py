@@ -107,6 +107,7 @@ SAMPLES = {
     "kt": (buttons.COMMEND, (5,), "kt:5"),
     "resume": (buttons.RESUME, (), "resume"),
     "cd": (buttons.CAMPAIGN_EDIT, (1,), "cd:1"),
+    "me": (buttons.MINE, ("json",), "me:json"),
     "cs": (buttons.CONSENT, ("y", "2026-12", "ABCD2345"), "cs:y:2026-12:ABCD2345"),
     "qs": (buttons.QUESTIONS, (1, "report", "hy", "q12"), "qs:1:report:hy:q12"),
 }

@@ -154,6 +154,7 @@ EVALUATE = Kind("ev", Ref, ID)
 GO = Kind("go", Go, one_of("duyet"))
 COMMEND = Kind("kt", Ref, ID)
 RESUME = Kind("resume", Bare)
+MINE = Kind("me", Go, one_of("json", "edit"))
 CONSENT = Kind(
     "cs",
     ConsentAnswer,

@@ -88,6 +88,8 @@ class Button(Generic[V]):
     # Where it has no `command`: what a person types instead on a channel without buttons, named
     # in the messages the bot sends on its own there (handlers/core/numbered.py).
     typed: Callable[[V], str] | None = None
+    # Pressable before agreeing to the personal-data notice (handlers/core/consent.py).
+    before_consent: bool = False
 
 
 def form(

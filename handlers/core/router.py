@@ -185,7 +185,8 @@ async def route(ctx: Ctx) -> None:
 def _before_consent(inbound: Inbound) -> bool:
     """The notice's own buttons, and the commands declared usable before agreeing to it."""
     if inbound.choice is not None:
-        return buttons.prefix_of(inbound.choice) == buttons.CONSENT.prefix
+        button = registry().buttons.get(buttons.prefix_of(inbound.choice))
+        return button is not None and button.before_consent
     text = (inbound.text or "").strip()
     if not text.startswith("/") or inbound.attachment:
         return False

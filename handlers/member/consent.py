@@ -58,4 +58,4 @@ async def answer(ctx: Ctx, conv: Conversation | None, value: ConsentAnswer) -> N
         await numbered.forget(ctx)
 
 
-BUTTONS = (Button(buttons.CONSENT, Role.ANYONE, answer),)
+BUTTONS = (Button(buttons.CONSENT, Role.ANYONE, answer, before_consent=True),)
