@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     quiet_hours: str = "20:00-07:30"
     sweep_interval_seconds: float = Field(default=300, gt=0)
     nudge_after_hours: float = Field(default=24, gt=0)
+    # Personal data (docs/du-lieu-ca-nhan.md): how long a refused or unanswered join request's
+    # data is kept; the notice people agree to says it.
+    retention_days: int = Field(default=90, ge=1, le=3650)
     # Messages per second the outbox sender allows itself; replies to people are paced
     # separately, and the two stay under Telegram's ~30/s.
     send_rate: float = Field(default=15, gt=0, lt=30)

@@ -34,6 +34,7 @@ def core_config(settings: Settings, clock: Callable[[], datetime] | None = None)
         remind_before_days=settings.remind_before_days,
         remind_overdue_days=settings.remind_overdue_days,
         nudge_after=timedelta(hours=settings.nudge_after_hours),
+        retention_days=settings.retention_days,
         bootstrap_admins=settings.admins_by_channel(),
         channels=channels.registry(settings, clock),
         link_pepper=link_pepper(settings),

@@ -33,17 +33,28 @@ from handlers.coordinator import (
 )
 from handlers.core import basics
 from handlers.core.commands import Registry
-from handlers.member import linking, models, onboarding, registration, reminders, reports
+from handlers.member import (
+    consent,
+    linking,
+    models,
+    mydata,
+    onboarding,
+    registration,
+    reminders,
+    reports,
+)
 
 FEATURES = (
     # everyone, and members
     onboarding,
+    consent,
     basics,
     registration,
     models,
     reports,
     reminders,
     linking,
+    mydata,
     # coordinators (and admins)
     review,
     followup,

@@ -1,8 +1,8 @@
 """Writes docs/example-conversation.md from the bot itself: a fresh demo database (`dvk
 demo-seed`'s units, campaign, people and invites) on a fixed clock, and the real core driven
 through the terminal channel (`dvk chat`), line by line, as people would type. A newcomer joins
-with the invite DEMO-TV, registers a model with /dangky, the coordinator approves it with /duyet,
-and the newcomer reads the outcome.
+with the invite DEMO-TV (agreeing to the personal-data notice first), registers a model with
+/dangky, the coordinator approves it with /duyet, and the newcomer reads the outcome.
 
     .venv/bin/python -m scripts.example_conversation        # rewrite the file
     .venv/bin/python -m scripts.example_conversation --check # exit 1 when it is out of date
@@ -37,6 +37,7 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
         "Hoàng Văn Minh joins with the invite DEMO-TV and registers a model",
         [
             "/start DEMO-TV",
+            "đồng ý",
             "Hoàng Văn Minh",
             "5",
             "0988 123 456",
@@ -72,7 +73,9 @@ HEADER = """# Example conversation: a registration from the invite to its approv
 What the bot really says, in the terminal chat (`dvk chat`), on a fresh demo database
 (`dvk demo-seed`) at 09:00 on 26/11/2026. The terminal shows buttons as numbered options; a
 number typed picks one, and so does an option's name («xong»). On Telegram the same options are
-buttons; on Zalo they are numbered as here. Lines after `>` are what the person types.
+buttons; on Zalo they are numbered as here. Lines after `>` are what the person types. Before
+the first question about them, a newcomer is shown the personal-data notice and agrees to it
+(see [du-lieu-ca-nhan.md](du-lieu-ca-nhan.md)).
 
 The file is written by [scripts/example_conversation.py](../scripts/example_conversation.py)
 from the bot itself; `tests/test_example_conversation.py` fails when the bot says something

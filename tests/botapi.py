@@ -150,6 +150,10 @@ class RecordingRequest(BaseRequest):
 _update_ids = itertools.count(1)
 
 
+# The first words of the personal-data notice shown to someone known already (consent-again).
+NOTICE_AGAIN = "Thông báo về dữ liệu cá nhân đã thay đổi"
+
+
 @dataclass
 class ChatClient:
     """One person in a private chat with the bot."""
@@ -160,6 +164,10 @@ class ChatClient:
     first_name: str = "Người dùng"
     seen: int = 0
     notices: list[str] = field(default_factory=list)
+    # Agrees to the personal-data notice whenever it is shown, as nearly every test's people do:
+    # the answer is what comes after agreeing (for someone known already, whose message the
+    # notice stood in for, the message sent again). Tests of the notice itself set it False.
+    agrees: bool = True
 
     @property
     def user(self) -> dict[str, Any]:
@@ -167,10 +175,28 @@ class ChatClient:
 
     async def _process(self, data: dict[str, Any]) -> list[str]:
         self.seen = len(self.api.calls)
+        after = max(self.api.messages, default=0)
         await self.app.process_update(
             Update.de_json({"update_id": next(_update_ids), **data}, self.app.bot)
         )
+        if self.agrees and (agree := self._consent_button(after)) is not None:
+            replies = await self.press(*agree)
+            if agree[1]["text"].startswith(NOTICE_AGAIN):
+                return await self._process(data)
+            return replies
         return self.replies()
+
+    def _consent_button(self, after: int) -> tuple[str, dict[str, Any]] | None:
+        """The «Đồng ý» of a personal-data notice sent here after message `after`, and its
+        message."""
+        for message_id, message in self.api.messages.items():
+            if message_id <= after or message["chat"]["id"] != self.user_id:
+                continue
+            for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+                for button in row:
+                    if button.get("callback_data", "").startswith("cs:y:"):
+                        return button["callback_data"], message
+        return None
 
     def replies(self) -> list[str]:
         """Texts the bot sent to this chat since the last action."""

@@ -21,7 +21,7 @@ from bot.sender import Sender
 from bot.zalo import upload
 from bot.zalo.runner import ZaloRunner
 from handlers.core.router import Core
-from tests.botapi import JPEG, ChatClient, RecordingRequest
+from tests.botapi import JPEG, NOTICE_AGAIN, ChatClient, RecordingRequest
 from tests.fakezalo import FakeZalo
 
 # The form's own keys are words on Zalo, never numbers (docs/zalo.md).
@@ -36,6 +36,8 @@ CDN = "https://cdn.zalo.test"
 # channel-file-link in the catalog: "📎 Tệp {name}: {link}".
 UPLOAD_LINK = re.compile(re.escape(PUBLIC_URL) + r"(/upload/[A-Za-z0-9_-]+)")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The personal-data notice's first line (consent-notice in the catalog).
+CONSENT = "Thông báo về dữ liệu cá nhân (phiên bản"
 FILE_LINK = re.compile(r"📎 Tệp (.+?): (" + re.escape(PUBLIC_URL) + r"/files/\S+)")
 
 
@@ -95,8 +97,11 @@ class TelegramWorld:
     app: Any
     api: RecordingRequest
 
-    def person(self, user_id: int, name: str = "Người dùng") -> TelegramPerson:
-        return TelegramPerson(ChatClient(self.app, self.api, user_id, name), self)
+    def person(
+        self, user_id: int, name: str = "Người dùng", *, agrees: bool = True
+    ) -> TelegramPerson:
+        client = ChatClient(self.app, self.api, user_id, name, agrees=agrees)
+        return TelegramPerson(client, self)
 
     async def flush(self) -> int:
         """The outbox sender until nothing is due now; how many were settled."""
@@ -153,23 +158,31 @@ class ZaloPerson:
     name: str
     world: ZaloWorld
     seen: int = 0
+    # As on Telegram (tests/botapi.py ChatClient.agrees): «Đồng ý» typed whenever the
+    # personal-data notice is shown, and the answer is what comes after it.
+    agrees: bool = True
 
     @property
     def chat(self) -> str:
         return str(self.user_id)
 
-    async def _update(self, update: dict[str, Any]) -> list[str]:
+    async def _update(self, make: Callable[[], dict[str, Any]]) -> list[str]:
         self.seen = len(self.world.zalo.texts(self.chat))
-        self.world.zalo.queue(update)
+        self.world.zalo.queue(make())
         polled = await self.world.runner.api.get_update(poll_seconds=1)
         assert polled is not None
         await self.world.runner.handle(polled)
+        if self.agrees and any(CONSENT in text for text in self.last_texts()):
+            again = any(text.startswith(NOTICE_AGAIN) for text in self.last_texts())
+            replies = await self.send("đồng ý")
+            # Someone known already: the message the notice stood in for, sent again.
+            return await self._update(make) if again else replies
         return self.last_texts()
 
     async def send(self, text: str) -> list[str]:
         zalo = self.world.zalo
         return await self._update(
-            zalo.event("message.text.received", self.chat, self.name, text=text)
+            lambda: zalo.event("message.text.received", self.chat, self.name, text=text)
         )
 
     async def open_invite(self, code: str) -> list[str]:
@@ -181,7 +194,7 @@ class ZaloPerson:
         self.world.cdn[url] = JPEG
         zalo = self.world.zalo
         return await self._update(
-            zalo.event("message.image.received", self.chat, self.name, photo_url=url)
+            lambda: zalo.event("message.image.received", self.chat, self.name, photo_url=url)
         )
 
     async def choose(self, label: str) -> list[str]:
@@ -236,8 +249,8 @@ class ZaloWorld:
     # What Zalo fetched for each sendPhoto (it takes the URL during the call).
     fetched: dict[str, bytes] = field(default_factory=dict)
 
-    def person(self, user_id: int, name: str = "Người dùng") -> ZaloPerson:
-        return ZaloPerson(user_id, name, self)
+    def person(self, user_id: int, name: str = "Người dùng", *, agrees: bool = True) -> ZaloPerson:
+        return ZaloPerson(user_id, name, self, agrees=agrees)
 
     async def flush(self) -> int:
         total = 0

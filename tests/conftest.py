@@ -162,3 +162,17 @@ async def make_coordinator(db: Database, *, unit_id: int, telegram_id: int, now:
         await add_membership(
             session, member_id=identity.member_id, unit_id=unit_id, role="coordinator", now=now
         )
+
+
+async def handle_agreeing(core, inbound):  # type: ignore[no-untyped-def]
+    """`core.handle`, and where the answer is the personal-data notice, «Đồng ý» pressed (or
+    typed, where options are numbered): the answer after agreeing, as most people see it."""
+    import dataclasses
+
+    result = await core.handle(inbound)
+    for message in result.messages:
+        for choice in (c for row in message.choices for c in row):
+            if choice.data.startswith("cs:y:"):
+                agree = dataclasses.replace(inbound, text=None, choice=choice.data)
+                return await core.handle(agree)
+    return result

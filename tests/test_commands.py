@@ -111,6 +111,8 @@ SAMPLES = {
     "mr": (buttons.MODEL_REPORTS, (12, 2), "mr:12:2"),
     "ur": (buttons.UNIT_REPORTS, (3, 0), "ur:3:0"),
     "ra": (buttons.ANSWER, (45,), "ra:45"),
+    "me": (buttons.MINE, ("json",), "me:json"),
+    "cs": (buttons.CONSENT, ("y", "2026-12", "ABCD2345"), "cs:y:2026-12:ABCD2345"),
     "qs": (buttons.QUESTIONS, (1, "report", "hy", "q12"), "qs:1:report:hy:q12"),
 }
 

@@ -27,7 +27,7 @@ from storage.records.invites import (
 )
 from storage.records.people import find_identity
 from storage.records.units import unit_by_code
-from tests.conftest import ADMIN_ID
+from tests.conftest import ADMIN_ID, handle_agreeing
 
 GUEST = 5150
 
@@ -231,7 +231,7 @@ async def test_admin_ids_are_qualified_by_channel(seeded, database_url, db, cloc
 
 async def test_a_stranger_sending_start_alone_is_told_their_id(seeded, database_url, db, clock):
     core = core_with_admins(database_url, db, clock, "123")  # nobody on Zalo yet
-    result = await core.handle(Inbound("zalo", "u-7f3a", "u-7f3a", text="/start"))
+    result = await handle_agreeing(core, Inbound("zalo", "u-7f3a", "u-7f3a", text="/start"))
     texts = [m.text for m in result.messages]
     assert texts[0].startswith("Xin chào! Đây là trợ lý phong trào thi đua")
     assert texts[1] == (
@@ -304,7 +304,7 @@ async def test_moi_tells_how_to_join_on_each_configured_channel(seeded, chat, co
     ]
     assert lines[3].startswith("Hiệu lực đến") and len(lines) == 4
     # The code from that line, sent on Zalo as the first message, joins.
-    result = await core.handle(Inbound("zalo", "z-binh", "z-binh", text=code.lower()))
+    result = await handle_agreeing(core, Inbound("zalo", "z-binh", "z-binh", text=code.lower()))
     assert result.messages[0].text.startswith("Xin chào! Bạn được mời tham gia Chi bộ Văn phòng")
 
 

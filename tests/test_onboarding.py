@@ -243,6 +243,7 @@ async def test_help_and_menus_follow_the_role(seeded, chat, api):
         "baocao",
         "nhacnho",
         "lienket",
+        "toi",
         "tieptuc",
         "huy",
     ]

@@ -69,6 +69,7 @@ def converse(api: FakeBotApi, process: subprocess.Popen[bytes], today: date, inv
 
     # Joining through the invite link.
     person.say(f"/start {invite}")
+    person.press(expect("consent-notice"), T("button-consent-yes"))
     assert "Chi bộ Văn phòng" in expect("invite-hello")["text"]
     expect("ask-full-name")
     person.say("Nguyễn Văn Bốn")

@@ -41,6 +41,7 @@ async def test_dvk_chat_joins_and_registers_through_stdin(db, database_url, tmp_
 
     lines = [
         "/start DEMO-TV",
+        "đồng ý",  # the personal-data notice, typed as its option's label
         "Hoàng Văn Minh",
         "5",  # [5] Đoàn viên
         "0988 123 456",
@@ -65,6 +66,7 @@ async def test_dvk_chat_joins_and_registers_through_stdin(db, database_url, tmp_
     result = dvk(["chat", "--as", "minh"], database_url, tmp_path, "\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert "🔒 Thông báo về dữ liệu cá nhân (phiên bản" in out
     assert "Bạn được mời tham gia Chi bộ Văn phòng với vai trò thành viên" in out
     assert "  [5] Đoàn viên" in out
     assert "Chào mừng Hoàng Văn Minh đã tham gia Chi bộ Văn phòng" in out
@@ -91,7 +93,7 @@ async def test_dvk_chat_shows_queued_messages_and_ends_on_eof(db, database_url, 
         ["chat", "--as", "khach"],
         database_url,
         tmp_path,
-        "/start\nLý Thị Hoa\n1\nbệnh viện\n/boqua\n1\n",
+        "/start\n1\nLý Thị Hoa\n1\nbệnh viện\n/boqua\n1\n",  # 1: «Đồng ý» to the notice
     )
     assert "Đã gửi yêu cầu tham gia Chi bộ Bệnh viện Đa khoa." in guest.stdout
     admin = dvk(["chat", "--as", "admin"], database_url, tmp_path, "1\n")

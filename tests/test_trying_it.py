@@ -89,8 +89,9 @@ async def test_after_the_quick_start_every_command_uses_the_demo(tmp_path: Path)
     assert "Bạn chưa tham gia đơn vị nào" not in member.stdout
 
     newcomer = await asyncio.to_thread(
-        dvk, tmp_path, "chat", "--as", "someone-new", stdin="/start DEMO-TV\n"
+        dvk, tmp_path, "chat", "--as", "someone-new", stdin="/start DEMO-TV\nđồng ý\n"
     )
+    assert "🔒 Thông báo về dữ liệu cá nhân" in newcomer.stdout  # before any question
     assert "Bạn được mời tham gia Chi bộ Văn phòng với vai trò thành viên" in newcomer.stdout
 
     stats = await asyncio.to_thread(dvk, tmp_path, "stats")
@@ -104,6 +105,8 @@ async def test_the_demo_is_seeded_when_a_command_comes_first(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "Đã tạo: đơn vị DUK" in done.stderr  # stdout is the chat's
     assert "Bạn chưa tham gia đơn vị nào" not in done.stdout
+    # The demo's people have agreed to the personal-data notice (bot/demo.py).
+    assert "Thông báo về dữ liệu cá nhân" not in done.stdout
     # Seeded once: the next command says nothing of it.
     again = await asyncio.to_thread(dvk, tmp_path, "stats")
     assert "created" not in again.stdout and "created" not in again.stderr
@@ -261,7 +264,7 @@ async def seeded(db, clock) -> None:  # type: ignore[no-untyped-def]
 async def test_an_earlier_message_s_options_can_be_pressed(core, db, clock) -> None:  # type: ignore[no-untyped-def]
     await seeded(db, clock)
     guest = TerminalChat(core, "khach", [].append)
-    for line in ("/start", "Lý Thị Hoa", "1", "bệnh viện", "/boqua", "1"):
+    for line in ("/start", "1", "Lý Thị Hoa", "1", "bệnh viện", "/boqua", "1"):
         await guest.say(line)
     lines: list[str] = []
     admin = TerminalChat(core, "admin", lines.append)
@@ -289,7 +292,7 @@ async def test_zalo_keeps_its_rule_of_the_newest_menu(core, db, clock) -> None: 
 
     await seeded(db, clock)
     guest = TerminalChat(core, "khach", [].append)
-    for line in ("/start", "Lý Thị Hoa", "1", "bệnh viện", "/boqua", "1"):
+    for line in ("/start", "1", "Lý Thị Hoa", "1", "bệnh viện", "/boqua", "1"):
         await guest.say(line)
     lines: list[str] = []
     admin = TerminalChat(core, "admin", lines.append, looks=ZALO)

@@ -77,6 +77,8 @@ async def test_a_form_with_choices_is_answered_by_number(core, db, runner, zalo,
         )
         code = invite.code
     answer = await step(runner, zalo, "u1", f"/start {code}")
+    assert f"[1] {T('button-consent-yes')}" in answer[0]  # the personal-data notice first
+    answer = await step(runner, zalo, "u1", "1")
     assert any("Chi bộ Văn phòng" in text for text in answer)
     answer = await step(runner, zalo, "u1", "Nguyễn Thị Lan")
     # No buttons on Zalo: the options are numbered lines under the question.

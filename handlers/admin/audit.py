@@ -49,6 +49,8 @@ ACTIONS = (
     "model.evaluated",
     "model.back_to_draft",
     "overdue.reminded",
+    "personal.corrected",
+    "personal.exported",
     "photos.exported",
     "reminders.settings",
     "report.submitted",

@@ -97,7 +97,7 @@ async def press_draft(ctx: Ctx, conv: Conversation | None, step: Step) -> None:
 
 
 COMMANDS = (
-    Command(("help", "trogiup"), Role.ANYONE, show_help, shows=True),
+    Command(("help", "trogiup"), Role.ANYONE, show_help, shows=True, before_consent=True),
     Command(("tieptuc",), Role.ANYONE, resume, help=False, last=True),
     Command(("huy",), Role.ANYONE, cancel, help=False, last=True),
     form_key("b"),

@@ -136,6 +136,15 @@ class Bare(NamedTuple):
     pass
 
 
+class ConsentAnswer(NamedTuple):
+    """Yes or no to one version of the personal-data notice; the invite code that brought a
+    newcomer, to go on with once they agree."""
+
+    answer: str
+    version: str
+    code: str | None = None
+
+
 class QuestionsRef(NamedTuple):
     campaign: int
     form: str | None = None
@@ -161,6 +170,15 @@ REPORT_VIEW = Kind("rr", Ref, ID)
 MODEL_REPORTS = Kind("mr", Page, ID, maybe(PAGE), optional=1)
 UNIT_REPORTS = Kind("ur", Page, ID, maybe(PAGE), optional=1)
 ANSWER = Kind("ra", Ref, ID)
+MINE = Kind("me", Go, one_of("json", "edit"))
+CONSENT = Kind(
+    "cs",
+    ConsentAnswer,
+    one_of("y", "n"),
+    Field(r"[0-9A-Za-z.-]{1,16}"),
+    maybe(Field(r"[A-Z0-9_]{1,32}")),  # an invite code as stored (storage.records.invites)
+    optional=1,
+)
 CAMPAIGN_EDIT = Kind("cd", Ref, ID)
 QUESTIONS = Kind(
     "qs",

@@ -67,6 +67,8 @@ class Command(Generic[T]):
     menu: bool = True  # in the command menu of those who hold its role
     help: bool = True  # a line of its own in /help (`help-cmd-<name>`), when in the menu
     last: bool = False  # at the end of its menu (the form keys everyone has)
+    # Usable before agreeing to the personal-data notice (handlers/core/consent.py).
+    before_consent: bool = False
 
     @property
     def name(self) -> str:
@@ -86,6 +88,8 @@ class Button(Generic[V]):
     # Where it has no `command`: what a person types instead on a channel without buttons, named
     # in the messages the bot sends on its own there (handlers/core/numbered.py).
     typed: Callable[[V], str] | None = None
+    # Pressable before agreeing to the personal-data notice (handlers/core/consent.py).
+    before_consent: bool = False
 
 
 def form(

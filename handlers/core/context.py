@@ -89,6 +89,8 @@ class CoreConfig:
     remind_overdue_days: int = 2
     # An unfinished registration or report gets one nudge after this long.
     nudge_after: timedelta = timedelta(days=1)
+    # How long a refused or unanswered join request's data is kept (the notice says it).
+    retention_days: int = 90
     # channel -> external ids that are admins from the configuration
     bootstrap_admins: dict[str, set[str]] = field(default_factory=dict)
     # A read-only view of the channels' descriptions.

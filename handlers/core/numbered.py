@@ -153,6 +153,14 @@ async def shown_on_its_own(
     await put_menu(session, identity_id=identity_id, menu=data, now=now)
 
 
+async def forget(ctx: Ctx) -> None:
+    """No options to read a number against any more (the question they answered is settled and
+    nothing new was asked): "1" typed next is text, not the old question's first option."""
+    _, explained = _stored(await get_menu(ctx.session, identity_id=ctx.identity.id))
+    data = {"options": [], "free_text": False, "explained": explained}
+    await put_menu(ctx.session, identity_id=ctx.identity.id, menu=data, now=ctx.now)
+
+
 def typed_command(data: str) -> str | None:
     """The command a person types for a button (where a channel has none), when it has one."""
     from handlers.core.commands import registry

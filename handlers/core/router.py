@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from handlers.core import buttons, conversation, numbered, typed
+from handlers.core import buttons, consent, conversation, numbered, typed
 from handlers.core.commands import Command, holds, registry
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.drafts import busy, paused_prompt, still_open
@@ -130,8 +130,11 @@ class Core:
 
 
 async def route(ctx: Ctx) -> None:
-    conv = await get_conversation(ctx.session, member_id=ctx.member.id)
     inbound = ctx.inbound
+    if await consent.needed(ctx) and not _before_consent(inbound):
+        consent.show_notice(ctx, again=True)
+        return
+    conv = await get_conversation(ctx.session, member_id=ctx.member.id)
     if conv is not None and not conv.paused and conv.expires_at <= ctx.now:
         conv.paused = True
         await ctx.session.flush()
@@ -192,6 +195,18 @@ async def route(ctx: Ctx) -> None:
         return
     if not await typed.press(ctx, conv, text):
         await conversation.on_text(ctx, conv, text)
+
+
+def _before_consent(inbound: Inbound) -> bool:
+    """The notice's own buttons, and the commands declared usable before agreeing to it."""
+    if inbound.choice is not None:
+        button = registry().buttons.get(buttons.prefix_of(inbound.choice))
+        return button is not None and button.before_consent
+    text = (inbound.text or "").strip()
+    if not text.startswith("/") or inbound.attachment:
+        return False
+    command = registry().commands.get(text[1:].partition(" ")[0].split("@")[0].lower())
+    return command is not None and command.before_consent
 
 
 async def _has_joined(ctx: Ctx) -> bool:

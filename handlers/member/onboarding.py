@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from handlers.core import conversation, menu, notify
+from handlers.core import consent, conversation, menu, notify
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.drafts import busy
@@ -175,6 +175,13 @@ async def start_command(ctx: Ctx, code: str | None) -> None:
             # Someone trying codes: even a right one is not looked at until the hour has passed.
             ctx.say("invite-too-many-wrong")
             return
+        if ctx.member.full_name is None and not await consent.agreed(ctx):
+            # The notice first, before the code is even looked at: someone who declines leaves
+            # nothing behind (a wrong code would be on record).
+            key = code_key(code)
+            if key is not None:
+                consent.show_notice(ctx, code=key)
+                return
         invite = await invite_by_code(ctx.session, code=code)
         if invite is None:
             await add_audit_entry(
@@ -214,12 +221,17 @@ async def start_command(ctx: Ctx, code: str | None) -> None:
     if await ctx.is_admin():
         ctx.say("welcome-admin")
         return
-    ctx.say("start-no-invite")
+    agreed = await consent.agreed(ctx)
+    if agreed:
+        ctx.say("start-no-invite")
+    else:
+        consent.show_notice(ctx)
     channel, external_id = ctx.inbound.channel, ctx.inbound.external_id
     if ctx.config.bootstrap_admins.get(channel) == set():
         # This channel has no admin named yet: whoever sets the bot up needs their id here.
         ctx.say("start-your-id", entry=f"{channel}:{external_id}")
-    await conversation.start(ctx, "join")
+    if agreed:
+        await conversation.start(ctx, "join")
 
 
 async def _start(ctx: Ctx, conv: Conversation | None, args: str) -> None:

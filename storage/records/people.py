@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
 from language.vietnamese import fold
 from storage import rules
-from storage.models import Identity, Member, Membership, Unit
+from storage.models import AuditEntry, Conversation, Identity, JoinRequest, Member, Membership, Unit
 
 
 async def find_identity(
@@ -238,3 +239,37 @@ async def unreachable_members(session: AsyncSession, *, unit_ids: set[int] | Non
             Membership.unit_id.in_(unit_ids)
         )
     return [name or "" for name in (await session.scalars(query)).all()]
+
+
+async def forget_stranger(session: AsyncSession, *, member: Member) -> bool:
+    """Delete someone the bot knows only from their first messages (no name, no unit, no request,
+    no role, nothing they did on record): their member row, channel identities and what hangs
+    on those. False, and nothing deleted, for anyone more than that."""
+    if member.full_name is not None or member.is_admin:
+        return False
+    for column in (Membership.member_id, JoinRequest.member_id, AuditEntry.actor_id):
+        count = await session.scalar(select(func.count()).where(column == member.id))
+        if count:
+            return False
+    from storage.linking import DeliveryChannel, LinkCode
+    from storage.records.consents import Consent
+    from storage.records.menus import ChannelMenu
+    from storage.records.uploads import UploadToken
+
+    identities = select(Identity.id).where(Identity.member_id == member.id)
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                delete(ChannelMenu).where(ChannelMenu.identity_id.in_(identities))
+            )
+            for table in (UploadToken, LinkCode, DeliveryChannel, Conversation, Consent, Identity):
+                await session.execute(delete(table).where(table.member_id == member.id))
+            await session.execute(delete(Member).where(Member.id == member.id))
+    except IntegrityError:
+        # Something else of theirs is on record after all (a model, an outbox row): kept.
+        return False
+    # What the session holds of them is gone from the database: it must not be written back.
+    for obj in list(session):
+        if obj is member or (isinstance(obj, Identity) and obj.member_id == member.id):
+            session.expunge(obj)
+    return True
