@@ -103,9 +103,10 @@ async def test_metrics_move_as_updates_are_handled_and_sent(
     assert (await guest.send("/start"))[-1] == "Họ và tên của bạn?"
     await guest.send("Trần Thị Bình")  # the first answer of the joining form
 
+    # Three updates: /start, the agreement to the personal-data notice, the name.
     after = await scrape(site)
-    assert value(after, "dvk_updates_handled_total", channel="telegram") == 2
-    assert value(after, "dvk_update_seconds_count", channel="telegram") == 2
+    assert value(after, "dvk_updates_handled_total", channel="telegram") == 3
+    assert value(after, "dvk_update_seconds_count", channel="telegram") == 3
     assert value(after, "dvk_update_seconds_sum", channel="telegram") > 0
     (form,) = {dict(labels)["form"] for name, labels in after if name == "dvk_form_steps_total"}
     assert value(after, "dvk_form_steps_total", form=form) == 1
