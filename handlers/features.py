@@ -19,6 +19,7 @@ from handlers.admin import (
     statistics,
     unit_edit,
     units,
+    yearend,
 )
 from handlers.coordinator import (
     answers,
@@ -52,6 +53,7 @@ FEATURES = (
     invites,
     # admins
     statistics,
+    yearend,
     commendations,
     conferences,
     audit,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from io import BytesIO
 
 import pytest
 from docx import Document
@@ -12,8 +13,10 @@ from sqlalchemy import select
 
 from bot.cli import main
 from language.vn import format_rounded
-from storage.models import ReportValue, Target
+from storage.models import AuditEntry, ReportValue, Target
 from storage.records.reports import refresh_achieved
+from tests.conftest import ADMIN_ID
+from tests.test_both_channels import world  # noqa: F401  (Telegram, then Zalo)
 from tests.test_statistics import data  # noqa: F401  (the data set with known figures)
 
 
@@ -36,7 +39,7 @@ def test_amounts_rounded_down_the_way_reports_write_them(value, unit, written):
 
 def texts(path) -> list[str]:
     """Every paragraph of the document, those in tables too, in order."""
-    document = Document(str(path))
+    document = Document(path if isinstance(path, BytesIO) else str(path))
     found: list[str] = []
 
     def walk(container) -> None:
@@ -217,3 +220,49 @@ async def test_an_unknown_campaign_or_unit_is_refused(data, cli, capsys):  # noq
     # A top-level unit names the committee when --committee is not given.
     assert await run("--campaign", "DVK26", "--unit", "U1", "-o", str(out)) == 0
     assert texts(out)[1] == "ĐƠN VỊ 1"
+
+
+# --- in the chat -------------------------------------------------------------------------------
+
+
+async def test_admins_get_the_report_as_a_file_or_a_link(data, world, db):  # noqa: F811
+    admin = world.person(ADMIN_ID, "Quản trị")
+    await admin.send("/start")
+    await admin.send("/baocaotongket DVK26")
+    await world.settle_jobs()
+    assert "⏳ Đang soạn báo cáo tổng kết…" in admin.all_texts()
+    assert any(
+        text.startswith("📄 Dự thảo báo cáo tổng kết") for text in world.outbox_texts(ADMIN_ID)
+    )
+    [(name, content)] = await world.files(ADMIN_ID)
+    assert name == "bao-cao-tong-ket-DVK26-2026-11-26.docx"
+    lines = texts(BytesIO(content))
+    assert "Tổng kết đợt phát động phong trào thi đua «Dân vận khéo 2026–2027»" in lines
+    assert any(
+        line.startswith("Có 2/3 đơn vị đăng ký với 3 tập thể và 4 cá nhân;") for line in lines
+    )
+    # Who issues it is not stored yet: marked places, never a guess.
+    assert lines[:2] == ["[CẦN ĐIỀN: cấp ủy cấp trên]", "[CẦN ĐIỀN: tên cấp ủy ban hành]"]
+    assert lines[6] == "[CẦN ĐIỀN: địa danh], ngày 26 tháng 11 năm 2026"
+    async with db.session() as session:
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "yearend.drafted")
+        )
+    assert entry.details == {"campaign": "DVK26", "years": None}
+
+
+async def test_years_in_the_chat_and_a_wrong_argument(data, world):  # noqa: F811
+    admin = world.person(ADMIN_ID, "Quản trị")
+    await admin.send("/start")
+    replies = await admin.send("/baocaotongket năm ngoái")
+    assert replies[0] == "Không có đợt phát động mã năm ngoái."
+    assert replies[1].startswith("Cách dùng: /baocaotongket")
+    await admin.send("/baocaotongket 2026")
+    await world.settle_jobs()
+    [(name, content)] = await world.files(ADMIN_ID)
+    assert name == "bao-cao-tong-ket-2026-2026-11-26.docx"
+    lines = texts(BytesIO(content))
+    assert "Tổng kết phong trào thi đua «Dân vận khéo» năm 2026" in lines
+    assert any(
+        line.startswith("Có 2/3 đơn vị đăng ký với 3 tập thể và 3 cá nhân;") for line in lines
+    )

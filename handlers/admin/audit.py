@@ -59,6 +59,7 @@ ACTIONS = (
     "unit.deactivated",
     "unit.reactivated",
     "units.imported",
+    "yearend.drafted",
 )
 OBJECTS = (
     "broadcast",
