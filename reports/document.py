@@ -12,6 +12,7 @@ from typing import Any
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
 from docx.shared import Cm
 from docx.table import Table
 from docx.text.paragraph import Paragraph
@@ -70,18 +71,38 @@ class Writer:
         return paragraph
 
     def fill(self, paragraph: Paragraph, text: str) -> None:
-        """A marked place: text only a person can write, shown as such."""
-        paragraph.add_run(text, style=self.style("to_fill"))
+        """A marked place: text only a person can write, shown as such (highlighted on the run
+        as well: LibreOffice does not show a character style's highlight)."""
+        run = paragraph.add_run(text, style=self.style("to_fill"))
+        run.font.highlight_color = WD_COLOR_INDEX.YELLOW
 
-    def cell(self, table: Table, row: int, column: int, text: str, *, head: bool = False) -> None:
+    def cell(
+        self,
+        table: Table,
+        row: int,
+        column: int,
+        text: str,
+        *,
+        head: bool = False,
+        align: WD_ALIGN_PARAGRAPH | None = None,
+    ) -> None:
         cell = table.cell(row, column)
         paragraph = cell.paragraphs[0]
         paragraph.style = self.style("cell_head" if head else "cell")
+        if align is not None:
+            paragraph.alignment = align
         paragraph.add_run(text)
 
     def table(
-        self, heads: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]
+        self,
+        heads: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        widths: Sequence[float],
+        *,
+        numbers: Sequence[int] = (0,),
     ) -> Table:
+        """A table with a head row; the `numbers` columns (the row number by default) are
+        right-aligned."""
         table = self.document.add_table(rows=1 + len(rows), cols=len(heads))
         if "Table Grid" in self._names:
             table.style = self.document.styles["Table Grid"]
@@ -90,18 +111,25 @@ class Writer:
             self.cell(table, 0, column, head, head=True)
         for r, row in enumerate(rows, 1):
             for column, text in enumerate(row):
-                self.cell(table, r, column, text)
+                align = WD_ALIGN_PARAGRAPH.RIGHT if column in numbers else None
+                self.cell(table, r, column, text, align=align)
+        self._widths(table, widths)
+        return table
+
+    @staticmethod
+    def _widths(table: Table, widths: Sequence[float]) -> None:
+        # Fixed widths, on the grid (what LibreOffice reads) and on every cell (what Word does).
+        table.autofit = False
         for column, width in enumerate(widths):
+            table.columns[column].width = Cm(width)
             for cell in table.columns[column].cells:
                 cell.width = Cm(width)
-        return table
 
     def grid(self, columns: int, widths: Sequence[float]) -> Table:
         """A table without borders, to set blocks side by side (the header, the signature)."""
         table = self.document.add_table(rows=1, cols=columns)
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        for column, width in enumerate(widths):
-            table.cell(0, column).width = Cm(width)
+        self._widths(table, widths)
         return table
 
     def picture(self, png: bytes, *, width_cm: float = 15) -> None:

@@ -120,7 +120,7 @@ def _given(w: Writer, paragraph: Paragraph, value: str | None, fill: str) -> Non
 
 
 def _header(w: Writer, t: Callable[..., str], data: YearEnd, issuer: Issuer, today: date) -> None:
-    grid = w.grid(2, (7, 9))
+    grid = w.grid(2, (8, 8.5))
     left, right = grid.cell(0, 0), grid.cell(0, 1)
     superior = left.paragraphs[0]
     superior.style = w.style("header")
@@ -202,6 +202,7 @@ def _registrations(
         [t(f"yearend-col-{c}") for c in ("number", "field", "collective", "individual", "total")],
         rows,
         (1.2, 7.3, 2.5, 2.5, 2.5),
+        numbers=(0, 2, 3, 4),
     )
     w.paragraph(t("yearend-table-units"), "caption")
     w.table(
@@ -211,6 +212,7 @@ def _registrations(
             for i, rank in enumerate(stats.unit_ranking, 1)
         ],
         (1.2, 9.8, 2.5, 2.5),
+        numbers=(0, 2, 3),
     )
     if chart is not None:
         w.picture(chart)
@@ -288,6 +290,7 @@ def _notable(w: Writer, t: Callable[..., str], notable: list[Notable]) -> None:
             for i, model in enumerate(notable, 1)
         ],
         (1, 4.5, 3, 3, 2.5, 2),
+        numbers=(0, 5),
     )
 
 
