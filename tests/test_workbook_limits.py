@@ -82,6 +82,9 @@ def declare(data: bytes, name: str, size: int) -> bytes:
     raise AssertionError(f"{name} not in the central directory")
 
 
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
 def sheet_read_thrice(rows: int) -> bytes:
     """CLEAN with `rows` more results, its "Kết quả" sheet listed three times in the workbook
     ("Kết quả (2)" and "(3)" point at the same part): small on disk, read three times over."""
@@ -94,8 +97,11 @@ def sheet_read_thrice(rows: int) -> bytes:
         for info in source.infolist():
             content = source.read(info.filename)
             if info.filename == "xl/workbook.xml":
+                # The prefix declared as openpyxl declares it: lxml (which python-docx brings,
+                # and openpyxl then parses with) refuses an undeclared one.
                 more = "".join(
-                    f'<sheet name="Kết quả ({n})" sheetId="{10 + n}" state="visible" r:id="rId4" />'
+                    f'<sheet xmlns:r="{RELATIONSHIPS}" name="Kết quả ({n})" sheetId="{10 + n}" '
+                    'state="visible" r:id="rId4" />'
                     for n in (2, 3)
                 )
                 content = content.replace(b"</sheets>", more.encode() + b"</sheets>")
