@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from bot.config import SettingProblem, Settings
 from bot.demo import PEOPLE_BY_ROLE as DEMO_PEOPLE
-from bot.exporting import add_report_parser
+from bot.exporting import add_report_parser, print_stats, write_report
 from bot.runtime import build_core, utc_now
 from language.texts import DEFAULT_LANGUAGE, Texts, languages
 from storage.db import Database
@@ -382,28 +382,6 @@ async def demo_seed(url: str, *, own_database: bool = False, quiet: bool = False
         print(told, file=out)
         print(t("terminal-demo-try"), file=out)
     return 0
-
-
-async def print_stats(
-    settings: Settings, code: str | None, years_text: str | None = None, chart: Path | None = None
-) -> int:
-    """`dvk stats`: the same report /thongke gives, printed; the chart written if asked for."""
-    from bot.exporting import stats_command
-
-    if code and years_text:
-        print(said("cli-stats-choose-one", language=settings.language), file=sys.stderr)
-        return EXIT_CONFIG
-    if not await prepare_database(settings):
-        return EXIT_CONFIG
-    return await stats_command(settings, code, years_text, chart)
-
-
-async def write_report(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.exporting import report_command
-
-    if not await prepare_database(settings):
-        return EXIT_CONFIG
-    return await report_command(settings, args)
 
 
 async def chat(settings: Settings, person: str, looks: str = "terminal") -> int:

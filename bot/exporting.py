@@ -79,6 +79,20 @@ async def export_command(
     return 0
 
 
+async def print_stats(
+    settings: Settings, code: str | None, years_text: str | None = None, chart: Path | None = None
+) -> int:
+    """`dvk stats`: the same report /thongke gives, printed; the chart written if asked for."""
+    from bot.cli import EXIT_CONFIG, prepare_database, said
+
+    if code and years_text:
+        print(said("cli-stats-choose-one", language=settings.language), file=sys.stderr)
+        return EXIT_CONFIG
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    return await stats_command(settings, code, years_text, chart)
+
+
 async def stats_command(
     settings: Settings, code: str | None, years_text: str | None, chart: Path | None
 ) -> int:
@@ -133,6 +147,15 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--place", help="the place in the date line, e.g. 'Vĩnh Long'")
     report.add_argument("--signer", help="the signer's title, e.g. 'Bí thư'")
     report.add_argument("-o", "--output", type=Path, required=True, help="the .docx to write")
+
+
+async def write_report(settings: Settings, args: argparse.Namespace) -> int:
+    """`dvk report`, on a database brought up to date first."""
+    from bot.cli import EXIT_CONFIG, prepare_database
+
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    return await report_command(settings, args)
 
 
 async def report_command(settings: Settings, args: argparse.Namespace) -> int:
