@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from bot.config import SettingProblem, Settings
 from bot.demo import PEOPLE_BY_ROLE as DEMO_PEOPLE
+from bot.exporting import add_report_parser, print_stats, write_report
 from bot.runtime import build_core, utc_now
 from language.texts import DEFAULT_LANGUAGE, Texts, languages
 from storage.db import Database
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--campaign", help="campaign code (default: the campaign open today)")
     stats.add_argument("--years", help="calendar years instead of a campaign: 2026 or 2021-2025")
     stats.add_argument("--chart", type=Path, help="also write the chart (PNG) to this file")
+    add_report_parser(sub)
     units = sub.add_parser("units", help="manage units")
     units_sub = units.add_subparsers(dest="units_command", required=True)
     units_import = units_sub.add_parser("import", help="import units from .xlsx or .csv")
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo-seed",
         "units",
         "stats",
+        "report",
         "export",
         "import",
         "digest",
@@ -201,6 +204,8 @@ def _command(args: argparse.Namespace, settings: Settings, demo: bool) -> int:
             return asyncio.run(digests_now(settings, args.person))
         case "stats":
             return asyncio.run(print_stats(settings, args.campaign, args.years, args.chart))
+        case "report":
+            return asyncio.run(write_report(settings, args))
         case "units":
             from bot.importing import import_units_command
 
@@ -369,20 +374,6 @@ async def demo_seed(url: str, *, own_database: bool = False, quiet: bool = False
         print(told, file=out)
         print(t("terminal-demo-try"), file=out)
     return 0
-
-
-async def print_stats(
-    settings: Settings, code: str | None, years_text: str | None = None, chart: Path | None = None
-) -> int:
-    """`dvk stats`: the same report /thongke gives, printed; the chart written if asked for."""
-    from bot.exporting import stats_command
-
-    if code and years_text:
-        print(said("cli-stats-choose-one", language=settings.language), file=sys.stderr)
-        return EXIT_CONFIG
-    if not await prepare_database(settings):
-        return EXIT_CONFIG
-    return await stats_command(settings, code, years_text, chart)
 
 
 async def chat(settings: Settings, person: str, looks: str = "terminal") -> int:

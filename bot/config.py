@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # Messages per second the outbox sender allows itself; replies to people are paced
     # separately, and the two stay under Telegram's ~30/s.
     send_rate: float = Field(default=15, gt=0, lt=30)
+    # The year-end report's Word template (dvk report): None is the one shipped in reports/.
+    report_template: Path | None = None
     # Media (docs/zalo.md, "Media and links"): the store's folder, shared by replicas; the
     # largest photo kept; the https address the HTTP server is reached at (without it there are
     # no links); the secret links are signed with; how long a link works.

@@ -1,12 +1,17 @@
 """The reports of the command line: `dvk export [--campaign CODE] [-o FILE]`, the workbook
 /xuatexcel sends an admin, written to a file (progress on stderr, the path and the counts on
-stdout), and `dvk stats`, the figures /thongke gives."""
+stdout), `dvk stats`, the figures /thongke gives, and `dvk report`, the year-end report
+drafted from them."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
+import zipfile
 from pathlib import Path
+
+from docx.opc.exceptions import PackageNotFoundError
 
 from bot.config import Settings
 from bot.runtime import build_core, utc_now
@@ -72,6 +77,20 @@ async def export_command(
         )
     )
     return 0
+
+
+async def print_stats(
+    settings: Settings, code: str | None, years_text: str | None = None, chart: Path | None = None
+) -> int:
+    """`dvk stats`: the same report /thongke gives, printed; the chart written if asked for."""
+    from bot.cli import EXIT_CONFIG, prepare_database, said
+
+    if code and years_text:
+        print(said("cli-stats-choose-one", language=settings.language), file=sys.stderr)
+        return EXIT_CONFIG
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    return await stats_command(settings, code, years_text, chart)
 
 
 async def stats_command(
@@ -170,3 +189,82 @@ async def photos_command(settings: Settings, campaign_code: str | None, folder: 
 def _write_file(path: Path, content: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
+
+
+def add_report_parser(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser(
+        "report", help="draft the year-end report as a Word document (docs/year-end-report.md)"
+    )
+    scope = report.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--campaign", help="campaign code")
+    scope.add_argument("--years", help="calendar years: 2026 or 2021-2023")
+    report.add_argument("--unit", help="code of the top-level unit issuing it (names it)")
+    report.add_argument("--committee", help="the issuing committee, e.g. 'Đảng ủy Khối …'")
+    report.add_argument("--superior", help="its superior, e.g. 'Đảng bộ tỉnh Vĩnh Long'")
+    report.add_argument("--place", help="the place in the date line, e.g. 'Vĩnh Long'")
+    report.add_argument("--signer", help="the signer's title, e.g. 'Bí thư'")
+    report.add_argument("-o", "--output", type=Path, required=True, help="the .docx to write")
+
+
+async def write_report(settings: Settings, args: argparse.Namespace) -> int:
+    """`dvk report`, on a database brought up to date first."""
+    from bot.cli import EXIT_CONFIG, prepare_database
+
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    return await report_command(settings, args)
+
+
+async def report_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`dvk report`: the year-end report of a campaign or of years, with the figures `dvk stats`
+    gives for the same scope, written to a .docx."""
+    from handlers.admin.statistics import resolve_scope, stats_chart
+    from reports.yearend import Issuer, build_report, gather
+    from storage.records.units import unit_by_code
+
+    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    core = build_core(settings, db)
+    t = core.texts
+    committee = args.committee
+    try:
+        async with db.read() as session:
+            today = utc_now().astimezone(core.config.timezone).date()
+            asked = args.campaign or args.years
+            scope = await resolve_scope(session, asked, today=today)
+            # --campaign is a campaign, never a year; --years is years, never a campaign.
+            if (
+                isinstance(scope, str)
+                or (args.campaign and scope[0] is None)
+                or (args.years and scope[1] is None)
+            ):
+                print(t("stats-no-campaign", code=asked), file=sys.stderr)
+                print(t("cli-report-usage"), file=sys.stderr)
+                return 1
+            if args.unit:
+                unit = await unit_by_code(session, code=args.unit)
+                if unit is None or unit.parent_id is not None:
+                    print(t("cli-report-no-unit", code=args.unit), file=sys.stderr)
+                    return 1
+                committee = committee or unit.name
+            campaign, years = scope
+            data = await gather(session, campaign=campaign, years=years, tz=core.config.timezone)
+    finally:
+        await db.dispose()
+    issuer = Issuer(committee, args.superior, args.place, args.signer)
+    chart = await asyncio.to_thread(stats_chart, t, data.stats)
+    template = settings.report_template
+    try:
+        document = await asyncio.to_thread(
+            build_report, t, data, issuer=issuer, today=today, chart=chart, template=template
+        )
+    except (OSError, zipfile.BadZipFile, PackageNotFoundError) as error:
+        print(t("cli-report-template-missing", file=template, reason=error), file=sys.stderr)
+        return 1
+    partial = args.output.with_name(f".{args.output.name}.part")
+    try:
+        await asyncio.to_thread(partial.write_bytes, document)
+        await asyncio.to_thread(partial.replace, args.output)
+    finally:
+        await asyncio.to_thread(partial.unlink, missing_ok=True)
+    print(t("cli-report-written", file=args.output))
+    return 0

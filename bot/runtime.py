@@ -38,6 +38,7 @@ def core_config(settings: Settings, clock: Callable[[], datetime] | None = None)
         bootstrap_admins=settings.admins_by_channel(),
         channels=channels.registry(settings, clock),
         link_pepper=link_pepper(settings),
+        report_template=settings.report_template,
     )
 
 

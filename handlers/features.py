@@ -19,6 +19,7 @@ from handlers.admin import (
     statistics,
     unit_edit,
     units,
+    yearend,
 )
 from handlers.coordinator import (
     answers,
@@ -67,6 +68,7 @@ FEATURES = (
     invites,
     # admins
     statistics,
+    yearend,
     commendations,
     conferences,
     audit,

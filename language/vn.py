@@ -109,6 +109,31 @@ def format_amount(value: Decimal | int | float, unit: str | None = None) -> str:
     return f"{text} {unit}" if unit else text
 
 
+def format_percent(part: Decimal, whole: Decimal) -> str:
+    """How much of a target was reached, in whole percent ("82"), the same everywhere."""
+    return format_number(round(part / whole * 100))
+
+
+def format_rounded(value: Decimal | int, unit: str | None = None) -> str:
+    """A large total the way reports write it: rounded down to three significant digits (whole
+    tỷ from 1.000 tỷ), with "hơn" when something was dropped ("hơn 130 tỷ đồng", "11,2 tỷ
+    đồng"). Below a million it is written whole ("1.061 căn"): counts are never rounded."""
+    amount = value if isinstance(value, Decimal) else Decimal(value)
+    if abs(amount) < _TRIEU:
+        text = format_number(amount)
+        return f"{text} {unit}" if unit else text
+    scale, word = (_TY, "tỷ") if abs(amount) >= _TY else (_TRIEU, "triệu")
+    scaled = amount / scale
+    # Keep three significant digits of the scaled number: 130,5 -> 130; 11,25 -> 11,2.
+    places = max(0, 3 - len(str(int(abs(scaled)))))
+    step = Decimal(1).scaleb(-places)
+    kept = scaled.quantize(step, rounding="ROUND_DOWN")
+    text = f"{format_number(kept)} {word}"
+    if kept != scaled:
+        text = f"hơn {text}"
+    return f"{text} {unit}" if unit else text
+
+
 # --- dates, phones ----------------------------------------------------------------------------
 
 

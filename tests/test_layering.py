@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # Bottom to top; a package may import the ones before it.
-LAYERS = ("language", "storage", "excel", "handlers", "bot")
+LAYERS = ("language", "storage", "excel", "reports", "handlers", "bot")
 MESSAGING = {"telegram", "httpx", "starlette", "uvicorn"}
 MAX_LINES = 450
 MAX_MODULES = 20

@@ -7,7 +7,7 @@ import pytest
 from language.texts import DEFAULT_LANGUAGE, Texts, languages, load_catalog, placeholders
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_DIRS = ("handlers", "bot")
+SOURCE_DIRS = ("reports", "handlers", "bot")
 
 # Keys passed straight to the text helpers: ctx.t("key"), ctx.say("key"), label("key").
 # The quote must follow the parenthesis directly, so f-strings (t(f"role-{x}")) are ignored.

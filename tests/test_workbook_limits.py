@@ -97,6 +97,8 @@ def sheet_read_thrice(rows: int) -> bytes:
         for info in source.infolist():
             content = source.read(info.filename)
             if info.filename == "xl/workbook.xml":
+                # The prefix declared as openpyxl declares it: lxml (which python-docx brings,
+                # and openpyxl then parses with) refuses an undeclared one.
                 more = "".join(
                     f'<sheet xmlns:r="{RELATIONSHIPS}" name="Kết quả ({n})" sheetId="{10 + n}" '
                     'state="visible" r:id="rId4" />'

@@ -62,6 +62,7 @@ ACTIONS = (
     "unit.deactivated",
     "unit.reactivated",
     "units.imported",
+    "yearend.drafted",
 )
 OBJECTS = (
     "broadcast",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -97,6 +98,8 @@ class CoreConfig:
     channels: Channels = field(default_factory=NoChannels)
     # The pepper /lienket codes are kept under (an HMAC of each; bot/runtime.py `link_pepper`).
     link_pepper: bytes = b"dvk-link-code"
+    # The year-end report's Word template (DVK_REPORT_TEMPLATE); None: the one shipped.
+    report_template: Path | None = None
 
     def invite_link(self, channel: str, code: str) -> str:
         return self.channels.invite_link(channel, code)

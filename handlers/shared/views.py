@@ -94,7 +94,7 @@ def outcome_text(
         done=vn.format_amount(achieved),
         target=vn.format_amount(target),
         unit=unit,
-        percent=vn.format_number(round(achieved / target * 100)),
+        percent=vn.format_percent(achieved, target),
     )
 
 
