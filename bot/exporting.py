@@ -198,7 +198,11 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
     scope = report.add_mutually_exclusive_group(required=True)
     scope.add_argument("--campaign", help="campaign code")
     scope.add_argument("--years", help="calendar years: 2026 or 2021-2023")
-    report.add_argument("--unit", help="code of the top-level unit issuing it (names it)")
+    report.add_argument(
+        "--unit",
+        help="the top-level unit issuing it (the only one when there is one): the options given "
+        "are kept for it, the others read from what was kept",
+    )
     report.add_argument("--committee", help="the issuing committee, e.g. 'Đảng ủy Khối …'")
     report.add_argument("--superior", help="its superior, e.g. 'Đảng bộ tỉnh Vĩnh Long'")
     report.add_argument("--place", help="the place in the date line, e.g. 'Vĩnh Long'")
@@ -220,12 +224,13 @@ async def report_command(settings: Settings, args: argparse.Namespace) -> int:
     gives for the same scope, written to a .docx."""
     from handlers.admin.statistics import resolve_scope, stats_chart
     from reports.yearend import Issuer, build_report, gather
+    from storage.records.issuers import FIELDS, issuer_of, save_issuer, top_units
     from storage.records.units import unit_by_code
 
     db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
     core = build_core(settings, db)
     t = core.texts
-    committee = args.committee
+    given = {name: getattr(args, name) for name in FIELDS}
     try:
         async with db.read() as session:
             today = utc_now().astimezone(core.config.timezone).date()
@@ -240,17 +245,34 @@ async def report_command(settings: Settings, args: argparse.Namespace) -> int:
                 print(t("stats-no-campaign", code=asked), file=sys.stderr)
                 print(t("cli-report-usage"), file=sys.stderr)
                 return 1
+            # The issuing unit: --unit, or the only top-level unit there is.
+            unit = None
             if args.unit:
                 unit = await unit_by_code(session, code=args.unit)
                 if unit is None or unit.parent_id is not None:
                     print(t("cli-report-no-unit", code=args.unit), file=sys.stderr)
                     return 1
-                committee = committee or unit.name
+            elif len(tops := await top_units(session)) == 1:
+                unit = tops[0]
+            unit_id, unit_name = (unit.id, unit.name) if unit else (None, "")
             campaign, years = scope
             data = await gather(session, campaign=campaign, years=years, tz=core.config.timezone)
+        kept: dict[str, str | None] = {}
+        if unit_id is not None:
+            async with db.session() as session:
+                if any(given.values()):
+                    # What is given is kept for the next report, in the chat too.
+                    await save_issuer(
+                        session, unit_id=unit_id, values=given, by=None, now=utc_now()
+                    )
+                stored = await issuer_of(session, unit_id=unit_id)
+                kept = {name: getattr(stored, name) for name in FIELDS} if stored else {}
+            # A unit named without a committee kept or given: its own name.
+            if args.unit and not kept.get("committee"):
+                kept["committee"] = unit_name
     finally:
         await db.dispose()
-    issuer = Issuer(committee, args.superior, args.place, args.signer)
+    issuer = Issuer(*(given[name] or kept.get(name) for name in FIELDS))
     chart = await asyncio.to_thread(stats_chart, t, data.stats)
     template = settings.report_template
     try:

@@ -28,8 +28,8 @@ EVALUATION_LEVELS = ("excellent", "done", "not_done")
 
 @dataclass(frozen=True)
 class Issuer:
-    """Who issues the report. Not stored yet: given on the command line, and what is missing
-    is a marked place to fill."""
+    """Who issues the report, as kept per top-level unit (storage/records/issuers.py) or given
+    on the command line; what is missing is a marked place to fill."""
 
     committee: str | None = None
     superior: str | None = None

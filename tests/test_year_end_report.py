@@ -225,10 +225,33 @@ async def test_an_unknown_campaign_or_unit_is_refused(data, cli, capsys):  # noq
 # --- in the chat -------------------------------------------------------------------------------
 
 
+async def issuer_asked(admin, scope: str) -> None:
+    """The first report of U1: who issues it is asked, then the report is drafted."""
+    replies = await admin.send(f"/baocaotongket {scope}")
+    assert replies[0] == (
+        "Báo cáo tổng kết đầu tiên của Đơn vị 1: cho biết cấp ủy ban hành báo cáo (chỉ hỏi một "
+        "lần; sửa sau bằng /baocaotongket sua)."
+    )
+    assert replies[1].startswith("Tên cấp ủy ban hành báo cáo")
+    await admin.send("Đảng ủy Khối các cơ quan tỉnh")
+    await admin.send("Đảng bộ tỉnh Vĩnh Long")
+    await admin.send("Vĩnh Long")
+    summary = await admin.send("Phó Bí thư Thường trực")
+    assert "• Cấp ủy ban hành: Đảng ủy Khối các cơ quan tỉnh" in summary[0]
+    replies = await admin.choose("✅ Lưu")
+    assert replies[0] == "✅ Đã lưu cấp ủy ban hành báo cáo của Đơn vị 1."
+
+
 async def test_admins_get_the_report_as_a_file_or_a_link(data, world, db):  # noqa: F811
     admin = world.person(ADMIN_ID, "Quản trị")
     await admin.send("/start")
-    await admin.send("/baocaotongket DVK26")
+    # Three top-level units: which one issues it is named after the scope.
+    replies = await admin.send("/baocaotongket DVK26")
+    assert replies[0] == (
+        "Có nhiều đơn vị cấp trên cùng (U0, U1, U2): ghi mã đơn vị ban hành báo cáo sau phạm vi, "
+        "ví dụ: /baocaotongket DVK2026 U0."
+    )
+    await issuer_asked(admin, "DVK26 U1")
     await world.settle_jobs()
     assert "⏳ Đang soạn báo cáo tổng kết…" in admin.all_texts()
     assert any(
@@ -241,9 +264,10 @@ async def test_admins_get_the_report_as_a_file_or_a_link(data, world, db):  # no
     assert any(
         line.startswith("Có 2/3 đơn vị đăng ký với 3 tập thể và 4 cá nhân;") for line in lines
     )
-    # Who issues it is not stored yet: marked places, never a guess.
-    assert lines[:2] == ["[CẦN ĐIỀN: cấp ủy cấp trên]", "[CẦN ĐIỀN: tên cấp ủy ban hành]"]
-    assert lines[6] == "[CẦN ĐIỀN: địa danh], ngày 26 tháng 11 năm 2026"
+    # Who issues it, as given the first time.
+    assert lines[:2] == ["ĐẢNG BỘ TỈNH VĨNH LONG", "ĐẢNG ỦY KHỐI CÁC CƠ QUAN TỈNH"]
+    assert lines[6] == "Vĩnh Long, ngày 26 tháng 11 năm 2026"
+    assert "PHÓ BÍ THƯ THƯỜNG TRỰC" in lines
     async with db.session() as session:
         entry = await session.scalar(
             select(AuditEntry).where(AuditEntry.action == "yearend.drafted")
@@ -251,18 +275,36 @@ async def test_admins_get_the_report_as_a_file_or_a_link(data, world, db):  # no
     assert entry.details == {"campaign": "DVK26", "years": None}
 
 
-async def test_years_in_the_chat_and_a_wrong_argument(data, world):  # noqa: F811
+async def test_years_in_the_chat_and_a_wrong_argument(data, world, db):  # noqa: F811
     admin = world.person(ADMIN_ID, "Quản trị")
     await admin.send("/start")
-    replies = await admin.send("/baocaotongket năm ngoái")
+    replies = await admin.send("/baocaotongket năm ngoái U1")
     assert replies[0] == "Không có đợt phát động mã năm ngoái."
     assert replies[1].startswith("Cách dùng: /baocaotongket")
-    await admin.send("/baocaotongket 2026")
+    await issuer_asked(admin, "2025 U1")
     await world.settle_jobs()
-    [(name, content)] = await world.files(ADMIN_ID)
+    # Asked once: the next report goes straight to drafting, with what was kept.
+    replies = await admin.send("/baocaotongket 2026 u1")
+    assert not any(reply.startswith("Tên cấp ủy") for reply in replies)
+    await world.settle_jobs()
+    *_, (name, content) = await world.files(ADMIN_ID)
     assert name == "bao-cao-tong-ket-2026-2026-11-26.docx"
     lines = texts(BytesIO(content))
     assert "Tổng kết phong trào thi đua «Dân vận khéo» năm 2026" in lines
     assert any(
         line.startswith("Có 2/3 đơn vị đăng ký với 3 tập thể và 3 cá nhân;") for line in lines
     )
+    assert lines[:2] == ["ĐẢNG BỘ TỈNH VĨNH LONG", "ĐẢNG ỦY KHỐI CÁC CƠ QUAN TỈNH"]
+    # `sua` opens what was kept, at its summary, to change any of it.
+    replies = await admin.send("/baocaotongket sua U1")
+    assert "• Địa danh: Vĩnh Long" in replies[0]
+
+
+async def test_what_dvk_report_is_given_is_kept_for_its_unit(data, cli, capsys):  # noqa: F811
+    first, second = cli / "a.docx", cli / "b.docx"
+    given = ["--committee", "Đảng ủy Khối Doanh nghiệp", "--place", "Cần Thơ"]
+    assert await run("--campaign", "DVK26", "--unit", "U2", *given, "-o", str(first)) == 0
+    assert await run("--years", "2026", "--unit", "U2", "-o", str(second)) == 0
+    lines = texts(second)
+    assert lines[:2] == ["[CẦN ĐIỀN: cấp ủy cấp trên]", "ĐẢNG ỦY KHỐI DOANH NGHIỆP"]
+    assert lines[6] == "Cần Thơ, ngày 26 tháng 11 năm 2026"

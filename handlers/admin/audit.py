@@ -63,6 +63,7 @@ ACTIONS = (
     "unit.reactivated",
     "units.imported",
     "yearend.drafted",
+    "yearend.issuer",
 )
 OBJECTS = (
     "broadcast",
