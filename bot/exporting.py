@@ -256,7 +256,13 @@ async def report_command(settings: Settings, args: argparse.Namespace) -> int:
                 unit = tops[0]
             unit_id, unit_name = (unit.id, unit.name) if unit else (None, "")
             campaign, years = scope
-            data = await gather(session, campaign=campaign, years=years, tz=core.config.timezone)
+            data = await gather(
+                session,
+                campaign=campaign,
+                years=years,
+                tz=core.config.timezone,
+                unit_id=unit_id,
+            )
         kept: dict[str, str | None] = {}
         if unit_id is not None:
             async with db.session() as session:

@@ -21,6 +21,7 @@ from storage import rules
 from storage.models import Campaign
 from storage.periods import DEFAULT_TZ
 from storage.records.honours import Honoured, Notable, commended, notable_models
+from storage.records.units import all_units, with_descendants
 from storage.stats import OrganisationStats, organisation_stats
 
 EVALUATION_LEVELS = ("excellent", "done", "not_done")
@@ -52,14 +53,24 @@ async def gather(
     campaign: Campaign | None,
     years: tuple[int, int] | None,
     tz: ZoneInfo = DEFAULT_TZ,
+    unit_id: int | None = None,
 ) -> YearEnd:
+    """The figures of the report: of the issuing top-level unit and the units below it (`unit_id`),
+    or of the whole installation (None)."""
     campaign_id = campaign.id if campaign else None
+    units = None
+    if unit_id is not None:
+        units = with_descendants(await all_units(session, active_only=False), [unit_id])
     return YearEnd(
-        stats=await organisation_stats(session, campaign_id=campaign_id, years=years, tz=tz),
+        stats=await organisation_stats(
+            session, campaign_id=campaign_id, years=years, tz=tz, unit_ids=units
+        ),
         campaign=campaign.name if campaign else None,
         years=years,
-        honoured=await commended(session, campaign_id=campaign_id, years=years, tz=tz),
-        notable=await notable_models(session, campaign_id=campaign_id, years=years),
+        honoured=await commended(
+            session, campaign_id=campaign_id, years=years, tz=tz, unit_ids=units
+        ),
+        notable=await notable_models(session, campaign_id=campaign_id, years=years, unit_ids=units),
     )
 
 

@@ -26,6 +26,7 @@ from storage.models import (
     Report,
     ReportValue,
     Target,
+    Unit,
 )
 from storage.periods import (
     DEFAULT_TZ,
@@ -282,13 +283,17 @@ async def organisation_stats(
     campaign_id: int | None = None,
     years: tuple[int, int] | None = None,
     tz: ZoneInfo = DEFAULT_TZ,
+    unit_ids: set[int] | None = None,
 ) -> OrganisationStats:
     """The end-of-period figures of the movement, in a handful of grouped queries (no query per
     unit or per model), so a country's data is summed in the database. Years are calendar years
-    where the movement is (`tz`)."""
+    where the movement is (`tz`). `unit_ids`: only these units (a top-level unit's part of a
+    country-wide installation, for its own year-end report); None: all."""
     span = Scope(campaign_id, years).dates()
     stats = OrganisationStats()
     campaign = [Model.campaign_id == campaign_id] if campaign_id is not None else []
+    if unit_ids is not None:
+        campaign.append(Model.unit_id.in_(unit_ids))
     # Models that count (not drafts, not rejected) ...
     counted = [Model.status.notin_((rules.REJECTED, rules.DRAFT)), *campaign]
     # ... and of those, the ones registered in the years asked for.
@@ -304,6 +309,8 @@ async def organisation_stats(
         ).first()
         window = (dates[0], dates[1]) if dates else None
     active_units = units_active(window)
+    if unit_ids is not None:
+        active_units = active_units.where(Unit.id.in_(unit_ids))
 
     stats.units = (
         await session.scalar(select(func.count()).select_from(active_units.subquery())) or 0

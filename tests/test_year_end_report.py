@@ -261,8 +261,9 @@ async def test_admins_get_the_report_as_a_file_or_a_link(data, world, db):  # no
     assert name == "bao-cao-tong-ket-DVK26-2026-11-26.docx"
     lines = texts(BytesIO(content))
     assert "Tổng kết đợt phát động phong trào thi đua «Dân vận khéo 2026–2027»" in lines
+    # The figures of the issuing unit alone (the whole installation: 2/3 units, 3 and 4).
     assert any(
-        line.startswith("Có 2/3 đơn vị đăng ký với 3 tập thể và 4 cá nhân;") for line in lines
+        line.startswith("Có 1/1 đơn vị đăng ký với 1 tập thể và 3 cá nhân;") for line in lines
     )
     # Who issues it, as given the first time.
     assert lines[:2] == ["ĐẢNG BỘ TỈNH VĨNH LONG", "ĐẢNG ỦY KHỐI CÁC CƠ QUAN TỈNH"]
@@ -292,7 +293,7 @@ async def test_years_in_the_chat_and_a_wrong_argument(data, world, db):  # noqa:
     lines = texts(BytesIO(content))
     assert "Tổng kết phong trào thi đua «Dân vận khéo» năm 2026" in lines
     assert any(
-        line.startswith("Có 2/3 đơn vị đăng ký với 3 tập thể và 3 cá nhân;") for line in lines
+        line.startswith("Có 1/1 đơn vị đăng ký với 1 tập thể và 2 cá nhân;") for line in lines
     )
     assert lines[:2] == ["ĐẢNG BỘ TỈNH VĨNH LONG", "ĐẢNG ỦY KHỐI CÁC CƠ QUAN TỈNH"]
     # `sua` opens what was kept, at its summary, to change any of it.
@@ -303,8 +304,13 @@ async def test_years_in_the_chat_and_a_wrong_argument(data, world, db):  # noqa:
 async def test_what_dvk_report_is_given_is_kept_for_its_unit(data, cli, capsys):  # noqa: F811
     first, second = cli / "a.docx", cli / "b.docx"
     given = ["--committee", "Đảng ủy Khối Doanh nghiệp", "--place", "Cần Thơ"]
-    assert await run("--campaign", "DVK26", "--unit", "U2", *given, "-o", str(first)) == 0
-    assert await run("--years", "2026", "--unit", "U2", "-o", str(second)) == 0
+    assert await run("--campaign", "DVK26", "--unit", "U1", *given, "-o", str(first)) == 0
+    assert await run("--years", "2026", "--unit", "U1", "-o", str(second)) == 0
     lines = texts(second)
     assert lines[:2] == ["[CẦN ĐIỀN: cấp ủy cấp trên]", "ĐẢNG ỦY KHỐI DOANH NGHIỆP"]
+    # The figures of that unit alone; without --unit, of the whole installation.
+    assert any(
+        line.startswith("Có 1/1 đơn vị đăng ký với 1 tập thể và 3 cá nhân;")
+        for line in texts(first)
+    )
     assert lines[6] == "Cần Thơ, ngày 26 tháng 11 năm 2026"

@@ -193,7 +193,13 @@ class YearEndDraft:
             campaign = None
             if self.campaign_id is not None:
                 campaign = await session.get(Campaign, self.campaign_id)
-            data = await gather(session, campaign=campaign, years=self.years, tz=io.config.timezone)
+            data = await gather(
+                session,
+                campaign=campaign,
+                years=self.years,
+                tz=io.config.timezone,
+                unit_id=self.unit_id,
+            )
             kept = await issuer_of(session, unit_id=self.unit_id)
             issuer = Issuer(*(getattr(kept, name) if kept else None for name in FIELDS))
         today = io.clock().astimezone(io.config.timezone).date()

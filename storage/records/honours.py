@@ -53,10 +53,12 @@ def _owner_name() -> ColumnElement[str]:
     )
 
 
-def _counted(campaign_id: int | None) -> list[ColumnElement[bool]]:
+def _counted(campaign_id: int | None, unit_ids: set[int] | None) -> list[ColumnElement[bool]]:
     counted: list[ColumnElement[bool]] = [Model.status.notin_((rules.REJECTED, rules.DRAFT))]
     if campaign_id is not None:
         counted.append(Model.campaign_id == campaign_id)
+    if unit_ids is not None:
+        counted.append(Model.unit_id.in_(unit_ids))
     return counted
 
 
@@ -66,11 +68,12 @@ async def commended(
     campaign_id: int | None = None,
     years: tuple[int, int] | None = None,
     tz: ZoneInfo = DEFAULT_TZ,
+    unit_ids: set[int] | None = None,
 ) -> list[Honoured]:
     """Every commendation of the scope, by level (lowest first), decided before proposed, then
     by unit and name. Counted in the years as the statistics count them: a decision in the year
     it was made, a proposal in the year it was recorded."""
-    where = _counted(campaign_id)
+    where = _counted(campaign_id, unit_ids)
     span = Scope(campaign_id, years).dates()
     if span is not None:
         where.append(
@@ -118,11 +121,12 @@ async def notable_models(
     campaign_id: int | None = None,
     years: tuple[int, int] | None = None,
     limit: int = 10,
+    unit_ids: set[int] | None = None,
 ) -> list[Notable]:
     """The models to name first: evaluated "hoàn thành xuất sắc", then by how far their results
     went against their targets (the mean of achieved/target), then by title. The models are
     those the statistics count as registered in the scope."""
-    where = _counted(campaign_id)
+    where = _counted(campaign_id, unit_ids)
     span = Scope(campaign_id, years).dates()
     if span is not None:
         where.append(Model.registered_on.between(*span))
