@@ -21,6 +21,7 @@ from starlette.routing import Route
 from bot import http
 from bot.channels import ZALO
 from bot.inbox import MAX_ATTEMPTS, Inbox, InboxWorker, Payload, Within
+from bot.updates.order import PersonOrder
 from bot.zalo.api import Update, parse_update
 from handlers.core.router import Core
 from handlers.core.types import Outbound
@@ -101,7 +102,11 @@ class ZaloInbox:
 
 
 def worker(
-    core: Core, handler: Handler, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    core: Core,
+    handler: Handler,
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    order: PersonOrder | None = None,
 ) -> InboxWorker:
     """The inbox's worker for Zalo: each recorded update goes to `handler` (the runner)."""
 
@@ -115,4 +120,4 @@ def worker(
         if update is not None and update.private:
             await handler.say(update.chat_id, Outbound(core.texts("error-internal")))
 
-    return InboxWorker(core, ZALO, handle, gave_up, sleep=sleep)
+    return InboxWorker(core, ZALO, handle, gave_up, sleep=sleep, order=order or PersonOrder())
