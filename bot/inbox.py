@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.updates.flood import FloodRule, Verdict
 from bot.updates.order import PersonOrder
 from handlers.core.router import Core
 from storage import inbox
@@ -34,6 +35,19 @@ Within = Callable[[AsyncSession], Awaitable[None]]
 Payload = dict[str, Any]
 Handle = Callable[[Payload, Within], Awaitable[None]]
 GaveUp = Callable[[Payload], Awaitable[None]]
+TooFast = Callable[[Payload, Within], Awaitable[None]]
+
+
+def counted(payload: Payload) -> bool:
+    return True
+
+
+def no_album(payload: Payload) -> str | None:
+    return None
+
+
+async def not_told(payload: Payload, within: Within) -> None:
+    return None
 
 
 class GivenUp(Exception):
@@ -78,6 +92,12 @@ class InboxWorker:
     order: PersonOrder = field(default_factory=PersonOrder)
     # How many recorded updates are queued in memory at most (the rest wait in the table).
     window: int = WINDOW
+    # The flood rule (bot/updates/flood.py): which updates count, which album one belongs to,
+    # and how the person is told (the core's `too_fast`, delivered by the channel).
+    flood: FloodRule = field(default_factory=FloodRule)
+    counts: Callable[[Payload], bool] = counted
+    album_of: Callable[[Payload], str | None] = no_album
+    too_fast: TooFast = not_told
 
     async def run(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
         """Handle what is pending (what a restart left too), then each time something is
@@ -103,7 +123,8 @@ class InboxWorker:
     ) -> int:
         """Handle the pending updates until none is left (or `stop` is set): each is queued
         behind its person's earlier ones, and what is recorded meanwhile (`wake`) is queued as it
-        comes. Returns how many were handled. When the database fails under one, that person's
+        comes. Returns how many were handled (those a flood had ignored too: they are marked
+        handled). When the database fails under one, that person's
         later updates wait (left pending, in order) and the failure is raised once the others
         queued have run."""
         running: set[asyncio.Future[Any]] = set()
@@ -157,12 +178,18 @@ class InboxWorker:
         if person in held or (stop is not None and stop.is_set()):
             return False  # left pending: handled at the next drain, still in order
         try:
+            async with self.core.db.session() as session:
+                row = await session.get(inbox.InboxUpdate, row_id)
+                if row is None or row.status != inbox.PENDING:
+                    return False
+                payload, received_at = row.payload, row.received_at
+            if self.counts(payload):
+                verdict = self.flood.judge(person, received_at, self.album_of(payload))
+                if verdict is not Verdict.HANDLE:
+                    await self._ignore(row_id, payload, told=verdict is Verdict.NOTICE)
+                    return True
             while True:
                 async with self.core.db.session() as session:
-                    row = await session.get(inbox.InboxUpdate, row_id)
-                    if row is None or row.status != inbox.PENDING:
-                        return False
-                    payload = row.payload
                     attempts = await inbox.begin_attempt(session, update_id=row_id)
                 if attempts > MAX_ATTEMPTS:
                     # Begun that often without an outcome: it stopped the process each time.
@@ -213,6 +240,22 @@ class InboxWorker:
         # settled here, after its answer.
         await self._settle(row_id)
         return False
+
+    async def _ignore(self, row_id: int, payload: Payload, *, told: bool) -> None:
+        """A flood's update: never handed to the handler, marked handled (nothing to replay).
+        The first of a flood tells the person, in the core's unit of work with the mark."""
+        if told:
+            try:
+                await self.too_fast(
+                    payload,
+                    lambda session: inbox.mark_handled(
+                        session, update_id=row_id, now=self.core.clock()
+                    ),
+                )
+            except Exception:
+                log.exception("could not tell a %s person they send too fast", self.channel)
+            log.info("a %s flood: ignored until they slow down (row %d)", self.channel, row_id)
+        await self._settle(row_id)
 
     async def _settle(self, row_id: int) -> None:
         async with self.core.db.session() as session:

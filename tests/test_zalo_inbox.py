@@ -470,3 +470,19 @@ async def test_one_server_carries_telegrams_webhook_and_zalos(settings, core, db
     finally:
         await application.shutdown()
     assert [(r.channel, r.person) for r in await rows(db)] == [("zalo", "u1")]
+
+
+async def test_a_flood_is_told_once_and_ignored_and_another_person_is_answered(
+    zalo, db, core, runner, clock
+):
+    for n in range(25):
+        await zalo.deliver(zalo.text_event("u1", "/help"))
+        if n == 3:
+            await zalo.deliver(zalo.text_event("u2", "/start"))
+        clock.advance(seconds=0.4)
+    await worker(core, runner).drain()
+    notice = T("flood-too-fast")
+    assert zalo.texts("u1").count(notice) == 1 and zalo.texts("u1")[-1] == notice
+    assert len(runner.order) == 21  # 20 of u1's and u2's reached the runner; 5 did not
+    assert zalo.texts("u2")[0].startswith(start_text())
+    assert {row.status for row in await rows(db)} == {"handled"}

@@ -22,8 +22,9 @@ from telegram.ext import Application, BaseUpdateProcessor
 
 from bot.channels import TELEGRAM
 from bot.inbox import WINDOW, GivenUp, Inbox, InboxWorker, Payload, Within
-from bot.telegram.delivery import core_of_app
+from bot.telegram.delivery import core_of_app, output_of
 from bot.updates.order import PersonOrder
+from handlers.core.types import Inbound
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,18 @@ class PersonProcessor(BaseUpdateProcessor):
         await self.order.join()
 
 
+def counts(payload: Payload) -> bool:
+    """What a person sends counts towards a flood; the bot's membership in a chat does not."""
+    return any(key in payload for key in ("message", "edited_message", "callback_query"))
+
+
+def album_of(payload: Payload) -> str | None:
+    """The photos (or files) sent as one album share a media_group_id: they count as one."""
+    message = payload.get("message")
+    group = message.get("media_group_id") if isinstance(message, dict) else None
+    return str(group) if group is not None else None
+
+
 def order_of(application: Application) -> PersonOrder:
     """The Application's PersonOrder (a new one for an Application built without it)."""
     processor = application.update_processor
@@ -118,6 +131,9 @@ class TelegramInbox:
             self.gave_up,
             sleep=sleep,
             order=order_of(self.application),
+            counts=counts,
+            album_of=album_of,
+            too_fast=self.too_fast,
         )
 
     async def work(self, stop: asyncio.Event) -> None:
@@ -138,6 +154,24 @@ class TelegramInbox:
             # The person was told already: trying again would tell them again, and repeat what
             # the handler had sent before it failed. Kept as failed, for an admin to read.
             raise GivenUp(f"{type(attempt.error).__name__}: {attempt.error}")
+
+    async def too_fast(self, payload: Payload, mark: Within) -> None:
+        """The first update of a flood (bot/updates/flood.py): the person is told, and the
+        question of an open form asked again, in a private chat."""
+        update = Update.de_json(payload, self.application.bot)
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None or chat.type != "private":
+            return
+        inbound = Inbound(
+            channel=TELEGRAM,
+            external_id=str(user.id),
+            chat_id=str(chat.id),
+            display_name=user.full_name,
+        )
+        result = await self.box.core.too_fast(inbound, within=mark)
+        output = output_of(self.application)
+        for message in result.messages:
+            await output.deliver(chat.id, message)
 
     async def gave_up(self, payload: Payload) -> None:
         """An update that stopped the process during every attempt: the person is told."""
