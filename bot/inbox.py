@@ -137,7 +137,7 @@ class InboxWorker:
                         wake.clear()
                     room = self.window - len(running)
                     if room > 0:
-                        async with self.core.db.session() as session:
+                        async with self.core.db.read() as session:
                             rows = await inbox.pending(
                                 session, channel=self.channel, after=after, limit=room
                             )
@@ -178,7 +178,8 @@ class InboxWorker:
         if person in held or (stop is not None and stop.is_set()):
             return False  # left pending: handled at the next drain, still in order
         try:
-            async with self.core.db.session() as session:
+            # Reads take no write lock (SQLite): the webhook recording beside it never waits.
+            async with self.core.db.read() as session:
                 row = await session.get(inbox.InboxUpdate, row_id)
                 if row is None or row.status != inbox.PENDING:
                     return False
@@ -255,9 +256,16 @@ class InboxWorker:
             except Exception:
                 log.exception("could not tell a %s person they send too fast", self.channel)
             log.info("a %s flood: ignored until they slow down (row %d)", self.channel, row_id)
-        await self._settle(row_id)
+            await self._settle(row_id)
+            return
+        async with self.core.db.session() as session:
+            await inbox.mark_handled(session, update_id=row_id, now=self.core.clock())
 
     async def _settle(self, row_id: int) -> None:
+        """Mark it handled unless its unit of work did (looked at first without a write lock)."""
+        async with self.core.db.read() as session:
+            if await inbox.status_of(session, update_id=row_id) != inbox.PENDING:
+                return
         async with self.core.db.session() as session:
             if await inbox.status_of(session, update_id=row_id) == inbox.PENDING:
                 await inbox.mark_handled(session, update_id=row_id, now=self.core.clock())

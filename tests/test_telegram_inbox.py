@@ -227,7 +227,8 @@ async def test_a_failing_handler_is_told_once_and_does_not_hold_up_the_next(
     broken = [RuntimeError("the handler broke")]
 
     async def handle_once_failing(inbound, **kwargs):  # type: ignore[no-untyped-def]
-        if broken:
+        # Anna's update breaks; Binh's runs beside it (it may well begin first).
+        if broken and inbound.external_id == str(ANNA):
             raise broken.pop()
         return await real(inbound, **kwargs)
 
