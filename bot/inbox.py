@@ -123,10 +123,9 @@ class InboxWorker:
     ) -> int:
         """Handle the pending updates until none is left (or `stop` is set): each is queued
         behind its person's earlier ones, and what is recorded meanwhile (`wake`) is queued as it
-        comes. Returns how many were handled (those a flood had ignored too: they are marked
-        handled). When the database fails under one, that person's
-        later updates wait (left pending, in order) and the failure is raised once the others
-        queued have run."""
+        comes. Returns how many were handled (a flood's ignored ones too: they are marked
+        handled). When the database fails under one, that person's later updates wait (left
+        pending, in order) and the failure is raised once the others queued have run."""
         running: set[asyncio.Future[Any]] = set()
         held: set[str] = set()
         handled, after, failure = 0, 0, None

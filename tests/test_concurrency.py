@@ -12,12 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from telegram import Update
 from telegram.ext import Application
 
 from bot.inbox import WINDOW, Payload, Within
 from bot.telegram.inbox import PersonProcessor, TelegramInbox
 from bot.updates.order import PersonOrder
+from storage import inbox
 from storage.db import Database
 from tests.botapi import RecordingRequest
 from tests.test_telegram_inbox import ANNA, BINH, greetings, rows, text_update, texts_to
@@ -182,3 +184,31 @@ async def test_the_applications_update_processor_keeps_the_same_order(
     gates[1].set()
     await asyncio.wait_for(asyncio.gather(*tasks), STEP_TIMEOUT)
     assert log == ["start 1", "start 3", "end 3", "end 1", "start 2", "end 2"]
+
+
+async def test_a_database_failure_holds_that_persons_later_updates_in_order(
+    held: HeldInbox, db: Database, api: RecordingRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await record(
+        held,
+        text_update(1, ANNA, "/start"),
+        text_update(2, BINH, "/start"),
+        text_update(3, ANNA, "/help"),
+    )
+    real = inbox.begin_attempt
+    broken = [OperationalError("UPDATE", {}, Exception("the database went away"))]
+
+    async def failing_for_the_first(session, *, update_id):  # type: ignore[no-untyped-def]
+        if update_id == 1 and broken:
+            raise broken.pop()
+        return await real(session, update_id=update_id)
+
+    monkeypatch.setattr(inbox, "begin_attempt", failing_for_the_first)
+    worker = held.worker()
+    with pytest.raises(OperationalError):
+        await worker.drain()
+    # Binh was answered; Anna's second did not overtake her first: both wait, pending.
+    assert held.started == [2] and greetings(api, BINH) == 1
+    assert [r.status for r in await rows(db)] == ["pending", "handled", "pending"]
+    assert await worker.drain() == 2  # the next read takes them up, in order
+    assert held.started == [2, 1, 3]
