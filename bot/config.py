@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=15, gt=0, lt=30)
     # The year-end report's Word template (dvk report): None is the one shipped in reports/.
     report_template: Path | None = None
+    # How many people's updates are handled at once (each person's one at a time, in order).
+    concurrent_updates: int = Field(default=16, ge=1, le=1000)
     # Media (docs/zalo.md, "Media and links"): the store's folder, shared by replicas; the
     # largest photo kept; the https address the HTTP server is reached at (without it there are
     # no links); the secret links are signed with; how long a link works.

@@ -1,13 +1,15 @@
 """The worker of the durable inbox (storage/inbox.py), the same for every channel: it handles a
-channel's recorded updates oldest first, one at a time, so each person's are handled in the
-order they were recorded, and marks each handled. The channel gives two callables: `handle` (one
-recorded payload; it runs `within` in the core's unit of work where the update reaches the core,
-and raises when the update failed and may be tried again) and `gave_up` (tell the person their
-update was given up). See docs/channels.md, "The inbox"."""
+channel's recorded updates oldest first, each person's one at a time in the order they were
+recorded and different people's side by side (bot/updates/order.py), and marks each handled.
+The channel gives two callables: `handle` (one recorded payload; it runs `within` in the core's
+unit of work where the update reaches the core, and raises when the update failed and may be
+tried again) and `gave_up` (tell the person their update was given up).
+See docs/channels.md, "The inbox", and docs/concurrency.md."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.updates.flood import FloodRule, Verdict
+from bot.updates.order import PersonOrder
 from handlers.core.router import Core
 from storage import inbox
 
@@ -25,11 +29,25 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 3
 CLEANUP_EVERY = timedelta(hours=1)
 RETRY_READ_SECONDS = 5.0
+WINDOW = 1000
 
 Within = Callable[[AsyncSession], Awaitable[None]]
 Payload = dict[str, Any]
 Handle = Callable[[Payload, Within], Awaitable[None]]
 GaveUp = Callable[[Payload], Awaitable[None]]
+TooFast = Callable[[Payload, Within], Awaitable[None]]
+
+
+def counted(payload: Payload) -> bool:
+    return True
+
+
+def no_album(payload: Payload) -> str | None:
+    return None
+
+
+async def not_told(payload: Payload, within: Within) -> None:
+    return None
 
 
 class GivenUp(Exception):
@@ -70,14 +88,24 @@ class InboxWorker:
     gave_up: GaveUp
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     last_cleanup: datetime | None = None
+    # Who runs the updates: one person's in the inbox's order, different people's side by side.
+    order: PersonOrder = field(default_factory=PersonOrder)
+    # How many recorded updates are queued in memory at most (the rest wait in the table).
+    window: int = WINDOW
+    # The flood rule (bot/updates/flood.py): which updates count, which album one belongs to,
+    # and how the person is told (the core's `too_fast`, delivered by the channel).
+    flood: FloodRule = field(default_factory=FloodRule)
+    counts: Callable[[Payload], bool] = counted
+    album_of: Callable[[Payload], str | None] = no_album
+    too_fast: TooFast = not_told
 
     async def run(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
         """Handle what is pending (what a restart left too), then each time something is
-        recorded, until `stop` is set. The update being handled is finished first."""
+        recorded, until `stop` is set. The updates being handled are finished first."""
         while not stop.is_set():
             wake.clear()
             try:
-                await self.drain(stop)
+                await self.drain(stop, wake)
                 await self.cleanup()
             except Exception:
                 # The database itself failed: nothing is lost, the rows wait for the next try.
@@ -90,26 +118,92 @@ class InboxWorker:
                 continue
             await first(wake.wait(), stop.wait())
 
-    async def drain(self, stop: asyncio.Event | None = None) -> int:
-        """Handle the pending updates, oldest first, until none is left or `stop` is set;
-        returns how many were handled."""
-        handled = 0
-        while stop is None or not stop.is_set():
-            async with self.core.db.session() as session:
-                row = await inbox.next_pending(session, channel=self.channel)
-                if row is None:
-                    return handled
-                row_id, payload = row.id, row.payload
-                attempts = await inbox.begin_attempt(session, update_id=row_id)
-            if attempts > MAX_ATTEMPTS:
-                # It was begun that often without an outcome: it stopped the process each time.
-                await self._give_up(row_id, payload, "stopped the process during every attempt")
-                continue
-            await self._handle(row_id, payload, attempts)
-            handled += 1
+    async def drain(
+        self, stop: asyncio.Event | None = None, wake: asyncio.Event | None = None
+    ) -> int:
+        """Handle the pending updates until none is left (or `stop` is set): each is queued
+        behind its person's earlier ones, and what is recorded meanwhile (`wake`) is queued as it
+        comes. Returns how many were handled (a flood's ignored ones too: they are marked
+        handled). When the database fails under one, that person's later updates wait (left
+        pending, in order) and the failure is raised once the others queued have run."""
+        running: set[asyncio.Future[Any]] = set()
+        held: set[str] = set()
+        handled, after, failure = 0, 0, None
+        try:
+            while True:
+                if failure is None and (stop is None or not stop.is_set()):
+                    if wake is not None:
+                        wake.clear()
+                    room = self.window - len(running)
+                    if room > 0:
+                        async with self.core.db.read() as session:
+                            rows = await inbox.pending(
+                                session, channel=self.channel, after=after, limit=room
+                            )
+                        for row_id, person in rows:
+                            job = functools.partial(self._one, row_id, person, stop, held)
+                            running.add(self.order.submit(person or f"#{row_id}", job))
+                            after = row_id
+                if not running:
+                    break
+                waits: list[asyncio.Future[Any]] = list(running)
+                waking = None
+                if wake is not None and failure is None:
+                    waking = asyncio.ensure_future(wake.wait())
+                    waits.append(waking)
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if waking is not None and not waking.done():
+                    waking.cancel()
+                for finished in done & running:
+                    running.discard(finished)
+                    if finished.cancelled():
+                        continue
+                    if finished.exception() is not None:
+                        failure = failure or finished.exception()
+                    elif finished.result():
+                        handled += 1
+        finally:
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        if failure is not None:
+            raise failure
         return handled
 
-    async def _handle(self, row_id: int, payload: Payload, attempts: int) -> None:
+    async def _one(
+        self, row_id: int, person: str, stop: asyncio.Event | None, held: set[str]
+    ) -> bool:
+        """One recorded update, tried again at once while it fails (up to MAX_ATTEMPTS), so
+        the person's next update never overtakes it. True when it was handled."""
+        if person in held or (stop is not None and stop.is_set()):
+            return False  # left pending: handled at the next drain, still in order
+        try:
+            # Reads take no write lock (SQLite): the webhook recording beside it never waits.
+            async with self.core.db.read() as session:
+                row = await session.get(inbox.InboxUpdate, row_id)
+                if row is None or row.status != inbox.PENDING:
+                    return False
+                payload, received_at = row.payload, row.received_at
+            if self.counts(payload):
+                verdict = self.flood.judge(person, received_at, self.album_of(payload))
+                if verdict is not Verdict.HANDLE:
+                    await self._ignore(row_id, payload, told=verdict is Verdict.NOTICE)
+                    return True
+            while True:
+                async with self.core.db.session() as session:
+                    attempts = await inbox.begin_attempt(session, update_id=row_id)
+                if attempts > MAX_ATTEMPTS:
+                    # Begun that often without an outcome: it stopped the process each time.
+                    await self._give_up(row_id, payload, "stopped the process during every attempt")
+                    return False
+                if not await self._handle(row_id, payload, attempts):
+                    return True
+        except Exception:
+            held.add(person)
+            raise
+
+    async def _handle(self, row_id: int, payload: Payload, attempts: int) -> bool:
+        """True when the update failed and is to be tried again."""
+
         async def within(session: AsyncSession) -> None:
             # In the handler's own unit of work: its writes and "handled" commit together.
             await inbox.mark_handled(session, update_id=row_id, now=self.core.clock())
@@ -126,7 +220,7 @@ class InboxWorker:
                         now=self.core.clock(),
                         final=True,
                     )
-            return
+            return False
         except Exception as error:
             log.exception("error while handling a %s update (attempt %d)", self.channel, attempts)
             if attempts >= MAX_ATTEMPTS:
@@ -140,12 +234,37 @@ class InboxWorker:
                         now=self.core.clock(),
                         final=False,
                     )
-            return
+                return True
+            return False
         # An update that never reached the core (a sticker, a group) has no unit of work:
         # settled here, after its answer.
         await self._settle(row_id)
+        return False
+
+    async def _ignore(self, row_id: int, payload: Payload, *, told: bool) -> None:
+        """A flood's update: never handed to the handler, marked handled (nothing to replay).
+        The first of a flood tells the person, in the core's unit of work with the mark."""
+        if told:
+            try:
+                await self.too_fast(
+                    payload,
+                    lambda session: inbox.mark_handled(
+                        session, update_id=row_id, now=self.core.clock()
+                    ),
+                )
+            except Exception:
+                log.exception("could not tell a %s person they send too fast", self.channel)
+            log.info("a %s flood: ignored until they slow down (row %d)", self.channel, row_id)
+            await self._settle(row_id)
+            return
+        async with self.core.db.session() as session:
+            await inbox.mark_handled(session, update_id=row_id, now=self.core.clock())
 
     async def _settle(self, row_id: int) -> None:
+        """Mark it handled unless its unit of work did (looked at first without a write lock)."""
+        async with self.core.db.read() as session:
+            if await inbox.status_of(session, update_id=row_id) != inbox.PENDING:
+                return
         async with self.core.db.session() as session:
             if await inbox.status_of(session, update_id=row_id) == inbox.PENDING:
                 await inbox.mark_handled(session, update_id=row_id, now=self.core.clock())

@@ -172,7 +172,7 @@ async def serve(
                 finally:
                     if working is not None:
                         inbox_stop.set()
-                        await working  # the update being handled is finished first
+                        await working  # the updates being handled are finished first
                     # What python-telegram-bot's run_polling does on a stop, in its order.
                     if application.running:
                         await application.stop()  # waits for the update being handled

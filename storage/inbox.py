@@ -69,15 +69,23 @@ async def record(
     return True
 
 
-async def next_pending(session: AsyncSession, *, channel: str) -> InboxUpdate | None:
-    """The oldest update still to handle. One worker handles a channel's inbox, one row at a
-    time, so every person's updates are handled in the order they were recorded."""
-    return await session.scalar(
-        select(InboxUpdate)
-        .where(InboxUpdate.channel == channel, InboxUpdate.status == PENDING)
+async def pending(
+    session: AsyncSession, *, channel: str, after: int = 0, limit: int = 1000
+) -> list[tuple[int, str]]:
+    """(id, person) of the updates still to handle after `after`, oldest first: the worker
+    queues each behind that person's earlier ones, so every person's are handled in the order
+    they were recorded."""
+    rows = await session.execute(
+        select(InboxUpdate.id, InboxUpdate.person)
+        .where(
+            InboxUpdate.channel == channel,
+            InboxUpdate.status == PENDING,
+            InboxUpdate.id > after,
+        )
         .order_by(InboxUpdate.id)
-        .limit(1)
+        .limit(limit)
     )
+    return [(row_id, person) for row_id, person in rows.all()]
 
 
 async def begin_attempt(session: AsyncSession, *, update_id: int) -> int:

@@ -181,7 +181,8 @@ async def test_each_persons_updates_are_handled_in_the_order_they_came(
     for body in sent:
         assert await post(client, body) == 200
     assert await tg_inbox.worker().drain() == 4
-    assert tg_inbox.order == [30, 10, 20, 11]
+    # Anna's in the order they came; Binh's beside them.
+    assert [n for n in tg_inbox.order if n != 10] == [30, 20, 11] and 10 in tg_inbox.order
     answers = texts_to(api, ANNA)
     assert answers[0].startswith(T("consent-hello"))
     assert answers[-1] == T("unknown-command", command="khongco")
@@ -227,7 +228,8 @@ async def test_a_failing_handler_is_told_once_and_does_not_hold_up_the_next(
     broken = [RuntimeError("the handler broke")]
 
     async def handle_once_failing(inbound, **kwargs):  # type: ignore[no-untyped-def]
-        if broken:
+        # Anna's update breaks; Binh's runs beside it (it may well begin first).
+        if broken and inbound.external_id == str(ANNA):
             raise broken.pop()
         return await real(inbound, **kwargs)
 

@@ -75,14 +75,16 @@ async def api(zalo: FakeZalo):  # type: ignore[no-untyped-def]
 
 
 class Runner(ZaloRunner):
-    """The real runner, noting the order updates reach it; `fail` makes the next N raise."""
+    """The real runner, noting the order updates reach it; `fail` makes the next N of
+    `failing`'s updates (anyone's when None) raise: other people's run beside them."""
 
     order: list[str]
     fail: int = 0
+    failing: str | None = None
 
     async def handle(self, update: Update, *, within: Within | None = None) -> None:
         self.order.append(update.message_id)
-        if self.fail:
+        if self.fail and self.failing in (None, update.user_id):
             self.fail -= 1
             raise RuntimeError("the handler broke")
         await super().handle(update, within=within)
@@ -199,14 +201,17 @@ async def test_each_persons_updates_are_handled_in_the_order_they_came(zalo, db,
     for event in sent:
         await zalo.deliver(event)
     await worker(core, runner).drain()
-    assert runner.order == [event["message"]["message_id"] for event in sent]
+    # Each person's in the order they came; different people's side by side.
+    ids = [event["message"]["message_id"] for event in sent]
+    assert [m for m in runner.order if m != ids[1]] == [ids[0], ids[2], ids[3]]
+    assert sorted(runner.order) == sorted(ids)
     answers = zalo.texts("u1")
     assert answers[0].startswith(start_text())
     assert answers[-1] == T("unknown-command", command="khongco")
 
 
 async def test_an_update_that_keeps_failing_is_given_up_and_the_person_told(zalo, db, core, runner):
-    runner.fail = MAX_ATTEMPTS
+    runner.fail, runner.failing = MAX_ATTEMPTS, "u1"
     await zalo.deliver(zalo.text_event("u1", "/start"))
     await zalo.deliver(zalo.text_event("u2", "/start"))
     await worker(core, runner).drain()
@@ -284,7 +289,7 @@ async def test_handled_is_written_in_the_handlers_unit_of_work(zalo, db, core, r
 
 
 async def test_rows_handled_a_week_ago_are_removed_failed_ones_kept(zalo, db, core, runner, clock):
-    runner.fail = MAX_ATTEMPTS
+    runner.fail, runner.failing = MAX_ATTEMPTS, "u1"
     await zalo.deliver(zalo.text_event("u1", "/start"))
     await zalo.deliver(zalo.text_event("u2", "/start"))
     work = worker(core, runner)
@@ -465,3 +470,19 @@ async def test_one_server_carries_telegrams_webhook_and_zalos(settings, core, db
     finally:
         await application.shutdown()
     assert [(r.channel, r.person) for r in await rows(db)] == [("zalo", "u1")]
+
+
+async def test_a_flood_is_told_once_and_ignored_and_another_person_is_answered(
+    zalo, db, core, runner, clock
+):
+    for n in range(25):
+        await zalo.deliver(zalo.text_event("u1", "/help"))
+        if n == 3:
+            await zalo.deliver(zalo.text_event("u2", "/start"))
+        clock.advance(seconds=0.4)
+    await worker(core, runner).drain()
+    notice = T("flood-too-fast")
+    assert zalo.texts("u1").count(notice) == 1 and zalo.texts("u1")[-1] == notice
+    assert len(runner.order) == 21  # 20 of u1's and u2's reached the runner; 5 did not
+    assert zalo.texts("u2")[0].startswith(start_text())
+    assert {row.status for row in await rows(db)} == {"handled"}

@@ -32,12 +32,14 @@ from bot.telegram.adapter import (
     set_menu,
 )
 from bot.telegram.delivery import api_urls, core_of_app
+from bot.telegram.inbox import PersonProcessor
 from bot.telegram.schedule import (
     BROADCAST_PROGRESS_SECONDS,
     broadcast_progress_job,
     digest_job,
     sweep_job,
 )
+from bot.updates.order import PersonOrder
 from handlers.core.router import Core
 from storage.records.people import staff_identities
 
@@ -79,6 +81,8 @@ def build_application(
             )
         )
         .post_init(post_init)
+        # One person's updates in order, different people's side by side (docs/concurrency.md).
+        .concurrent_updates(PersonProcessor(PersonOrder(settings.concurrent_updates)))
     )
     urls = api_urls(settings)
     if urls:

@@ -21,9 +21,10 @@ from starlette.routing import Route
 from bot import http
 from bot.channels import ZALO
 from bot.inbox import MAX_ATTEMPTS, Inbox, InboxWorker, Payload, Within
+from bot.updates.order import PersonOrder
 from bot.zalo.api import Update, parse_update
 from handlers.core.router import Core
-from handlers.core.types import Outbound
+from handlers.core.types import Inbound, Outbound, Result
 
 __all__ = ["MAX_ATTEMPTS", "WEBHOOK_PATH", "Within", "ZaloInbox", "worker"]
 
@@ -36,6 +37,8 @@ class Handler(Protocol):
     async def handle(self, update: Update, *, within: Within | None = None) -> None: ...
 
     async def say(self, chat_id: str, message: Outbound) -> None: ...
+
+    async def reply(self, chat_id: str, result: Result) -> None: ...
 
 
 def unwrapped(body: Any) -> Any:
@@ -101,7 +104,11 @@ class ZaloInbox:
 
 
 def worker(
-    core: Core, handler: Handler, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    core: Core,
+    handler: Handler,
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    order: PersonOrder | None = None,
 ) -> InboxWorker:
     """The inbox's worker for Zalo: each recorded update goes to `handler` (the runner)."""
 
@@ -115,4 +122,25 @@ def worker(
         if update is not None and update.private:
             await handler.say(update.chat_id, Outbound(core.texts("error-internal")))
 
-    return InboxWorker(core, ZALO, handle, gave_up, sleep=sleep)
+    async def too_fast(payload: Payload, within: Within) -> None:
+        update = parse_update(payload)
+        if update is None or not update.private:
+            return
+        inbound = Inbound(
+            channel=ZALO,
+            external_id=update.user_id,
+            chat_id=update.chat_id,
+            display_name=update.display_name,
+            numbered=True,
+        )
+        await handler.reply(update.chat_id, await core.too_fast(inbound, within=within))
+
+    return InboxWorker(
+        core,
+        ZALO,
+        handle,
+        gave_up,
+        sleep=sleep,
+        order=order or PersonOrder(),
+        too_fast=too_fast,
+    )

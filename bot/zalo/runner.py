@@ -1,7 +1,8 @@
 """The Zalo channel: updates come by polling (`getUpdates`, one at a time) or by webhook (the
 route in bot/zalo/inbox.py); either way each is recorded in the inbox first, and the inbox's
 worker turns each into an `Inbound` for the core and delivers its reply through the Zalo
-delivery, one at a time in the order they were recorded. The outbox sender runs beside it."""
+delivery: each person's one at a time in the order they were recorded, different people's side
+by side (docs/concurrency.md). The outbox sender runs beside it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bot.media_links import store_photo_from_url
 from bot.ops.metrics import metrics_of
 from bot.quota import QuotaKeeper
 from bot.sender import Sender
+from bot.updates.order import DEFAULT_BOUND, PersonOrder
 from bot.zalo.api import NetworkError, Update, ZaloApi, ZaloError
 from bot.zalo.delivery import ZaloOutput, zalo_transport
 from bot.zalo.inbox import WEBHOOK_PATH, Within, ZaloInbox, worker
@@ -46,6 +48,8 @@ class ZaloRunner:
     jobs: set[asyncio.Task[None]] = field(default_factory=set)
     # Counts every reply Zalo accepted against the month's quota (bot/quota.py).
     quota: QuotaKeeper | None = None
+    # How many people's updates are handled at once (DVK_CONCURRENT_UPDATES).
+    concurrent_updates: int = DEFAULT_BOUND
 
     def __post_init__(self) -> None:
         self.output = self._output()
@@ -90,7 +94,8 @@ class ZaloRunner:
     async def work(self, stop: asyncio.Event, inbox: ZaloInbox) -> None:
         """Handle the inbox (what a restart left first) until `stop` is set."""
         try:
-            await worker(self.core, self, sleep=self.sleep).run(inbox.wake, stop)
+            order = PersonOrder(self.concurrent_updates)
+            await worker(self.core, self, sleep=self.sleep, order=order).run(inbox.wake, stop)
         finally:
             await self.stop_jobs()
 
@@ -308,7 +313,9 @@ async def serve(
         sender = outbox_sender(core, api, sleep=sleep, quota=quota)
         loop = asyncio.get_running_loop()
         sending = loop.create_task(sender.run(stop), name="zalo-outbox")
-        runner = ZaloRunner(core, api, sleep=sleep, quota=quota)
+        runner = ZaloRunner(
+            core, api, sleep=sleep, quota=quota, concurrent_updates=settings.concurrent_updates
+        )
         working = loop.create_task(runner.work(stop, inbox), name="zalo-inbox")
         following = loop.create_task(runner.follow_broadcasts(stop), name="zalo-broadcasts")
         try:

@@ -111,6 +111,33 @@ class Core:
                 await within(session)
             return ctx.result
 
+    async def too_fast(
+        self, inbound: Inbound, *, within: Callable[[AsyncSession], Awaitable[None]] | None = None
+    ) -> Result:
+        """The person sends faster than the flood rule lets through (bot/updates/flood.py):
+        they are told, and the question of a form they have open is asked again at once, since
+        what they send meanwhile is not read (their next message answers that question)."""
+        now = self.clock()
+        async with self.db.session() as session:
+            identity = await get_or_create_identity(
+                session,
+                channel=inbound.channel,
+                external_id=inbound.external_id,
+                chat_id=inbound.chat_id,
+                display_name=inbound.display_name,
+                now=now,
+            )
+            ctx = Ctx(session, inbound, identity, now, self.config, self.texts)
+            ctx.say("flood-too-fast")
+            conv = await get_conversation(session, member_id=identity.member_id)
+            if conv is not None and not conv.paused and conv.expires_at > now:
+                await conversation.render(ctx, conv)
+                if inbound.numbered:
+                    await numbered.remember(ctx)
+            if within is not None:
+                await within(session)
+            return ctx.result
+
     async def track_message(self, track: str, channel: str, chat_id: str, message_id: str) -> None:
         """A channel sent a message the core follows (`Outbound.track`): where it went."""
         from handlers.admin import broadcast  # the core's one feature call; features import core
