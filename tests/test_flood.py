@@ -17,6 +17,7 @@ from telegram.ext import Application
 from bot.demo import seed
 from bot.telegram.inbox import TelegramInbox
 from bot.updates.flood import FloodRule, Verdict
+from handlers.core.consent import NOTICE_VERSION
 from language.texts import Texts
 from storage.db import Database
 from storage.models import Conversation, Identity
@@ -102,6 +103,30 @@ def box(app: Application) -> CountingInbox:
     return made
 
 
+AGREE = f"cs:y:{NOTICE_VERSION}:DEMOTV"  # «Đồng ý» under the notice of the invite DEMO-TV
+
+
+def press_update(number: int, person: int, data: str) -> dict[str, Any]:
+    """A button pressed under a message the bot sent."""
+    user = {"id": person, "is_bot": False, "first_name": "Năm"}
+    message = {
+        "message_id": 9000 + number,
+        "date": 0,
+        "chat": {"id": person, "type": "private"},
+        "text": "…",
+    }
+    return {
+        "update_id": number,
+        "callback_query": {
+            "id": f"cq-{number}",
+            "from": user,
+            "chat_instance": "ci",
+            "data": data,
+            "message": message,
+        },
+    }
+
+
 async def record(box: TelegramInbox, body: dict[str, Any]) -> None:
     assert await box.record(Update.de_json(body, box.application.bot), body)
 
@@ -133,10 +158,14 @@ async def test_a_flood_is_answered_20_times_told_once_and_the_rest_ignored(
     db: Database,
     api: RecordingRequest,
 ) -> None:
-    # Anna opens an invite (the form asks her name), then sends 24 more within 10 seconds.
-    sent = ["/start DEMO-TV"] + ["/help"] * 19 + ["Nguyễn Văn An"] * 5
+    # Anna opens an invite and agrees to the personal-data notice (the form asks her name),
+    # then sends 23 more within 10 seconds.
+    sent = ["/start DEMO-TV", AGREE] + ["/help"] * 18 + ["Nguyễn Văn An"] * 5
     for number, text in enumerate(sent, start=1):
-        await record(box, text_update(number, ANNA, text))
+        body = (
+            press_update(number, ANNA, text) if text == AGREE else text_update(number, ANNA, text)
+        )
+        await record(box, body)
         if number == 12:
             await record(box, text_update(100, BINH, "/start"))  # Binh, in the middle of it
         clock.advance(seconds=0.4)
