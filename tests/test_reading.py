@@ -33,6 +33,20 @@ async def demo(db, clock):
         await seed(session, now=clock(), today=clock().date())
 
 
+async def reported_on_telegram(db, clock, chat, *, photos: int = 0):
+    """On Telegram, 20/11/2026: the demo's coordinator, and An, whose approved model has its
+    November report (with `photos`)."""
+    clock.now = HANOI_0900_20_NOV
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    coordinator = await join_telegram(chat, COORDINATOR, "Lê Văn Phụ Trách", code="DEMO-PT")
+    an = await join_telegram(chat)
+    await register_quickly(an, "Chuyển đổi số trong giảng dạy")
+    await approve_all(db)
+    await report(an, "500", photos=photos)
+    return coordinator, an
+
+
 async def report_with_photos(person, photos: int = 2) -> None:
     await person.send("/baocao")
     await person.send("Hoàn thành bài giảng điện tử cho khối 10")
@@ -145,14 +159,7 @@ async def test_the_digest_opens_each_new_report(world, demo, db, clock):  # noqa
 
 
 async def test_a_models_reports_newest_first_a_page_at_a_time(db, clock, chat, api):
-    clock.now = HANOI_0900_20_NOV
-    async with db.session() as session:
-        await seed(session, now=clock(), today=clock().date())
-    coordinator = await join_telegram(chat, COORDINATOR, "Lê Văn Phụ Trách", code="DEMO-PT")
-    an = await join_telegram(chat)
-    await register_quickly(an, "Chuyển đổi số trong giảng dạy")
-    await approve_all(db)
-    await report(an, "500")
+    coordinator, _ = await reported_on_telegram(db, clock, chat)
     async with db.session() as session:
         model = await session.scalar(select(Model))
         target = await session.scalar(select(Target).where(Target.model_id == model.id))
@@ -243,14 +250,7 @@ async def test_a_photo_from_before_the_media_store(world, demo, db):  # noqa: F8
 
 
 async def test_a_file_id_telegram_refuses_is_sent_from_the_media_store(db, clock, chat, api):
-    clock.now = HANOI_0900_20_NOV
-    async with db.session() as session:
-        await seed(session, now=clock(), today=clock().date())
-    coordinator = await join_telegram(chat, COORDINATOR, "Lê Văn Phụ Trách", code="DEMO-PT")
-    an = await join_telegram(chat)
-    await register_quickly(an, "Chuyển đổi số trong giảng dạy")
-    await approve_all(db)
-    await report(an, "500", photos=2)
+    coordinator, _ = await reported_on_telegram(db, clock, chat, photos=2)
     async with db.session() as session:
         report_id = await session.scalar(select(Report.id))
     refused = {"ok": False, "error_code": 400, "description": "Bad Request: wrong file identifier"}
@@ -262,14 +262,7 @@ async def test_a_file_id_telegram_refuses_is_sent_from_the_media_store(db, clock
 
 
 async def test_a_photo_sent_from_the_terminal_is_uploaded_on_telegram(db, clock, chat, api):
-    clock.now = HANOI_0900_20_NOV
-    async with db.session() as session:
-        await seed(session, now=clock(), today=clock().date())
-    coordinator = await join_telegram(chat, COORDINATOR, "Lê Văn Phụ Trách", code="DEMO-PT")
-    an = await join_telegram(chat)
-    await register_quickly(an, "Chuyển đổi số trong giảng dạy")
-    await approve_all(db)
-    await report(an, "500", photos=1)
+    coordinator, _ = await reported_on_telegram(db, clock, chat, photos=1)
     async with db.session() as session:
         # The terminal keeps the path the photo was sent from: no Telegram file id.
         await session.execute(update(ReportPhoto).values(file_id="/home/an/anh lop 10A.jpg"))

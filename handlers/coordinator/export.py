@@ -34,20 +34,28 @@ def file_name(today: date, campaign_code: str | None = None) -> str:
     return f"dan-van-kheo-{middle}{today.isoformat()}.xlsx"
 
 
-async def export_command(ctx: Ctx, args: str) -> None:
+async def asked_campaign(ctx: Ctx, args: str) -> tuple[int | None, str | None] | None:
+    """The campaign an export is asked for ("/xuatexcel DVK26"): its id and code, (None, None)
+    for everything; None, with the reason said, when the person may not export or there is no
+    such campaign."""
     if not (await ctx.is_admin() or await ctx.is_coordinator()):
         ctx.say("error-not-allowed")
-        return
+        return None
     code = args.split()[0] if args.split() else ""
-    campaign = None
-    if code:
-        campaign = await campaign_by_code(ctx.session, code=code)
-        if campaign is None:
-            ctx.say("stats-no-campaign", code=code[:32])
-            return
-    export = ChatExport(
-        ctx.member.id, campaign.id if campaign else None, campaign.code if campaign else None
-    )
+    if not code:
+        return None, None
+    campaign = await campaign_by_code(ctx.session, code=code)
+    if campaign is None:
+        ctx.say("stats-no-campaign", code=code[:32])
+        return None
+    return campaign.id, campaign.code
+
+
+async def export_command(ctx: Ctx, args: str) -> None:
+    asked = await asked_campaign(ctx, args)
+    if asked is None:
+        return
+    export = ChatExport(ctx.member.id, *asked)
     ctx.result.jobs.append(Job(JOB_KEY, ctx.t("export-started"), ctx.t("export-busy"), export.run))
 
 

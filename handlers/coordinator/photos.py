@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from handlers.coordinator.export import scope_of
+from handlers.coordinator.export import asked_campaign, scope_of
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.jobs import Job, JobIO
@@ -26,7 +26,6 @@ from language import vn
 from language.texts import Texts
 from storage.media import MediaStore
 from storage.records.audit import add_audit_entry
-from storage.records.campaigns import campaign_by_code
 from storage.records.photos import (
     EvidencePhoto,
     Missing,
@@ -107,19 +106,10 @@ def missing_text(t: Texts, missing: list[Missing], *, advice: bool = True) -> st
 
 
 async def export_photos_command(ctx: Ctx, args: str) -> None:
-    if not (await ctx.is_admin() or await ctx.is_coordinator()):
-        ctx.say("error-not-allowed")
+    asked = await asked_campaign(ctx, args)
+    if asked is None:
         return
-    code = args.split()[0] if args.split() else ""
-    campaign = None
-    if code:
-        campaign = await campaign_by_code(ctx.session, code=code)
-        if campaign is None:
-            ctx.say("stats-no-campaign", code=code[:32])
-            return
-    export = PhotoExport(
-        ctx.member.id, campaign.id if campaign else None, campaign.code if campaign else None
-    )
+    export = PhotoExport(ctx.member.id, *asked)
     ctx.result.jobs.append(Job(JOB_KEY, ctx.t("photos-started"), ctx.t("photos-busy"), export.run))
 
 
