@@ -24,7 +24,7 @@ from handlers.core.observe import Observer
 from handlers.core.types import Inbound, Result
 from language.texts import Texts
 from storage.db import Database, is_busy
-from storage.models import Conversation
+from storage.models import Conversation, Identity
 from storage.records.audit import add_audit_entry
 from storage.records.conversations import get_conversation
 from storage.records.invites import looks_like_code
@@ -89,14 +89,7 @@ class Core:
     ) -> Result:
         now = self.clock()
         async with self.db.session() as session:
-            identity = await get_or_create_identity(
-                session,
-                channel=inbound.channel,
-                external_id=inbound.external_id,
-                chat_id=inbound.chat_id,
-                display_name=inbound.display_name,
-                now=now,
-            )
+            identity = await _identity_of(session, inbound, now)
             # Where what the bot sends on its own goes, for someone on two channels.
             await note_channel(
                 session, member_id=identity.member_id, channel=inbound.channel, now=now
@@ -119,14 +112,7 @@ class Core:
         what they send meanwhile is not read (their next message answers that question)."""
         now = self.clock()
         async with self.db.session() as session:
-            identity = await get_or_create_identity(
-                session,
-                channel=inbound.channel,
-                external_id=inbound.external_id,
-                chat_id=inbound.chat_id,
-                display_name=inbound.display_name,
-                now=now,
-            )
+            identity = await _identity_of(session, inbound, now)
             ctx = Ctx(session, inbound, identity, now, self.config, self.texts)
             ctx.say("flood-too-fast")
             conv = await get_conversation(session, member_id=identity.member_id)
@@ -295,3 +281,15 @@ async def as_command(ctx: Ctx, text: str) -> None:
     first, as when the command is typed."""
     ctx.inbound = dataclasses.replace(ctx.inbound, text=text, choice=None)
     await route(ctx)
+
+
+async def _identity_of(session: AsyncSession, inbound: Inbound, now: datetime) -> Identity:
+    """Who sent it: their identity on the channel, made at their first message."""
+    return await get_or_create_identity(
+        session,
+        channel=inbound.channel,
+        external_id=inbound.external_id,
+        chat_id=inbound.chat_id,
+        display_name=inbound.display_name,
+        now=now,
+    )
