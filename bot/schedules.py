@@ -16,11 +16,12 @@ from handlers.coordinator import digest
 from handlers.core.router import Core
 from handlers.member import reminders
 from handlers.shared.charts import drawn
-from storage import schedules
+from storage import retention, schedules
 from storage.schedules import DigestDue
 
 log = logging.getLogger(__name__)
 DIGEST_SECONDS = 60
+RETENTION_SECONDS = 3600
 
 
 async def run_sweeps(
@@ -33,8 +34,14 @@ async def run_sweeps(
     """The sweeps where no Telegram JobQueue runs them (Zalo alone): reminders every `interval`
     seconds, digests every minute, on the core's clock, until `stop` is set. A sweep that fails
     is logged and runs again at its next turn."""
-    next_reminders = core.clock()
+    next_reminders = next_retention = core.clock()
     while not stop.is_set():
+        if core.clock() >= next_retention:
+            next_retention = core.clock() + timedelta(seconds=RETENTION_SECONDS)
+            try:
+                await sweep_retention(core)
+            except Exception:
+                log.exception("the retention sweep failed; it runs again in an hour")
         if core.clock() >= next_reminders:
             next_reminders = core.clock() + timedelta(seconds=interval)
             try:
@@ -51,6 +58,23 @@ async def run_sweeps(
         for task in (pausing, stopping):
             task.cancel()
         await asyncio.gather(pausing, stopping, return_exceptions=True)
+
+
+async def sweep_retention(core: Core) -> retention.Swept:
+    """Let go of what the retention period is over for (storage/retention.py), in one unit of
+    work: it runs every hour and finds nothing to do most of the time."""
+    before = core.clock() - timedelta(days=core.config.retention_days)
+    async with core.db.session() as session:
+        swept = await retention.sweep(session, before=before)
+    if swept.people or swept.payloads or swept.drafts:
+        # Counts only: never a name, a phone or a message's text.
+        log.info(
+            "retention: %d people forgotten, %d messages emptied, %d drafts dropped",
+            swept.people,
+            swept.payloads,
+            swept.drafts,
+        )
+    return swept
 
 
 async def sweep_reminders(core: Core) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import schedules
 from bot.channels import channels_of
 from bot.config import Settings
 from bot.runtime import menu_of
@@ -37,6 +38,7 @@ from bot.telegram.schedule import (
     BROADCAST_PROGRESS_SECONDS,
     broadcast_progress_job,
     digest_job,
+    retention_job,
     sweep_job,
 )
 from bot.updates.order import PersonOrder
@@ -117,6 +119,9 @@ def build_application(
             sweep_job, interval=settings.sweep_interval_seconds, first=10, name="reminders"
         )
         app.job_queue.run_repeating(digest_job, interval=60, first=15, name="digests")
+        app.job_queue.run_repeating(
+            retention_job, interval=schedules.RETENTION_SECONDS, first=60, name="retention"
+        )
         app.job_queue.run_repeating(
             broadcast_progress_job,
             interval=BROADCAST_PROGRESS_SECONDS,

@@ -37,6 +37,10 @@ async def run_sweep(app: Application) -> tuple[int, int]:
     return await schedules.sweep_reminders(core_of_app(app))
 
 
+async def retention_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await schedules.sweep_retention(core_of_app(context.application))
+
+
 async def broadcast_progress_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await run_broadcast_progress(context.application)
 
