@@ -55,3 +55,4 @@ async def test_connection_settings(db):
         else:
             assert (await conn.scalar(text("PRAGMA journal_mode"))) == "wal"
             assert (await conn.scalar(text("PRAGMA foreign_keys"))) == 1
+            assert (await conn.scalar(text("PRAGMA secure_delete"))) == 1
