@@ -129,3 +129,30 @@ async def test_toi_works_before_agreeing_and_correcting_waits_for_it(chat, db, c
 
     replies = await person.click("✏️ Sửa thông tin")
     assert "Thông báo về dữ liệu cá nhân đã thay đổi" in replies[0]
+
+
+async def test_toi_of_someone_who_joined_by_a_request_names_it(db, clock, chat):
+    """A join request is part of what is kept: /toi lists it with its outcome (it failed with an
+    AttributeError for everyone who had asked to join)."""
+    from bot.demo import seed
+    from tests.conftest import ADMIN_ID
+
+    async with db.session() as session:
+        await seed(session, now=clock(), today=clock().date())
+    admin = chat(ADMIN_ID, "Quản trị")
+    await admin.send("/start")
+    guest = chat(5150, "Bình")
+    await guest.send("/start")
+    await guest.send("Trần Thị Bình")
+    await guest.click("Viên chức")
+    await guest.send("Văn phòng")
+    await guest.click("Chi bộ Văn phòng")
+    await guest.click("Bỏ qua »")
+    await guest.click("✅ Gửi yêu cầu")
+    assert (await guest.send("/toi"))[0].splitlines()[5:7] == [
+        "• Yêu cầu tham gia:",
+        "  – Chi bộ Văn phòng: đang chờ duyệt, 26/11/2026 09:00",
+    ]
+    await admin.send("/chapnhan 1")
+    page = (await guest.send("/toi"))[0]
+    assert "  – Chi bộ Văn phòng: đã chấp nhận, 26/11/2026 09:00" in page.splitlines()

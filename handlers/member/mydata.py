@@ -47,7 +47,7 @@ def page(ctx: Ctx, record: PersonalRecord) -> list[str]:
     if record.join_requests:
         lines.append(t("me-join-requests") + ":")
         lines += [
-            f"  – {j.unit}: {t(f'me-request-{j.status}')}, {_when(ctx, j.at)}"
+            f"  – {j.unit}: {t(f'me-request-{j.role}')}, {_when(ctx, j.at)}"
             for j in record.join_requests
         ]
     lines.append(t("me-models", count=len(record.models)) + (":" if record.models else ""))
