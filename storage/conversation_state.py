@@ -96,6 +96,9 @@ class ConversationContext(TypedDict, total=False):
     form: str  # an admin's question: which form it joins
     title: str  # an admin's question: the form's title
     channels: list[str]  # reminder settings: the person's channels, when more than one
+    unit_id: int  # who issues a year-end report: the top-level unit
+    scope: str  # ... and the report to draft once they are kept ("" for none)
+    draft: bool
     # A command or a pressed button that waits for this form to be discarded.
     _next: str | None
     _next_choice: str | None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, and_, cast, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, String, and_, cast, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox
@@ -46,7 +46,7 @@ async def sweep(session: AsyncSession, *, before: datetime) -> Swept:
     )
 
 
-def _unjoined(before: datetime) -> object:
+def _unjoined(before: datetime) -> ColumnElement[bool]:
     """People the retention period is over for: in no unit, no admin, nothing registered or
     reported, and every join request of theirs refused before `before` or waiting since before
     it (and at least one of them)."""

@@ -25,6 +25,7 @@ from handlers.core.types import Outbound
 from handlers.forms.spec import FieldSpec, FormSpec
 from handlers.shared.charts import drawn
 from reports.yearend import Issuer, build_report, gather
+from storage.conversation_state import ConversationContext
 from storage.models import Campaign, Conversation, Member, Unit
 from storage.records.audit import add_audit_entry
 from storage.records.issuers import FIELDS, issuer_of, save_issuer, top_units
@@ -105,7 +106,11 @@ async def ask_issuer(ctx: Ctx, unit: Unit, *, args: str) -> None:
     save only). Kept values are shown in its summary, to change any."""
     issuer = await issuer_of(ctx.session, unit_id=unit.id)
     known = {n: getattr(issuer, n) for n in FIELDS if issuer and getattr(issuer, n)}
-    context = {"unit_id": unit.id, "scope": args, "draft": bool(args) or not issuer}
+    context: ConversationContext = {
+        "unit_id": unit.id,
+        "scope": args,
+        "draft": bool(args) or not issuer,
+    }
     await conversation.start(ctx, "yearend_issuer", context, known or None)
 
 
