@@ -194,8 +194,10 @@ async def test_a_models_reports_newest_first_a_page_at_a_time(db, clock, chat, a
     ]
     assert replies[1].splitlines()[0].endswith("kỳ tháng 08/2026")
     assert replies[-1] == "Trang 2/2" and coordinator.buttons() == ["‹ Trang trước"]
-    # Typed with a page number, as a channel without buttons would.
+    # Typed with a page number, as a channel without buttons would; "MH 1" is the code MH1.
     assert (await coordinator.send("/xemmohinh MH1 2"))[-1] == "Trang 2/2"
+    assert (await coordinator.send("/xemmohinh MH 1"))[-1] == "Trang 1/2"
+    assert (await coordinator.send("/xemmohinh MH 1 2"))[-1] == "Trang 2/2"
     assert target is not None
 
 
@@ -270,3 +272,17 @@ async def test_a_photo_sent_from_the_terminal_is_uploaded_on_telegram(db, clock,
     await coordinator.send(f"/xembaocao {report_id}")
     [photo] = [c for c in api.calls if c.method == "sendPhoto"]
     assert [content for _, content in photo.params["_files"].values()] == [JPEG]
+
+
+async def test_a_refused_file_id_without_a_kept_copy_is_counted_not_fatal(db, clock, chat, api):
+    coordinator, _ = await reported_on_telegram(db, clock, chat, photos=2)
+    async with db.session() as session:
+        report_id = await session.scalar(select(Report.id))
+        second = await session.scalar(select(ReportPhoto).where(ReportPhoto.position == 2))
+        second.file_id, second.media_key = "AgOLD", None  # from before the store
+    refused = {"ok": False, "error_code": 400, "description": "Bad Request: wrong file identifier"}
+    api.fail_next["sendMediaGroup"] = (400, refused)
+    replies = await coordinator.send(f"/xembaocao {report_id}")
+    [photo] = [c for c in api.calls if c.method == "sendPhoto"]
+    assert [content for _, content in photo.params["_files"].values()] == [JPEG]
+    assert replies[-1] == "⚠️ 1 ảnh chưa được lưu trên máy chủ nên chưa xem được ở đây."

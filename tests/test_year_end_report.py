@@ -314,3 +314,27 @@ async def test_what_dvk_report_is_given_is_kept_for_its_unit(data, cli, capsys):
         for line in texts(first)
     )
     assert lines[6] == "Cần Thơ, ngày 26 tháng 11 năm 2026"
+
+
+async def test_a_kept_place_without_a_committee_still_drafts_after_asking(data, world, db, clock):  # noqa: F811
+    from storage.records.issuers import save_issuer
+    from storage.records.units import unit_by_code
+
+    async with db.session() as session:
+        unit = await unit_by_code(session, code="U1")
+        # As `dvk report --unit U1 --place …` leaves it: a place, no committee.
+        await save_issuer(
+            session, unit_id=unit.id, values={"place": "Cần Thơ"}, by=None, now=clock()
+        )
+    admin = world.person(ADMIN_ID, "Quản trị")
+    await admin.send("/start")
+    replies = await admin.send("/baocaotongket U1")  # the open campaign
+    assert replies[0].startswith("Báo cáo tổng kết đầu tiên của Đơn vị 1")
+    await admin.send("Đảng ủy Khối các cơ quan tỉnh")
+    await admin.choose("Bỏ qua »")
+    await admin.send("Bí thư")
+    assert "• Địa danh: Cần Thơ" in (await admin.send("/tieptuc"))[0]
+    await admin.choose("✅ Lưu")
+    await world.settle_jobs()
+    [(_, content)] = await world.files(ADMIN_ID)
+    assert texts(BytesIO(content))[6] == "Cần Thơ, ngày 26 tháng 11 năm 2026"

@@ -105,7 +105,7 @@ class TelegramOutput(Output):
     async def send_album(self, chat_id: ChatId, items: list[bytes | str], keys: list[str]) -> None:
         """Albums of up to ten (sendMediaGroup); one picture alone goes as a photo. A file id
         Telegram no longer knows (another bot's, say) is sent again as the bytes the media
-        store keeps, where it keeps them all."""
+        store keeps; those it does not keep are counted in a notice."""
         try:
             await self._albums(chat_id, items)
         except BadRequest:
@@ -113,10 +113,13 @@ class TelegramOutput(Output):
                 raise
             kept = [await self.media.store.get(key) if key else None for key in keys]
             contents = [content for content in kept if content is not None]
-            if len(contents) < len(items):
-                raise
             log.warning("photos sent again from the media store: Telegram refused a file id")
-            await self._albums(chat_id, list(contents))
+            if contents:
+                await self._albums(chat_id, list(contents))
+            if len(contents) < len(items):
+                missing = len(items) - len(contents)
+                notice = self.texts("channel-pictures-missing", count=missing)
+                await self.bot.send_message(chat_id=chat_id, text=notice)
 
     async def _albums(self, chat_id: ChatId, items: list[bytes | str]) -> None:
         for start in range(0, len(items), ALBUM):

@@ -71,7 +71,7 @@ async def yearend_command(ctx: Ctx, args: str) -> None:
     if unit is None:
         return
     if editing:
-        await ask_issuer(ctx, unit, args="")
+        await ask_issuer(ctx, unit, args="", draft=False)
         return
     scope = await resolve_scope(ctx.session, " ".join(words), today=ctx.today)
     if isinstance(scope, str):
@@ -82,7 +82,7 @@ async def yearend_command(ctx: Ctx, args: str) -> None:
     if issuer is None or not issuer.committee:
         # The first report: who issues it is asked once, then the report is drafted.
         ctx.say("yearend-issuer-first", unit=unit.name)
-        await ask_issuer(ctx, unit, args=" ".join(words))
+        await ask_issuer(ctx, unit, args=" ".join(words), draft=True)
         return
     draft(ctx, unit.id, scope)
 
@@ -101,15 +101,16 @@ def draft(ctx: Ctx, unit_id: int, scope: tuple[Campaign | None, tuple[int, int] 
     )
 
 
-async def ask_issuer(ctx: Ctx, unit: Unit, *, args: str) -> None:
-    """The form of who issues the report; `args` is the scope to draft once it is saved ("" to
-    save only). Kept values are shown in its summary, to change any."""
+async def ask_issuer(ctx: Ctx, unit: Unit, *, args: str, draft: bool) -> None:
+    """The form of who issues the report; with `draft`, the report of the scope `args` (the
+    open campaign when empty) is drafted once it is saved. Kept values are shown in its summary,
+    to change any."""
     issuer = await issuer_of(ctx.session, unit_id=unit.id)
     known = {n: getattr(issuer, n) for n in FIELDS if issuer and getattr(issuer, n)}
     context: ConversationContext = {
         "unit_id": unit.id,
         "scope": args,
-        "draft": bool(args) or not issuer,
+        "draft": draft,
     }
     await conversation.start(ctx, "yearend_issuer", context, known or None)
 

@@ -275,10 +275,12 @@ async def _model_of_code(ctx: Ctx, args: str) -> tuple[int, int] | None:
     if not words:
         ctx.say("reading-model-usage")
         return None
+    # The whole text is a code first ("MH 12" is MH12); else a last number is the page.
     page = 0
-    if len(words) > 1 and words[-1].isdigit() and len(words[-1]) <= 5:
-        page = max(int(words.pop()) - 1, 0)
     model_id = await model_by_code(ctx.session, text=" ".join(words))
+    if model_id is None and len(words) > 1 and words[-1].isdigit() and len(words[-1]) <= 5:
+        page = max(int(words.pop()) - 1, 0)
+        model_id = await model_by_code(ctx.session, text=" ".join(words))
     if model_id is None:
         ctx.say("reading-model-unknown", code=" ".join(words)[:32])
         return None
