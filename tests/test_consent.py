@@ -16,6 +16,29 @@ NEWCOMER = 7001
 NOTICE = "🔒 Thông báo về dữ liệu cá nhân (phiên bản 2026-12)"
 
 
+async def member_before_the_notice(db, clock, *, unit_code: str, unit_name: str) -> Member:
+    """Lê Thị Cũ, Telegram 7002, a member of a new unit, as a database made before the notice
+    holds her: a profile and no consent."""
+    async with db.session() as session:
+        unit = await add_unit(session, code=unit_code, name=unit_name, parent_id=None, now=clock())
+        member = Member(full_name="Lê Thị Cũ", category="cong_chuc", created_at=clock())
+        session.add(member)
+        session.add(
+            Identity(
+                member=member,
+                channel="telegram",
+                external_id="7002",
+                chat_id="7002",
+                created_at=clock(),
+            )
+        )
+        await session.flush()
+        session.add(
+            Membership(member_id=member.id, unit_id=unit.id, role="member", created_at=clock())
+        )
+    return member
+
+
 async def answer(world, person, yes: bool) -> list[str]:  # noqa: F811
     """«Đồng ý» / «Không đồng ý»: pressed on Telegram, typed as words on Zalo."""
     if world.name == "zalo":
@@ -112,23 +135,7 @@ async def test_a_changed_notice_is_agreed_to_again(world, demo, db, monkeypatch)
 
 async def test_a_member_who_declines_keeps_their_data_and_is_asked_again(chat, db, clock):
     """A member of a database made before the notice has not agreed to it."""
-    async with db.session() as session:
-        unit = await add_unit(session, code="DUK", name="Đảng ủy Khối", parent_id=None, now=clock())
-        member = Member(full_name="Lê Thị Cũ", category="cong_chuc", created_at=clock())
-        session.add(member)
-        session.add(
-            Identity(
-                member=member,
-                channel="telegram",
-                external_id="7002",
-                chat_id="7002",
-                created_at=clock(),
-            )
-        )
-        await session.flush()
-        session.add(
-            Membership(member_id=member.id, unit_id=unit.id, role="member", created_at=clock())
-        )
+    member = await member_before_the_notice(db, clock, unit_code="DUK", unit_name="Đảng ủy Khối")
     person = chat(7002, "Cũ")
     person.agrees = False
     notice = await person.send("Xin chào")

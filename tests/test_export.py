@@ -438,7 +438,8 @@ async def test_coordinator_exports_only_their_units(data, chat, api, app, db, cl
     assert api.sent(9002)[-1].params["text"] == "✅ Xong: 2 mô hình, 2 báo cáo."
 
 
-async def test_members_and_guests_are_refused(data, chat, api, app, db, clock):
+@pytest.mark.parametrize("command", ["xuatexcel", "xuatanh"])  # the records, the photos
+async def test_members_and_guests_are_refused(data, chat, api, app, db, clock, command):
     async with db.session() as session:
         vp = await unit_by_code(session, code="CB-VP")
         identity = await get_or_create_identity(
@@ -452,8 +453,8 @@ async def test_members_and_guests_are_refused(data, chat, api, app, db, clock):
         await add_membership(
             session, member_id=identity.member_id, unit_id=vp.id, role="member", now=clock()
         )
-    assert await chat(7001, "Thành viên").send("/xuatexcel") == [NOT_ALLOWED]
-    assert await chat(7002, "Khách").send("/xuatexcel DVK26") == [NOT_ALLOWED]
+    assert await chat(7001, "Thành viên").send(f"/{command}") == [NOT_ALLOWED]
+    assert await chat(7002, "Khách").send(f"/{command} DVK26") == [NOT_ALLOWED]
     assert not app.bot_data.get("jobs")
     assert "sendDocument" not in api.methods()
 

@@ -8,9 +8,9 @@ import json
 
 from sqlalchemy import select
 
-from storage.models import AuditEntry, Identity, Member, Membership
-from storage.records.units import add_unit
+from storage.models import AuditEntry, Identity, Member
 from tests.test_both_channels import MEMBER, demo, join, register, world  # noqa: F401 (fixtures)
+from tests.test_consent import member_before_the_notice
 
 
 async def member_of(db, world, user_id: int) -> Member:  # noqa: F811
@@ -101,23 +101,7 @@ async def test_name_category_and_phone_are_corrected_from_toi(world, demo, db): 
 
 
 async def test_toi_works_before_agreeing_and_correcting_waits_for_it(chat, db, clock, api):
-    async with db.session() as session:
-        unit = await add_unit(session, code="CB", name="Chi bộ Cũ", parent_id=None, now=clock())
-        member = Member(full_name="Lê Thị Cũ", category="cong_chuc", created_at=clock())
-        session.add(member)
-        session.add(
-            Identity(
-                member=member,
-                channel="telegram",
-                external_id="7002",
-                chat_id="7002",
-                created_at=clock(),
-            )
-        )
-        await session.flush()
-        session.add(
-            Membership(member_id=member.id, unit_id=unit.id, role="member", created_at=clock())
-        )
+    await member_before_the_notice(db, clock, unit_code="CB", unit_name="Chi bộ Cũ")
     person = chat(7002, "Cũ")
     person.agrees = False
 

@@ -18,7 +18,6 @@ from bot.cli import main
 from handlers.coordinator.photos import zip_name
 from storage.media import key_for
 from storage.models import AuditEntry, Model, Report, ReportPhoto
-from storage.records.people import add_membership, get_or_create_identity
 from storage.records.photos import EvidencePhoto, evidence_layout, is_telegram_file_id
 from storage.records.units import unit_by_code
 from tests.botapi import JPEG
@@ -152,26 +151,6 @@ async def test_one_campaign_and_a_campaign_that_does_not_exist(data, chat, api, 
     assert api.sent(ADMIN_ID)[-1].params["text"] == (
         "Chưa có ảnh minh chứng nào trong các báo cáo bạn được xem."
     )
-    assert "sendDocument" not in api.methods()
-
-
-async def test_members_and_guests_are_refused(data, chat, api, app, db, clock):
-    async with db.session() as session:
-        vp = await unit_by_code(session, code="CB-VP")
-        identity = await get_or_create_identity(
-            session,
-            channel="telegram",
-            external_id="7001",
-            chat_id="7001",
-            display_name=None,
-            now=clock(),
-        )
-        await add_membership(
-            session, member_id=identity.member_id, unit_id=vp.id, role="member", now=clock()
-        )
-    assert await chat(7001, "Thành viên").send("/xuatanh") == [NOT_ALLOWED]
-    assert await chat(7002, "Khách").send("/xuatanh DVK26") == [NOT_ALLOWED]
-    assert not app.bot_data.get("jobs")
     assert "sendDocument" not in api.methods()
 
 
