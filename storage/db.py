@@ -84,6 +84,9 @@ def make_engine(
     if url.startswith("postgresql+asyncpg"):
         settings = {"lock_timeout": str(int(busy_timeout * 1000))}
         kwargs.setdefault("connect_args", {"server_settings": settings})
+    # A failed statement's error, logged with its traceback, must not carry the values it was
+    # writing: people's names, phone numbers and message texts (Decree 13/2023).
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_connect(busy_timeout))

@@ -265,3 +265,38 @@ async def test_coordinator_gets_a_menu_when_joining(seeded, chat, api):
         if c.method == "setMyCommands" and c.params.get("scope", {}).get("chat_id") == 6002
     ]
     assert menu and [c["command"] for c in menu[-1].params["commands"]][-2:] == ["yeucau", "moi"]
+
+
+async def test_who_saw_a_join_requests_phone_is_in_the_audit_log(seeded, chat, db):
+    guest = await ask_to_join(chat)
+    await guest.send("bệnh viện")
+    await guest.send("0912 345 678")
+    await guest.click("✅ Gửi yêu cầu")
+    async with db.session() as session:
+        request = await session.scalar(select(JoinRequest))
+        shown = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "personal.shown")
+        )
+    # The notice to the reviewers carried the phone: to whom is recorded, not the number.
+    assert shown.actor_id == request.member_id
+    assert (shown.object_type, shown.object_id) == ("join_request", request.id)
+    assert shown.details["fields"] == ["phone"] and shown.details["to"]
+    assert "0912" not in str(shown.details)
+
+    admin = chat(ADMIN_ID, "Quản trị")
+    replies = await admin.send("/yeucau")
+    assert "0912345678" in replies[0]
+    async with db.session() as session:
+        viewed = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "personal.viewed"))
+        ).all()
+    assert len(viewed) == 1
+    assert (viewed[0].object_type, viewed[0].object_id) == ("member", request.member_id)
+    assert viewed[0].details == {"fields": ["phone"], "join_request_id": request.id}
+
+    lines = (await admin.send("/nhatky dữ liệu cá nhân"))[0].splitlines()
+    assert lines[0] == "🗂 Nhật ký (2 mục mới nhất):"
+    assert lines[1].endswith(
+        f"· Xem số điện thoại trong yêu cầu tham gia · thành viên #{request.member_id}"
+    )
+    assert "· Trần Thị Bình · Gửi số điện thoại người xin tham gia cho người duyệt" in lines[2]

@@ -51,6 +51,8 @@ ACTIONS = (
     "overdue.reminded",
     "personal.corrected",
     "personal.exported",
+    "personal.shown",
+    "personal.viewed",
     "photos.exported",
     "reminders.settings",
     "report.submitted",

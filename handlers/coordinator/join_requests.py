@@ -29,6 +29,17 @@ async def list_join_requests(ctx: Ctx) -> None:
         ctx.result.say(
             _request_text(ctx, request, member, unit.name), decision_buttons(ctx, request.id)
         )
+        if member.phone:
+            # Who saw whose phone number is on record (docs/du-lieu-ca-nhan.md).
+            await add_audit_entry(
+                ctx.session,
+                at=ctx.now,
+                actor_id=ctx.member.id,
+                action="personal.viewed",
+                object_type="member",
+                object_id=member.id,
+                details={"fields": ["phone"], "join_request_id": request.id},
+            )
 
 
 def _request_text(ctx: Ctx, request: JoinRequest, member: Member, unit_name: str) -> str:

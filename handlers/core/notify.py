@@ -10,6 +10,7 @@ from handlers.core.context import Ctx
 from handlers.core.types import Choice
 from storage import outbox, rules
 from storage.models import Unit
+from storage.records.audit import add_audit_entry
 from storage.records.people import all_admins, members_with_role
 from storage.records.units import all_units
 
@@ -80,4 +81,15 @@ async def join_request_to_reviewers(ctx: Ctx, request_id: int, unit: Unit) -> No
             key=f"join-request:{request_id}:{member_id}",
             member_id=member_id,
             payload=payload(text, decision_buttons(ctx, request_id)),
+        )
+    if ctx.member.phone and reviewers:
+        # The notice carries the phone number: who it was shown to is on record.
+        await add_audit_entry(
+            ctx.session,
+            at=ctx.now,
+            actor_id=ctx.member.id,
+            action="personal.shown",
+            object_type="join_request",
+            object_id=request_id,
+            details={"fields": ["phone"], "to": sorted(reviewers)},
         )
