@@ -51,6 +51,10 @@ class MediaStore(Protocol):
 
     async def exists(self, key: str) -> bool: ...
 
+    async def delete(self, key: str) -> None:
+        """Remove what is kept under the key; nothing kept is not an error."""
+        ...
+
 
 def valid_key(key: str) -> bool:
     return bool(_KEY.match(key))
@@ -128,6 +132,10 @@ class FolderStore:
 
     async def exists(self, key: str) -> bool:
         return valid_key(key) and await asyncio.to_thread(self.path(key).is_file)
+
+    async def delete(self, key: str) -> None:
+        if valid_key(key):
+            await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
 
     @staticmethod
     def _write(path: Path, content: bytes) -> None:

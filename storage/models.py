@@ -351,6 +351,7 @@ class Commendation(Base):
     status: Mapped[str] = mapped_column(String(16))  # proposed | decided
     decision_number: Mapped[str | None] = mapped_column(String(64))
     decided_on: Mapped[date | None] = mapped_column(Date)
+    person_name: Mapped[str | None] = mapped_column(String(100))  # kept at erasure (decided)
     # None when imported from a workbook on the command line.
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     recorded_at: Mapped[datetime]
