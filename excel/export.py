@@ -42,16 +42,8 @@ from excel.layout import (
 )
 from excel.sheet_writer import SheetWriter, number
 from storage import rules
-from storage.models import (
-    Campaign,
-    Commendation,
-    Conference,
-    Field,
-    Member,
-    Model,
-    Target,
-    Unit,
-)
+from storage.models import Campaign, Commendation, Conference, Field, Member, Model, Target, Unit
+from storage.records.people import shown_name
 
 CAMPAIGNS, UNITS, REGISTRATIONS, RESULTS, CONFERENCES, COMMENDATIONS = (s[0] for s in SHEETS)
 HEADERS = {name: headers for name, headers, _ in SHEETS}
@@ -304,7 +296,7 @@ class ExportRun:
                 Model.unit_id,
                 Model.kind,
                 Model.collective_name,
-                Member.full_name,
+                shown_name().label("full_name"),
                 Model.title,
                 Model.field_id,
                 Model.registered_on,

@@ -36,6 +36,7 @@ from storage.periods import (
     period_containing,
     reporting_periods,
 )
+from storage.records.people import shown_name
 from storage.unit_figures import UnitRank, unit_ranking, units_active
 
 REPORTING = (rules.APPROVED, rules.IN_PROGRESS)
@@ -102,7 +103,7 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
                 Model.reviewed_at,
                 Model.registered_on,
                 Member.id,
-                Member.full_name,
+                shown_name(),
                 Member.paused_until,
             )
             .join(Member, Member.id == Model.owner_id)

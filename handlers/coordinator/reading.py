@@ -107,7 +107,9 @@ def report_text(ctx: Ctx, model: Model, report: Report, author: str | None) -> s
 
 async def _author(ctx: Ctx, model: Model, report: Report) -> str | None:
     member = await ctx.session.get(Member, report.member_id or model.owner_id or 0)
-    return member.full_name if member is not None else None
+    if member is None:
+        return None
+    return member.full_name or ctx.t("member-left")  # erased (/xoadulieu)
 
 
 async def report_message(
@@ -156,7 +158,9 @@ async def show_model_reports(ctx: Ctx, model_id: int, page: int = 0) -> None:
         ctx.t("model-head", code=model_code(model), title=model.title),
         ctx.t(
             "reading-model-who",
-            owner=owner.full_name if owner and owner.full_name else ctx.t("reading-no-author"),
+            owner=(owner.full_name or ctx.t("member-left"))
+            if owner
+            else ctx.t("reading-no-author"),
             unit=unit.name if unit else "",
             status=ctx.t(f"status-{model.status}"),
         ),

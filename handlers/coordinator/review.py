@@ -46,7 +46,7 @@ async def show_queue(ctx: Ctx, after: Model | None = None) -> None:
     head = ctx.t(
         "review-head",
         count=vn.format_number(count),
-        owner=owner.full_name if owner else "",
+        owner=(owner.full_name or ctx.t("member-left")) if owner else "",
         unit=unit.name if unit else "",
     )
     ctx.result.say(

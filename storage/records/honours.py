@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import rules
 from storage.models import Commendation, Evaluation, Member, Model, Target, Unit
 from storage.periods import DEFAULT_TZ
+from storage.records.people import shown_name
 
 # The span helpers of the statistics: the same bounds for the same years.
 from storage.stats import Scope, _moments, _within
@@ -45,11 +46,16 @@ class Notable:
     ratio: Decimal | None
 
 
-def _owner_name() -> ColumnElement[str]:
-    """The collective's name for a collective, the owner's for an individual."""
+def _owner_name(*, decided: bool = False) -> ColumnElement[str]:
+    """The collective's name for a collective, the owner's for an individual: «thành viên đã
+    rời» once erased, but for a `decided` commendation, which kept the name (an official
+    record)."""
+    owner = func.coalesce(shown_name(), "")
+    if decided:
+        owner = func.coalesce(Commendation.person_name, owner)
     return case(
         (Model.kind == rules.KIND_COLLECTIVE, func.coalesce(Model.collective_name, "")),
-        else_=func.coalesce(Member.full_name, ""),
+        else_=owner,
     )
 
 
@@ -90,7 +96,7 @@ async def commended(
             Commendation.level,
             Commendation.status,
             Model.kind,
-            _owner_name(),
+            _owner_name(decided=True),
             Model.title,
             Unit.name,
             Commendation.decision_number,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rules
 from storage.models import AuditEntry, Invite, JoinRequest, Member, Membership, Unit
+from storage.records.people import shown_name
 
 
 async def create_invite(
@@ -107,7 +108,7 @@ async def usable_invites(
     joined: dict[int, list[str]] = {invite.id: [] for invite, _ in invites}
     if invites:
         rows = await session.execute(
-            select(Membership.invite_id, Member.full_name)
+            select(Membership.invite_id, shown_name())
             .join(Member, Member.id == Membership.member_id)
             .where(Membership.invite_id.in_(list(joined)))
             .order_by(Membership.created_at, Membership.id)

@@ -6,14 +6,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
+from language.texts import Texts
 from language.vietnamese import fold
 from storage import rules
 from storage.models import AuditEntry, Conversation, Identity, JoinRequest, Member, Membership, Unit
+
+
+def left_name() -> str:
+    """How a person who had their data erased (/xoadulieu) is named where their records are
+    shown: the views, exports, statistics and the year-end report, all in Vietnamese."""
+    return Texts()("member-left")
+
+
+def shown_name() -> ColumnElement[str | None]:
+    """The name of the `Member` joined in, «thành viên đã rời» once erased; None where no one is
+    joined (a record imported from paper has no owner in the chat)."""
+    return case((Member.id.is_(None), None), else_=func.coalesce(Member.full_name, left_name()))
 
 
 async def find_identity(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import Member, Model, Report, ReportPhoto, ReportValue, Target, Unit
+from storage.records.people import shown_name
 
 
 async def report_for(session: AsyncSession, *, model_id: int, period_start: date) -> Report | None:
@@ -103,7 +104,7 @@ async def flagged_since(
         .where(*where)
     )
     rows = await session.execute(
-        select(Report.id, Member.full_name, Model.title)
+        select(Report.id, shown_name(), Model.title)
         .join(Model, Model.id == Report.model_id)
         .outerjoin(Member, Member.id == func.coalesce(Report.member_id, Model.owner_id))
         .where(*where)
@@ -182,7 +183,7 @@ def _line_query(where: Sequence[ColumnElement[bool]]) -> Select[Any]:
             Model.id,
             Model.code,
             Model.title,
-            Member.full_name,
+            shown_name(),
             Report.period_start,
             Report.submitted_at,
             Report.late,
