@@ -16,6 +16,9 @@ class Flow:
     # The form's name and title; a flow whose questions depend on the record (a report asks one
     # value per target of its model) builds the full form in `form_for`.
     form: ClassVar[FormSpec]
+    # Its steps are answered before agreeing to the personal-data notice (handlers/core/consent.py):
+    # the form of a command declared `before_consent`.
+    before_consent: ClassVar[bool] = False
 
     def form_for(self, conv: Conversation) -> FormSpec:
         return self.form

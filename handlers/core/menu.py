@@ -57,6 +57,8 @@ def help_section(t: Texts, role: Role) -> str:
     if role is Role.STAFF:
         return "\n".join([t("help-coordinator"), *_lines(t, section("COORDINATOR"))])
     commands = section("COORDINATOR") + section("ADMIN")
+    # Everyone's commands that do more for an admin (for someone else) say so here too.
+    commands += [c for c in section("MEMBER") if t.has(f"help-cmd-{c.name}-admin")]
     return "\n".join([t("help-admin"), *_lines(t, commands, admin=True)])
 
 

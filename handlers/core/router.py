@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -20,6 +21,7 @@ from handlers.core import buttons, consent, conversation, numbered, typed
 from handlers.core.commands import Command, holds, registry
 from handlers.core.context import CoreConfig, Ctx
 from handlers.core.drafts import busy, paused_prompt, still_open
+from handlers.core.flow import FLOWS
 from handlers.core.observe import Observer
 from handlers.core.types import Inbound, Result
 from language.texts import Texts
@@ -98,11 +100,17 @@ class Core:
             await self._bootstrap_admin(ctx)
             if not inbound.numbered or await numbered.read_reply(ctx):
                 await route(ctx)
-            if inbound.numbered:
+            # Not when the person's identity went in this update (they erased their data).
+            if inbound.numbered and not inspect(identity).detached:
                 await numbered.remember(ctx)
             if within is not None:
                 await within(session)
-            return ctx.result
+        for work in ctx.result.after_commit:
+            try:
+                await work()
+            except Exception:
+                log.exception("work after the commit of an update of %s failed", inbound.channel)
+        return ctx.result
 
     async def too_fast(
         self, inbound: Inbound, *, within: Callable[[AsyncSession], Awaitable[None]] | None = None
@@ -144,10 +152,10 @@ class Core:
 
 async def route(ctx: Ctx) -> None:
     inbound = ctx.inbound
-    if await consent.needed(ctx) and not _before_consent(inbound):
+    conv = await get_conversation(ctx.session, member_id=ctx.member.id)
+    if await consent.needed(ctx) and not _before_consent(inbound, conv):
         consent.show_notice(ctx, again=True)
         return
-    conv = await get_conversation(ctx.session, member_id=ctx.member.id)
     if conv is not None and not conv.paused and conv.expires_at <= ctx.now:
         conv.paused = True
         await ctx.session.flush()
@@ -210,16 +218,23 @@ async def route(ctx: Ctx) -> None:
         await conversation.on_text(ctx, conv, text)
 
 
-def _before_consent(inbound: Inbound) -> bool:
-    """The notice's own buttons, and the commands declared usable before agreeing to it."""
+def _before_consent(inbound: Inbound, conv: Conversation | None) -> bool:
+    """The notice's own buttons, the commands declared usable before agreeing to it, and the
+    steps of their forms (withdrawing consent and erasing one's data is one)."""
+    in_form = conv is not None and conv.form in FLOWS and FLOWS[conv.form].before_consent
     if inbound.choice is not None:
+        if in_form and inbound.choice.startswith(FORM_PRESSES):
+            return True
         button = registry().buttons.get(buttons.prefix_of(inbound.choice))
         return button is not None and button.before_consent
     text = (inbound.text or "").strip()
-    if not text.startswith("/") or inbound.attachment:
+    if inbound.attachment:
         return False
+    if not text.startswith("/"):
+        return in_form  # an answer to that form (a typed option's number)
     command = registry().commands.get(text[1:].partition(" ")[0].split("@")[0].lower())
-    return command is not None and command.before_consent
+    # The form keys (/huy, /quaylai...) are that form's way back and way out.
+    return command is not None and (command.before_consent or (in_form and command.last))
 
 
 async def _has_joined(ctx: Ctx) -> bool:

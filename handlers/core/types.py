@@ -3,6 +3,7 @@ Telegram, the terminal or (later) Zalo."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,6 +82,9 @@ class Result:
     jobs: list[Job] = field(default_factory=list)
     # The forms an answer of this update moved on, by name (the metrics' steps per form).
     form_steps: list[str] = field(default_factory=list)
+    # What must wait until the update's unit of work has committed (files of erased data are
+    # deleted only once no row refers to them), run by the core right after the commit.
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def say(
         self, text: str, choices: list[list[Choice]] | None = None, *, free_text: bool = False
