@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a member id, telegram:<id> or zalo:<id>, or part of a name "
         "(default: every admin and coordinator whose digest is on)",
     )
+    erase = sub.add_parser(
+        "erase", help="erase people's personal data by member id, as /xoadulieu (after a restore)"
+    )
+    erase.add_argument("member_ids", nargs="+", type=int, metavar="MEMBER_ID")
     doctor = sub.add_parser(
         "doctor",
         help="report what earlier faults left in the data (registrations that never reached the "
@@ -222,6 +226,8 @@ def _command(args: argparse.Namespace, settings: Settings, demo: bool) -> int:
             return asyncio.run(fetch_media(settings))
         case "doctor":
             return asyncio.run(doctor(settings, fix=args.fix))
+        case "erase":
+            return asyncio.run(erase(settings, args.member_ids))
     return 1
 
 
@@ -275,6 +281,14 @@ async def doctor(settings: Settings, *, fix: bool) -> int:
     if not await prepare_database(settings):
         return EXIT_CONFIG
     return await doctor_command(settings, fix=fix)
+
+
+async def erase(settings: Settings, member_ids: list[int]) -> int:
+    from bot.ops.erase import erase_command
+
+    if not await prepare_database(settings):
+        return EXIT_CONFIG
+    return await erase_command(settings, member_ids)
 
 
 async def migrate(url: str) -> None:

@@ -36,6 +36,7 @@ from handlers.core import basics
 from handlers.core.commands import Registry
 from handlers.member import (
     consent,
+    erase,
     linking,
     models,
     mydata,
@@ -56,6 +57,7 @@ FEATURES = (
     reminders,
     linking,
     mydata,
+    erase,
     # coordinators (and admins)
     review,
     followup,

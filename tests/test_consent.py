@@ -13,7 +13,7 @@ from storage.records.units import add_unit
 from tests.test_both_channels import demo, join, world  # noqa: F401 (fixtures)
 
 NEWCOMER = 7001
-NOTICE = "🔒 Thông báo về dữ liệu cá nhân (phiên bản 2026-12)"
+NOTICE = "🔒 Thông báo về dữ liệu cá nhân (phiên bản 2026-12b)"
 
 
 async def member_before_the_notice(db, clock, *, unit_code: str, unit_name: str) -> Member:
@@ -75,7 +75,7 @@ async def test_the_notice_comes_before_the_name_and_agreeing_is_recorded(world, 
         "duyệt đăng ký, nhắc hạn báo cáo, thống kê và xét khen thưởng",
         "cán bộ phụ trách đơn vị của bạn và quản trị viên",
         "được xóa sau 90 ngày",
-        "hãy liên hệ quản trị viên",
+        "gõ /xoadulieu để rút lại sự đồng ý và xóa",
     ):
         assert said in replies[0], said
     assert not any("Họ và tên của bạn?" in reply for reply in replies)
@@ -85,7 +85,11 @@ async def test_the_notice_comes_before_the_name_and_agreeing_is_recorded(world, 
     assert replies[0].startswith("Xin chào! Bạn được mời tham gia Chi bộ Văn phòng")
     assert "Họ và tên của bạn?" in replies[-1]
     [agreed] = await consents(db, world, NEWCOMER)
-    assert (agreed.version, agreed.channel, agreed.withdrawn_at) == ("2026-12", world.channel, None)
+    assert (agreed.version, agreed.channel, agreed.withdrawn_at) == (
+        "2026-12b",
+        world.channel,
+        None,
+    )
     assert agreed.agreed_at == clock()
 
     await person.send("Trần Văn Bình")
@@ -129,7 +133,7 @@ async def test_a_changed_notice_is_agreed_to_again(world, demo, db, monkeypatch)
 
     replies = await answer(world, person, yes=True)
     assert replies[0].startswith("✅ Đã ghi nhận bạn đồng ý với thông báo về dữ liệu cá nhân")
-    assert [c.version for c in await consents(db, world, NEWCOMER)] == ["2026-12", "2027-01"]
+    assert [c.version for c in await consents(db, world, NEWCOMER)] == ["2026-12b", "2027-01"]
     assert "phiên bản" not in (await person.send("/mohinh"))[0]
 
 
@@ -152,7 +156,7 @@ async def test_a_member_who_declines_keeps_their_data_and_is_asked_again(chat, d
     old = person.last_keyboard_message()
     replies = await person.press("cs:y:2025-01", old)
     assert person.last_notice() == "Nút này thuộc một tin nhắn cũ và không còn dùng được."
-    assert "(phiên bản 2026-12)" in replies[0]
+    assert "(phiên bản 2026-12b)" in replies[0]
     assert await count(db, Consent) == 0
 
     replies = await person.click("Đồng ý")

@@ -43,7 +43,7 @@ async def test_toi_shows_everything_kept_and_gives_it_as_a_json_file(world, demo
         "• Đơn vị và vai trò:\n  – Chi bộ Văn phòng (thành viên), ",
         "• Mô hình đã đăng ký (1):\n  – MH1 · Chuyển đổi số trong giảng dạy — Đã gửi, chờ duyệt",
         "• Số báo cáo tiến độ đã gửi: 0",
-        "  – phiên bản 2026-12, lúc ",
+        "  – phiên bản 2026-12b, lúc ",
         f"• Tài khoản liên kết:\n  – {channel} (An), ",
     ):
         assert line in page, line
@@ -61,7 +61,7 @@ async def test_toi_shows_everything_kept_and_gives_it_as_a_json_file(world, demo
         {"code": "MH1", "title": "Chuyển đổi số trong giảng dạy", "status": "submitted"}
     ]
     assert data["reports"] == 0
-    assert [c["notice_version"] for c in data["consents"]] == ["2026-12"]
+    assert [c["notice_version"] for c in data["consents"]] == ["2026-12b"]
     assert [(c["channel"], c["id"]) for c in data["channels"]] == [(world.channel, str(MEMBER))]
     member = await member_of(db, world, MEMBER)
     [exported] = await audit(db, "personal.exported")

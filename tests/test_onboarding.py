@@ -244,6 +244,7 @@ async def test_help_and_menus_follow_the_role(seeded, chat, api):
         "nhacnho",
         "lienket",
         "toi",
+        "xoadulieu",
         "tieptuc",
         "huy",
     ]

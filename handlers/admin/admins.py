@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from handlers.admin.people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
 from handlers.core import conversation, menu
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.shared.people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
 from language import vn
 from storage.models import Conversation, Member
 from storage.records.audit import add_audit_entry

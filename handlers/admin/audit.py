@@ -50,6 +50,7 @@ ACTIONS = (
     "model.back_to_draft",
     "overdue.reminded",
     "personal.corrected",
+    "personal.erased",
     "personal.exported",
     "personal.shown",
     "personal.viewed",

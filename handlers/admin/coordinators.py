@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.admin.people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
 from handlers.core import conversation, menu
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
@@ -15,6 +14,7 @@ from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.shared.invites import audit_revoked
+from handlers.shared.people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
 from language import vn
 from storage import rules
 from storage.conversation_state import group_answer

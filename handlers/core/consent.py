@@ -15,7 +15,7 @@ from storage.records.consents import has_agreed
 
 # Changing this shows the new notice to everyone at their next message: change it with the
 # notice's text (`consent-notice` in the catalogs), and say what changed in docs/du-lieu-ca-nhan.md.
-NOTICE_VERSION = "2026-12"
+NOTICE_VERSION = "2026-12b"
 
 
 async def agreed(ctx: Ctx) -> bool:

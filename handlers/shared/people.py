@@ -1,5 +1,6 @@
 """Choosing a person among thousands, and what follows a change of someone's role: they are
-told through the outbox and their command menu is refreshed. Shared by /phutrach and /quantri."""
+told through the outbox and their command menu is refreshed. Shared by /phutrach, /quantri and
+/xoadulieu."""
 
 from __future__ import annotations
 
