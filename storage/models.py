@@ -437,5 +437,6 @@ from storage import linking as _linking  # noqa: E402, F401
 from storage import quota as _quota  # noqa: E402, F401
 from storage.records import consents as _consents  # noqa: E402, F401
 from storage.records import issuers as _issuers  # noqa: E402, F401
+from storage.records import jobs as _jobs  # noqa: E402, F401
 from storage.records import menus as _menus  # noqa: E402, F401
 from storage.records import uploads as _uploads  # noqa: E402, F401

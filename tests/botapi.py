@@ -4,6 +4,7 @@ kept as (method, parameters); answers look like Telegram's, with message ids, da
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -197,6 +198,16 @@ class ChatClient:
                     if button.get("callback_data", "").startswith("cs:y:"):
                         return button["callback_data"], message
         return None
+
+    async def settle(self) -> list[str]:
+        """The background jobs run to their end and the outbox sent (handlers/core/jobs.py):
+        every text sent to this chat since the last action, the job's outcome with them."""
+        from bot.telegram.outbox import flush_outbox
+
+        await asyncio.gather(*self.app.bot_data.get("jobs", {}).values())
+        while await flush_outbox(self.app):
+            pass
+        return self.replies()
 
     def replies(self) -> list[str]:
         """Texts the bot sent to this chat since the last action."""

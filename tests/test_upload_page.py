@@ -5,6 +5,7 @@ against the fake Zalo API, and the project's HTTP app (bot/http.py) over ASGI.""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -21,15 +22,25 @@ from bot.config import Settings
 from bot.runtime import build_core
 from bot.zalo import upload
 from bot.zalo.api import ZaloApi
-from bot.zalo.runner import ZaloRunner
+from bot.zalo.runner import ZaloRunner, outbox_sender
 from language.texts import Texts
 from storage.models import Conversation, Identity, Member
+from storage.records.jobs import BackgroundJob
 from storage.records.people import get_or_create_identity
 from storage.records.uploads import WORKBOOK_IMPORT, UploadToken, create_upload, use_upload
 from tests.conftest import ADMIN_ID, TOKEN
 from tests.fakezalo import TOKEN as ZALO_TOKEN
 from tests.fakezalo import FakeZalo
-from tests.test_workbook_import import BAD, CLEAN, DONE, EXPECTED, snapshot, stored, workbook
+from tests.test_workbook_import import (
+    BAD,
+    CLEAN,
+    DONE,
+    EXPECTED,
+    send_file,
+    snapshot,
+    stored,
+    workbook,
+)
 
 T = Texts("vi")
 PUBLIC_URL = "https://bot.example.vn"
@@ -100,6 +111,22 @@ async def ask_link(runner: ZaloRunner, zalo: FakeZalo) -> str:
     return found.group(1)
 
 
+async def posted(runner: ZaloRunner, web: httpx.AsyncClient, link: str, **form) -> httpx.Response:  # type: ignore[no-untyped-def]
+    """A file posted on the page, its import run to the end in the background and its outcome
+    sent to the admin's Zalo chat through the outbox."""
+    response = await web.post(link, **form)
+    await asyncio.gather(*runner.jobs)
+    core = runner.core
+
+    async def sleep(seconds: float) -> None:
+        core.clock.advance(seconds=seconds)
+
+    sender = outbox_sender(core, runner.api, sleep=sleep)
+    while await sender.run_once():
+        pass
+    return response
+
+
 def xlsx(name: str, content: bytes, kind: str = XLSX) -> dict[str, tuple[str, bytes, str]]:
     return {"file": (name, content, kind)}
 
@@ -149,7 +176,7 @@ async def test_telegram_is_unchanged_where_the_page_is_served(chat):
     admin = chat(ADMIN_ID, "Quản trị")
     [prompt] = await admin.send("/nhapexcel")
     assert prompt == T("ask-import-file") and PUBLIC_URL not in prompt
-    assert await admin.send_document("du-lieu.xlsx", workbook(CLEAN)) == [DONE]
+    assert await send_file(admin, "du-lieu.xlsx", workbook(CLEAN)) == [DONE]
 
 
 async def test_text_at_the_step_points_to_a_new_link(db, runner, zalo):
@@ -184,11 +211,12 @@ async def test_a_workbook_posted_is_imported_in_the_chat_once(db, runner, zalo, 
     link = await ask_link(runner, zalo)
     before = len(zalo.texts(ADMIN))
 
-    response = await web.post(link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
+    response = await posted(runner, web, link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
 
     assert response.status_code == 200
     assert "Đã nhận tệp «du-lieu.xlsx»" in page_text(response)
-    assert zalo.texts(ADMIN)[before:] == [DONE]  # in the admin's chat, as on Telegram
+    # In the admin's chat, as on Telegram: the import began, then (a background job) its outcome.
+    assert zalo.texts(ADMIN)[before:] == [T("import-started", file="du-lieu.xlsx"), DONE]
     assert await stored(db) == EXPECTED
     async with db.session() as session:
         assert (await session.scalar(select(UploadToken.used_at))) is not None
@@ -196,16 +224,16 @@ async def test_a_workbook_posted_is_imported_in_the_chat_once(db, runner, zalo, 
     data = await snapshot(db)
 
     # The link works once: a second post (or a look) is refused and imports nothing.
-    again = await web.post(link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
+    again = await posted(runner, web, link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
     assert again.status_code == 410 and T("upload-page-used") in page_text(again)
     assert (await web.get(link)).status_code == 410
-    assert await snapshot(db) == data and len(zalo.texts(ADMIN)) == before + 1
+    assert await snapshot(db) == data and len(zalo.texts(ADMIN)) == before + 2
 
 
 async def test_a_workbook_with_problems_keeps_the_step_and_gives_a_new_link(db, runner, zalo, web):
     link = await ask_link(runner, zalo)
     before = len(zalo.texts(ADMIN))
-    response = await web.post(link, files=xlsx("loi.xlsx", workbook(BAD)))
+    response = await posted(runner, web, link, files=xlsx("loi.xlsx", workbook(BAD)))
     assert response.status_code == 200
     text = "\n".join(zalo.texts(ADMIN)[before:])
     assert "❌ Chưa nhập gì từ «loi.xlsx»" in text
@@ -213,7 +241,7 @@ async def test_a_workbook_with_problems_keeps_the_step_and_gives_a_new_link(db, 
     found = LINK.search(text)
     assert found is not None and found.group(1) != link
     # The corrected file through the new link is imported.
-    await web.post(found.group(1), files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
+    await posted(runner, web, found.group(1), files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
     assert zalo.texts(ADMIN)[-1] == DONE and await stored(db) == EXPECTED
 
 
@@ -232,7 +260,7 @@ async def test_an_expired_link_is_refused(db, runner, zalo, web, clock):
     before = len(zalo.texts(ADMIN))
     expired = T("upload-page-expired", minutes=15)
     await refused_and_nothing_happened(db, zalo, await web.get(link), 410, expired)
-    response = await web.post(link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
+    response = await posted(runner, web, link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
     await refused_and_nothing_happened(db, zalo, response, 410, expired)
     assert response.headers["connection"] == "close"  # the body was not read
     assert len(zalo.texts(ADMIN)) == before
@@ -247,7 +275,7 @@ async def test_forged_and_unknown_links_are_refused(db, runner, zalo, web):
         await refused_and_nothing_happened(
             db, zalo, await web.get(path), 404, T("upload-page-unknown")
         )
-        response = await web.post(path, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
+        response = await posted(runner, web, path, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
         await refused_and_nothing_happened(db, zalo, response, 404, T("upload-page-unknown"))
 
 
@@ -257,7 +285,7 @@ async def test_a_link_is_only_for_the_admin_it_was_made_for(db, runner, zalo, we
     link = await ask_link(runner, zalo)
     async with db.session() as session:
         await session.execute(update(Member).values(is_admin=False))  # the right is taken away
-    response = await web.post(link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
+    response = await posted(runner, web, link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
     await refused_and_nothing_happened(db, zalo, response, 403, T("upload-page-not-allowed"))
     assert zalo.texts("z-member") == [T("error-not-allowed")]
 
@@ -265,7 +293,7 @@ async def test_a_link_is_only_for_the_admin_it_was_made_for(db, runner, zalo, we
 async def test_a_file_after_the_import_was_cancelled_is_refused(db, runner, zalo, web):
     link = await ask_link(runner, zalo)
     await say(runner, zalo, "/huy")
-    response = await web.post(link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
+    response = await posted(runner, web, link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
     await refused_and_nothing_happened(db, zalo, response, 409, T("upload-page-closed"))
     async with db.session() as session:
         assert (await session.scalar(select(UploadToken.used_at))) is None
@@ -284,14 +312,16 @@ async def test_a_file_that_is_not_xlsx_is_refused_and_the_link_still_works(
 ):
     link = await ask_link(runner, zalo)
     before = len(zalo.texts(ADMIN))
-    response = await web.post(link, files=xlsx(name, content, "application/octet-stream"))
+    response = await posted(
+        runner, web, link, files=xlsx(name, content, "application/octet-stream")
+    )
     await refused_and_nothing_happened(
         db, zalo, response, 415, T("upload-page-wrong-type", file=name)
     )
     assert '<input type="file"' in response.text  # the form again, to choose another file
     assert len(zalo.texts(ADMIN)) == before
     # Nothing was used up: the right file through the same link is imported.
-    await web.post(link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
+    await posted(runner, web, link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
     assert zalo.texts(ADMIN)[-1] == DONE
 
 
@@ -307,7 +337,7 @@ async def test_an_oversized_file_is_refused_before_it_is_read(db, runner, zalo, 
     link = await ask_link(runner, zalo)
     before = len(zalo.texts(ADMIN))
     big = b"PK\x03\x04" + bytes(21 * 1024 * 1024)  # over 20 MB and the form around it
-    response = await web.post(link, files=xlsx("lon.xlsx", big))
+    response = await posted(runner, web, link, files=xlsx("lon.xlsx", big))
     await refused_and_nothing_happened(db, zalo, response, 413, T("upload-page-too-big", max=20))
     assert response.headers["connection"] == "close"
     assert len(zalo.texts(ADMIN)) == before
@@ -316,6 +346,8 @@ async def test_an_oversized_file_is_refused_before_it_is_read(db, runner, zalo, 
 
 
 async def test_a_failure_during_the_import_stores_nothing(db, runner, zalo, web, monkeypatch):
+    """The page took the file; the import job fails after writing every row: it is all rolled
+    back, and the admin is told in the chat."""
     link = await ask_link(runner, zalo)
     data = await snapshot(db)
 
@@ -324,15 +356,20 @@ async def test_a_failure_during_the_import_stores_nothing(db, runner, zalo, web,
 
     # The summary is worded after the import wrote every row, in the same unit of work.
     monkeypatch.setattr("handlers.admin.importing.summary_text", broken)
-    response = await web.post(link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
+    response = await posted(runner, web, link, files=xlsx("du-lieu.xlsx", workbook(CLEAN)))
 
-    assert response.status_code == 500 and T("upload-page-failed") in page_text(response)
+    assert response.status_code == 200 and "Đã nhận tệp «du-lieu.xlsx»" in page_text(response)
+    assert zalo.texts(ADMIN)[-1] == T("job-failed")
     assert (await stored(db))["models"] == []
     after = await snapshot(db)
-    # Only the link changed: used, so the same link never imports twice.
-    assert {k: v for k, v in after.items() if k != "upload_tokens"} == {
-        k: v for k, v in data.items() if k != "upload_tokens"
+    # Only the link changed (used, so the same link never imports twice), and the count of
+    # messages sent against Zalo's quota.
+    changed = {"upload_tokens", "channel_usage"}
+    assert {k: v for k, v in after.items() if k not in changed} == {
+        k: v for k, v in data.items() if k not in changed
     }
+    async with db.session() as session:
+        assert (await session.scalars(select(BackgroundJob.status))).all() == ["failed"]
     async with db.session() as session:
         assert (await session.scalar(select(UploadToken.used_at))) is not None
 

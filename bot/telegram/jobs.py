@@ -17,21 +17,19 @@ from handlers.core.types import Outbound
 log = logging.getLogger(__name__)
 
 
-def running_jobs(app: Application) -> dict[tuple[str, str], asyncio.Task[None]]:
-    """(chat, job key) -> its task: one job of a kind per chat; tests await them."""
+def running_jobs(app: Application) -> dict[tuple[str, str, int | None], asyncio.Task[None]]:
+    """(chat, job key, its row) -> its task; tests await them. One job of a kind per person
+    is the core's rule (`handlers.core.jobs.start`, from the jobs table)."""
     return app.bot_data.setdefault("jobs", {})
 
 
 async def start_job(app: Application, chat_id: str | int, job: Job) -> None:
     """Say the job has begun, then run it beside the updates (it opens its own sessions)."""
     jobs = running_jobs(app)
-    key = (str(chat_id), job.key)
-    output = output_of(app)
-    if key in jobs and not jobs[key].done():
-        await output.deliver(chat_id, Outbound(job.busy))
-        return
-    first = await output.send_text(chat_id, job.first, [])
-    jobs[key] = asyncio.get_running_loop().create_task(
+    for key in [key for key, task in jobs.items() if task.done()]:
+        del jobs[key]
+    first = await output_of(app).send_text(chat_id, job.first, [])
+    jobs[(str(chat_id), job.key, job.id)] = asyncio.get_running_loop().create_task(
         _run_job(app, chat_id, first, job), name=f"job:{job.key}:{chat_id}"
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -17,13 +18,15 @@ from excel.records_import import WorkbookSummary, import_workbook
 from excel.rows import read_workbook
 from excel.units_import import ImportFileError, Problem
 from handlers.admin import statistics
-from handlers.core import conversation
+from handlers.core import conversation, jobs
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
+from handlers.core.jobs import Job, JobIO
+from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec
 from language import vn
-from storage.models import Conversation
+from storage.models import Conversation, Member
 from storage.records.conversations import end_conversation, get_conversation
 from storage.records.uploads import UPLOAD_TTL, WORKBOOK_IMPORT, create_upload
 
@@ -34,6 +37,7 @@ MAX_FILE_MB = 20
 MAX_FILE_BYTES = MAX_FILE_MB * 1024 * 1024
 # What a workbook may unpack to: the limits `dvk import` applies without its flags.
 LIMITS = WorkbookLimits()
+JOB_KEY = "import"
 # Problems shown in the chat; the rest are counted (the command line prints them all).
 MAX_SHOWN = 50
 # How a sequence param is joined; any other sequence is a plain comma-separated list.
@@ -159,7 +163,7 @@ def _megabytes(size: int) -> str:
 
 async def receive(ctx: Ctx, conv: Conversation) -> None:
     """The file sent at /nhapexcel's step: checked by name and size before it is downloaded,
-    then imported in this event's unit of work. With problems the step stays open."""
+    then imported by a background job (`ChatImport`), so nobody waits on a large workbook."""
     inbound = ctx.inbound
     name = inbound.file_name or ""
 
@@ -189,31 +193,66 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
     if len(data) > MAX_FILE_BYTES:
         await again("import-too-big", file=name, size=_megabytes(len(data)), max=MAX_FILE_MB)
         return
-    try:
-        # Reading a large workbook takes a while: not on the event loop.
-        rows = await asyncio.to_thread(read_workbook, data, name, LIMITS)
-        summary = await import_workbook(
-            ctx.session,
-            rows=rows,
-            now=ctx.now,
-            timezone=ctx.config.timezone,
-            actor_id=ctx.member.id,
-        )
-    except ImportFileError as error:
-        conversation.touch(ctx, conv)
-        await ctx.session.flush()
-        text = failure_text(ctx.t, name, error.problems, limit=MAX_SHOWN)
-        if ctx.config.channels.takes_files(inbound.channel):
-            again_text = ctx.t("import-send-corrected")
-        else:
-            again_text = await upload_prompt(ctx)
-        ctx.result.say(
-            text + "\n\n" + again_text,
-            [[conversation.button(conv, "x", ctx.t("button-cancel"))]],
-        )
-        return
-    await end_conversation(ctx.session, conversation=conv)
-    ctx.result.say(summary_text(ctx.t, summary))
+    conversation.touch(ctx, conv)
+    await ctx.session.flush()  # the version the cancel button below names
+    cancel: Choice | None = None
+    if ctx.config.channels.takes_files(inbound.channel):
+        again_text = ctx.t("import-send-corrected")
+        cancel = conversation.button(conv, "x", ctx.t("button-cancel"))
+    else:  # Zalo: no buttons in what comes through the outbox; its form words still cancel
+        again_text = await upload_prompt(ctx)
+    work = ChatImport(ctx.member.id, name, data, again_text, cancel)
+    first = ctx.t("import-started", file=name)
+    await jobs.start(ctx, Job(JOB_KEY, first, ctx.t("import-busy"), work.run))
+
+
+@dataclass(frozen=True)
+class ChatImport:
+    """The workbook read and imported in the background (handlers/core/jobs.py): all or nothing,
+    in one unit of work that also ends the admin's /nhapexcel and queues its outcome, so the
+    records, the form's end and the message are committed together or not at all. With problems
+    nothing is written and the step stays open for a corrected file."""
+
+    member_id: int
+    file_name: str
+    data: bytes
+    again_text: str
+    cancel: Choice | None
+
+    async def run(self, io: JobIO) -> None:
+        name = self.file_name
+        await io.progress(io.t("import-progress-read", file=name), 0.1)
+        try:
+            # Reading a large workbook takes a while: not on the event loop.
+            rows = await asyncio.to_thread(read_workbook, self.data, name, LIMITS)
+            await io.progress(io.t("import-progress-write", file=name), 0.4)
+            async with io.db.session() as session:
+                member = await session.get(Member, self.member_id)
+                if member is None or not member.is_admin:  # the rights of the moment it runs
+                    await io.tell(session, io.t("error-not-allowed"))
+                    await io.done(session, "not allowed")
+                    return
+                summary = await import_workbook(
+                    session,
+                    rows=rows,
+                    now=io.clock(),
+                    timezone=io.config.timezone,
+                    actor_id=self.member_id,
+                )
+                conv = await get_conversation(session, member_id=self.member_id)
+                if conv is not None and conv.form == ImportFlow.form.name:
+                    await end_conversation(session, conversation=conv)
+                text = summary_text(io.t, summary)
+                await io.tell(session, text)
+                await io.done(session, text.splitlines()[0])
+        except ImportFileError as error:
+            # Rolled back: nothing of the file was written.
+            text = failure_text(io.t, name, error.problems, limit=MAX_SHOWN)
+            async with io.db.session() as session:
+                buttons = [[self.cancel]] if self.cancel else None
+                await io.tell(session, text + "\n\n" + self.again_text, buttons)
+                count = vn.format_number(len(error.problems))
+                await io.done(session, io.t("import-workbook-failed", file=name, count=count))
 
 
 COMMANDS: tuple[Command[Any], ...] = (

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from handlers.admin.statistics import resolve_scope, stats_chart
-from handlers.core import conversation
+from handlers.core import conversation, jobs
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
@@ -84,10 +84,12 @@ async def yearend_command(ctx: Ctx, args: str) -> None:
         ctx.say("yearend-issuer-first", unit=unit.name)
         await ask_issuer(ctx, unit, args=" ".join(words), draft=True)
         return
-    draft(ctx, unit.id, scope)
+    await draft(ctx, unit.id, scope)
 
 
-def draft(ctx: Ctx, unit_id: int, scope: tuple[Campaign | None, tuple[int, int] | None]) -> None:
+async def draft(
+    ctx: Ctx, unit_id: int, scope: tuple[Campaign | None, tuple[int, int] | None]
+) -> None:
     campaign, years = scope
     drafting = YearEndDraft(
         ctx.member.id,
@@ -96,8 +98,8 @@ def draft(ctx: Ctx, unit_id: int, scope: tuple[Campaign | None, tuple[int, int] 
         years,
         unit_id,
     )
-    ctx.result.jobs.append(
-        Job(JOB_KEY, ctx.t("yearend-started"), ctx.t("yearend-busy"), drafting.run)
+    await jobs.start(
+        ctx, Job(JOB_KEY, ctx.t("yearend-started"), ctx.t("yearend-busy"), drafting.run)
     )
 
 
@@ -168,7 +170,7 @@ class IssuerFlow(Flow):
         if isinstance(scope, str):  # the campaign went meanwhile
             ctx.say(scope, code=conv.context.get("scope", "")[:32])
             return
-        draft(ctx, unit.id, scope)
+        await draft(ctx, unit.id, scope)
 
 
 register(IssuerFlow())

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from excel.export import ExportScope, export_workbook
+from handlers.core import jobs
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.jobs import Job, JobIO
@@ -56,7 +57,7 @@ async def export_command(ctx: Ctx, args: str) -> None:
     if asked is None:
         return
     export = ChatExport(ctx.member.id, *asked)
-    ctx.result.jobs.append(Job(JOB_KEY, ctx.t("export-started"), ctx.t("export-busy"), export.run))
+    await jobs.start(ctx, Job(JOB_KEY, ctx.t("export-started"), ctx.t("export-busy"), export.run))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from handlers.coordinator.export import asked_campaign, scope_of
+from handlers.core import jobs
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.jobs import Job, JobIO
@@ -110,7 +111,7 @@ async def export_photos_command(ctx: Ctx, args: str) -> None:
     if asked is None:
         return
     export = PhotoExport(ctx.member.id, *asked)
-    ctx.result.jobs.append(Job(JOB_KEY, ctx.t("photos-started"), ctx.t("photos-busy"), export.run))
+    await jobs.start(ctx, Job(JOB_KEY, ctx.t("photos-started"), ctx.t("photos-busy"), export.run))
 
 
 @dataclass(frozen=True)
