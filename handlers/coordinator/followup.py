@@ -3,30 +3,55 @@ overdue, and /danhgia, the evaluation of completed models with a proposal for co
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from handlers.coordinator import reading
-from handlers.core import buttons, conversation
+from handlers.core import buttons, conversation, jobs
 from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
+from handlers.core.jobs import Job, JobIO
 from handlers.core.notify import delivery_time, payload, queue
 from handlers.core.types import Choice
 from handlers.forms.spec import FieldSpec, FormSpec, Option
 from handlers.shared.permissions import may_decide_on, reviewable_units
 from handlers.shared.views import indicator_line, model_lines, period_label, progress_text
 from language import vn
+from language.texts import Texts
 from storage import outbox, quota, rules
-from storage.models import Campaign, Conversation, Evaluation, Model, Unit
+from storage.models import Campaign, Conversation, Evaluation, Member, Model, Unit
 from storage.records.audit import add_audit_entry
 from storage.records.models import advance_status, model_details
 from storage.records.review import completed_models
-from storage.records.units import all_units, root_units_of, with_descendants
-from storage.stats import UnitState, unit_state
+from storage.records.units import (
+    all_units,
+    coordinated_unit_ids,
+    root_units_of,
+    with_descendants,
+)
+from storage.stats import REPORTING, Overdue, UnitState, unit_state
 
 LEVELS = ("excellent", "done", "not_done")
 # Names listed in a chat message; the rest are counted (a unit may have thousands).
 LISTED = 30
+OVERDUE_JOB = "overdue"
+# Reminders queued per statement.
+BATCH = 500
+
+
+async def campaign_cadences(session: AsyncSession, *, unit_ids: set[int]) -> dict[int, str]:
+    """Each reporting model's campaign cadence in the units, in one query."""
+    found = await session.execute(
+        select(Model.id, Campaign.cadence)
+        .join(Campaign, Campaign.id == Model.campaign_id)
+        .where(Model.unit_id.in_(unit_ids), Model.status.in_(REPORTING))
+    )
+    return {model_id: cadence for model_id, cadence in found}
 
 
 async def _scopes(ctx: Ctx) -> list[Unit] | None:
@@ -135,7 +160,8 @@ async def _state_text(ctx: Ctx, unit: Unit, below: int, state: UnitState) -> str
 
 
 async def remind_overdue(ctx: Ctx, unit_id: int) -> None:
-    """One reminder per overdue person per day, whoever presses the button and how often."""
+    """One reminder per overdue person per day, whoever presses the button and how often. A
+    whole bloc may have thousands overdue: they are queued by a background job."""
     scopes = await _scopes(ctx)
     units = await reviewable_units(ctx)
     if scopes is None:
@@ -147,50 +173,98 @@ async def remind_overdue(ctx: Ctx, unit_id: int) -> None:
     if units is not None and unit_id not in units:  # another unit's: only its existence is learned
         ctx.say("error-not-allowed")
         return
-    every = await all_units(ctx.session, active_only=False)
-    state = await unit_state(
-        ctx.session, unit_ids=with_descendants(every, [unit_id]), today=ctx.today
+    reminding = OverdueReminder(ctx.member.id, unit_id, delivery_time(ctx))
+    await jobs.start(
+        ctx, Job(OVERDUE_JOB, ctx.t("overdue-started"), ctx.t("overdue-busy"), reminding.run)
     )
-    people: dict[int, list[Any]] = {}
-    for item in state.overdue:
-        people.setdefault(item.member_id, []).append(item)
-    sent = 0
-    for member_id, items in people.items():
-        campaign = await ctx.session.get(
-            Campaign, (await ctx.session.get(Model, items[0].model_id)).campaign_id
-        )
-        text = (
-            ctx.t("overdue-reminder")
-            + "\n"
-            + "\n".join(
-                ctx.t(
-                    "overdue-line",
-                    title=item.title,
-                    period=period_label(ctx.t, item.period, campaign.cadence if campaign else ""),
-                    due=vn.format_date(item.period.due),
-                )
-                for item in items
+
+
+@dataclass(frozen=True)
+class OverdueReminder:
+    """Who is overdue, found by one grouped reading of the units (`unit_state`), and their
+    reminders queued in batches, in one unit of work with the audit entry and the outcome told
+    to the person who asked: all of them, or none."""
+
+    member_id: int
+    unit_id: int
+    # Now, or the end of quiet hours, as for everything the bot sends on its own.
+    not_before: datetime
+
+    async def run(self, io: JobIO) -> None:
+        t, now = io.t, io.clock()
+        today = now.astimezone(io.config.timezone).date()
+        await io.progress(t("overdue-progress-reading"), 0.1)
+        async with io.db.session() as session:
+            member = await session.get(Member, self.member_id)
+            allowed = member is not None and (
+                member.is_admin
+                or self.unit_id in await coordinated_unit_ids(session, member_id=self.member_id)
             )
+            if not allowed:  # the rights of the moment it runs
+                await io.tell(session, t("error-not-allowed"))
+                await io.done(session, "not allowed")
+                return
+            every = await all_units(session, active_only=False)
+            ids = with_descendants(every, [self.unit_id])
+            state = await unit_state(session, unit_ids=ids, today=today)
+            people: dict[int, list[Overdue]] = {}
+            for item in state.overdue:
+                people.setdefault(item.member_id, []).append(item)
+            cadences = await campaign_cadences(session, unit_ids=ids)
+            day = self.not_before.astimezone(io.config.timezone).date().isoformat()
+            rows = [
+                {
+                    # Keyed by the day it is delivered: pressed at 21:00 and at 08:00, one message.
+                    "key": f"overdue:{member_id}:{day}",
+                    "member_id": member_id,
+                    "payload": payload(*_overdue_message(t, items, cadences)),
+                    "status": outbox.PENDING,
+                    "priority": 5,
+                    "attempts": 0,
+                    "not_before": self.not_before,
+                    "created_at": now,
+                    "expires_at": None,
+                }
+                for member_id, items in people.items()
+            ]
+            sent = 0
+            for start in range(0, len(rows), BATCH):
+                sent += await outbox.enqueue_many(session, rows[start : start + BATCH])
+                done = min(start + BATCH, len(rows))
+                text = t(
+                    "overdue-progress",
+                    done=vn.format_number(done),
+                    total=vn.format_number(len(rows)),
+                )
+                await io.progress(text, 0.1 + 0.9 * done / len(rows))
+            await add_audit_entry(
+                session,
+                at=now,
+                actor_id=self.member_id,
+                action="overdue.reminded",
+                object_type="unit",
+                object_id=self.unit_id,
+                details={"queued": sent, "people": len(people)},
+            )
+            outcome = t("overdue-reminded", sent=sent, skipped=len(people) - sent)
+            await io.tell(session, outcome)
+            await io.done(session, outcome)
+
+
+def _overdue_message(
+    t: Texts, items: list[Overdue], cadences: dict[int, str]
+) -> tuple[str, list[list[Choice]]]:
+    lines = [
+        t(
+            "overdue-line",
+            title=item.title,
+            period=period_label(t, item.period, cadences.get(item.model_id, "")),
+            due=vn.format_date(item.period.due),
         )
-        sent += await queue(
-            ctx,
-            # Keyed by the day it is delivered: pressed at 21:00 and again at 08:00, one message.
-            key=f"overdue:{member_id}:{delivery_time(ctx).date().isoformat()}",
-            member_id=member_id,
-            payload=payload(
-                text, [[Choice(ctx.t("button-report-now"), buttons.REPORT(items[0].model_id))]]
-            ),
-        )
-    await add_audit_entry(
-        ctx.session,
-        at=ctx.now,
-        actor_id=ctx.member.id,
-        action="overdue.reminded",
-        object_type="unit",
-        object_id=unit_id,
-        details={"queued": sent, "people": len(people)},
-    )
-    ctx.say("overdue-reminded", sent=sent, skipped=len(people) - sent)
+        for item in items
+    ]
+    button = Choice(t("button-report-now"), buttons.REPORT(items[0].model_id))
+    return "\n".join([t("overdue-reminder"), *lines]), [[button]]
 
 
 class EvaluationFlow(Flow):

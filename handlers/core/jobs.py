@@ -135,12 +135,12 @@ async def run_job(core: Core, job: Job, *, progress: Progress, deliver: Deliver)
     and the person told through the outbox, never left hanging. A job cancelled (the process
     stops) stays `running` in its row: the next start marks it stopped (`stop_abandoned`)."""
     media = core.config.channels.media_store()
-    recorded = _recorded(core, job, progress)
-    io = JobIO(core.db, core.config, core.texts, core.clock, recorded, deliver, media)
+    beat = _Beat(progress)
+    io = JobIO(core.db, core.config, core.texts, core.clock, beat.progress, deliver, media)
     io.job_id, io.owner_id = job.id, job.owner_id
     async with slots(core):
         core.observer.job_started()
-        heart = asyncio.get_running_loop().create_task(_heartbeat(core, job))
+        heart = asyncio.get_running_loop().create_task(_heartbeat(core, job, beat))
         try:
             await job.run(io)
         except Exception as error:
@@ -155,30 +155,28 @@ async def run_job(core: Core, job: Job, *, progress: Progress, deliver: Deliver)
             core.observer.job_ended()
 
 
-def _recorded(core: Core, job: Job, shown: Progress) -> Progress:
-    """The adapter's progress, and every 10 % in the job's row too."""
-    stored = 0
+class _Beat:
+    """How far the job got, as last shown; written to its row by the heartbeat. Not at each
+    step: the job may hold a write transaction (an import), which on SQLite would make another
+    write wait for it."""
 
-    async def progress(text: str, fraction: float) -> None:
-        nonlocal stored
-        percent = int(max(0.0, min(fraction, 1.0)) * 100)
-        if job.id is not None and percent - stored >= 10:
-            stored = percent
-            async with core.db.session() as session:
-                await records.beat(session, job_id=job.id, now=core.clock(), progress=percent)
-        await shown(text, fraction)
+    def __init__(self, shown: Progress) -> None:
+        self.shown = shown
+        self.percent = 0
 
-    return progress
+    async def progress(self, text: str, fraction: float) -> None:
+        self.percent = int(max(0.0, min(fraction, 1.0)) * 100)
+        await self.shown(text, fraction)
 
 
-async def _heartbeat(core: Core, job: Job) -> None:
+async def _heartbeat(core: Core, job: Job, beat: _Beat) -> None:
     if job.id is None:
         return
     while True:
         await asyncio.sleep(HEARTBEAT_SECONDS)
         try:
             async with core.db.session() as session:
-                await records.beat(session, job_id=job.id, now=core.clock())
+                await records.beat(session, job_id=job.id, now=core.clock(), progress=beat.percent)
         except Exception:
             log.warning("could not record that job %s is alive", job.id, exc_info=True)
 
