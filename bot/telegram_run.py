@@ -29,6 +29,7 @@ from bot.channels import channels_of
 from bot.config import Settings
 from bot.media_links import Media
 from bot.ops import monitor
+from bot.ops.jobs import stop_at_start, watch_jobs
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.app import build_application, post_init
 from bot.telegram.delivery import core_of_app
@@ -259,7 +260,9 @@ async def serve_channels(
     the scheduled sweeps run on a loop of their own."""
     stop = asyncio.Event()
     with _stopped_by_signals(stop):
-        channels = []
+        # Jobs an earlier process left running are stopped and their owners told.
+        await stop_at_start(core, one_process=settings.sqlite_path() is not None)
+        channels = [watch_jobs(core, stop)]
         # The upload page for imports from a channel that cannot send files (bot/zalo/upload.py).
         routes: list[BaseRoute] = list(upload.routes(core))
         if settings.zalo_configured():

@@ -210,13 +210,17 @@ async def _failed(core: Core, job: Job, io: JobIO, error: Exception) -> None:
         log.exception("could not tell the person that job %s failed", job.key)
 
 
-async def stop_abandoned(core: Core, *, silent_for: timedelta = SILENT) -> int:
+async def stop_abandoned(
+    core: Core, *, silent_for: timedelta = SILENT, keep_channel: str | None = None
+) -> int:
     """Mark stopped the jobs still `running` whose runner has been silent for `silent_for` (a
-    restart or a crash cut them short), and tell each owner, through the outbox, that they can
-    run it again. How many were stopped."""
+    restart or a crash cut them short), but those of `keep_channel`, and tell each owner,
+    through the outbox, that they can run it again. How many were stopped."""
     now = core.clock()
     async with core.db.session() as session:
-        stopped = await records.stop_abandoned(session, silent_since=now - silent_for, now=now)
+        stopped = await records.stop_abandoned(
+            session, silent_since=now - silent_for, now=now, keep_channel=keep_channel
+        )
         for row in stopped:
             kind = f"job-kind-{row.kind}"
             text = core.texts(

@@ -109,13 +109,17 @@ async def finish_job(
 
 
 async def stop_abandoned(
-    session: AsyncSession, *, silent_since: datetime, now: datetime
+    session: AsyncSession, *, silent_since: datetime, now: datetime, keep_channel: str | None = None
 ) -> Sequence[BackgroundJob]:
-    """Mark `stopped` the running jobs whose runner has not beaten since `silent_since`; the
-    rows marked (each by one caller only, however many replicas ask at once)."""
+    """Mark `stopped` the running jobs whose runner has not beaten since `silent_since` (but
+    those asked for on `keep_channel`); the rows marked (each by one caller only, however many
+    replicas ask at once)."""
+    silent = [BackgroundJob.status == RUNNING, BackgroundJob.updated_at < silent_since]
+    if keep_channel is not None:
+        silent.append(BackgroundJob.channel != keep_channel)
     stopped = await session.execute(
         update(BackgroundJob)
-        .where(BackgroundJob.status == RUNNING, BackgroundJob.updated_at < silent_since)
+        .where(*silent)
         .values(status=STOPPED, finished_at=now, updated_at=now)
         .returning(BackgroundJob.id)
         .execution_options(**_BULK)
