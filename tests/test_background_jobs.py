@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from bot.ops.jobs import stop_at_start
 from bot.telegram.outbox import flush_outbox
 from handlers.admin import importing
-from handlers.core import jobs
 from handlers.core.jobs import Job, JobIO, run_job
 from handlers.core.types import Outbound
 from language.texts import Texts

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.demo import seed
 from bot.telegram.outbox import flush_outbox
@@ -217,3 +218,48 @@ async def test_admin_records_a_commendation_and_the_owner_is_told(unit, db, chat
     stats = (await admin.send("/thongke"))[0]
     assert "  – Đảng ủy Khối: đã khen 1 cá nhân; đang đề nghị 0" in stats
     assert await coordinator.press("kt:1") == ["Bạn không có quyền thực hiện việc này."]
+
+
+async def test_reminding_a_big_unit_takes_no_query_per_person(unit, db, app, clock):
+    """Who is overdue is read at once and their reminders inserted in batches: 61 people
+    overdue cost the statements one does."""
+    coordinator, _, _ = unit
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    async def remind() -> int:
+        await coordinator.send("/donvi")
+        statements.clear()
+        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            await coordinator.click("🔔 Nhắc người quá hạn")
+            await asyncio.gather(*app.bot_data["jobs"].values())
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        return len(statements)
+
+    one = await remind()
+    async with db.session() as session:
+        late = await session.scalar(select(Model).where(Model.title == "Số hóa hồ sơ một cửa"))
+        for n in range(60):
+            member = Member(full_name=f"Người {n}", created_at=clock())
+            session.add(member)
+            await session.flush()
+            session.add(
+                Model(
+                    **{
+                        column: getattr(late, column)
+                        for column in (c.name for c in Model.__table__.columns)
+                        if column not in ("id", "code", "owner_id", "title_key")
+                    },
+                    owner_id=member.id,
+                    title_key=f"{late.title_key}-{n}",
+                )
+            )
+    clock.advance(days=1)  # another day: everyone may be reminded again
+    assert await remind() == one
+    async with db.session() as session:
+        day = select(OutboxMessage.key).where(OutboxMessage.key.like("overdue:%:2026-11-27"))
+        assert len((await session.scalars(day)).all()) == 61
