@@ -193,6 +193,16 @@ async def unit_state(session: AsyncSession, *, unit_ids: set[int], today: date) 
     return state
 
 
+async def campaign_cadences(session: AsyncSession, *, unit_ids: set[int]) -> dict[int, str]:
+    """Each reporting model's campaign cadence in the units, in one query."""
+    found = await session.execute(
+        select(Model.id, Campaign.cadence)
+        .join(Campaign, Campaign.id == Model.campaign_id)
+        .where(Model.unit_id.in_(unit_ids), Model.status.in_(REPORTING))
+    )
+    return {model_id: cadence for model_id, cadence in found}
+
+
 def indicator_key(name: str, unit: str) -> tuple[str, str]:
     """Indicators are grouped case- and space-insensitively ("Nhà đại đoàn kết " and "nhà
     đại đoàn kết"), in Python: SQLite's lower() folds only ASCII letters."""

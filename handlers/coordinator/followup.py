@@ -7,9 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from handlers.coordinator import reading
 from handlers.core import buttons, conversation, jobs
 from handlers.core.commands import Button, Command, Role
@@ -24,7 +21,7 @@ from handlers.shared.views import indicator_line, model_lines, period_label, pro
 from language import vn
 from language.texts import Texts
 from storage import outbox, quota, rules
-from storage.models import Campaign, Conversation, Evaluation, Member, Model, Unit
+from storage.models import Conversation, Evaluation, Member, Model, Unit
 from storage.records.audit import add_audit_entry
 from storage.records.models import advance_status, model_details
 from storage.records.review import completed_models
@@ -34,7 +31,7 @@ from storage.records.units import (
     root_units_of,
     with_descendants,
 )
-from storage.stats import REPORTING, Overdue, UnitState, unit_state
+from storage.stats import Overdue, UnitState, campaign_cadences, unit_state
 
 LEVELS = ("excellent", "done", "not_done")
 # Names listed in a chat message; the rest are counted (a unit may have thousands).
@@ -42,16 +39,6 @@ LISTED = 30
 OVERDUE_JOB = "overdue"
 # Reminders queued per statement.
 BATCH = 500
-
-
-async def campaign_cadences(session: AsyncSession, *, unit_ids: set[int]) -> dict[int, str]:
-    """Each reporting model's campaign cadence in the units, in one query."""
-    found = await session.execute(
-        select(Model.id, Campaign.cadence)
-        .join(Campaign, Campaign.id == Model.campaign_id)
-        .where(Model.unit_id.in_(unit_ids), Model.status.in_(REPORTING))
-    )
-    return {model_id: cadence for model_id, cadence in found}
 
 
 async def _scopes(ctx: Ctx) -> list[Unit] | None:
