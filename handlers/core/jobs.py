@@ -217,6 +217,7 @@ async def stop_abandoned(
     restart or a crash cut them short), but those of `keep_channel`, and tell each owner,
     through the outbox, that they can run it again. How many were stopped."""
     now = core.clock()
+    local = now.astimezone(core.config.timezone)
     async with core.db.session() as session:
         stopped = await records.stop_abandoned(
             session, silent_since=now - silent_for, now=now, keep_channel=keep_channel
@@ -234,6 +235,8 @@ async def stop_abandoned(
                 member_id=row.owner_id,
                 payload=payload(text),
                 now=now,
+                # Said on the bot's own (a restart), so not in the night.
+                not_before=core.config.quiet_hours.next_allowed(local),
                 priority=PRIORITY,
             )
     return len(stopped)
