@@ -9,7 +9,7 @@ import openpyxl
 
 from excel.layout import GUIDE_SHEET, SHEETS
 from tests.conftest import ADMIN_ID
-from tests.test_workbook_import import admin_chat, snapshot, stored
+from tests.test_workbook_import import admin_chat, send_file, snapshot, stored
 
 
 async def the_template(chat, api) -> bytes:
@@ -41,7 +41,7 @@ async def test_the_unchanged_template_imports_nothing(db, chat, api):
     before = await snapshot(db)
 
     admin = await admin_chat(chat)
-    [reply] = await admin.send_document("mau-nhap-dan-van-kheo.xlsx", content)
+    [reply] = await send_file(admin, "mau-nhap-dan-van-kheo.xlsx", content)
 
     assert "mau-nhap-dan-van-kheo.xlsx: không có dòng dữ liệu nào" in reply
     assert await snapshot(db) == before
@@ -57,7 +57,7 @@ async def test_a_filled_template_imports_into_an_empty_database(db, chat, api):
     book.save(buffer)
 
     admin = await admin_chat(chat)
-    [reply] = await admin.send_document("da-dien.xlsx", buffer.getvalue())
+    [reply] = await send_file(admin, "da-dien.xlsx", buffer.getvalue())
 
     assert reply.startswith("✅ Đã nhập «da-dien.xlsx»:"), reply
     assert "• Đơn vị: thêm mới 2, cập nhật 0, giữ nguyên 0" in reply

@@ -18,6 +18,7 @@ from tests.test_workbook_import import (
     RESULT_HEAD,
     UNIT_HEAD,
     admin_chat,
+    send_file,
     workbook,
 )
 
@@ -62,7 +63,7 @@ UNITS = [
 
 async def test_a_campaign_counts_the_units_of_its_time(db, chat, clock):
     admin = await admin_chat(chat)
-    [reply] = await admin.send_document("2021-2023.xlsx", old_campaign(UNITS))
+    [reply] = await send_file(admin, "2021-2023.xlsx", old_campaign(UNITS))
     assert "• Đơn vị: thêm mới 4, cập nhật 0, giữ nguyên 0" in reply
     # Three units made in the chat today (26/11/2026).
     for code in ("CB-X", "CB-Y", "CB-Z"):
@@ -86,7 +87,7 @@ async def test_unit_dates_go_out_in_the_export_and_come_back(db, chat, app, api)
     from tests.test_export import finish_jobs, sent_workbook
 
     admin = await admin_chat(chat)
-    await admin.send_document("2021-2023.xlsx", old_campaign(UNITS))
+    await send_file(admin, "2021-2023.xlsx", old_campaign(UNITS))
     await admin.send("/xuatexcel")
     await finish_jobs(app)
     _, book = sent_workbook(api, ADMIN_ID)
@@ -101,7 +102,7 @@ async def test_unit_dates_go_out_in_the_export_and_come_back(db, chat, app, api)
 async def test_dates_in_the_wrong_order_are_refused(db, chat):
     admin = await admin_chat(chat)
     bad = [*UNITS[:1], ["CB-A", "Chi bộ A", "DUK", "01/03/2024", "01/03/2020"]]
-    [reply] = await admin.send_document("sai.xlsx", old_campaign(bad))
+    [reply] = await send_file(admin, "sai.xlsx", old_campaign(bad))
     assert "«Hoạt động đến» không được trước «Hoạt động từ»" in reply
     async with db.session() as session:
         assert await session.scalar(select(Unit).where(Unit.code == "CB-A")) is None
@@ -111,7 +112,7 @@ async def test_the_same_export_imported_again_changes_nothing(db, chat, app, api
     from tests.test_export import finish_jobs, sent_workbook
 
     admin = await admin_chat(chat)
-    await admin.send_document("2021-2023.xlsx", old_campaign(UNITS))
+    await send_file(admin, "2021-2023.xlsx", old_campaign(UNITS))
     await admin.send("/xuatexcel")
     await finish_jobs(app)
     name, book = sent_workbook(api, ADMIN_ID)
@@ -120,7 +121,7 @@ async def test_the_same_export_imported_again_changes_nothing(db, chat, app, api
     buffer = BytesIO()
     book.save(buffer)
     await admin.send("/nhapexcel")
-    [reply] = await admin.send_document(name, buffer.getvalue())
+    [reply] = await send_file(admin, name, buffer.getvalue())
     assert "• Đơn vị: thêm mới 0, cập nhật 0, giữ nguyên 4" in reply
 
 

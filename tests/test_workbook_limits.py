@@ -20,6 +20,7 @@ from tests.test_workbook_import import (
     DONE,
     admin_chat,
     cli,
+    send_file,
     snapshot,
     stored,
     workbook,
@@ -138,7 +139,7 @@ async def refused(admin, db, name: str, content: bytes) -> str:  # type: ignore[
     """Sends the file; asserts the import was refused with one problem and stored nothing, and
     the step is still open. Returns the problem."""
     before = await snapshot(db)
-    [reply] = await admin.send_document(name, content)
+    [reply] = await send_file(admin, name, content)
     problem, failed, blank, again = reply.split("\n")
     assert failed == FAILED.format(file=name), reply
     assert (blank, again) == ("", "Gửi tệp đã sửa, hoặc /huy để thoát.")
@@ -242,7 +243,7 @@ async def test_cells_are_counted_empty_ones_included(db, chat, lowered):
 async def test_a_normal_file_imports_within_the_limits(db, chat, lowered):
     lowered(max_unpacked_mb=1, max_part_mb=1, max_rows=100, max_cells=1000)
     admin = await admin_chat(chat)
-    assert await admin.send_document("du-lieu.xlsx", workbook(CLEAN)) == [DONE]
+    assert await send_file(admin, "du-lieu.xlsx", workbook(CLEAN)) == [DONE]
 
 
 # --- through `dvk import` -------------------------------------------------------------------------
