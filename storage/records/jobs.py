@@ -1,4 +1,4 @@
-"""Background jobs (an import, an export, a chart, reminders to a unit), one row each: who asked,
+"""Background jobs (an import, an export, a report, reminders to a unit), one row each: who asked,
 where to tell them, how far it got and how it ended. The row is what survives the process: a job
 still `running` whose runner stopped beating was cut short (a restart, a crash) and is marked
 `stopped` so its owner can be told to run it again. Keyword-only; never commit."""
@@ -27,7 +27,7 @@ class BackgroundJob(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The kind of work (import, export, photos, yearend, chart, overdue): names it to its owner.
+    # The kind of work (import, export, photos, yearend, overdue): names it to its owner.
     kind: Mapped[str] = mapped_column(String(32))
     owner_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     # Where it was asked for: the chat its progress is shown in.

@@ -1,8 +1,8 @@
-"""jobs: background work (imports, exports, charts, reminders to a unit) with its owner, where
+"""jobs: background work (imports, exports, photo zips, reports, reminders) with its owner, where
 to tell them, its progress and how it ended; a job cut short by a restart is marked stopped
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06 09:40:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
