@@ -17,6 +17,7 @@ from handlers.core.router import Core
 from handlers.member import reminders
 from handlers.shared.charts import drawn
 from storage import retention, schedules
+from storage.media import deleting
 from storage.schedules import DigestDue
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ async def sweep_retention(core: Core) -> retention.Swept:
     before = core.clock() - timedelta(days=core.config.retention_days)
     async with core.db.session() as session:
         swept = await retention.sweep(session, before=before)
+    store = core.config.channels.media_store()
+    if store is not None and swept.media_keys:
+        # After the commit: the photos of the forms dropped, which nothing refers to any more.
+        await deleting(store, list(swept.media_keys))()
     if swept.people or swept.payloads or swept.drafts:
         # Counts only: never a name, a phone or a message's text.
         log.info(

@@ -57,6 +57,22 @@ class FormState(TypedDict):
     page: int  # which page of a choice's options is shown
 
 
+def photo_keys(value: Any) -> set[str]:
+    """The media store keys a stored form holds (its answers and its undo history): the photos
+    of a report being written are in the store before the report is sent."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        media = value.get("media")
+        if isinstance(media, list):
+            found |= {key for key in media if isinstance(key, str)}
+        for item in value.values():
+            found |= photo_keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= photo_keys(item)
+    return found
+
+
 def group_answer(answers: Answers, name: str) -> GroupAnswer | None:
     """The answer of a field of type "group". Which shape an answer has is told by its field's
     type in the form, which the stored JSON does not repeat."""

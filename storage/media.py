@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -54,6 +55,17 @@ class MediaStore(Protocol):
     async def delete(self, key: str) -> None:
         """Remove what is kept under the key; nothing kept is not an error."""
         ...
+
+
+def deleting(store: MediaStore, keys: list[str]) -> Callable[[], Awaitable[None]]:
+    """Work to run once the unit of work that let go of these files has committed: deleted
+    before, a failure after would leave rows pointing at files that are gone."""
+
+    async def delete() -> None:
+        for key in keys:
+            await store.delete(key)
+
+    return delete
 
 
 def valid_key(key: str) -> bool:

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox, rules
+from storage.conversation_state import photo_keys
 from storage.inbox import InboxUpdate
 from storage.models import (
     Base,
@@ -53,16 +54,17 @@ class Swept:
     people: int = 0
     payloads: int = 0
     drafts: int = 0
+    # Photo files of the dropped drafts that nothing refers to any more: for the caller to
+    # delete once the sweep has committed.
+    media_keys: tuple[str, ...] = ()
 
 
 async def sweep(session: AsyncSession, *, before: datetime) -> Swept:
     """Everything the retention period lets go of, for what happened before `before`."""
     people = await forget_unjoined(session, before=before)
-    return Swept(
-        people=people,
-        payloads=await clear_old_payloads(session, before=before),
-        drafts=await drop_old_drafts(session, before=before),
-    )
+    payloads = await clear_old_payloads(session, before=before)
+    drafts, media = await drop_old_drafts(session, before=before)
+    return Swept(people=people, payloads=payloads, drafts=drafts, media_keys=tuple(media))
 
 
 def _unjoined(before: datetime) -> ColumnElement[bool]:
@@ -186,10 +188,30 @@ async def clear_old_payloads(session: AsyncSession, *, before: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def drop_old_drafts(session: AsyncSession, *, before: datetime) -> int:
-    """Forms left unanswered since before `before` (their answers may hold a phone number)."""
-    result = await session.execute(delete(Conversation).where(Conversation.expires_at < before))
-    return int(getattr(result, "rowcount", 0) or 0)
+async def drop_old_drafts(session: AsyncSession, *, before: datetime) -> tuple[int, list[str]]:
+    """Forms left unanswered since before `before` (their answers may hold a phone number, and
+    the photos of a report being written). (How many went, the photo files now unused.)"""
+    old = Conversation.expires_at < before
+    keys: set[str] = set()
+    for state in await session.scalars(select(Conversation.state).where(old)):
+        keys |= photo_keys(state)
+    result = await session.execute(delete(Conversation).where(old))
+    return int(getattr(result, "rowcount", 0) or 0), await unused_media(session, keys)
+
+
+async def unused_media(session: AsyncSession, keys: set[str]) -> list[str]:
+    """Of these media store keys, those no report and no open form refers to: the store keeps
+    the same bytes once, so a picture someone else sent too stays."""
+    if not keys:
+        return []
+    used = set(
+        await session.scalars(select(ReportPhoto.media_key).where(ReportPhoto.media_key.in_(keys)))
+    )
+    state = cast(Conversation.state, String)
+    for key in keys - used:
+        if await session.scalar(select(exists().where(state.contains(key, autoescape=True)))):
+            used.add(key)
+    return sorted(keys - used)
 
 
 # --- erasure on request (/xoadulieu) ------------------------------------------------------------
@@ -291,29 +313,30 @@ async def erase_person(
         ):
             session.expunge(obj)
     await scrub(session, words=words, replacement=left)
-    return Erased(int(getattr(kept, "rowcount", 0) or 0), media)
+    return Erased(int(getattr(kept, "rowcount", 0) or 0), await unused_media(session, media))
 
 
-async def _drop_photos(session: AsyncSession, *, member_id: int) -> list[str]:
+async def _drop_photos(session: AsyncSession, *, member_id: int) -> set[str]:
     """The photos of their reports go (a face is personal data; the report's figures stay)."""
     theirs = select(Report.id).where(Report.member_id == member_id)
-    keys = set(
-        await session.scalars(
+    keys = {
+        str(key)
+        for key in await session.scalars(
             select(ReportPhoto.media_key).where(
                 ReportPhoto.report_id.in_(theirs), ReportPhoto.media_key.is_not(None)
             )
         )
+    }
+    # And those of a report they were writing (the form goes with the rest of them).
+    keys |= photo_keys(
+        await session.scalar(select(Conversation.state).where(Conversation.member_id == member_id))
     )
     await session.execute(
         delete(ReportPhoto)
         .where(ReportPhoto.report_id.in_(theirs))
         .execution_options(synchronize_session=False)
     )
-    # The store keeps the same bytes once: a picture someone else sent too stays.
-    shared = set(
-        await session.scalars(select(ReportPhoto.media_key).where(ReportPhoto.media_key.in_(keys)))
-    )
-    return sorted(str(key) for key in keys - shared)
+    return keys
 
 
 def _mentions(words: list[str]) -> re.Pattern[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import JSON, String, Text, select
 
+from bot import schedules
 from bot.cli import main
 from bot.telegram.outbox import flush_outbox
 from storage import retention
@@ -21,6 +22,7 @@ from storage.models import (
     AuditEntry,
     Base,
     Commendation,
+    Conversation,
     Identity,
     JoinRequest,
     Member,
@@ -31,6 +33,7 @@ from storage.models import (
 from storage.records.consents import Consent
 from storage.records.honours import commended, notable_models
 from storage.stats import organisation_stats
+from tests.botapi import JPEG
 from tests.conftest import ADMIN_ID
 from tests.test_both_channels import MEMBER, demo, join, world  # noqa: F401 (fixtures)
 from tests.test_consent import member_before_the_notice
@@ -335,3 +338,68 @@ async def test_a_coordinator_who_erases_their_data_takes_back_their_invites(db, 
             select(AuditEntry).where(AuditEntry.action == "invite.revoked")
         )
     assert entry.details["reason"] == "erased"
+
+
+async def report_half_written(person) -> None:
+    """A report begun again with a new photo (in the media store already), not sent."""
+    await person.send("/baocao")
+    await person.click("📝 Báo cáo lại, thay thế")
+    await person.send("Hoàn thành bài giảng điện tử cho khối 11")
+    await person.send("300")
+    await person.send_photo(content=JPEG + b"another", file_id="AgAE")
+
+
+async def test_photos_of_a_report_being_written_go_with_it(an, db, settings):
+    await report_half_written(an)
+    assert len(media_files(settings)) == 2
+    # Erasing from inside the report: the report is given up first, and its photo with it ...
+    assert (await an.send("/xoadulieu"))[0].startswith("Bạn đang ")
+    await an.click("🗑 Bỏ bản nháp, làm việc mới")
+    assert len(media_files(settings)) == 1
+    await an.click("🗑 Xóa dữ liệu")
+    # ... and the sent report's photo goes with the erasure.
+    assert media_files(settings) == []
+
+
+async def test_an_admin_erasing_someone_mid_report_removes_its_photos(an, db, chat, settings):
+    await report_half_written(an)
+    assert len(media_files(settings)) == 2
+    admin = chat(ADMIN_ID, "Quản trị")
+    await admin.send("/xoadulieu")
+    await admin.click("Của người khác (theo đơn yêu cầu)")
+    await admin.send("thu hang")
+    replies = await admin.click("🗑 Xóa dữ liệu")
+    assert replies[0].startswith(f"✅ Đã xóa dữ liệu cá nhân của {NAME}")
+    assert media_files(settings) == []
+
+
+async def test_a_photo_someone_else_is_still_using_stays(an, db, settings):
+    """The store keeps the same bytes once: the same picture in another person's open report
+    (forwarded to both, say) stays when one of them gives theirs up."""
+    await report_half_written(an)
+    admin_id = await member_id_of(db, ADMIN_ID)
+    async with db.session() as session:
+        mine = await session.get(Conversation, await member_id_of(db, AN))
+        session.add(
+            Conversation(
+                member_id=admin_id,
+                form=mine.form,
+                state=mine.state,
+                context=mine.context,
+                expires_at=mine.expires_at,
+                updated_at=mine.updated_at,
+            )
+        )
+    await an.send("/huy")
+    assert (await an.click("🗑 Hủy, bỏ phần đã điền"))[0].startswith("Đã hủy")
+    assert len(media_files(settings)) == 2
+
+
+async def test_the_photos_of_a_report_left_half_way_go_with_its_draft(an, clock, app, settings):
+    await report_half_written(an)
+    assert len(media_files(settings)) == 2
+    clock.advance(days=92)
+    swept = await schedules.sweep_retention(app.bot_data["core"])
+    assert (swept.drafts, len(swept.media_keys)) == (1, 1)
+    # The photo of the report that was sent stays with it.
+    assert len(media_files(settings)) == 1

@@ -18,9 +18,12 @@ from storage.conversation_state import (
     FormState,
     Item,
     group_answer,
+    photo_keys,
 )
+from storage.media import deleting
 from storage.models import Conversation
 from storage.records.conversations import end_conversation, get_conversation
+from storage.retention import unused_media
 
 
 def button(conv: Conversation, action: str, label: str) -> Choice:
@@ -424,7 +427,13 @@ async def ask_cancel(ctx: Ctx, conv: Conversation) -> None:
 
 async def cancel(ctx: Ctx, conv: Conversation, key: str = "form-cancelled") -> None:
     title = ctx.label(flow_of(conv).form.title)
+    photos = photo_keys(conv.state)
     await end_conversation(ctx.session, conversation=conv)
+    # The photos of a report given up are in the media store already: they go with it.
+    store = ctx.config.channels.media_store()
+    if photos and store is not None:
+        unused = await unused_media(ctx.session, photos)
+        ctx.result.after_commit.append(deleting(store, unused))
     ctx.say(key, title=title)
 
 

@@ -8,7 +8,6 @@ has committed, so a failure half-way leaves everything as it was."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from handlers.core import conversation
@@ -19,7 +18,7 @@ from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.shared.invites import audit_revoked
 from handlers.shared.people import PERSON_PAGE, choose_person, name_of
 from language import vn
-from storage.media import MediaStore
+from storage.media import deleting
 from storage.models import Conversation, Member
 from storage.records.audit import add_audit_entry
 from storage.records.invites import revoke_orphaned
@@ -112,7 +111,7 @@ async def _erase(ctx: Ctx, person_id: int) -> None:
     )
     store = ctx.config.channels.media_store()
     if store is not None and erased.media_keys:
-        ctx.result.after_commit.append(_deleting(store, erased.media_keys))
+        ctx.result.after_commit.append(deleting(store, erased.media_keys))
     ctx.result.roles_changed += identities
     kept = ctx.t("erase-kept")
     if erased.commendations:
@@ -121,14 +120,6 @@ async def _erase(ctx: Ctx, person_id: int) -> None:
         ctx.result.say(ctx.t("erase-done-self") + "\n" + kept)
     else:
         ctx.result.say(ctx.t("erase-done-other", name=name, id=person_id) + "\n" + kept)
-
-
-def _deleting(store: MediaStore, keys: list[str]) -> Callable[[], Awaitable[None]]:
-    async def delete() -> None:
-        for key in keys:
-            await store.delete(key)
-
-    return delete
 
 
 async def start(ctx: Ctx, conv: Conversation | None, args: str) -> None:
