@@ -1,0 +1,175 @@
+"""How close a conversation step comes to the database's own floor, and how long one takes.
+
+Three parts on the same database in one run:
+- the floor: 50 concurrent tasks, each running transactions of one indexed SELECT and one UPDATE
+  of a row (a table of its own, dropped afterwards), as fast as they can;
+- throughput: 50 people registering at once through the real core (the registrations
+  benchmark's answers), no pause between steps; `ratio` = steps per second / floor transactions
+  per second;
+- latency: 50 people, each pausing `--pause` seconds between steps; `p99_ms` of one step.
+
+    python -m benchmarks.steps [--database-url URL] [--quick] [--seconds 10] [--pause 1]
+
+A PostgreSQL database given has its public schema dropped and rebuilt first: give it a database
+of its own. Prints a last line `db= people= steps_per_s= floor_txn_per_s= ratio= p99_ms=`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+
+from benchmarks.registrations import ANSWERS, PRESS
+from bot.config import Settings
+from bot.demo import seed
+from bot.runtime import build_core
+from handlers.core.router import Core
+from handlers.core.types import Inbound, Result
+from storage.db import Database
+from storage.migrate import upgrade
+
+PEOPLE = 50
+FLOOR_ROWS = 1000
+NOW = datetime(2026, 11, 26, 2, tzinfo=UTC)
+
+
+async def floor(db: Database, seconds: float) -> float:
+    """Transactions per second of 50 tasks doing one indexed SELECT and one UPDATE each."""
+    async with db.session() as session:
+        await session.execute(text("DROP TABLE IF EXISTS bench_floor"))
+        await session.execute(
+            text("CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, code VARCHAR(20), n INTEGER)")
+        )
+        await session.execute(text("CREATE UNIQUE INDEX ix_bench_floor_code ON bench_floor (code)"))
+        await session.execute(
+            text("INSERT INTO bench_floor (id, code, n) VALUES (:id, :code, 0)"),
+            [{"id": i, "code": f"c{i}"} for i in range(FLOOR_ROWS)],
+        )
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def task(k: int) -> None:
+        nonlocal done
+        for i in itertools.count():
+            if time.perf_counter() >= stop:
+                return
+            row = (k * 20 + i) % FLOOR_ROWS
+            async with db.session() as session:
+                found = await session.scalar(
+                    text("SELECT id FROM bench_floor WHERE code = :code"), {"code": f"c{row}"}
+                )
+                await session.execute(
+                    text("UPDATE bench_floor SET n = n + 1 WHERE id = :id"), {"id": found}
+                )
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(task(k) for k in range(PEOPLE)))
+    elapsed = time.perf_counter() - started
+    async with db.session() as session:
+        await session.execute(text("DROP TABLE bench_floor"))
+    return done / elapsed
+
+
+def inbounds(person: str, n: int) -> list[Callable[[Result], Inbound]]:
+    """The events of one registration; each built from the answer to the one before."""
+
+    def typed(value: str) -> Callable[[Result], Inbound]:
+        return lambda _: Inbound("terminal", person, person, text=value)
+
+    def pressed(index: int) -> Callable[[Result], Inbound]:
+        def event(result: Result) -> Inbound:
+            choices = [c for row in result.messages[-1].choices for c in row]
+            if len(choices) <= index:
+                raise SystemExit(f"{person}: no button {index} in {result.messages[-1].text!r}")
+            return Inbound("terminal", person, person, choice=choices[index].data)
+
+        return event
+
+    # The personal-data notice comes first: agreeing to it opens the join form.
+    events = [typed("/start DEMO-TV"), pressed(0)]
+    for step, answer in enumerate(ANSWERS):
+        events.append(pressed(PRESS[step]) if step in PRESS else typed(answer.format(n=n)))
+    return events
+
+
+async def register(
+    core: Core,
+    person: str,
+    n: int,
+    durations: list[float],
+    pause: Callable[[], Awaitable[None]] | None,
+) -> None:
+    result = Result()
+    for event in inbounds(person, n):
+        if pause is not None:
+            await pause()
+        began = time.perf_counter()
+        result = await core.handle(event(result))
+        durations.append(time.perf_counter() - began)
+    if not result.messages[0].text.startswith("✅ Đã gửi đăng ký"):
+        raise SystemExit(f"{person} did not complete: {result.messages[0].text[:200]}")
+
+
+async def crowd(
+    core: Core, prefix: str, seconds: float, pause: float | None
+) -> tuple[float, list[float]]:
+    """50 people registering one model after another until `seconds` are over: steps per
+    second and every step's duration."""
+    durations: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def person(k: int) -> None:
+        for round_ in itertools.count():
+            if time.perf_counter() >= stop:
+                return
+            name = f"{prefix}-{k}-{round_}"
+            waiting = (lambda: asyncio.sleep(pause)) if pause else None
+            await register(core, name, k * 1000 + round_, durations, waiting)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(person(k) for k in range(PEOPLE)))
+    return len(durations) / (time.perf_counter() - started), durations
+
+
+async def main(url: str | None, seconds: float, pause: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        db = Database.from_url(url)
+        if db.engine.dialect.name == "postgresql":
+            async with db.engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+        await upgrade(db.engine)
+        async with db.session() as session:
+            await seed(session, now=NOW, today=NOW.date())
+        core = build_core(Settings(_env_file=None, database_url=url), db, lambda: NOW)
+        await crowd(core, "warm", 1, None)
+        floor_rate = await floor(db, seconds)
+        steps_rate, _ = await crowd(core, "fast", seconds, None)
+        _, durations = await crowd(core, "slow", max(seconds, 3 * pause), pause)
+        await db.dispose()
+    durations.sort()
+    p99 = durations[int(0.99 * (len(durations) - 1))] * 1000
+    print(
+        f"db={url.split(':', 1)[0].split('+')[0]} people={PEOPLE} steps_per_s={steps_rate:.0f} "
+        f"floor_txn_per_s={floor_rate:.0f} ratio={steps_rate / floor_rate:.2f} p99_ms={p99:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url")
+    parser.add_argument("--quick", action="store_true", help="3 seconds a part")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long each part runs")
+    parser.add_argument("--pause", type=float, default=1.0, help="the latency part's pause")
+    args = parser.parse_args()
+    asyncio.run(main(args.database_url, 3.0 if args.quick else args.seconds, args.pause))
