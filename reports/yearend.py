@@ -21,7 +21,7 @@ from storage import rules
 from storage.models import Campaign
 from storage.periods import DEFAULT_TZ
 from storage.records.honours import Honoured, Notable, commended, notable_models
-from storage.records.units import all_units, with_descendants
+from storage.records.units import descendant_ids
 from storage.stats import OrganisationStats, organisation_stats
 
 EVALUATION_LEVELS = ("excellent", "done", "not_done")
@@ -60,7 +60,7 @@ async def gather(
     campaign_id = campaign.id if campaign else None
     units = None
     if unit_id is not None:
-        units = with_descendants(await all_units(session, active_only=False), [unit_id])
+        units = await descendant_ids(session, roots=[unit_id])
     return YearEnd(
         stats=await organisation_stats(
             session, campaign_id=campaign_id, years=years, tz=tz, unit_ids=units

@@ -25,7 +25,7 @@ from storage.conversation_state import group_answer
 from storage.db import Database
 from storage.models import Broadcast, Conversation
 from storage.records.audit import add_audit_entry
-from storage.records.units import all_units, units_by_ids, with_descendants
+from storage.records.units import all_units, descendant_ids, units_by_ids
 
 MAX_TEXT = 3500
 # After replies-like notices (3), digests (4) and reminders (5): a broadcast of thousands never
@@ -141,8 +141,7 @@ async def _recipient_filter(ctx: Ctx, audience: dict[str, Any]) -> dict[str, Any
     """A unit includes its sub-units, as it does for its coordinators."""
     unit_ids: set[int] = set()
     if audience["kind"] == broadcasts.UNITS:
-        every = await all_units(ctx.session, active_only=False)
-        unit_ids = with_descendants(every, audience["unit_ids"])
+        unit_ids = await descendant_ids(ctx.session, roots=audience["unit_ids"])
     return {
         "kind": audience["kind"],
         "unit_ids": unit_ids,

@@ -28,6 +28,7 @@ from storage.records.review import completed_models
 from storage.records.units import (
     all_units,
     coordinated_unit_ids,
+    descendant_ids,
     root_units_of,
     with_descendants,
 )
@@ -58,9 +59,8 @@ async def show_units(ctx: Ctx) -> None:
     if not scopes:
         ctx.say("units-none")
         return
-    every = await all_units(ctx.session, active_only=False)
     for unit in scopes:
-        ids = with_descendants(every, [unit.id])
+        ids = await descendant_ids(ctx.session, roots=[unit.id])
         state = await unit_state(ctx.session, unit_ids=ids, today=ctx.today)
         choices = []
         came = await reading.reports_this_period(ctx, ids)

@@ -23,7 +23,7 @@ from storage import rules
 from storage.models import Conversation, Invite, Unit
 from storage.records.audit import add_audit_entry
 from storage.records.invites import create_invite, revoke_invite, usable_invites
-from storage.records.units import all_units, coordinated_unit_ids, units_by_ids
+from storage.records.units import all_units, units_by_ids
 
 
 class InviteFlow(Flow):
@@ -67,7 +67,7 @@ class InviteFlow(Flow):
         """None means all units (admin)."""
         if await ctx.is_admin():
             return None
-        return await coordinated_unit_ids(ctx.session, member_id=ctx.member.id)
+        return await ctx.coordinated_units()
 
     async def allowed(self, ctx: Ctx, conv: Conversation) -> bool:
         ids = await self._unit_ids(ctx)

@@ -25,7 +25,7 @@ from storage.records.campaigns import campaigns_in_units
 from storage.records.models import model_by_code, model_code, model_details
 from storage.records.photos import is_telegram_file_id
 from storage.records.reports import ReportLine, period_reports, report_by_id, report_page
-from storage.records.units import all_units, with_descendants
+from storage.records.units import descendant_ids
 
 # Reports on one page of a model's: each is a message of its own with its photos.
 MODEL_PAGE = 3
@@ -240,7 +240,7 @@ async def show_unit_reports(ctx: Ctx, unit_id: int, page: int = 0) -> None:
     if units is not None and unit_id not in units:
         ctx.say("error-not-allowed")
         return
-    ids = with_descendants(await all_units(ctx.session, active_only=False), [unit_id])
+    ids = await descendant_ids(ctx.session, roots=[unit_id])
     periods = await current_periods(ctx, ids)
     total, lines = await period_reports(
         ctx.session,

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,8 +18,10 @@ from storage.media import MediaStore
 from storage.models import Identity, Member, Membership
 from storage.periods import QuietHours
 from storage.records.people import memberships_of
+from storage.records.units import coordinated_unit_ids
 
 Fetch = Callable[[str], Awaitable[bytes]]
+T = TypeVar("T")
 
 
 class Channels(Protocol):
@@ -115,6 +117,10 @@ class Ctx:
     t: Texts
     result: Result = field(default_factory=Result)
     _memberships: list[Membership] | None = None
+    # Read once per update (one unit of work): a step asks the same questions several times.
+    _admin_read: bool = False
+    _coordinated: set[int] | None = None
+    _memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def member(self) -> Member:
@@ -135,10 +141,27 @@ class Ctx:
     async def is_coordinator(self) -> bool:
         return any(m.role == rules.ROLE_COORDINATOR for m in await self.memberships())
 
+    async def coordinated_units(self) -> set[int]:
+        """The units this person coordinates and every unit below them."""
+        if self._coordinated is None:
+            self._coordinated = await coordinated_unit_ids(self.session, member_id=self.member.id)
+        return self._coordinated
+
     async def is_admin(self) -> bool:
-        # Re-read from the database: a role taken away a moment ago must already count.
-        await self.session.refresh(self.member, ["is_admin"])
+        # Re-read from the database once per update: a role taken away a moment ago must
+        # already count (what this update changes itself is on the same object).
+        if not self._admin_read:
+            await self.session.refresh(self.member, ["is_admin"])
+            self._admin_read = True
         return self.member.is_admin
+
+    async def once(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        """`load()` the first time `key` is asked in this update, the same value after: for
+        reads a step repeats (a form's options for checking the answer, then for the next
+        question) of rows the step itself does not change."""
+        if key not in self._memo:
+            self._memo[key] = await load()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def say(self, key: str, **params: object) -> None:
         self.result.say(self.t(key, **params))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from handlers.core.context import Ctx
 from storage.models import Model
-from storage.records.units import coordinated_unit_ids
 
 
 async def reviewable_units(ctx: Ctx) -> set[int] | None:
@@ -13,7 +12,7 @@ async def reviewable_units(ctx: Ctx) -> set[int] | None:
     (admin)."""
     if await ctx.is_admin():
         return None
-    return await coordinated_unit_ids(ctx.session, member_id=ctx.member.id)
+    return await ctx.coordinated_units()
 
 
 async def may_decide_on(ctx: Ctx, model: Model | None) -> bool:

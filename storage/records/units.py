@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import rules
@@ -84,16 +84,29 @@ def with_descendants(units: Sequence[Unit], roots: Iterable[int]) -> set[int]:
     return found
 
 
-async def coordinated_unit_ids(session: AsyncSession, *, member_id: int) -> set[int]:
-    roots = await session.scalars(
-        select(Membership.unit_id).where(
-            Membership.member_id == member_id, Membership.role == rules.ROLE_COORDINATOR
-        )
-    )
-    roots_list = list(roots)
-    if not roots_list:
+def _below(roots: Select[Any]) -> Select[Any]:
+    """The ids of `roots` (a query of unit ids) and of every unit below them, in one recursive
+    query (SQLite and PostgreSQL alike) rather than the whole tree read for a few branches."""
+    tree = roots.cte("tree", recursive=True)
+    below = select(Unit.id).join(tree, Unit.parent_id == tree.c.id)
+    tree = tree.union(below)  # UNION, not UNION ALL: a cycle (never made) would end
+    return select(tree.c.id)
+
+
+async def descendant_ids(session: AsyncSession, *, roots: Iterable[int]) -> set[int]:
+    """The given units and every unit below them."""
+    roots = list(roots)
+    if not roots:
         return set()
-    return with_descendants(await all_units(session, active_only=False), roots_list)
+    return set(await session.scalars(_below(select(Unit.id).where(Unit.id.in_(roots)))))
+
+
+async def coordinated_unit_ids(session: AsyncSession, *, member_id: int) -> set[int]:
+    """The units a person coordinates and every unit below them (one query)."""
+    roots = select(Membership.unit_id.label("id")).where(
+        Membership.member_id == member_id, Membership.role == rules.ROLE_COORDINATOR
+    )
+    return set(await session.scalars(_below(roots)))
 
 
 async def root_units_of(session: AsyncSession, *, member_id: int) -> Sequence[Unit]:
