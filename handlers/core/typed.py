@@ -9,12 +9,19 @@ from handlers.core import buttons, conversation
 from handlers.core.context import Ctx
 from handlers.core.numbered import plain
 from handlers.core.types import Result
+from handlers.forms import engine
 from storage.models import Conversation
+
+# The types of question whose step shows buttons of its own besides the way back and out.
+BUTTONED = conversation.BUTTONED
 
 
 async def shown_buttons(ctx: Ctx, conv: Conversation) -> list[tuple[str, str]] | None:
     """The (label, data) of the buttons the current step shows; None when the step takes typed
     text as its answer (a name, a number), where a label is an answer like any other."""
+    step = engine.current_step(conversation.flow_of(conv).form_for(conv), conv.state)
+    if step.kind == "ask" and step.spec is not None and step.spec.type not in BUTTONED:
+        return None  # known without drawing the step (and reading its options)
     said, ctx.result = ctx.result, Result()
     try:
         await conversation.render(ctx, conv)

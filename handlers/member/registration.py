@@ -157,7 +157,7 @@ class RegistrationFlow(Flow):
         return await ctx.is_member()
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
-        fields = list(await visible_fields(ctx.session))
+        fields = list(await ctx.once("visible_fields", lambda: visible_fields(ctx.session)))
         kept = await _corrected(ctx, conv)
         own = await ctx.session.get(Field, kept.field_id) if kept is not None else None
         if own is not None and own.hidden:
@@ -413,7 +413,7 @@ async def my_units(ctx: Ctx, keep: int | None = None) -> list[Option]:
     a returned model being corrected)."""
     memberships = sorted(await ctx.memberships(), key=lambda m: (m.role != rules.ROLE_MEMBER, m.id))
     ids = list(dict.fromkeys(m.unit_id for m in memberships))
-    units = await units_by_ids(ctx.session, ids=ids)
+    units = await ctx.once("my_units", lambda: units_by_ids(ctx.session, ids=ids))
     return unit_options([units[i] for i in ids if units[i].active or i == keep])
 
 

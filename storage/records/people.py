@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, case, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload
 
 from language.texts import Texts
 from language.vietnamese import fold
@@ -34,7 +34,7 @@ async def find_identity(
 ) -> Identity | None:
     return await session.scalar(
         select(Identity)
-        .options(selectinload(Identity.member))
+        .options(joinedload(Identity.member))
         .where(Identity.channel == channel, Identity.external_id == external_id)
     )
 
