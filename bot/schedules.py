@@ -1,8 +1,9 @@
 """The scheduled sweeps, for every channel: reminders and nudges every few minutes, digests
 every minute (the jobs that call them are the channel's). Each sweep reads who is due in one
-short read, then runs each person as a short unit of work of their own: one that fails is
-logged and tried again at the next sweep (nothing of it was recorded) while the others go, and
-everyone's default slot being the same minute costs no one a long transaction."""
+short read. Reminders and nudges are then queued for up to 500 people in one short unit of work
+(a few statements however many); when one fails, each of its people is tried in a unit of their
+own, so that one person's failure is logged and tried again at the next sweep (nothing of it was
+recorded) while the others go. Digests are one person at a time."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from handlers.member import reminders
 from handlers.shared.charts import drawn
 from storage import retention, schedules
 from storage.media import deleting
-from storage.schedules import DigestDue
+from storage.schedules import DigestDue, MemberDue
 
 log = logging.getLogger(__name__)
 DIGEST_SECONDS = 60
 RETENTION_SECONDS = 3600
+# People whose reminders and nudges are queued in one unit of work.
+REMINDER_BATCH = 500
 
 
 async def run_sweeps(
@@ -98,19 +101,33 @@ async def sweep_reminders(core: Core) -> tuple[int, int]:
             idle_since=now - config.nudge_after,
         )
     queued = nudged = 0
-    for member in due:
-        try:
-            async with core.db.session() as session:
-                counts = await reminders.queue_for(session, config, core.texts, member, now)
-        except Exception:
-            log.exception(
-                "reminders for member %d failed; tried again at the next sweep", member.member_id
-            )
-            continue
+    for start in range(0, len(due), REMINDER_BATCH):
+        counts = await _queue_reminders(core, due[start : start + REMINDER_BATCH], now)
         queued += counts[0]
         nudged += counts[1]
     if queued or nudged:
         log.info("queued %d reminders and %d nudges", queued, nudged)
+    return queued, nudged
+
+
+async def _queue_reminders(core: Core, due: list[MemberDue], now: datetime) -> tuple[int, int]:
+    """Many people's reminders in one short unit of work; when it fails, each person's in one of
+    their own, so that one person's failure holds up nobody else."""
+    try:
+        async with core.db.session() as session:
+            return await reminders.queue_for(session, core.config, core.texts, due, now)
+    except Exception:
+        if len(due) == 1:
+            log.exception(
+                "reminders for member %d failed; tried again at the next sweep", due[0].member_id
+            )
+            return 0, 0
+        log.warning("reminders for %d members failed together; each is tried alone", len(due))
+    queued = nudged = 0
+    for member in due:
+        counts = await _queue_reminders(core, [member], now)
+        queued += counts[0]
+        nudged += counts[1]
     return queued, nudged
 
 

@@ -1,7 +1,8 @@
 """Who is due at a moment: reminders and nudges for members, digests for staff. Each question is
-answered for everyone in one read, as plain rows grouped by person; the scheduler then runs each
-person as a unit of work of their own, in which the claims below record what was done (so a
-failed unit leaves its person due at the next sweep, and two replicas never both send)."""
+answered for everyone in one read, as plain rows grouped by person; the scheduler then queues
+many people's reminders in one unit of work (each person's alone when that fails), in which the
+claims below record what was done (so a failed unit leaves its people due at the next sweep,
+and two replicas never both send)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import outbox, rules
@@ -141,11 +142,41 @@ async def _reminders_due(
     before_days: int,
     overdue_days: int,
 ) -> list[DueReminder]:
-    """Reminders due at `now` and neither reported on nor queued yet, by member."""
+    """Reminders due at `now` and neither reported on nor queued yet, by member.
+
+    The reminder moments depend only on a campaign and a person's hour: those are worked out
+    first (a few campaigns, at most 25 hours), and only the models of the (campaign, hour)
+    groups with a moment due now are read; most sweeps of a day read no model at all."""
     today = now.astimezone(tz).date()
+    campaigns = (await session.scalars(select(Campaign))).all()
+    hours = set(await session.scalars(select(Member.reminder_hour).distinct()))
+    due_by_group: dict[tuple[int, int | None], list[tuple[Period, str]]] = {}
+    for campaign in campaigns:
+        periods = _periods(today, campaign, campaign.starts_on, campaign.ends_on)
+        for hour in hours:
+            due = due_reminders(
+                periods,
+                now=now,
+                hour=hour if hour is not None else default_hour,
+                tz=tz,
+                quiet=quiet,
+                before_days=before_days,
+                overdue_days=overdue_days,
+            )
+            if due:
+                due_by_group[(campaign.id, hour)] = due
+    if not due_by_group:
+        return []
     reachable = select(Identity.id).where(
         Identity.member_id == Member.id, Identity.unreachable_at.is_(None)
     )
+    groups = [
+        and_(
+            Model.campaign_id == campaign_id,
+            Member.reminder_hour.is_(None) if hour is None else Member.reminder_hour == hour,
+        )
+        for campaign_id, hour in due_by_group
+    ]
     rows = (
         await session.execute(
             select(
@@ -156,17 +187,20 @@ async def _reminders_due(
                 Model.reviewed_at,
                 Model.registered_on,
                 Model.owner_id,
-                Campaign,
+                Model.campaign_id,
                 Member.reminder_hour,
                 Member.paused_until,
             )
-            .join(Campaign, Campaign.id == Model.campaign_id)
             .join(Member, Member.id == Model.owner_id)
-            .where(Model.status.in_((rules.APPROVED, rules.IN_PROGRESS)), reachable.exists())
+            .where(
+                Model.status.in_((rules.APPROVED, rules.IN_PROGRESS)),
+                or_(*groups),
+                reachable.exists(),
+            )
             .order_by(Model.owner_id, Model.id)
         )
     ).all()
-    due_by_group: dict[tuple[int, int], list[tuple[Period, str]]] = {}
+    cadences = {campaign.id: campaign.cadence for campaign in campaigns}
     wanted = []
     for (
         model_id,
@@ -176,30 +210,18 @@ async def _reminders_due(
         approved,
         registered,
         owner_id,
-        campaign,
+        campaign_id,
         hour,
         paused,
     ) in rows:
         if is_paused(paused, today):
             continue
-        hour = hour if hour is not None else default_hour
-        group = (campaign.id, hour)
-        if group not in due_by_group:
-            due_by_group[group] = due_reminders(
-                _periods(today, campaign, campaign.starts_on, campaign.ends_on),
-                now=now,
-                hour=hour,
-                tz=tz,
-                quiet=quiet,
-                before_days=before_days,
-                overdue_days=overdue_days,
-            )
         assert owner_id is not None  # joined to its member
         since = accountable_since(approved, registered)
-        for period, kind in due_by_group[group]:
+        for period, kind in due_by_group[(campaign_id, hour)]:
             if period.start <= ends_on and period.end >= starts_on and answers_for(period, since):
                 wanted.append(
-                    DueReminder(owner_id, model_id, title, campaign.cadence, period, kind)
+                    DueReminder(owner_id, model_id, title, cadences[campaign_id], period, kind)
                 )
     starts = {reminder.period.start for reminder in wanted}
     reported = set()
@@ -240,24 +262,34 @@ async def _stale_forms(
     }
 
 
-async def claim_nudge(
-    session: AsyncSession, *, stale: StaleForm, idle_since: datetime, now: datetime
-) -> bool:
-    """Record the nudge of a form still untouched and not nudged. False when the person moved
-    on since the read, or another replica nudged them first."""
-    # A plain UPDATE: the ORM's version counter stays, so the person's buttons stay valid.
-    claimed = await session.execute(
-        update(Conversation)
-        .where(
-            Conversation.member_id == stale.member_id,
-            Conversation.form == stale.form,
-            Conversation.nudged_at.is_(None),
-            Conversation.updated_at <= idle_since,
+async def claim_nudges(
+    session: AsyncSession, *, stale: Sequence[StaleForm], idle_since: datetime, now: datetime
+) -> set[StaleForm]:
+    """Record the nudges of forms still untouched and not nudged, in one statement per 500.
+    Left out: those whose person moved on since the read, or whom another replica nudged
+    first."""
+    claimed: set[StaleForm] = set()
+    for start in range(0, len(stale), 500):
+        chunk = {(s.member_id, s.form): s for s in stale[start : start + 500]}
+        # A plain UPDATE: the ORM's version counter stays, so the person's buttons stay valid.
+        rows = await session.execute(
+            update(Conversation)
+            .where(
+                or_(
+                    *(
+                        and_(Conversation.member_id == member_id, Conversation.form == form)
+                        for member_id, form in chunk
+                    )
+                ),
+                Conversation.nudged_at.is_(None),
+                Conversation.updated_at <= idle_since,
+            )
+            .values(nudged_at=now)
+            .returning(Conversation.member_id, Conversation.form)
+            .execution_options(synchronize_session=False)
         )
-        .values(nudged_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+        claimed.update(chunk[(member_id, form)] for member_id, form in rows.all())
+    return claimed
 
 
 async def digests_due(

@@ -1,5 +1,6 @@
-"""The reminder sweep when one member's unit of work fails: the others still get theirs, and the
-failed member's reminder and nudge (nothing of which was kept) come at the next sweep."""
+"""The reminder sweep when one member's reminders fail: the batch they were queued in is tried
+again one person at a time, the others still get theirs, and the failed member's reminder and
+nudge (nothing of which was kept) come at the next sweep."""
 
 from __future__ import annotations
 
@@ -57,11 +58,15 @@ async def test_one_failing_member_leaves_the_others_and_is_retried(
     await other.send("/dangky")
     await other.click("Cá nhân")
     failing = await member_id_of(db, OTHER_ID)
+    member_id = await member_id_of(db, MEMBER_ID)
     queue_for = reminders.queue_for
 
+    batches = []
+
     async def broken_for_one(session, config, texts, due, now):
+        batches.append(sorted(member.member_id for member in due))
         counts = await queue_for(session, config, texts, due, now)
-        if due.member_id == failing:
+        if failing in batches[-1]:
             raise RuntimeError("outbox unavailable")
         return counts
 
@@ -70,6 +75,12 @@ async def test_one_failing_member_leaves_the_others_and_is_retried(
     with caplog.at_level(logging.ERROR):
         assert await run_sweep(app) == (1, 0)
     assert "outbox unavailable" in caplog.text
+    # Both in one unit of work first, then each alone.
+    assert batches == [sorted([failing, member_id]), [member_id], [failing]] or batches == [
+        sorted([failing, member_id]),
+        [failing],
+        [member_id],
+    ]
     # What their unit had queued and claimed was rolled back with it.
     theirs = (f"remind:before:{failing}:", f"nudge:{failing}:")
     assert not [key for key in await outbox_keys(db) if key.startswith(theirs)]

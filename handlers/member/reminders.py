@@ -4,6 +4,7 @@ goes through the outbox with a unique key, so a sweep run twice sends nothing tw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -211,17 +212,24 @@ def nudge_payload(texts: Texts, stale: StaleForm) -> dict[str, object]:
 
 
 async def queue_for(
-    session: AsyncSession, config: CoreConfig, texts: Texts, due: MemberDue, now: datetime
+    session: AsyncSession,
+    config: CoreConfig,
+    texts: Texts,
+    due: Sequence[MemberDue],
+    now: datetime,
 ) -> tuple[int, int]:
-    """Queue one member's reminders and nudge, in the unit of work given. Returns (reminders,
-    nudges) queued; a key already queued (a sweep run twice) is not queued again."""
+    """Queue these members' reminders and nudges in the unit of work given: one insert of every
+    reminder, one claim of the nudges still due and one insert of those claimed, however many
+    people. Returns (reminders, nudges) queued; a key already queued (a sweep run twice) is not
+    queued again."""
     later = not_before(config, now)
     expires = end_of_day(config, later)
-    rows = [
-        {
-            "key": reminder.key,
-            "member_id": due.member_id,
-            "payload": reminder_payload(texts, reminder),
+
+    def row(key: str, member_id: int, message: dict[str, object]) -> dict[str, Any]:
+        return {
+            "key": key,
+            "member_id": member_id,
+            "payload": message,
             "status": "pending",
             "priority": 5,
             "attempts": 0,
@@ -229,25 +237,19 @@ async def queue_for(
             "created_at": now,
             "expires_at": expires,
         }
-        for reminder in due.reminders
+
+    rows = [
+        row(reminder.key, member.member_id, reminder_payload(texts, reminder))
+        for member in due
+        for reminder in member.reminders
     ]
     reminders = await outbox.enqueue_many(session, rows)
-    nudges = 0
-    stale = due.stale
-    if stale is not None and await schedules.claim_nudge(
+    stale = [member.stale for member in due if member.stale is not None]
+    claimed = await schedules.claim_nudges(
         session, stale=stale, idle_since=now - config.nudge_after, now=now
-    ):
-        await outbox.enqueue(
-            session,
-            key=stale.key,
-            member_id=due.member_id,
-            payload=nudge_payload(texts, stale),
-            now=now,
-            not_before=later,
-            expires_at=expires,
-        )
-        nudges = 1
-    return reminders, nudges
+    )
+    nudges = [row(s.key, s.member_id, nudge_payload(texts, s)) for s in stale if s in claimed]
+    return reminders, await outbox.enqueue_many(session, nudges)
 
 
 COMMANDS = (
