@@ -61,6 +61,7 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str | None] = mapped_column(String(100))
+    name_folded: Mapped[str | None] = mapped_column(String(100), index=True)  # records/names.py
     category: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(20))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -439,4 +440,5 @@ from storage.records import consents as _consents  # noqa: E402, F401
 from storage.records import issuers as _issuers  # noqa: E402, F401
 from storage.records import jobs as _jobs  # noqa: E402, F401
 from storage.records import menus as _menus  # noqa: E402, F401
+from storage.records import names as _names  # noqa: E402, F401
 from storage.records import uploads as _uploads  # noqa: E402, F401

@@ -122,7 +122,7 @@ async def forget_unjoined(session: AsyncSession, *, before: datetime) -> int:
         await session.execute(
             update(Member)
             .where(Member.id.in_(chunk))
-            .values(full_name=None, category=None, phone=None)
+            .values(full_name=None, name_folded=None, category=None, phone=None)
             .execution_options(synchronize_session=False)
         )
     return len(ids)
@@ -297,6 +297,7 @@ async def erase_person(
         .where(Member.id == member_id)
         .values(
             full_name=None,
+            name_folded=None,
             category=None,
             phone=None,
             is_admin=False,

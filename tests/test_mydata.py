@@ -94,6 +94,7 @@ async def test_name_category_and_phone_are_corrected_from_toi(world, demo, db): 
         "cong_chuc",
         "0912345678",
     )
+    assert member.name_folded == "nguyen van an"  # what /phutrach's search reads
     [corrected] = await audit(db, "personal.corrected")
     # Which fields, never their values.
     assert corrected.details == {"fields": ["full_name", "phone"]}

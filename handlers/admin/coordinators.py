@@ -80,7 +80,7 @@ class CoordinatorsFlow(AdminFlow):
         options: dict[str, list[Option]] = {}
         if action == "assign":
             options["people"] = await choose_person(ctx, conv, self.form, admins=None)
-            every = await all_units(ctx.session, active_only=False)
+            every = await ctx.once("units", lambda: all_units(ctx.session, active_only=False))
             options["units"] = unit_options([u for u in every if u.active], every)
         elif action == "remove":
             options["assignments"] = await _assignments(ctx)

@@ -144,7 +144,7 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
             if page < pages - 1:
                 paging.append(button(conv, f"p:{page + 1}", ctx.t("button-next")))
             rows.append(paging)
-        if len(options) > spec.page_size:
+        if engine.option_count(options) > spec.page_size:
             lines.append(ctx.t("form-search-hint"))
         if conv.state.get("query"):
             rows.append([button(conv, "p:all", ctx.t("button-show-all"))])

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Literal, cast
 
 from handlers.forms import numbers
-from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
+from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option, Paged
 from language import vn
 from language.vietnamese import fold
 from storage.conversation_state import (
@@ -215,11 +215,21 @@ def matching_options(
 
 def _choose_by_text(spec: FieldSpec, raw: str, env: FormEnv) -> str:
     options = env.options_for(spec)
-    found = matching_options(options, raw, env.labeler)
+    if isinstance(options, Paged) and fold(options.typed or "") == fold(raw):
+        # Searched by the database: the first matches, and how many there are.
+        found, count = options.typed_found, options.typed_total
+    else:
+        found = matching_options(options, raw, env.labeler)
+        count = len(found)
     exact = [option for option in found if fold(env.labeler(option.label)) == fold(raw)]
-    if len(exact) == 1 or len(found) == 1:
+    if len(exact) == 1 or (count == 1 and found):
         return (exact or found)[0].value
-    raise vn.InputError("error-choice-search" if found else "error-choice-nomatch", query=raw)
+    raise vn.InputError("error-choice-search" if count else "error-choice-nomatch", query=raw)
+
+
+def option_count(options: list[Option]) -> int:
+    """How many options a choice has, searched by the database or not."""
+    return options.total if isinstance(options, Paged) else len(options)
 
 
 def answer_text(form: FormSpec, state: FormState, raw: str, env: FormEnv) -> tuple[FormState, str]:
@@ -408,6 +418,9 @@ def page_of(
     labeler: Callable[[str], str] = str,
 ) -> tuple[list[Option], int, int]:
     """The options shown now (after a typed search), the page number and the page count."""
+    if isinstance(options, Paged):  # the database searched and paged them already
+        pages = max(1, -(-options.total // page_size))
+        return list(options[:page_size]), min(state.get("page", 0), pages - 1), pages
     found = matching_options(options, state.get("query"), labeler)
     pages = max(1, -(-len(found) // page_size))
     page = min(state.get("page", 0), pages - 1)

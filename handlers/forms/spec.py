@@ -21,6 +21,28 @@ class Option:
     label: str
 
 
+class Paged(list[Option]):
+    """A choice's options as the database searched and paged them (thousands of people): only
+    those of the page the form's state shows, of `total` matching its search; and, when the
+    person typed text this update, the first options matching that text (`typed_found`, of
+    `typed_total`), for reading it as an answer."""
+
+    def __init__(
+        self,
+        shown: list[Option],
+        *,
+        total: int,
+        typed: str | None = None,
+        typed_found: list[Option] | None = None,
+        typed_total: int = 0,
+    ) -> None:
+        super().__init__(shown)
+        self.total = total
+        self.typed = typed
+        self.typed_found = typed_found or []
+        self.typed_total = typed_total
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str

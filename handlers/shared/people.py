@@ -8,9 +8,9 @@ from handlers.core.context import Ctx
 from handlers.core.notify import payload, queue
 from handlers.core.options import people_options
 from handlers.forms import engine
-from handlers.forms.spec import FormSpec, Option
+from handlers.forms.spec import FormSpec, Option, Paged
 from storage.models import Conversation, Member
-from storage.records.people import identities_of, named_people
+from storage.records.people import identities_of, named_people, search_people
 
 PERSON_PAGE = 8
 
@@ -18,17 +18,35 @@ PERSON_PAGE = 8
 async def choose_person(
     ctx: Ctx, conv: Conversation, form: FormSpec, *, admins: bool | None
 ) -> list[Option]:
-    """Everyone named while the person is being chosen; afterwards only the one chosen (the
-    summary shows their name): thousands of rows are read only when needed."""
+    """While the person is being chosen, the page of people the form shows (its search and
+    page, searched and paged by the database), and those matching what was typed now;
+    afterwards only the one chosen (the summary shows their name)."""
     step = engine.current_step(form, conv.state)
     chosen = conv.state["answers"].get("person")
+    no_unit = ctx.t("person-no-unit")
     if step.kind == "ask" and step.spec is not None and step.spec.name == "person":
-        rows = await named_people(ctx.session, admins=admins)
-    elif chosen and str(chosen).isdigit():
-        rows = await named_people(ctx.session, ids=[int(chosen)])
-    else:
-        rows = []
-    return people_options(rows, ctx.t("person-no-unit"))
+        size = step.spec.page_size
+
+        async def search(query: str | None, page: int) -> tuple[int, list[Option]]:
+            async def load() -> tuple[int, list[Option]]:
+                total, rows = await search_people(
+                    ctx.session, query=query, admins=admins, limit=size, offset=page * size
+                )
+                if page and not rows and total:  # past the last page: the last one
+                    return await search(query, (total - 1) // size)
+                return total, people_options(rows, no_unit)
+
+            return await ctx.once(f"people:{admins}:{page}:{query}", load)
+
+        total, shown = await search(conv.state.get("query"), conv.state.get("page", 0))
+        typed = (ctx.inbound.text or "").strip()
+        if not typed or typed.startswith("/") or ctx.inbound.choice is not None:
+            return Paged(shown, total=total)
+        typed_total, found = await search(typed, 0)
+        return Paged(shown, total=total, typed=typed, typed_found=found, typed_total=typed_total)
+    if chosen and str(chosen).isdigit():
+        return people_options(await named_people(ctx.session, ids=[int(chosen)]), no_unit)
+    return []
 
 
 async def roles_changed(ctx: Ctx, member_id: int) -> None:

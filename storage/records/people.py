@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, select
+from sqlalchemy import ColumnElement, case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload
@@ -208,6 +209,70 @@ async def named_people(
             if member_id in units and unit_name not in units[member_id]:
                 units[member_id].append(unit_name)
     return [(member_id, name, units[member_id]) for member_id, name in people]
+
+
+async def search_people(
+    session: AsyncSession,
+    *,
+    query: str | None,
+    admins: bool | None = None,
+    limit: int,
+    offset: int = 0,
+) -> tuple[int, list[tuple[int, str, list[str]]]]:
+    """People who gave their name, by name, as `named_people` gives them, searched and paged by
+    the database: how many match `query` in all, and `limit` of them from `offset`. A person
+    matches by name or by the name of one of their units, case and diacritics ignored (the
+    folded name is a column of its own, records/names.py); "name — unit", as the choice's
+    label reads, narrows namesakes by their units. Three short queries whatever the number of
+    people; a search of the name reads one column of every member (no index takes a search
+    inside a name), and the listing without a search walks the index on it."""
+    needle = fold(query or "")
+    name_part, labelled, _ = needle.partition(" — ")
+    conditions: list[ColumnElement[bool]] = [Member.name_folded.is_not(None)]
+    if admins is not None:
+        conditions.append(Member.is_admin.is_(admins))
+    if name_part:
+        by_name = Member.name_folded.contains(name_part, autoescape=True)
+        if labelled:
+            conditions.append(by_name)
+        else:
+            # A unit's name is searched among the units (hundreds, not thousands of rows).
+            units = [
+                unit_id
+                for unit_id, name in (await session.execute(select(Unit.id, Unit.name))).all()
+                if needle in fold(name)
+            ]
+            in_units = Member.id.in_(
+                select(Membership.member_id).where(Membership.unit_id.in_(units))
+            )
+            conditions.append(or_(by_name, in_units) if units else by_name)
+    query_ = select(Member.id, Member.full_name).where(*conditions)
+    order = (Member.name_folded, Member.id)
+    if labelled:
+        # Only namesakes are read, and told apart by their units' names here.
+        rows = await _with_units(session, (await session.execute(query_.order_by(*order))).all())
+        found = [row for row in rows if needle in fold(f"{row[1]} — {', '.join(row[2])}")]
+        return len(found), found[offset : offset + limit]
+    total = await session.scalar(select(func.count(Member.id)).where(*conditions)) or 0
+    page = (await session.execute(query_.order_by(*order).limit(limit).offset(offset))).all()
+    return total, await _with_units(session, page)
+
+
+async def _with_units(
+    session: AsyncSession, people: Sequence[Any]
+) -> list[tuple[int, str, list[str]]]:
+    units: dict[int, list[str]] = {member_id: [] for member_id, _ in people}
+    if units:
+        rows = await session.execute(
+            select(Membership.member_id, Unit.name)
+            .join(Unit, Unit.id == Membership.unit_id)
+            .where(Membership.member_id.in_(list(units)))
+            .order_by(Membership.id)
+        )
+        for member_id, unit_name in rows.all():
+            if unit_name not in units[member_id]:
+                units[member_id].append(unit_name)
+    return [(member_id, name or "", units[member_id]) for member_id, name in people]
 
 
 async def coordinator_assignments(
