@@ -69,3 +69,12 @@ async def test_found_by_name_or_unit_a_page_at_a_time(seeded, db, clock, chat): 
     await admin.click("Chi bộ Bệnh viện Đa khoa")
     summary = (await admin.click("Xong"))[0]
     assert "• Người: Hà Văn Đỗ — Chi bộ Văn phòng" in summary
+
+    # Changed from the summary: the search begins again.
+    replies = await admin.click("✏️ Người")
+    assert "Trang 1/2." in replies[0]
+    summary = (await admin.send("tam"))[0]
+    assert "• Người: Võ Văn Tâm — Đảng bộ Sở Giáo dục và Đào tạo" in summary
+    assert await admin.click("✅ Xác nhận") == [
+        "Đã giao Võ Văn Tâm phụ trách: Chi bộ Bệnh viện Đa khoa."
+    ]
