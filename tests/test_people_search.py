@@ -16,7 +16,7 @@ from tests.test_management import add_person, seeded  # noqa: F401 - a fixture
 
 
 async def test_the_migration_folds_the_names_kept_before_it(db):
-    await downgrade(db.engine, "0017")
+    await downgrade(db.engine, "0018")
     async with db.engine.begin() as conn:
         for name in ("Đặng Thị Ánh", "  Lê   VĂN  Ước ", None):
             await conn.execute(
