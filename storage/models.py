@@ -61,7 +61,7 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str | None] = mapped_column(String(100))
-    name_folded: Mapped[str | None] = mapped_column(String(100), index=True)  # records/names.py
+    name_folded: Mapped[str | None] = mapped_column(String(100), index=True)  # storage/names.py
     category: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(20))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -435,10 +435,10 @@ class OutboxMessage(Base):
 # Tables kept in their own modules, imported here so that the metadata (and Alembic) has them.
 from storage import inbox as _inbox  # noqa: E402, F401
 from storage import linking as _linking  # noqa: E402, F401
+from storage import names as _names  # noqa: E402, F401
 from storage import quota as _quota  # noqa: E402, F401
 from storage.records import consents as _consents  # noqa: E402, F401
 from storage.records import issuers as _issuers  # noqa: E402, F401
 from storage.records import jobs as _jobs  # noqa: E402, F401
 from storage.records import menus as _menus  # noqa: E402, F401
-from storage.records import names as _names  # noqa: E402, F401
 from storage.records import uploads as _uploads  # noqa: E402, F401

@@ -19,9 +19,9 @@ from storage.models import (
     Model,
     Unit,
 )
+from storage.names import folded_name
 from storage.periods import DEFAULT_TZ as VIETNAM
 from storage.records.invites import pending_join_request
-from storage.records.names import folded_name
 from storage.records.people import add_membership, find_identity, get_or_create_identity
 from storage.records.units import unit_by_code
 from tests.conftest import ADMIN_ID, make_coordinator
@@ -317,7 +317,7 @@ async def test_a_person_is_found_among_seven_thousand(seeded, chat, db, clock):
     async with db.session() as session:
         units = (await session.scalars(select(Unit.id).order_by(Unit.id))).all()
         names = [f"{('Nguyễn', 'Trần', 'Lê', 'Phạm')[i % 4]} Văn Người {i}" for i in range(7001)]
-        # Written in bulk, past the ORM: the folded name goes with the name (records/names.py).
+        # Written in bulk, past the ORM: the folded name goes with the name (storage/names.py).
         rows = [
             {
                 "full_name": names[i],

@@ -25,9 +25,6 @@ from storage.models import Conversation
 from storage.records.conversations import end_conversation, get_conversation
 from storage.retention import unused_media
 
-# The types of question answered with the step's own buttons rather than typed text.
-BUTTONED = ("choice", "photos")
-
 
 def button(conv: Conversation, action: str, label: str) -> Choice:
     return Choice(label, buttons.FORM(conv.version, action))
@@ -159,7 +156,7 @@ async def render(ctx: Ctx, conv: Conversation, note: str | None = None) -> None:
         rows.append(_nav_row(ctx, conv, can_skip=True, skip_label="button-keep"))
     else:
         rows.append(_nav_row(ctx, conv, can_skip=not spec.required and photos_so_far == 0))
-    ctx.result.say("\n".join(lines), rows, free_text=spec.type not in BUTTONED)
+    ctx.result.say("\n".join(lines), rows, free_text=spec.type not in ("choice", "photos"))
 
 
 def _render_summary(

@@ -12,8 +12,9 @@ from handlers.core.types import Result
 from handlers.forms import engine
 from storage.models import Conversation
 
-# The types of question whose step shows buttons of its own besides the way back and out.
-BUTTONED = conversation.BUTTONED
+# The types of question whose step shows buttons of its own besides the way back and out (the
+# others take typed text: `free_text` in conversation.render).
+BUTTONED = ("choice", "photos")
 
 
 async def shown_buttons(ctx: Ctx, conv: Conversation) -> list[tuple[str, str]] | None:

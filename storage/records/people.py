@@ -222,7 +222,7 @@ async def search_people(
     """People who gave their name, by name, as `named_people` gives them, searched and paged by
     the database: how many match `query` in all, and `limit` of them from `offset`. A person
     matches by name or by the name of one of their units, case and diacritics ignored (the
-    folded name is a column of its own, records/names.py); "name — unit", as the choice's
+    folded name is a column of its own, storage/names.py); "name — unit", as the choice's
     label reads, narrows namesakes by their units. Three short queries whatever the number of
     people; a search of the name reads one column of every member (no index takes a search
     inside a name), and the listing without a search walks the index on it."""
