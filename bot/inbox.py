@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.replicas.claims import PersonClaims
 from bot.updates.flood import FloodRule, Verdict
 from bot.updates.order import PersonOrder
 from handlers.core.router import Core
@@ -30,6 +31,9 @@ MAX_ATTEMPTS = 3
 CLEANUP_EVERY = timedelta(hours=1)
 RETRY_READ_SECONDS = 5.0
 WINDOW = 1000
+# With other processes on the database (PostgreSQL), what they record wakes nothing here: the
+# inbox is read again this often, and when another process let go of a person it had claimed.
+POLL_SECONDS = 1.0
 
 Within = Callable[[AsyncSession], Awaitable[None]]
 Payload = dict[str, Any]
@@ -98,10 +102,24 @@ class InboxWorker:
     counts: Callable[[Payload], bool] = counted
     album_of: Callable[[Payload], str | None] = no_album
     too_fast: TooFast = not_told
+    # With other processes on the database: a person is handled by one of them at a time
+    # (bot/replicas/claims.py). None on SQLite, served by one process.
+    claims: PersonClaims | None = None
 
     async def run(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
         """Handle what is pending (what a restart left too), then each time something is
-        recorded, until `stop` is set. The updates being handled are finished first."""
+        recorded (or, with other processes, every POLL_SECONDS), until `stop` is set. The
+        updates being handled are finished first."""
+        keeping = None
+        if self.claims is not None:
+            keeping = asyncio.create_task(self.claims.keep(stop, self.sleep))
+        try:
+            await self._run(wake, stop)
+        finally:
+            if keeping is not None:
+                await keeping
+
+    async def _run(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
         while not stop.is_set():
             wake.clear()
             try:
@@ -116,7 +134,10 @@ class InboxWorker:
                 )
                 await first(self.sleep(RETRY_READ_SECONDS), stop.wait())
                 continue
-            await first(wake.wait(), stop.wait())
+            if self.claims is None:
+                await first(wake.wait(), stop.wait())
+            else:
+                await first(wake.wait(), stop.wait(), self.sleep(POLL_SECONDS))
 
     async def drain(
         self, stop: asyncio.Event | None = None, wake: asyncio.Event | None = None
@@ -128,6 +149,7 @@ class InboxWorker:
         pending, in order) and the failure is raised once the others queued have run."""
         running: set[asyncio.Future[Any]] = set()
         held: set[str] = set()
+        queued: dict[str, int] = {}  # by person: their updates queued here (for their claim)
         handled, after, failure = 0, 0, None
         try:
             while True:
@@ -141,8 +163,10 @@ class InboxWorker:
                                 session, channel=self.channel, after=after, limit=room
                             )
                         for row_id, person in rows:
-                            job = functools.partial(self._one, row_id, person, stop, held)
-                            running.add(self.order.submit(person or f"#{row_id}", job))
+                            key = person or f"#{row_id}"
+                            queued[key] = queued.get(key, 0) + 1
+                            job = functools.partial(self._one, row_id, key, stop, held, queued)
+                            running.add(self.order.submit(key, job))
                             after = row_id
                 if not running:
                     break
@@ -170,13 +194,34 @@ class InboxWorker:
         return handled
 
     async def _one(
-        self, row_id: int, person: str, stop: asyncio.Event | None, held: set[str]
+        self,
+        row_id: int,
+        person: str,
+        stop: asyncio.Event | None,
+        held: set[str],
+        queued: dict[str, int],
     ) -> bool:
         """One recorded update, tried again at once while it fails (up to MAX_ATTEMPTS), so
         the person's next update never overtakes it. True when it was handled."""
+        try:
+            return await self._claimed(row_id, person, stop, held)
+        finally:
+            queued[person] -= 1
+            if not queued[person]:
+                del queued[person]
+                if self.claims is not None:
+                    await self.claims.let_go(person)
+
+    async def _claimed(
+        self, row_id: int, person: str, stop: asyncio.Event | None, held: set[str]
+    ) -> bool:
         if person in held or (stop is not None and stop.is_set()):
             return False  # left pending: handled at the next drain, still in order
         try:
+            if self.claims is not None and not await self.claims.hold(person):
+                # Another process handles this person now: theirs after it wait here too.
+                held.add(person)
+                return False
             # Reads take no write lock (SQLite): the webhook recording beside it never waits.
             async with self.core.db.read() as session:
                 row = await session.get(inbox.InboxUpdate, row_id)

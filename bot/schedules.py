@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.replicas.leader import TICK_SECONDS, Leader
 from handlers.coordinator import digest
 from handlers.core.router import Core
 from handlers.member import reminders
@@ -34,12 +35,22 @@ async def run_sweeps(
     *,
     interval: float,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    leader: Leader | None = None,
 ) -> None:
     """The sweeps where no Telegram JobQueue runs them (Zalo alone): reminders every `interval`
-    seconds, digests every minute, on the core's clock, until `stop` is set. A sweep that fails
-    is logged and runs again at its next turn."""
-    next_reminders = next_retention = core.clock()
+    seconds, digests every minute, on the core's clock, until `stop` is set, while this process
+    is the `leader` (bot/replicas/leader.py). A sweep that fails is logged and runs again at
+    its next turn."""
+    leader = leader or Leader(core.db, core.clock)
+    next_reminders = next_retention = next_digests = core.clock()
     while not stop.is_set():
+        if not await leader.tick():
+            await _pause(sleep, TICK_SECONDS, stop)
+            continue
+        if core.clock() < next_digests:
+            await _pause(sleep, min(TICK_SECONDS, DIGEST_SECONDS), stop)
+            continue
+        next_digests = core.clock() + timedelta(seconds=DIGEST_SECONDS)
         if core.clock() >= next_retention:
             next_retention = core.clock() + timedelta(seconds=RETENTION_SECONDS)
             try:
@@ -56,12 +67,18 @@ async def run_sweeps(
             await sweep_digests(core)
         except Exception:
             log.exception("the digest sweep failed; it runs again in a minute")
-        pausing = asyncio.ensure_future(sleep(DIGEST_SECONDS))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([pausing, stopping], return_when=asyncio.FIRST_COMPLETED)
-        for task in (pausing, stopping):
-            task.cancel()
-        await asyncio.gather(pausing, stopping, return_exceptions=True)
+    await leader.resign()
+
+
+async def _pause(
+    sleep: Callable[[float], Awaitable[Any]], seconds: float, stop: asyncio.Event
+) -> None:
+    pausing = asyncio.ensure_future(sleep(seconds))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([pausing, stopping], return_when=asyncio.FIRST_COMPLETED)
+    for task in (pausing, stopping):
+        task.cancel()
+    await asyncio.gather(pausing, stopping, return_exceptions=True)
 
 
 async def sweep_retention(core: Core) -> retention.Swept:

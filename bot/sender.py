@@ -55,6 +55,8 @@ from bot.channels import Channel
 from bot.delivery import Rejected, RetryLater, Transient, Transport, Unreachable
 from bot.pacing import Pacer, Request
 from bot.quota import QuotaKeeper
+from bot.replicas import shared
+from bot.replicas.rate import SharedRate
 from storage import outbox
 from storage.db import Database
 from storage.outbox import Claimed
@@ -114,6 +116,7 @@ class Sender:
         monthly_quota: int | None = None,
         quota: QuotaKeeper | None = None,
         on_rate_limited: Callable[[], None] = lambda: None,
+        shared_rate: SharedRate | None = None,
     ) -> None:
         self.db = db
         # Told of each 429 (bot/ops/metrics.py counts them).
@@ -141,6 +144,8 @@ class Sender:
         if quota is None and monthly_quota is not None:
             quota = QuotaKeeper(db, channel, monthly=monthly_quota, clock=clock)
         self.quota = quota
+        # With other processes on the database: `rate` holds for all of them (bot/replicas).
+        self.shared_rate = shared_rate
 
     @classmethod
     def for_channel(
@@ -152,6 +157,9 @@ class Sender:
             raise ValueError(f"nothing is sent on {channel.name} on its own")
         if "quota" not in options and (rates.counted or rates.monthly_quota is not None):
             options["quota"] = QuotaKeeper.for_channel(db, channel, clock=options.get("clock"))
+        if "shared_rate" not in options and shared(db):
+            clock = options.get("clock") or (lambda: datetime.now(UTC))
+            options["shared_rate"] = SharedRate(db, channel.name, rates.per_second, clock)
         return cls(
             db,
             transport,
@@ -234,6 +242,9 @@ class Sender:
                     if later is None and not work.requests:
                         break  # everything left was handed back
                     await self._wait(later)
+                    continue
+                if self.shared_rate is not None and (wait := await self.shared_rate.take()):
+                    await self._wait(now + wait)  # another process took this moment's place
                     continue
                 work.queue.remove(message)
                 request = self.pacer.start(message.chat_id, now)

@@ -37,6 +37,7 @@ from bot.telegram.inbox import TelegramInbox
 from bot.telegram.jobs import stop_jobs
 from bot.telegram.outbox import start_sender, stop_sender
 from bot.telegram.polling import TelegramPoller
+from bot.telegram.schedule import leader_of
 from bot.zalo import upload
 from handlers.core.router import Core
 
@@ -177,6 +178,7 @@ async def serve(
                     # What python-telegram-bot's run_polling does on a stop, in its order.
                     if application.running:
                         await application.stop()  # waits for the update being handled
+                    await leader_of(application).resign()  # another replica sweeps at once
                     await stop_jobs(application)
                     await stop_sender(application)
     finally:

@@ -442,3 +442,4 @@ from storage.records import issuers as _issuers  # noqa: E402, F401
 from storage.records import jobs as _jobs  # noqa: E402, F401
 from storage.records import menus as _menus  # noqa: E402, F401
 from storage.records import uploads as _uploads  # noqa: E402, F401
+from storage.replicas import leases as _leases  # noqa: E402, F401

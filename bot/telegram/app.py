@@ -21,6 +21,7 @@ from telegram.request import BaseRequest
 from bot import schedules
 from bot.channels import channels_of
 from bot.config import Settings
+from bot.replicas.leader import TICK_SECONDS
 from bot.runtime import menu_of
 from bot.telegram.adapter import (
     CHANNEL,
@@ -38,6 +39,7 @@ from bot.telegram.schedule import (
     BROADCAST_PROGRESS_SECONDS,
     broadcast_progress_job,
     digest_job,
+    leader_job,
     retention_job,
     sweep_job,
 )
@@ -115,6 +117,8 @@ def build_application(
     )
     app.add_error_handler(on_error)
     if app.job_queue is not None:
+        # One process runs the sweeps when several serve the database (bot/replicas/leader.py).
+        app.job_queue.run_repeating(leader_job, interval=TICK_SECONDS, first=0, name="leader")
         app.job_queue.run_repeating(
             sweep_job, interval=settings.sweep_interval_seconds, first=10, name="reminders"
         )

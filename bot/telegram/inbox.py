@@ -22,6 +22,8 @@ from telegram.ext import Application, BaseUpdateProcessor
 
 from bot.channels import TELEGRAM
 from bot.inbox import WINDOW, GivenUp, Inbox, InboxWorker, Payload, Within
+from bot.replicas import shared
+from bot.replicas.claims import PersonClaims
 from bot.telegram.delivery import core_of_app, output_of
 from bot.updates.order import PersonOrder
 from handlers.core.types import Inbound
@@ -123,7 +125,17 @@ class TelegramInbox:
             message_id=str(update.update_id), person=person_of(update), payload=data
         )
 
-    def worker(self, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> InboxWorker:
+    def worker(
+        self,
+        *,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        claims: PersonClaims | None = None,
+    ) -> InboxWorker:
+        """The worker; on a database other processes share, it claims each person it handles
+        (`claims`, made for this process when not given)."""
+        core = self.box.core
+        if claims is None and shared(core.db):
+            claims = PersonClaims(core.db, TELEGRAM, core.clock)
         return InboxWorker(
             self.box.core,
             TELEGRAM,
@@ -134,6 +146,7 @@ class TelegramInbox:
             counts=counts,
             album_of=album_of,
             too_fast=self.too_fast,
+            claims=claims,
         )
 
     async def work(self, stop: asyncio.Event) -> None:

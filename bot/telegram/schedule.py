@@ -10,6 +10,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import schedules
+from bot.replicas.leader import Leader
 from bot.telegram.adapter import CHANNEL
 from bot.telegram.delivery import core_of_app
 from handlers.admin import broadcast
@@ -19,12 +20,26 @@ log = logging.getLogger(__name__)
 BROADCAST_PROGRESS_SECONDS = 5
 
 
+def leader_of(app: Application) -> Leader:
+    """Whether this process runs the sweeps (bot/replicas/leader.py): made with the app."""
+    leader = app.bot_data.get("leader")
+    if leader is None:
+        leader = app.bot_data["leader"] = Leader(core_of_app(app).db, core_of_app(app).clock)
+    return leader
+
+
+async def leader_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await leader_of(context.application).tick()
+
+
 async def sweep_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await run_sweep(context.application)
+    if leader_of(context.application).leading():
+        await run_sweep(context.application)
 
 
 async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await run_digests(context.application)
+    if leader_of(context.application).leading():
+        await run_digests(context.application)
 
 
 async def run_digests(app: Application) -> int:
@@ -38,11 +53,13 @@ async def run_sweep(app: Application) -> tuple[int, int]:
 
 
 async def retention_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await schedules.sweep_retention(core_of_app(context.application))
+    if leader_of(context.application).leading():
+        await schedules.sweep_retention(core_of_app(context.application))
 
 
 async def broadcast_progress_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    await run_broadcast_progress(context.application)
+    if leader_of(context.application).leading():
+        await run_broadcast_progress(context.application)
 
 
 async def run_broadcast_progress(app: Application) -> int:

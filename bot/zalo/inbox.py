@@ -21,6 +21,8 @@ from starlette.routing import Route
 from bot import http
 from bot.channels import ZALO
 from bot.inbox import MAX_ATTEMPTS, Inbox, InboxWorker, Payload, Within
+from bot.replicas import shared
+from bot.replicas.claims import PersonClaims
 from bot.updates.order import PersonOrder
 from bot.zalo.api import Update, parse_update
 from handlers.core.router import Core
@@ -109,8 +111,12 @@ def worker(
     *,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     order: PersonOrder | None = None,
+    claims: PersonClaims | None = None,
 ) -> InboxWorker:
-    """The inbox's worker for Zalo: each recorded update goes to `handler` (the runner)."""
+    """The inbox's worker for Zalo: each recorded update goes to `handler` (the runner). On a
+    database other processes share, it claims each person it handles (`claims`)."""
+    if claims is None and shared(core.db):
+        claims = PersonClaims(core.db, ZALO, core.clock)
 
     async def handle(payload: Payload, within: Within) -> None:
         update = parse_update(payload)
@@ -143,4 +149,5 @@ def worker(
         sleep=sleep,
         order=order or PersonOrder(),
         too_fast=too_fast,
+        claims=claims,
     )
