@@ -88,6 +88,24 @@ async def pending(
     return [(row_id, person) for row_id, person in rows.all()]
 
 
+async def earlier_pending(session: AsyncSession, *, channel: str, person: str, before: int) -> bool:
+    """Whether the person has an update still to handle recorded before row `before`. On
+    PostgreSQL ids are drawn when a row is inserted and seen when it commits, so a reader can
+    meet a later row of the sequence before an earlier one (another person's insert committed
+    first): the earlier one is handled first all the same."""
+    found = await session.scalar(
+        select(InboxUpdate.id)
+        .where(
+            InboxUpdate.channel == channel,
+            InboxUpdate.person == person,
+            InboxUpdate.status == PENDING,
+            InboxUpdate.id < before,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def begin_attempt(session: AsyncSession, *, update_id: int) -> int:
     """Count an attempt before it runs (so an update that crashes the process is counted too);
     returns the attempts so far, this one included."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -36,6 +36,7 @@ from bot.telegram.app import build_application, post_init
 from bot.telegram.inbox import TelegramInbox
 from bot.telegram.schedule import sweep_job
 from bot.telegram_run import webhook_route
+from bot.updates.order import PersonOrder
 from storage import outbox
 from storage.db import Database
 from storage.inbox import InboxUpdate
@@ -56,9 +57,12 @@ class NotingInbox(TelegramInbox):
 
     handled: list[tuple[str, int]]
     name: str
+    meanwhile: Callable[[], Awaitable[None]] | None = None
 
     async def handle(self, payload: Payload, mark: Within) -> None:
         self.handled.append((self.name, payload["update_id"]))
+        if self.meanwhile is not None:
+            await self.meanwhile()
         await asyncio.sleep(0)  # let the other replica run meanwhile, as another process would
         await super().handle(payload, mark)
 
@@ -162,6 +166,43 @@ async def test_one_persons_updates_keep_the_inbox_order_across_replicas(
         theirs = [b["update_id"] for b in bodies if b["message"]["from"]["id"] == who]
         assert [i for i in ids if i in theirs] == theirs
     assert all(row.status == "handled" and row.attempts == 1 for row in await inbox_rows(db))
+
+
+async def test_an_earlier_update_seen_late_is_still_handled_first(
+    replicas: list[Replica], db: Database, clock: Any
+) -> None:
+    """On PostgreSQL an inbox id is drawn at the insert and seen at the commit: a drain can read
+    Anna's row 12 while her row 11 (recorded just before, on another replica) is not committed
+    yet. It commits while Bình's update is handled here; row 12 then waits for it."""
+    a = replicas[0]
+
+    def row(row_id: int, who: int, update_id: int) -> InboxUpdate:
+        body = text_update(update_id, who, "/start" if who == BINH else f"Tin {update_id}")
+        return InboxUpdate(
+            id=row_id,
+            channel="telegram",
+            message_id=str(update_id),
+            person=str(who),
+            payload=body,
+            status="pending",
+            attempts=0,
+            received_at=clock.now,
+        )
+
+    async with db.session() as session:
+        session.add_all([row(10, BINH, 20), row(12, ANNA, 22)])
+
+    async def commit_late() -> None:
+        a.inbox.meanwhile = None
+        async with db.session() as session:
+            session.add(row(11, ANNA, 21))
+
+    a.inbox.meanwhile = commit_late
+    worker = a.worker()
+    worker.order = PersonOrder(1)  # Bình's first, then Anna's: the row appears in between
+    await worker.drain()
+    await worker.drain()
+    assert handled_ids(replicas) == [20, 21, 22]
 
 
 async def test_a_dead_replicas_claim_is_taken_over_once_it_expires(
