@@ -142,7 +142,10 @@ async def snapshot(db) -> dict[str, list[tuple]]:
     tables = {}
     async with db.session() as session:
         for table in Base.metadata.sorted_tables:
-            if table.name in ("conversations", "identities", "members", "outbox", "jobs"):
+            if table.name in (
+                *("conversations", "identities", "members", "outbox", "jobs"),
+                *("leases", "send_slots"),  # a replica's claims and send slots (PostgreSQL)
+            ):
                 continue  # the people chatting and the job itself; not what an import writes
             rows = (await session.execute(select(table).order_by(*table.primary_key))).all()
             tables[table.name] = [tuple(row) for row in rows]
