@@ -142,6 +142,11 @@ async def crowd(
     stop = time.perf_counter() + seconds
 
     async def person(k: int) -> None:
+        if pause:
+            # People are not in step with each other: each starts at its own moment within the
+            # first pause, so about PEOPLE / pause steps arrive each second, spread out, rather
+            # than PEOPLE at the same instant once a second.
+            await asyncio.sleep(pause * k / PEOPLE)
         for round_ in itertools.count():
             if time.perf_counter() >= stop:
                 return
