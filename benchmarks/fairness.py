@@ -67,7 +67,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_bot(url: str, api_port: int, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_bot(
+    url: str,
+    api_port: int,
+    port: int,
+    log: Path,
+    *,
+    secret: str = SECRET,
+    extra: dict[str, str] | None = None,
+    mode: str = "wb",
+) -> subprocess.Popen[bytes]:
+    """`dvk run` as the systemd unit in docs/deploy.md runs it (one environment, a port each),
+    against the fake Bot API on `api_port`; `extra` settings on top, the log appended to with
+    `mode="ab"` (a process started again)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DVK_")}
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         environ.pop(proxy, None)
@@ -78,11 +90,12 @@ def start_bot(url: str, api_port: int, port: int, log: Path) -> subprocess.Popen
         DVK_TELEGRAM_API_URL=f"http://127.0.0.1:{api_port}",
         DVK_DATABASE_URL=url,
         DVK_WEBHOOK_URL="https://bench.invalid/telegram",
-        DVK_WEBHOOK_SECRET=SECRET,
+        DVK_WEBHOOK_SECRET=secret,
         DVK_HTTP_LISTEN="127.0.0.1",
         DVK_HTTP_PORT=str(port),
+        **(extra or {}),
     )
-    with log.open("wb") as out:
+    with log.open(mode) as out:
         return subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run"],
             cwd=log.parent,

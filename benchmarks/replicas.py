@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -45,7 +43,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, select
 
-from benchmarks.fairness import HEADER, ROOT, TOKEN, free_port, say, until_serving, update
+from benchmarks import fairness
+from benchmarks.fairness import HEADER, free_port, say, until_serving, update
 from benchmarks.fakeserver import FloodLimitedBotApi
 from language.texts import Texts
 from storage.db import Database
@@ -61,34 +60,17 @@ SPACING = 1.0
 
 
 def start_bot(url: str, api_port: int, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`dvk run` as the systemd unit in docs/deploy.md runs it: one environment, a port each."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DVK_")}
-    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        environ.pop(proxy, None)
-    environ.update(
-        PYTHONPATH=str(ROOT),
-        NO_PROXY="127.0.0.1,localhost",
-        DVK_TELEGRAM_TOKEN=TOKEN,
-        DVK_TELEGRAM_API_URL=f"http://127.0.0.1:{api_port}",
-        DVK_DATABASE_URL=url,
-        DVK_WEBHOOK_URL="https://bench.invalid/telegram",
-        DVK_WEBHOOK_SECRET=SECRET,
-        DVK_HTTP_LISTEN="127.0.0.1",
-        DVK_HTTP_PORT=str(port),
-        # The sweeps often, so that both processes' timers run while the benchmark does, and no
-        # quiet hours in its way.
-        DVK_SWEEP_INTERVAL_SECONDS="2",
-        DVK_QUIET_HOURS="03:00-03:01",
+    """One replica, its log appended to across restarts; the sweeps often, so that both
+    processes' timers run while the benchmark does, and no quiet hours in its way."""
+    return fairness.start_bot(
+        url,
+        api_port,
+        port,
+        log,
+        secret=SECRET,
+        extra={"DVK_SWEEP_INTERVAL_SECONDS": "2", "DVK_QUIET_HOURS": "03:00-03:01"},
+        mode="ab",
     )
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"],
-            cwd=log.parent,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def leave_forms(url: str, base: int, count: int) -> list[int]:

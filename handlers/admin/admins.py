@@ -12,7 +12,7 @@ from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import AdminFlow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
-from handlers.shared.people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
+from handlers.shared.people import choose_person, name_of, person_field, roles_changed, tell
 from language import vn
 from storage.models import Conversation, Member
 from storage.records.audit import add_audit_entry
@@ -34,15 +34,7 @@ class AdminsFlow(AdminFlow):
                     Option("revoke", "admin-action-revoke"),
                 ),
             ),
-            FieldSpec(
-                "person",
-                "choice",
-                "label-person",
-                "ask-person",
-                source="people",
-                page_size=PERSON_PAGE,
-                when=(("action", "grant"),),
-            ),
+            person_field(("action", "grant")),
             FieldSpec(
                 "admin",
                 "choice",

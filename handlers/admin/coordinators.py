@@ -14,7 +14,7 @@ from handlers.core.flow import AdminFlow, register
 from handlers.core.options import unit_options
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.shared.invites import audit_revoked
-from handlers.shared.people import PERSON_PAGE, choose_person, name_of, roles_changed, tell
+from handlers.shared.people import choose_person, name_of, person_field, roles_changed, tell
 from language import vn
 from storage import rules
 from storage.conversation_state import group_answer
@@ -42,15 +42,7 @@ class CoordinatorsFlow(AdminFlow):
                     Option("remove", "coordinator-action-remove"),
                 ),
             ),
-            FieldSpec(
-                "person",
-                "choice",
-                "label-person",
-                "ask-person",
-                source="people",
-                page_size=PERSON_PAGE,
-                when=(("action", "assign"),),
-            ),
+            person_field(("action", "assign")),
             FieldSpec(
                 "units",
                 "group",

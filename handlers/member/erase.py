@@ -16,7 +16,7 @@ from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, Option
 from handlers.shared.invites import audit_revoked
-from handlers.shared.people import PERSON_PAGE, choose_person, name_of
+from handlers.shared.people import choose_person, name_of, person_field
 from language import vn
 from storage.media import deleting
 from storage.models import Conversation, Member
@@ -43,15 +43,7 @@ class EraseFlow(Flow):
                 "ask-erase-whose",
                 options=(Option(MINE, "erase-whose-mine"), Option(OTHER, "erase-whose-other")),
             ),
-            FieldSpec(
-                "person",
-                "choice",
-                "label-person",
-                "ask-person",
-                source="people",
-                page_size=PERSON_PAGE,
-                when=(("whose", OTHER),),
-            ),
+            person_field(("whose", OTHER)),
         ),
         confirm_label="button-erase-confirm",
     )

@@ -8,11 +8,25 @@ from handlers.core.context import Ctx
 from handlers.core.notify import payload, queue
 from handlers.core.options import people_options
 from handlers.forms import engine
-from handlers.forms.spec import FormSpec, Option, Paged
+from handlers.forms.spec import FieldSpec, FormSpec, Option, Paged
 from storage.models import Conversation, Member
 from storage.records.people import identities_of, named_people, search_people
 
 PERSON_PAGE = 8
+
+
+def person_field(when: tuple[str, str]) -> FieldSpec:
+    """The question "which person?", asked when the answer `when` names was given; its options
+    come from `choose_person` under the source "people"."""
+    return FieldSpec(
+        "person",
+        "choice",
+        "label-person",
+        "ask-person",
+        source="people",
+        page_size=PERSON_PAGE,
+        when=(when,),
+    )
 
 
 async def choose_person(
