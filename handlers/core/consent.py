@@ -19,7 +19,11 @@ NOTICE_VERSION = "2026-12b"
 
 
 async def agreed(ctx: Ctx) -> bool:
-    return await has_agreed(ctx.session, member_id=ctx.member.id, version=NOTICE_VERSION)
+    """Read with the person at the start of the update (`Ctx.knows`), until it changes."""
+    return await ctx.once(
+        "agreed",
+        lambda: has_agreed(ctx.session, member_id=ctx.member.id, version=NOTICE_VERSION),
+    )
 
 
 async def needed(ctx: Ctx) -> bool:

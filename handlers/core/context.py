@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.core.types import Inbound, Result
 from language.texts import Texts
 from storage import rules
 from storage.media import MediaStore
-from storage.models import Identity, Member, Membership
+from storage.models import Conversation, Identity, Member, Membership, Unit
 from storage.periods import QuietHours
-from storage.records.people import memberships_of
-from storage.records.units import coordinated_unit_ids
+from storage.records.conversations import get_conversation
+from storage.records.people import Person, memberships_of
+from storage.records.units import coordinated_unit_ids, units_by_ids
 
 Fetch = Callable[[str], Awaitable[bytes]]
 T = TypeVar("T")
@@ -121,6 +123,27 @@ class Ctx:
     _admin_read: bool = False
     _coordinated: set[int] | None = None
     _memo: dict[str, Any] = field(default_factory=dict)
+    _units: dict[int, Unit] = field(default_factory=dict)
+    # The conversation as the update's first read found it (`knows`), until it is asked for.
+    _first_conversation: tuple[Conversation | None] | None = None
+
+    def knows(self, person: Person) -> None:
+        """What the update's first read found (`read_person`, in this session), so that the
+        step does not ask the database again: the memberships and their units, the agreement
+        to the personal-data notice, the role of admin and the open conversation."""
+        self._memberships = list(person.memberships)
+        self._units = dict(person.units)
+        self._memo["agreed"] = person.agreed
+        self._admin_read = True
+        self._first_conversation = (person.conversation,)
+
+    async def conversation(self) -> Conversation | None:
+        """The person's open form: the first time as read with the person, from the session
+        after (a step may have ended one or begun another)."""
+        first, self._first_conversation = self._first_conversation, None
+        if first is not None and (first[0] is None or inspect(first[0]).persistent):
+            return first[0]
+        return await get_conversation(self.session, member_id=self.member.id)
 
     @property
     def member(self) -> Member:
@@ -134,6 +157,13 @@ class Ctx:
         if self._memberships is None:
             self._memberships = list(await memberships_of(self.session, member_id=self.member.id))
         return self._memberships
+
+    async def membership_units(self) -> dict[int, Unit]:
+        """The units of this person's memberships, by id."""
+        missing = {m.unit_id for m in await self.memberships()} - self._units.keys()
+        if missing:
+            self._units.update(await units_by_ids(self.session, ids=missing))
+        return self._units
 
     async def is_member(self) -> bool:
         return bool(await self.memberships())
@@ -162,6 +192,10 @@ class Ctx:
         if key not in self._memo:
             self._memo[key] = await load()
         return self._memo[key]  # type: ignore[no-any-return]
+
+    def forget(self, key: str) -> None:
+        """What `once(key)` read changed in this update: read it again when next asked."""
+        self._memo.pop(key, None)
 
     def say(self, key: str, **params: object) -> None:
         self.result.say(self.t(key, **params))

@@ -31,7 +31,7 @@ from storage.records.audit import add_audit_entry
 from storage.records.conversations import get_conversation
 from storage.records.invites import looks_like_code
 from storage.records.linking import looks_like_link_code, note_channel
-from storage.records.people import get_or_create_identity
+from storage.records.people import Person, get_or_create_identity, read_person, touch_identity
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,14 @@ class Core:
     ) -> Result:
         now = self.clock()
         async with self.db.session() as session:
-            identity = await _identity_of(session, inbound, now)
+            person = await _person_of(session, inbound, now)
+            identity = person.identity
             # Where what the bot sends on its own goes, for someone on two channels.
             await note_channel(
                 session, member_id=identity.member_id, channel=inbound.channel, now=now
             )
             ctx = Ctx(session, inbound, identity, now, self.config, self.texts)
+            ctx.knows(person)
             await self._bootstrap_admin(ctx)
             if not inbound.numbered or await numbered.read_reply(ctx):
                 await route(ctx)
@@ -152,7 +154,7 @@ class Core:
 
 async def route(ctx: Ctx) -> None:
     inbound = ctx.inbound
-    conv = await get_conversation(ctx.session, member_id=ctx.member.id)
+    conv = await ctx.conversation()
     if await consent.needed(ctx) and not _before_consent(inbound, conv):
         consent.show_notice(ctx, again=True)
         return
@@ -296,6 +298,21 @@ async def as_command(ctx: Ctx, text: str) -> None:
     first, as when the command is typed."""
     ctx.inbound = dataclasses.replace(ctx.inbound, text=text, choice=None)
     await route(ctx)
+
+
+async def _person_of(session: AsyncSession, inbound: Inbound, now: datetime) -> Person:
+    """Who sent it and what their step reads first, in one statement; made at their first
+    message."""
+    person = await read_person(
+        session,
+        channel=inbound.channel,
+        external_id=inbound.external_id,
+        notice_version=consent.NOTICE_VERSION,
+    )
+    if person is not None:
+        touch_identity(person.identity, chat_id=inbound.chat_id)
+        return person
+    return Person(await _identity_of(session, inbound, now), None)
 
 
 async def _identity_of(session: AsyncSession, inbound: Inbound, now: datetime) -> Identity:

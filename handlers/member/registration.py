@@ -31,7 +31,6 @@ from storage.records.models import (
     model_details,
     title_taken,
 )
-from storage.records.units import units_by_ids
 
 COLLECTIVE = (("kind", rules.KIND_COLLECTIVE),)
 # What its owner may correct and send again: a returned registration, or one that never reached
@@ -413,7 +412,7 @@ async def my_units(ctx: Ctx, keep: int | None = None) -> list[Option]:
     a returned model being corrected)."""
     memberships = sorted(await ctx.memberships(), key=lambda m: (m.role != rules.ROLE_MEMBER, m.id))
     ids = list(dict.fromkeys(m.unit_id for m in memberships))
-    units = await ctx.once("my_units", lambda: units_by_ids(ctx.session, ids=ids))
+    units = await ctx.membership_units()
     return unit_options([units[i] for i in ids if units[i].active or i == keep])
 
 

@@ -3,19 +3,35 @@ is an admin or a coordinator. Keyword-only; never commit."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from language.texts import Texts
 from language.vietnamese import fold
 from storage import rules
-from storage.models import AuditEntry, Conversation, Identity, JoinRequest, Member, Membership, Unit
+from storage.models import (
+    AuditEntry,
+    Campaign,
+    Conversation,
+    Identity,
+    JoinRequest,
+    Member,
+    Membership,
+    Unit,
+)
+from storage.records.consents import Consent
+
+# isort: split
+# After storage.models, which must be imported before the tables kept in their own modules.
+from storage.linking import DeliveryChannel
 
 
 def left_name() -> str:
@@ -40,6 +56,78 @@ async def find_identity(
     )
 
 
+@dataclass
+class Person:
+    """Who sent an update, with what its step reads first, in one statement
+    (`read_person`). The rows are in the session, so that reading them again by key
+    (`session.get`: the conversation, the delivery channel, the campaign of the form) costs no
+    query; what is absent is only known absent at the moment of the read."""
+
+    identity: Identity
+    conversation: Conversation | None
+    memberships: list[Membership] = field(default_factory=list)
+    # The units of those memberships, by id.
+    units: dict[int, Unit] = field(default_factory=dict)
+    # Whether they agreed to the personal-data notice `notice_version`, not withdrawn.
+    agreed: bool = False
+    # Held here because the session keeps only the rows something refers to.
+    campaign: Campaign | None = None
+    delivery: DeliveryChannel | None = None
+
+
+@functools.cache
+def _person_statement() -> Select[Any]:
+    """Built once: a step's first read is the same statement for everyone (building it is a
+    good part of what it costs), its values bound at each execution."""
+    agreed = (
+        select(Consent.id)
+        .where(
+            Consent.member_id == Identity.member_id,
+            Consent.version == bindparam("notice_version"),
+            Consent.withdrawn_at.is_(None),
+        )
+        .exists()
+    )
+    campaign_id = Conversation.context["campaign_id"].as_integer()
+    return (
+        select(Identity, Conversation, Membership, Unit, agreed)
+        .join(Identity.member)
+        .outerjoin(Conversation, Conversation.member_id == Identity.member_id)
+        .outerjoin(Campaign, Campaign.id == campaign_id)
+        .outerjoin(DeliveryChannel, DeliveryChannel.member_id == Identity.member_id)
+        .outerjoin(Membership, Membership.member_id == Identity.member_id)
+        .outerjoin(Unit, Unit.id == Membership.unit_id)
+        # The campaign and the delivery channel only for the session's identity map.
+        .add_columns(Campaign, DeliveryChannel)
+        .options(contains_eager(Identity.member))
+        .where(
+            Identity.channel == bindparam("channel"),
+            Identity.external_id == bindparam("external_id"),
+        )
+        .order_by(Membership.id)
+    )
+
+
+async def read_person(
+    session: AsyncSession, *, channel: str, external_id: str, notice_version: str
+) -> Person | None:
+    """The identity and member, their open conversation (with the campaign its form is for),
+    their delivery channel, memberships and units, and their agreement to the notice: one
+    statement, a row per membership."""
+    values = {"channel": channel, "external_id": external_id, "notice_version": notice_version}
+    rows = (await session.execute(_person_statement(), values)).all()
+    if not rows:
+        return None
+    first = rows[0]
+    person = Person(first[0], first[1], agreed=bool(first[4]), campaign=first[5], delivery=first[6])
+    for row in rows:
+        if row[2] is not None:
+            person.memberships.append(row[2])
+        if row[3] is not None:
+            person.units[row[3].id] = row[3]
+    return person
+
+
 async def get_or_create_identity(
     session: AsyncSession,
     *,
@@ -51,11 +139,7 @@ async def get_or_create_identity(
 ) -> Identity:
     identity = await find_identity(session, channel=channel, external_id=external_id)
     if identity is not None:
-        if identity.chat_id != chat_id:
-            identity.chat_id = chat_id
-        if identity.unreachable_at is not None:
-            # They wrote to us: they unblocked the bot, so queued messages may go again.
-            identity.unreachable_at = None
+        touch_identity(identity, chat_id=chat_id)
         return identity
     member = Member(created_at=now)
     identity = Identity(
@@ -69,6 +153,15 @@ async def get_or_create_identity(
     session.add(identity)
     await session.flush()
     return identity
+
+
+def touch_identity(identity: Identity, *, chat_id: str) -> None:
+    """They wrote from this chat: where to answer, and a sign they can be reached."""
+    if identity.chat_id != chat_id:
+        identity.chat_id = chat_id
+    if identity.unreachable_at is not None:
+        # They wrote to us: they unblocked the bot, so queued messages may go again.
+        identity.unreachable_at = None
 
 
 async def identities_of(session: AsyncSession, *, member_id: int) -> Sequence[Identity]:
