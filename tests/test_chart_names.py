@@ -12,7 +12,10 @@ from storage.models import Field, Unit
 from tests.conftest import ADMIN_ID
 from tests.test_digest import HANOI, coordinator, digests_until  # noqa: F401 - a fixture
 from tests.test_registration import join, register_quickly
-from tests.test_statistics import data  # noqa: F401 - a fixture
+from tests.test_statistics import (
+    data,  # noqa: F401 - a fixture
+    thongke,
+)
 
 FIELD = r"Số $\sqrt{x$"
 UNIT = r"$$ \frac{"
@@ -37,7 +40,7 @@ async def test_thongke_and_the_command_line_chart(
 ):
     await rename(db, field="An sinh xã hội", unit_code="U0")
     admin = chat(ADMIN_ID, "Quản trị")
-    replies = await admin.send("/thongke DVK26")
+    replies = await thongke(admin, "DVK26")
     assert f"  – {FIELD}: 4 (3 tập thể, 1 cá nhân)" in replies[0].splitlines()
     assert f"  – {UNIT}: 3 mô hình/2 thành viên" in replies[0].splitlines()
     sent = [call for call in api.calls if call.method in ("sendMessage", "sendPhoto")]

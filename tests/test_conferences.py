@@ -11,6 +11,7 @@ from storage.records.campaigns import add_campaign
 from storage.records.people import find_identity
 from storage.records.units import add_unit
 from tests.conftest import ADMIN_ID, make_coordinator
+from tests.test_statistics import thongke
 
 
 async def _setup(db, now):  # type: ignore[no-untyped-def]
@@ -59,7 +60,7 @@ async def test_an_admin_records_a_conference_and_statistics_count_it(chat, db, c
         actions = (await session.scalars(select(AuditEntry.action))).all()
     assert [(c.held_on, c.recorded_by is not None) for c in held] == [(date(2026, 11, 21), True)]
     assert actions.count("conference.recorded") == 2
-    stats = (await admin.send("/thongke"))[0]
+    stats = (await thongke(admin))[0]
     assert "• 1/3 đơn vị đã tổ chức hội nghị tuyên dương, khen thưởng" in stats
 
 

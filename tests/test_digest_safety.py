@@ -20,7 +20,10 @@ from storage.models import Identity, OutboxMessage
 from tests.conftest import ADMIN_ID
 from tests.test_digest import COORDINATOR, HANOI, coordinator  # noqa: F401 - a fixture
 from tests.test_registration import join, register_quickly
-from tests.test_statistics import data  # noqa: F401 - a fixture
+from tests.test_statistics import (
+    data,  # noqa: F401 - a fixture
+    thongke,
+)
 
 MONDAY_8 = datetime(2026, 11, 30, 8, 0, 30, tzinfo=HANOI).astimezone(UTC)
 
@@ -159,6 +162,6 @@ async def test_the_statistics_chart_is_drawn_off_the_loop(data, chat, api, monke
         return draw(*args, **kwargs)
 
     monkeypatch.setattr(statistics, "fields_chart", recording)
-    await chat(ADMIN_ID, "Quản trị").send("/thongke DVK26")
+    await thongke(chat(ADMIN_ID, "Quản trị"), "DVK26")
     assert seen == [False]
     assert "sendPhoto" in [call.method for call in api.calls]

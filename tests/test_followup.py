@@ -13,6 +13,7 @@ from bot.telegram.outbox import flush_outbox
 from storage.models import Evaluation, Member, Model, OutboxMessage
 from tests.test_registration import MEMBER_ID, join, register_quickly
 from tests.test_reports import report
+from tests.test_statistics import thongke
 
 COORDINATOR = 6100
 STARTED = "⏳ Đang tìm người quá hạn báo cáo để nhắc…"
@@ -215,7 +216,7 @@ async def test_admin_records_a_commendation_and_the_owner_is_told(unit, db, chat
         "🏅 Mô hình «Chuyển đổi số trong giảng dạy» của bạn được khen thưởng: Đảng ủy Khối "
         "(quyết định số 123-QĐ/ĐUK, ngày 15/12/2026)."
     ]
-    stats = (await admin.send("/thongke"))[0]
+    stats = (await thongke(admin))[0]
     assert "  – Đảng ủy Khối: đã khen 1 cá nhân; đang đề nghị 0" in stats
     assert await coordinator.press("kt:1") == ["Bạn không có quyền thực hiện việc này."]
 

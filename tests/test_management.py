@@ -26,6 +26,7 @@ from storage.records.people import add_membership, find_identity, get_or_create_
 from storage.records.units import unit_by_code
 from tests.conftest import ADMIN_ID, make_coordinator
 from tests.test_registration import join, register_quickly
+from tests.test_statistics import thongke
 
 NOT_ALLOWED = ["Bạn không có quyền thực hiện việc này."]
 STALE = "Nút này thuộc một tin nhắn cũ và không còn dùng được."
@@ -159,7 +160,7 @@ async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, d
     await guest.send("van phong")
     await guest.click("Bỏ qua »")
     await guest.click("✅ Gửi yêu cầu")
-    assert "• Đơn vị: 5, trong đó 1 đơn vị có đăng ký" in (await admin.send("/thongke"))[0]
+    assert "• Đơn vị: 5, trong đó 1 đơn vị có đăng ký" in (await thongke(admin))[0]
 
     # A unit with an active sub-unit cannot be deactivated before it.
     await admin.send("/suadonvi")
@@ -181,7 +182,7 @@ async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, d
     )
     # Still one of the open campaign's units: it was active during it (issue 15). Its end is
     # recorded, so a campaign that begins after today will not count it.
-    stats = (await admin.send("/thongke"))[0]
+    stats = (await thongke(admin))[0]
     assert "• Đơn vị: 5, trong đó 1 đơn vị có đăng ký" in stats
     assert "• Đăng ký: 0 tập thể và 1 cá nhân" in stats
     assert (await unit(db, "CB-VP")).active_until == clock().astimezone(VIETNAM).date()
@@ -225,7 +226,7 @@ async def test_deactivated_unit_takes_nothing_new_and_comes_back(seeded, chat, d
         "Đường link mời này đã bị thu hồi. Hãy xin đường link mới từ cán bộ phụ trách, "
         "hoặc gửi /start để xin tham gia."
     ]
-    assert "• Đơn vị: 5," in (await admin.send("/thongke"))[0]
+    assert "• Đơn vị: 5," in (await thongke(admin))[0]
     assert (await member.send("/dangky"))[0].startswith("Đăng ký mô hình trong đợt")
     assert await actions(db, "unit.") == ["unit.deactivated", "unit.reactivated"]
 
@@ -520,7 +521,7 @@ async def test_fields_added_renamed_hidden_and_shown(seeded, chat, db):
         model_id = await session.scalar(select(Model.id))
     details = await member.press(f"m:{model_id}")
     assert "• Lĩnh vực: Chuyển đổi số" in details[0]
-    assert "Chuyển đổi số: 1 (" in (await admin.send("/thongke"))[0]
+    assert "Chuyển đổi số: 1 (" in (await thongke(admin))[0]
 
     await admin.send("/linhvuc")
     await admin.click("👁 Hiện lại lĩnh vực đã ẩn")

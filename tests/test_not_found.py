@@ -19,6 +19,7 @@ from storage.records.invites import add_join_request
 from tests.conftest import make_coordinator
 from tests.test_commands import T, people  # noqa: F401  (fixture)
 from tests.test_followup import unit  # noqa: F401  (fixture)
+from tests.test_statistics import thongke
 
 NOWHERE = 987654321  # an id no record has
 
@@ -120,7 +121,7 @@ async def test_a_typed_campaign_code_that_does_not_exist(people, db):  # noqa: F
     for command in ("/suadot DVK1999", "/cauhoi DVK1999"):
         assert await admin.send(command) == [unknown], command
     # /thongke adds how it is used: the code may be a mistyped year.
-    assert (await admin.send("/thongke DVK1999"))[0] == unknown
+    assert (await thongke(admin, "DVK1999"))[0] == unknown
     await unchanged(db, before)
 
 

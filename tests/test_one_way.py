@@ -13,6 +13,7 @@ from storage.models import Model
 from tests.conftest import ADMIN_ID
 from tests.test_registration import join, register_quickly
 from tests.test_reports import HANOI_0900_20_NOV, approve_all
+from tests.test_statistics import thongke
 
 COORDINATOR = 6100
 
@@ -118,7 +119,7 @@ async def test_one_amount_format_in_donvi_and_thongke(db, clock, chat):
     unit_state = (await coordinator.send("/donvi"))[0].splitlines()
     assert "• tiền vận động: 0/2,5 tỷ đồng (0%)" in unit_state
     assert "• nhà đại đoàn kết: 0/5 căn (0%)" in unit_state
-    stats = (await chat(ADMIN_ID, "Quản trị").send("/thongke"))[0].splitlines()
+    stats = (await thongke(chat(ADMIN_ID, "Quản trị")))[0].splitlines()
     assert "  – tiền vận động: 0/2,5 tỷ đồng (0%)" in stats
     assert "  – nhà đại đoàn kết: 0/5 căn (0%)" in stats
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
+from handlers.admin import statistics
 from storage.models import (
     Commendation,
     Conference,
@@ -22,10 +23,26 @@ from storage.models import (
     Target,
 )
 from storage.records.campaigns import add_campaign
+from storage.records.jobs import BackgroundJob
 from storage.records.people import add_membership
 from storage.records.reports import refresh_achieved
 from storage.records.units import add_unit, unit_by_code
+from tests.botapi import ChatClient
 from tests.conftest import ADMIN_ID, make_coordinator
+
+STARTED = "⏳ Đang tổng hợp số liệu…"
+BUSY = "⏳ Số liệu bạn yêu cầu trước vẫn đang được tổng hợp, xin chờ xong rồi hãy yêu cầu tiếp."
+
+
+async def thongke(person: ChatClient, args: str = "") -> list[str]:
+    """/thongke, its figures made in the background (a job): what the job said once it ended,
+    its first message («⏳ …», shown while it runs) left out; a refusal or a wrong scope is said
+    at once."""
+    replies = await person.send(f"/thongke {args}".rstrip())
+    if STARTED not in replies:
+        return replies
+    return [reply for reply in await person.settle() if reply != STARTED]
+
 
 EXPECTED = """📊 Thống kê đợt «Dân vận khéo 2026–2027»
 • Đơn vị: 3, trong đó 2 đơn vị có đăng ký
@@ -233,9 +250,9 @@ async def data(db, clock):
 
 async def test_known_numbers_through_the_bot(data, chat):
     admin = chat(ADMIN_ID, "Quản trị")
-    assert await admin.send("/thongke DVK26") == [EXPECTED]
-    assert await admin.send("/thongke") == [EXPECTED]  # the campaign open today
-    assert await admin.send("/thongke KHONGCO") == [
+    assert await thongke(admin, "DVK26") == [EXPECTED]
+    assert await thongke(admin) == [EXPECTED]  # the campaign open today
+    assert await thongke(admin, "KHONGCO") == [
         "Không có đợt phát động mã KHONGCO.",
         "Cách dùng: /thongke [MÃ ĐỢT | NĂM | NĂM-NĂM], ví dụ /thongke DVK2026, /thongke 2026 "
         "hoặc /thongke 2021-2025.",
@@ -244,20 +261,20 @@ async def test_known_numbers_through_the_bot(data, chat):
 
 async def test_a_range_of_years(data, chat):
     admin = chat(ADMIN_ID, "Quản trị")
-    assert await admin.send("/thongke 2026") == [EXPECTED_2026]
-    assert await admin.send("/thongke 2026 - 2026") == [EXPECTED_2026]
-    earlier = (await admin.send("/thongke 2024-2025"))[0]
+    assert await thongke(admin, "2026") == [EXPECTED_2026]
+    assert await thongke(admin, "2026 - 2026") == [EXPECTED_2026]
+    earlier = (await thongke(admin, "2024-2025"))[0]
     assert earlier.startswith("📊 Thống kê năm 2024–2025\n")
     assert "• Đăng ký: 0 tập thể và 1 cá nhân" in earlier
     assert "• 0/3 đơn vị đã tổ chức" in earlier and "Khen thưởng" not in earlier
-    nothing = (await admin.send("/thongke 2019"))[0]
+    nothing = (await thongke(admin, "2019"))[0]
     # Nothing registered: no ranking of units by nothing.
     assert "Đăng ký: 0 tập thể và 0 cá nhân" in nothing and "Đơn vị có" not in nothing
 
 
 async def test_the_chart_comes_with_the_figures(data, chat, api):
     admin = chat(ADMIN_ID, "Quản trị")
-    await admin.send("/thongke")
+    await thongke(admin)
     methods = [call.method for call in api.calls if call.method in ("sendMessage", "sendPhoto")]
     assert methods[-2:] == ["sendMessage", "sendPhoto"]
     photo = next(c for c in reversed(api.calls) if c.method == "sendPhoto")
@@ -286,4 +303,36 @@ async def test_statistics_are_for_admins_only(data, chat, db, clock):
         unit = await unit_by_code(session, code="U0")
     await make_coordinator(db, unit_id=unit.id, telegram_id=9001, now=clock())
     coordinator = chat(9001, "Phụ trách")
-    assert await coordinator.send("/thongke") == ["Bạn không có quyền thực hiện việc này."]
+    assert await thongke(coordinator) == ["Bạn không có quyền thực hiện việc này."]
+
+
+async def test_the_figures_are_a_background_job_with_progress(data, chat, api, db, monkeypatch):
+    """Figures for a whole country take a while: /thongke answers at once, the figures are
+    gathered in the background (other people's messages, and the admin's, handled meanwhile),
+    and a second /thongke while they are is refused."""
+    admin, guest = chat(ADMIN_ID, "Quản trị"), chat(9002, "Khách")
+    entered, release = asyncio.Event(), asyncio.Event()
+    real = statistics.organisation_stats
+
+    async def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        entered.set()
+        await release.wait()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(statistics, "organisation_stats", held)
+    try:
+        assert await admin.send("/thongke DVK26") == [STARTED]
+        first = admin.last_message()
+        await entered.wait()
+        assert (await guest.send("/help"))[-1].startswith("Bạn chưa tham gia đơn vị nào.")
+        assert await admin.send("/thongke") == [BUSY]
+    finally:
+        release.set()
+    # What was said since that refusal: the figures.
+    assert await admin.settle() == [BUSY, EXPECTED]
+    edits = [c.params for c in api.calls if c.method == "editMessageText"]
+    assert [e["text"] for e in edits] == ["⏳ Đã tổng hợp số liệu, đang vẽ biểu đồ…"]
+    assert int(edits[0]["message_id"]) == first["message_id"]
+    async with db.session() as session:
+        rows = (await session.execute(select(BackgroundJob.kind, BackgroundJob.status))).all()
+    assert [tuple(row) for row in rows] == [("stats", "done")]

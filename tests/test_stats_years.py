@@ -12,6 +12,7 @@ from storage.records.campaigns import add_campaign
 from storage.records.units import add_unit
 from tests.conftest import ADMIN_ID
 from tests.test_digest import HANOI
+from tests.test_statistics import thongke
 
 BEFORE = datetime(2025, 12, 31, 23, 30, tzinfo=HANOI)  # 16:30 UTC
 AFTER = datetime(2026, 1, 1, 0, 30, tzinfo=HANOI)  # 17:30 UTC on 31/12/2025
@@ -79,11 +80,11 @@ async def test_new_year_in_hanoi_starts_the_new_year(db, clock, chat):
                 )
             )
     admin = chat(ADMIN_ID, "Quản trị")
-    lines = (await admin.send("/thongke 2025"))[0].splitlines()
+    lines = (await thongke(admin, "2025"))[0].splitlines()
     assert "• Đánh giá: Hoàn thành xuất sắc: 1; đề xuất khen thưởng 1" in lines
     assert "  – Đảng ủy Khối: đã khen 0; đang đề nghị 1 tập thể" in lines
-    lines = (await admin.send("/thongke 2026"))[0].splitlines()
+    lines = (await thongke(admin, "2026"))[0].splitlines()
     assert "• Đánh giá: Hoàn thành: 1; đề xuất khen thưởng 1" in lines
     assert "  – Đảng ủy Khối: đã khen 0; đang đề nghị 1 cá nhân" in lines
-    lines = (await admin.send("/thongke 2025-2026"))[0].splitlines()
+    lines = (await thongke(admin, "2025-2026"))[0].splitlines()
     assert "• Đánh giá: Hoàn thành xuất sắc: 1 · Hoàn thành: 1; đề xuất khen thưởng 2" in lines

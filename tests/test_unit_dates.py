@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from storage.models import Unit
 from tests.conftest import ADMIN_ID
+from tests.test_statistics import thongke
 from tests.test_workbook_import import (
     CAMPAIGN_HEAD,
     COMMENDATION_HEAD,
@@ -73,10 +74,10 @@ async def test_a_campaign_counts_the_units_of_its_time(db, chat, clock):
         await admin.click("Đảng ủy Khối")
         await admin.click("✅ Xác nhận")
 
-    stats = (await admin.send("/thongke DVK2123"))[0]
+    stats = (await thongke(admin, "DVK2123"))[0]
     assert "• Đơn vị: 3, trong đó 1 đơn vị có đăng ký" in stats
     assert "• 1/3 đơn vị đã tổ chức hội nghị tuyên dương, khen thưởng" in stats
-    years = (await admin.send("/thongke 2019"))[0]
+    years = (await thongke(admin, "2019"))[0]
     assert "• Đơn vị: 3, trong đó 0 đơn vị có đăng ký" in years  # DUK, CB-A, CB-B
     async with db.session() as session:
         made = await session.scalar(select(Unit).where(Unit.code == "CB-X"))

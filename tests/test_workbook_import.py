@@ -33,6 +33,7 @@ from storage.models import (
 from storage.records.people import add_membership, get_or_create_identity
 from storage.records.units import add_unit
 from tests.conftest import ADMIN_ID, make_coordinator
+from tests.test_statistics import thongke
 
 CAMPAIGN_HEAD = ["Mã đợt", "Tên đợt", "Ngày bắt đầu", "Ngày kết thúc"]
 UNIT_HEAD = ["Mã đơn vị", "Tên đơn vị", "Mã đơn vị cấp trên"]
@@ -962,7 +963,7 @@ async def test_a_draft_is_not_importable(db, chat):
 async def test_paper_results_without_targets_read_as_totals(db, chat):
     admin = await admin_chat(chat)
     await send_file(admin, "du-lieu.xlsx", workbook(CLEAN))
-    stats = (await admin.send("/thongke DVK2026"))[0]
+    stats = (await thongke(admin, "DVK2026"))[0]
     assert "  – nhà đại đoàn kết: 1.066 căn" in stats.splitlines()
     assert "  – tiền vận động: 130 tỷ đồng" in stats.splitlines()
     assert "/0" not in stats

@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.core import jobs
 from handlers.core.commands import Command, Role
 from handlers.core.context import Ctx
+from handlers.core.jobs import Job, JobIO
+from handlers.core.types import Outbound
 from handlers.shared.charts import drawn, fields_chart
 from handlers.shared.views import indicator_line
 from language import vn
 from storage import rules
-from storage.models import Campaign
+from storage.models import Campaign, Member
 from storage.records.campaigns import campaign_by_code, open_campaign
 from storage.stats import OrganisationStats, organisation_stats
 
 LEVELS = ("excellent", "done", "not_done")
+JOB_KEY = "stats"
 
 
 RANKED = 3  # units shown at the top and at the bottom of the ranking
@@ -193,6 +198,9 @@ async def resolve_scope(
 
 
 async def show_stats(ctx: Ctx, argument: str) -> None:
+    """/thongke: the scope is read at once (a wrong one said at once); the figures and their
+    chart are a background job (`handlers/core/jobs.py`), so a country's worth of records
+    holds up no one, the admin included."""
     if not await ctx.is_admin():
         ctx.say("error-not-allowed")
         return
@@ -202,14 +210,30 @@ async def show_stats(ctx: Ctx, argument: str) -> None:
         ctx.say("stats-usage")
         return
     campaign, years = scope
-    stats = await organisation_stats(
-        ctx.session,
-        campaign_id=campaign.id if campaign else None,
-        years=years,
-        tz=ctx.config.timezone,
-    )
-    ctx.result.say(stats_text(ctx.t, stats, campaign, years))
-    ctx.result.messages[-1].photo = await drawn(stats_chart, ctx.t, stats)
+    work = StatsJob(ctx.member.id, campaign.id if campaign else None, years)
+    await jobs.start(ctx, Job(JOB_KEY, ctx.t("stats-started"), ctx.t("stats-busy"), work.run))
+
+
+@dataclass(frozen=True)
+class StatsJob:
+    member_id: int
+    campaign_id: int | None
+    years: tuple[int, int] | None
+
+    async def run(self, io: JobIO) -> None:
+        async with io.db.read() as session:
+            # The rights of the moment it runs, not of the moment it was asked for.
+            member = await session.get(Member, self.member_id)
+            if member is None or not member.is_admin:
+                await io.deliver([Outbound(io.t("error-not-allowed"))])
+                return
+            campaign = await session.get(Campaign, self.campaign_id) if self.campaign_id else None
+            stats = await organisation_stats(
+                session, campaign_id=self.campaign_id, years=self.years, tz=io.config.timezone
+            )
+            text = stats_text(io.t, stats, campaign, self.years)
+        await io.progress(io.t("stats-drawing"), 0.5)
+        await io.deliver([Outbound(text, photo=await drawn(stats_chart, io.t, stats))])
 
 
 TEMPLATE_NAME = "mau-nhap-dan-van-kheo.xlsx"
@@ -221,7 +245,6 @@ async def send_template(ctx: Ctx) -> None:
         ctx.say("error-not-allowed")
         return
     from excel.layout import template_bytes
-    from handlers.core.types import Outbound
 
     ctx.result.messages.append(
         Outbound(ctx.t("template-sent"), document=(TEMPLATE_NAME, template_bytes(ctx.t)))
