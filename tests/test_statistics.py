@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.cli import main
 from handlers.admin import statistics
@@ -336,3 +336,27 @@ async def test_the_figures_are_a_background_job_with_progress(data, chat, api, d
     async with db.session() as session:
         rows = (await session.execute(select(BackgroundJob.kind, BackgroundJob.status))).all()
     assert [tuple(row) for row in rows] == [("stats", "done")]
+
+
+async def test_the_figures_are_for_whoever_is_an_admin_when_the_job_runs(
+    data, chat, db, monkeypatch
+):
+    admin = chat(ADMIN_ID, "Quản trị")
+    entered, release = asyncio.Event(), asyncio.Event()
+    real = statistics.StatsJob.run
+
+    async def held(self, io):  # type: ignore[no-untyped-def]
+        entered.set()
+        await release.wait()
+        await real(self, io)
+
+    monkeypatch.setattr(statistics.StatsJob, "run", held)
+    try:
+        assert await admin.send("/thongke") == [STARTED]
+        await entered.wait()
+        # Taken away after asking, before the figures are gathered.
+        async with db.session() as session:
+            await session.execute(update(Member).values(is_admin=False))
+    finally:
+        release.set()
+    assert await admin.settle() == [STARTED, "Bạn không có quyền thực hiện việc này."]
