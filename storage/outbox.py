@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -302,6 +302,11 @@ def _nowhere_reachable() -> ColumnElement[bool]:
     return OutboxMessage.member_id.in_(_blocked_everywhere())
 
 
+def _no_channel() -> ColumnElement[bool]:
+    """The person has no identity left on any channel: their data was erased (/xoadulieu)."""
+    return ~select(Identity.id).where(Identity.member_id == OutboxMessage.member_id).exists()
+
+
 async def pending_unreachable(session: AsyncSession) -> int:
     """How many pending messages are for people no channel reaches (what `settle_unreachable`
     would settle)."""
@@ -309,7 +314,7 @@ async def pending_unreachable(session: AsyncSession) -> int:
         await session.scalar(
             select(func.count())
             .select_from(OutboxMessage)
-            .where(OutboxMessage.status == PENDING, _nowhere_reachable())
+            .where(OutboxMessage.status == PENDING, or_(_nowhere_reachable(), _no_channel()))
         )
         or 0
     )
@@ -318,15 +323,23 @@ async def pending_unreachable(session: AsyncSession) -> int:
 async def settle_unreachable(session: AsyncSession) -> int:
     """Messages queued for someone who had already blocked the bot everywhere are settled as
     unreachable, never sent: claiming skips them, and left pending they would all arrive at once
-    the day the person writes again. Whatever is queued after they write goes as usual.
-    Returns how many were settled."""
+    the day the person writes again. Whatever is queued after they write goes as usual. So are
+    those queued for someone whose data was erased (a decision on a model they had registered,
+    a reminder for it): there is no one to send them to, and their text, which may name the
+    person, goes as the erasure's did. Returns how many were settled."""
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == PENDING, _nowhere_reachable())
         .values(status=UNREACHABLE, last_error="the person had blocked the bot")
         .execution_options(**_BULK)
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    erased = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == PENDING, _no_channel())
+        .values(status=UNREACHABLE, payload={}, last_error="the person's data was erased")
+        .execution_options(**_BULK)
+    )
+    return (result.rowcount or 0) + (erased.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def unreachable_people(

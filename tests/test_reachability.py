@@ -13,6 +13,7 @@ from storage import outbox
 from storage.models import Identity, Member, Model, OutboxMessage
 from storage.records.people import add_membership, find_identity, get_or_create_identity
 from storage.records.units import unit_by_code
+from storage.retention import erase_person
 from tests.test_registration import MEMBER_ID, join, register_quickly
 
 COORDINATOR = 6100
@@ -181,3 +182,36 @@ async def test_donvi_names_a_bounded_number_of_unreachable_people(setup, db, clo
     [line] = [line for line in lines if line.startswith("📵")]
     names = ", ".join(f"Người Chặn {i:02d}" for i in range(1, 31))
     assert line == f"📵 Không liên lạc được (đã chặn bot): {names} và 5 người khác"
+
+
+async def test_messages_queued_after_someone_erased_their_data_are_settled_not_kept(
+    setup, db, app, api, clock
+):
+    """A model stays (anonymous) after its owner's data is erased: a coordinator's decision on
+    it queues a message to nobody. It is settled at once, its text (which may name them) gone."""
+    coordinator, _ = setup
+    first = await model_id(db, "Chuyển đổi số trong giảng dạy")
+    member_id = (await member_identity(db)).member_id
+    async with db.session() as session:
+        await erase_person(session, member_id=member_id, now=clock(), left="thành viên đã rời")
+    sent = len(api.calls)
+
+    await coordinator.press(f"rv:a:{first}")
+    await flush_outbox(app)
+    assert [
+        c
+        for c in api.calls[sent:]
+        if c.method == "sendMessage"
+        and "duyệt" in str(c.params)
+        and int(c.params["chat_id"]) == MEMBER_ID
+    ] == []
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(OutboxMessage.status, OutboxMessage.payload).where(
+                    OutboxMessage.member_id == member_id, OutboxMessage.key.like("%review%")
+                )
+            )
+        ).all()
+        assert await outbox.pending_unreachable(session) == 0
+    assert [tuple(row) for row in rows] == [(outbox.UNREACHABLE, {})]
