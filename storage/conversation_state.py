@@ -120,3 +120,6 @@ class ConversationContext(TypedDict, total=False):
     _next_choice: str | None
     # /huy asked for confirmation at this version of the conversation (a second /huy confirms).
     _cancel_asked: int
+    # Answers given when the form started that cannot be changed (the only possible choice):
+    # the summary offers no button for them (`handlers/core/conversation.py` `start`).
+    _fixed: list[str]

@@ -243,9 +243,13 @@ async def test_nobody_else_can_erase_another_person(an, db, chat):
     # Only their own: the form opens at its confirmation, no choice of whose.
     assert "Dữ liệu của: Của tôi" in replies[-1]
     assert "Của người khác (theo đơn yêu cầu)" not in member.buttons()
-    await member.click("✏️ Dữ liệu của")
-    replies = await member.click("Của người khác (theo đơn yêu cầu)")
-    assert "Bạn không có quyền" in replies[0]
+    # Nor a button to change it (there is nothing to change it to), and a forged one is refused.
+    assert member.buttons() == ["🗑 Xóa dữ liệu", "✖ Hủy"]
+    form = member.last_keyboard_message()["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    for forged in ("e:whose", "o:other"):
+        replies = await member.press(form.rsplit(":", 1)[0] + ":" + forged)
+        assert replies[0].startswith("⚠️ Lựa chọn không hợp lệ.")
+        assert "• Dữ liệu của: Của tôi" in replies[0]
     assert await found(db, NAME, PHONE, FOLDED) == before
     assert await found(db, "Phạm Văn Bình") != []
     await member.cancel_form()

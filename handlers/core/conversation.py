@@ -4,6 +4,8 @@ older message is refused instead of being applied to a different step."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from handlers.core import buttons
 from handlers.core.context import Ctx
 from handlers.core.flow import FLOWS, Flow
@@ -35,9 +37,11 @@ async def start(
     flow_name: str,
     context: ConversationContext | None = None,
     answers: Answers | None = None,
+    fixed: Collection[str] = (),
 ) -> None:
-    """Begin a form. `answers` are known already (the only possible choice, say): they show in
-    the summary and can be changed there, but are not asked."""
+    """Begin a form. `answers` are known already (what the person gave before, say): they show
+    in the summary and can be changed there, but are not asked; those named in `fixed` (the only
+    possible choice) cannot be changed, so the summary offers no button for them."""
     conv = await get_conversation(ctx.session, member_id=ctx.member.id)
     if conv is None:
         conv = Conversation(member_id=ctx.member.id)
@@ -47,6 +51,8 @@ async def start(
     state["answers"] = dict(answers or {})
     conv.state = state
     conv.context = context or {}
+    if fixed:
+        conv.context = {**conv.context, "_fixed": sorted(fixed)}
     conv.paused = False
     conv.started_at = ctx.now
     conv.nudged_at = None
@@ -179,6 +185,8 @@ def _render_summary(
             shown += "\n  " + removed
         separator = "\n" if spec.type == "group" or "\n" in shown else " "
         lines.append(f"• {ctx.label(spec.label)}:{separator}{shown}")
+        if spec.name in conv.context.get("_fixed", ()):
+            continue
         edit_buttons.append(
             button(conv, f"e:{spec.name}", ctx.t("button-edit", label=ctx.label(spec.label)))
         )
@@ -389,7 +397,9 @@ async def _apply_button(
         case "s":
             return engine.skip(form, conv.state)
         case "e":
-            if arg not in {spec.name for spec in form.fields}:
+            if arg not in {spec.name for spec in form.fields} or arg in conv.context.get(
+                "_fixed", ()
+            ):
                 raise vn.InputError("error-choice")
             return engine.edit(form, conv.state, arg)
         case "gi" | "gd" if arg.isdigit():
