@@ -308,38 +308,30 @@ def _no_channel() -> ColumnElement[bool]:
 
 
 async def pending_unreachable(session: AsyncSession) -> int:
-    """How many pending messages are for people no channel reaches (what `settle_unreachable`
-    would settle)."""
-    return (
-        await session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.status == PENDING, or_(_nowhere_reachable(), _no_channel()))
-        )
-        or 0
-    )
+    """How many pending messages `settle_unreachable` would settle."""
+    unreachable = or_(_nowhere_reachable(), _no_channel())
+    found = select(func.count()).where(OutboxMessage.status == PENDING, unreachable)
+    return await session.scalar(found) or 0
 
 
 async def settle_unreachable(session: AsyncSession) -> int:
-    """Messages queued for someone who had already blocked the bot everywhere are settled as
-    unreachable, never sent: claiming skips them, and left pending they would all arrive at once
-    the day the person writes again. Whatever is queued after they write goes as usual. So are
-    those queued for someone whose data was erased (a decision on a model they had registered,
-    a reminder for it): there is no one to send them to, and their text, which may name the
-    person, goes as the erasure's did. Returns how many were settled."""
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == PENDING, _nowhere_reachable())
-        .values(status=UNREACHABLE, last_error="the person had blocked the bot")
-        .execution_options(**_BULK)
-    )
-    erased = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == PENDING, _no_channel())
-        .values(status=UNREACHABLE, payload={}, last_error="the person's data was erased")
-        .execution_options(**_BULK)
-    )
-    return (result.rowcount or 0) + (erased.rowcount or 0)  # type: ignore[attr-defined]
+    """Messages queued for someone who had blocked the bot everywhere are settled unreachable,
+    never sent (left pending, they would all arrive the day the person writes again; what is
+    queued after goes as usual); so are those for someone whose data was erased, their text
+    (which may name them) cleared. Returns how many were settled."""
+    settled = 0
+    for whose, values in (
+        (_nowhere_reachable(), {"last_error": "the person had blocked the bot"}),
+        (_no_channel(), {"last_error": "the person's data was erased", "payload": {}}),
+    ):
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == PENDING, whose)
+            .values(status=UNREACHABLE, **values)
+            .execution_options(**_BULK)
+        )
+        settled += result.rowcount or 0  # type: ignore[attr-defined]
+    return settled
 
 
 async def unreachable_people(

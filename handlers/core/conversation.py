@@ -4,12 +4,10 @@ older message is refused instead of being applied to a different step."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from handlers.core import buttons
 from handlers.core.context import Ctx
 from handlers.core.flow import FLOWS, Flow
-from handlers.core.shown import item_text, value_text
+from handlers.core.shown import item_text, shortened, value_text
 from handlers.core.types import Choice
 from handlers.forms import engine, groups
 from handlers.forms.spec import FieldSpec, FormEnv, FormSpec, default_of
@@ -37,11 +35,10 @@ async def start(
     flow_name: str,
     context: ConversationContext | None = None,
     answers: Answers | None = None,
-    fixed: Collection[str] = (),
+    fixed: tuple[str, ...] = (),
 ) -> None:
-    """Begin a form. `answers` are known already (what the person gave before, say): they show
-    in the summary and can be changed there, but are not asked; those named in `fixed` (the only
-    possible choice) cannot be changed, so the summary offers no button for them."""
+    """Begin a form. `answers` are known already: shown in the summary, not asked, changed from
+    there but for those in `fixed` (the only possible choice: no button to change it)."""
     conv = await get_conversation(ctx.session, member_id=ctx.member.id)
     if conv is None:
         conv = Conversation(member_id=ctx.member.id)
@@ -50,9 +47,7 @@ async def start(
     state = engine.new_state()
     state["answers"] = dict(answers or {})
     conv.state = state
-    conv.context = context or {}
-    if fixed:
-        conv.context = {**conv.context, "_fixed": sorted(fixed)}
+    conv.context = {**(context or {}), "_fixed": sorted(fixed)} if fixed else context or {}
     conv.paused = False
     conv.started_at = ctx.now
     conv.nudged_at = None
@@ -210,7 +205,7 @@ def _render_items(
     label = ctx.label(spec.label)
     action = "gi" if kind == "items" else "gd"
     rows = [
-        [button(conv, f"{action}:{i}", _short(f"{i + 1}. {item_text(ctx, spec, item, env)}"))]
+        [button(conv, f"{action}:{i}", shortened(f"{i + 1}. {item_text(ctx, spec, item, env)}"))]
         for i, item in enumerate(items)
     ]
     if kind == "remove":
@@ -228,10 +223,6 @@ def _render_items(
         rows.append([button(conv, "gn", ctx.t("button-group-done"))])
     rows.append(_nav_row(ctx, conv, can_skip=False))
     ctx.result.say("\n".join(lines), rows)
-
-
-def _short(label: str, limit: int = 60) -> str:
-    return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 def _removal_note(ctx: Ctx, conv: Conversation, env: FormEnv, arg: str) -> str | None:
@@ -397,9 +388,7 @@ async def _apply_button(
         case "s":
             return engine.skip(form, conv.state)
         case "e":
-            if arg not in {spec.name for spec in form.fields} or arg in conv.context.get(
-                "_fixed", ()
-            ):
+            if arg not in {s.name for s in form.fields} or arg in conv.context.get("_fixed", []):
                 raise vn.InputError("error-choice")
             return engine.edit(form, conv.state, arg)
         case "gi" | "gd" if arg.isdigit():

@@ -57,3 +57,8 @@ def item_text(ctx: Ctx, spec: FieldSpec, item: Item, env: FormEnv) -> str:
     if len(shown) == 2 and shown[0][0].type in ("text", "name"):
         return f"{shown[0][1]}: {shown[1][1]}"
     return " · ".join(text for _, text in shown)
+
+
+def shortened(label: str, limit: int = 60) -> str:
+    """A button's label cut to `limit` characters, "…" marking the cut."""
+    return label if len(label) <= limit else label[: limit - 1] + "…"

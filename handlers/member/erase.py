@@ -120,7 +120,7 @@ async def start(ctx: Ctx, conv: Conversation | None, args: str) -> None:
         await conversation.start(ctx, FORM)
     else:
         # Only their own: the form opens at its confirmation.
-        await conversation.start(ctx, FORM, answers={"whose": MINE}, fixed={"whose"})
+        await conversation.start(ctx, FORM, answers={"whose": MINE}, fixed=("whose",))
 
 
 COMMANDS = (Command(("xoadulieu",), Role.ANYONE, start, opens=FORM, before_consent=True),)
