@@ -30,7 +30,6 @@ from storage.records.units import (
     coordinated_unit_ids,
     descendant_ids,
     root_units_of,
-    with_descendants,
 )
 from storage.stats import Overdue, UnitState, campaign_cadences, unit_state
 
@@ -191,8 +190,8 @@ class OverdueReminder:
                 await io.tell(session, t("error-not-allowed"))
                 await io.done(session, "not allowed")
                 return
-            every = await all_units(session, active_only=False)
-            ids = with_descendants(every, [self.unit_id])
+            # One recursive query, not the whole tree (a country has thousands of units).
+            ids = await descendant_ids(session, roots=[self.unit_id])
             state = await unit_state(session, unit_ids=ids, today=today)
             people: dict[int, list[Overdue]] = {}
             for item in state.overdue:
