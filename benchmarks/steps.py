@@ -7,7 +7,11 @@ Three parts on the same database in one run:
   benchmark's answers), no pause between steps, handed to it as `dvk run` does (each person's
   steps in order, at most DVK_CONCURRENT_UPDATES, 16, at once); `ratio` = steps per second /
   floor transactions per second;
-- latency: 50 people, each pausing `--pause` seconds between steps; `p99_ms` of one step.
+- latency: 50 people, each pausing `--pause` seconds between steps; `p99_ms` of one step;
+- the skeleton, for comparison: the same 50 people, each step only what every step costs
+  before any form is run (the step's first read, `read_person`, an UPDATE of the person's
+  conversation through the ORM, the commit), handed over the same way; `skeleton_ratio` =
+  those per second / floor transactions per second, printed on the line before the last.
 
     python -m benchmarks.steps [--database-url URL] [--quick] [--seconds 10] [--pause 1]
 
@@ -34,10 +38,12 @@ from bot.config import Settings
 from bot.demo import seed
 from bot.runtime import build_core
 from bot.updates.order import PersonOrder
+from handlers.core.consent import NOTICE_VERSION as NOTICE
 from handlers.core.router import Core
 from handlers.core.types import Inbound, Result
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.records.people import read_person
 
 PEOPLE = 50
 FLOOR_ROWS = 1000
@@ -159,6 +165,45 @@ async def crowd(
     return len(durations) / (time.perf_counter() - started), durations
 
 
+async def skeleton(db: Database, order: PersonOrder, people: list[str], seconds: float) -> float:
+    """Steps a second when a step is only the core's unit of work around a form: the first
+    read, the conversation's UPDATE, the commit."""
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def person(name: str) -> None:
+        nonlocal done
+        for i in itertools.count():
+            if time.perf_counter() >= stop:
+                return
+
+            async def step(page: int = i % 2) -> None:
+                async with db.session() as session:
+                    found = await read_person(
+                        session, channel="terminal", external_id=name, notice_version=NOTICE
+                    )
+                    assert found is not None and found.conversation is not None
+                    conv = found.conversation
+                    conv.state = {**conv.state, "page": page}
+
+            await order.submit(name, step)
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(person(name) for name in people))
+    return done / (time.perf_counter() - started)
+
+
+async def opened(core: Core, prefix: str) -> list[str]:
+    """50 people each with a registration open half way (the skeleton's conversations)."""
+    names = [f"{prefix}-{k}" for k in range(PEOPLE)]
+    for k, name in enumerate(names):
+        result = Result()
+        for event in inbounds(name, k)[:10]:
+            result = await core.handle(event(result))
+    return names
+
+
 async def main(url: str | None, seconds: float, pause: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
@@ -177,10 +222,12 @@ async def main(url: str | None, seconds: float, pause: float) -> None:
         floor_rate = await floor(db, seconds)
         steps_rate, _ = await crowd(core, order, "fast", seconds, None)
         _, durations = await crowd(core, order, "slow", max(seconds, 3 * pause), pause)
+        bare_rate = await skeleton(db, order, await opened(core, "bare"), seconds)
         await db.dispose()
     durations.sort()
     p99 = durations[int(0.99 * (len(durations) - 1))] * 1000
     print(f"steps={len(durations)} busy_resent={len(BUSY)}")
+    print(f"skeleton_per_s={bare_rate:.0f} skeleton_ratio={bare_rate / floor_rate:.2f}")
     print(
         f"db={url.split(':', 1)[0].split('+')[0]} people={PEOPLE} steps_per_s={steps_rate:.0f} "
         f"floor_txn_per_s={floor_rate:.0f} ratio={steps_rate / floor_rate:.2f} p99_ms={p99:.1f}"
