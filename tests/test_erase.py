@@ -245,6 +245,7 @@ async def test_nobody_else_can_erase_another_person(an, db, chat):
     assert "Của người khác (theo đơn yêu cầu)" not in member.buttons()
     # Nor a button to change it (there is nothing to change it to), and a forged one is refused.
     assert member.buttons() == ["🗑 Xóa dữ liệu", "✖ Hủy"]
+    assert replies[-1].endswith("• Dữ liệu của: Của tôi\nChọn bên dưới để gửi.")
     form = member.last_keyboard_message()["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     for forged in ("e:whose", "o:other"):
         replies = await member.press(form.rsplit(":", 1)[0] + ":" + forged)

@@ -185,7 +185,7 @@ def _render_summary(
         edit_buttons.append(
             button(conv, f"e:{spec.name}", ctx.t("button-edit", label=ctx.label(spec.label)))
         )
-    lines.append(ctx.t("form-summary-foot"))
+    lines.append(ctx.t("form-summary-foot" if edit_buttons else "form-summary-foot-send"))
     rows = [[button(conv, "ok", ctx.t(form.confirm_label))]]
     rows += [edit_buttons[i : i + 2] for i in range(0, len(edit_buttons), 2)]
     rows.append(_nav_row(ctx, conv, can_skip=False))
