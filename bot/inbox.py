@@ -3,7 +3,10 @@ channel's recorded updates oldest first, each person's one at a time in the orde
 recorded and different people's side by side (bot/updates/order.py), and marks each handled.
 The channel gives two callables: `handle` (one recorded payload; it runs `within` in the core's
 unit of work where the update reaches the core, and raises when the update failed and may be
-tried again) and `gave_up` (tell the person their update was given up).
+tried again) and `gave_up` (tell the person their update was given up), and how it answers again
+(`Answering`): `within` keeps the update's answer with its mark ("replying"), the worker marks
+it handled once the answer went out, and a row a crash left "replying" has its answer sent again,
+in the person's turn, before their next update.
 See docs/channels.md, "The inbox", and docs/concurrency.md."""
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import replies
 from bot.replicas.claims import PersonClaims
 from bot.updates.flood import FloodRule, Verdict
 from bot.updates.order import PersonOrder
-from handlers.core.router import Core
+from handlers.core.router import Core, Within
+from handlers.core.types import Outbound, Result
 from storage import inbox
 
 log = logging.getLogger(__name__)
@@ -35,7 +40,6 @@ WINDOW = 1000
 # inbox is read again this often, and when another process let go of a person it had claimed.
 POLL_SECONDS = 1.0
 
-Within = Callable[[AsyncSession], Awaitable[None]]
 Payload = dict[str, Any]
 Handle = Callable[[Payload, Within], Awaitable[None]]
 GaveUp = Callable[[Payload], Awaitable[None]]
@@ -52,6 +56,15 @@ def no_album(payload: Payload) -> str | None:
 
 async def not_told(payload: Payload, within: Within) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class Answering:
+    """How a channel answers a recorded update again (its answer kept in the inbox, bot/replies.py):
+    the chat an update is answered in (None: not kept), and the delivery of messages there."""
+
+    chat_of: Callable[[Payload], str | None]
+    send: Callable[[str, list[Outbound]], Awaitable[None]]
 
 
 class GivenUp(Exception):
@@ -105,6 +118,8 @@ class InboxWorker:
     # With other processes on the database: a person is handled by one of them at a time
     # (bot/replicas/claims.py). None on SQLite, served by one process.
     claims: PersonClaims | None = None
+    # How answers are kept and sent again after a crash; None: not kept.
+    answering: Answering | None = None
 
     async def run(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
         """Handle what is pending (what a restart left too), then each time something is
@@ -225,7 +240,7 @@ class InboxWorker:
             # Reads take no write lock (SQLite): the webhook recording beside it never waits.
             async with self.core.db.read() as session:
                 row = await session.get(inbox.InboxUpdate, row_id)
-                if row is None or row.status != inbox.PENDING:
+                if row is None or row.status not in inbox.OPEN:
                     return False
                 if self.claims is not None and await inbox.earlier_pending(
                     session, channel=self.channel, person=row.person, before=row_id
@@ -235,6 +250,11 @@ class InboxWorker:
                     held.add(person)
                     return False
                 payload, received_at = row.payload, row.received_at
+                status, reply = row.status, row.reply
+            if status == inbox.REPLYING:
+                # Handled, and the process died before its answer went out: the answer now.
+                await self._answer_again(row_id, reply)
+                return True
             if self.counts(payload):
                 verdict = self.flood.judge(person, received_at, self.album_of(payload))
                 if verdict is not Verdict.HANDLE:
@@ -253,18 +273,27 @@ class InboxWorker:
             held.add(person)
             raise
 
+    def _within(self, row_id: int, payload: Payload, attempts: int, kept: list[bool]) -> Within:
+        """The mark of the row, in the handler's own unit of work: its writes and "handled"
+        commit together; with an answer, "replying" and the answer kept until it went out."""
+        chat = self.answering.chat_of(payload) if self.answering is not None else None
+
+        async def within(session: AsyncSession, result: Result) -> None:
+            reply = None if chat is None else replies.kept(result, chat=chat, attempt=attempts)
+            await inbox.mark_handled(session, update_id=row_id, now=self.core.clock(), reply=reply)
+            kept.append(reply is not None)
+
+        return within
+
     async def _handle(self, row_id: int, payload: Payload, attempts: int) -> bool:
         """True when the update failed and is to be tried again."""
-
-        async def within(session: AsyncSession) -> None:
-            # In the handler's own unit of work: its writes and "handled" commit together.
-            await inbox.mark_handled(session, update_id=row_id, now=self.core.clock())
-
+        kept: list[bool] = []
         try:
-            await self.handle(payload, within)
+            await self.handle(payload, self._within(row_id, payload, attempts, kept))
         except GivenUp as error:
             async with self.core.db.session() as session:
-                if await inbox.status_of(session, update_id=row_id) == inbox.PENDING:
+                status = await inbox.status_of(session, update_id=row_id)
+                if status == inbox.PENDING:
                     await inbox.mark_failed(
                         session,
                         update_id=row_id,
@@ -272,9 +301,19 @@ class InboxWorker:
                         now=self.core.clock(),
                         final=True,
                     )
+                elif status == inbox.REPLYING:
+                    # Its answer failed on the way; the person was told of the error instead.
+                    await inbox.replied(session, update_id=row_id, now=self.core.clock())
             return False
         except Exception as error:
             log.exception("error while handling a %s update (attempt %d)", self.channel, attempts)
+            if kept:
+                async with self.core.db.read() as session:
+                    status = await inbox.status_of(session, update_id=row_id)
+                if status != inbox.PENDING:
+                    # Its unit of work committed: never handled again, the answer not repeated.
+                    await self._replied(row_id)
+                    return False
             if attempts >= MAX_ATTEMPTS:
                 await self._give_up(row_id, payload, f"{type(error).__name__}: {error}")
             else:
@@ -288,26 +327,47 @@ class InboxWorker:
                     )
                 return True
             return False
-        # An update that never reached the core (a sticker, a group) has no unit of work:
-        # settled here, after its answer.
-        await self._settle(row_id)
+        if kept and kept[-1]:
+            # The answer went out: nothing is left to send again.
+            await self._replied(row_id)
+        else:
+            # An update that never reached the core (a sticker, a group) has no unit of work:
+            # settled here, after its answer.
+            await self._settle(row_id)
         return False
+
+    async def _answer_again(self, row_id: int, reply: dict[str, Any] | None) -> None:
+        """The kept answer of a row a crash left "replying", sent before the person's next
+        update. Each try is counted: one that stopped the process MAX_ATTEMPTS times, or fails,
+        is given up (logged) and the row marked handled."""
+        async with self.core.db.session() as session:
+            attempts = await inbox.begin_attempt(session, update_id=row_id)
+        tries = attempts - int((reply or {}).get("attempt", attempts))
+        if reply is None or self.answering is None or tries > MAX_ATTEMPTS:
+            log.warning("the answer to %s update row %d is given up", self.channel, row_id)
+        else:
+            try:
+                await self.answering.send(str(reply["chat"]), replies.messages(reply))
+                log.info("the answer to %s update row %d was sent again", self.channel, row_id)
+            except Exception:
+                log.exception("could not send again the answer to %s row %d", self.channel, row_id)
+        await self._replied(row_id)
+
+    async def _replied(self, row_id: int) -> None:
+        async with self.core.db.session() as session:
+            await inbox.replied(session, update_id=row_id, now=self.core.clock())
 
     async def _ignore(self, row_id: int, payload: Payload, *, told: bool) -> None:
         """A flood's update: never handed to the handler, marked handled (nothing to replay).
         The first of a flood tells the person, in the core's unit of work with the mark."""
         if told:
+            kept: list[bool] = []
             try:
-                await self.too_fast(
-                    payload,
-                    lambda session: inbox.mark_handled(
-                        session, update_id=row_id, now=self.core.clock()
-                    ),
-                )
+                await self.too_fast(payload, self._within(row_id, payload, 0, kept))
             except Exception:
                 log.exception("could not tell a %s person they send too fast", self.channel)
             log.info("a %s flood: ignored until they slow down (row %d)", self.channel, row_id)
-            await self._settle(row_id)
+            await (self._replied(row_id) if kept and kept[-1] else self._settle(row_id))
             return
         async with self.core.db.session() as session:
             await inbox.mark_handled(session, update_id=row_id, now=self.core.clock())

@@ -1,14 +1,29 @@
 """The durable inbox: every update a channel delivers is recorded here, under the channel's own
 message id (unique), before it is acknowledged, and handled from here. A redelivery finds its row
-and changes nothing; a restart finds the rows still pending and handles them. Keyword-only
-query functions; they never commit (the unit of work does)."""
+and changes nothing; a restart finds the rows still pending and handles them.
+
+A row goes pending -> handled, or pending -> replying -> handled when the update has an answer:
+"replying" is written in the update's own unit of work with the answer kept in `reply`, and
+becomes "handled" (the answer dropped) once the answer was sent. A row a crash left "replying"
+is sent its answer again, in its turn, by the next worker that reads it (bot/inbox.py).
+Keyword-only query functions; they never commit (the unit of work does)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    JSON,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,6 +31,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models import Base
 
 PENDING, HANDLED, FAILED = "pending", "handled", "failed"
+# Handled, its answer kept in `reply` until it was sent.
+REPLYING = "replying"
+# What a worker still has to do: handle the update, or send its answer.
+OPEN = (PENDING, REPLYING)
 # Handled rows are kept this long (a redelivery within it is still recognised), then removed.
 KEEP_HANDLED = timedelta(days=7)
 
@@ -39,6 +58,8 @@ class InboxUpdate(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[datetime]
     handled_at: Mapped[datetime | None]
+    # While "replying": the answer to send ({"chat", "messages", "attempt"}, bot/replies.py).
+    reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 async def record(
@@ -72,14 +93,14 @@ async def record(
 async def pending(
     session: AsyncSession, *, channel: str, after: int = 0, limit: int = 1000
 ) -> list[tuple[int, str]]:
-    """(id, person) of the updates still to handle after `after`, oldest first: the worker
-    queues each behind that person's earlier ones, so every person's are handled in the order
-    they were recorded."""
+    """(id, person) of the updates still to handle (or to answer) after `after`, oldest first:
+    the worker queues each behind that person's earlier ones, so every person's are handled in
+    the order they were recorded."""
     rows = await session.execute(
         select(InboxUpdate.id, InboxUpdate.person)
         .where(
             InboxUpdate.channel == channel,
-            InboxUpdate.status == PENDING,
+            InboxUpdate.status.in_(OPEN),
             InboxUpdate.id > after,
         )
         .order_by(InboxUpdate.id)
@@ -98,7 +119,7 @@ async def earlier_pending(session: AsyncSession, *, channel: str, person: str, b
         .where(
             InboxUpdate.channel == channel,
             InboxUpdate.person == person,
-            InboxUpdate.status == PENDING,
+            InboxUpdate.status.in_(OPEN),
             InboxUpdate.id < before,
         )
         .limit(1)
@@ -116,11 +137,31 @@ async def begin_attempt(session: AsyncSession, *, update_id: int) -> int:
     return row.attempts
 
 
-async def mark_handled(session: AsyncSession, *, update_id: int, now: datetime) -> None:
+async def mark_handled(
+    session: AsyncSession, *, update_id: int, now: datetime, reply: dict[str, Any] | None = None
+) -> None:
+    """Handled; with `reply`, "replying" until `replied` says the answer was sent."""
     await session.execute(
         update(InboxUpdate)
         .where(InboxUpdate.id == update_id)
-        .values(status=HANDLED, handled_at=now, error=None)
+        .values(
+            status=HANDLED if reply is None else REPLYING, handled_at=now, error=None, reply=reply
+        )
+    )
+
+
+async def replied(session: AsyncSession, *, update_id: int, now: datetime) -> None:
+    """The answer went out (or was given up): handled, the answer no longer kept. An update whose
+    unit of work rolled back (still pending) is settled too: it was answered all the same."""
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.id == update_id, InboxUpdate.status.in_(OPEN))
+        .values(
+            status=HANDLED,
+            handled_at=func.coalesce(InboxUpdate.handled_at, now),
+            error=None,
+            reply=None,
+        )
     )
 
 

@@ -146,7 +146,9 @@ async def forget_channels(
     ).all()
     for channel, person in seen:
         theirs = and_(InboxUpdate.channel == channel, InboxUpdate.person == person)
-        await session.execute(delete(InboxUpdate).where(theirs, InboxUpdate.status == "handled"))
+        await session.execute(
+            delete(InboxUpdate).where(theirs, InboxUpdate.status.in_(("handled", "replying")))
+        )
         await session.execute(
             update(InboxUpdate)
             .where(theirs, InboxUpdate.status == "failed")

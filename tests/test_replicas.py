@@ -45,7 +45,7 @@ from storage.replicas import leases
 from tests.botapi import RecordingRequest
 from tests.test_registration import join
 from tests.test_sender import Script, fake_time, person
-from tests.test_telegram_inbox import PATH, text_update
+from tests.test_telegram_inbox import PATH, T, text_update
 from tests.test_webhook import HEADER, SECRET
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -347,3 +347,32 @@ async def test_two_processes_taking_slots_at_once_get_one_each(db: Database, clo
     async with db.session() as session:
         kept = (await session.scalars(select(leases.SendSlot.slot))).all()
     assert len(kept) < 400  # the old slots are removed as time goes on
+
+
+async def test_an_answer_a_killed_replica_kept_is_sent_by_the_other_in_its_turn(
+    replicas: list[Replica],
+    db: Database,
+    clock: Any,
+    api: RecordingRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replica a handles Anna's /start and is killed (SIGKILL) before the answer goes out; it
+    still holds her claim. Her next update is recorded by b, which waits for the claim to expire,
+    then sends a's kept answer first and answers the next one after it, each once."""
+    from tests.test_telegram_inbox import killed_before_the_answer, texts_to
+
+    a, b = replicas
+    killed_before_the_answer(monkeypatch)
+    assert await a.record(text_update(1, ANNA, "/start"))
+    await a.worker().drain()
+    assert await a.claims.hold(str(ANNA))  # dead: its claim is not let go
+    assert await b.record(text_update(2, ANNA, "/khongco"))
+    assert await b.worker().drain() == 0 and api.sent(ANNA) == []
+    clock.advance(seconds=LEASE.total_seconds())
+    assert await b.worker().drain() == 2
+    answers = texts_to(api, ANNA)
+    assert answers[-1] == T("unknown-command", command="khongco")
+    assert sum(text.startswith(T("consent-hello")) for text in answers) == 1
+    assert answers[0].startswith(T("consent-hello"))
+    assert handled_ids(replicas) == [1, 2]  # /start handled once, by a
+    assert [row.status for row in await inbox_rows(db)] == ["handled", "handled"]

@@ -305,3 +305,80 @@ async def test_an_update_parsed_from_its_row_is_the_update_that_was_posted(
     parsed = Update.de_json(row.payload, app.bot)
     assert parsed is not None and parsed.to_dict() == Update.de_json(body, app.bot).to_dict()
     assert row.person == str(BINH)
+
+
+# --- an answer cut off by a crash ------------------------------------------------------------
+
+
+def killed_before_the_answer(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The process stops (SIGKILL) right after the first update's unit of work committed, before
+    its answer went out: the adapter's delivery is cancelled, as a dead process would be."""
+    from bot.telegram import adapter
+
+    real = adapter.deliver
+    kills = [1]
+
+    async def deliver(app: Application, chat_id: str | int, result: Any) -> None:
+        if kills:
+            kills.pop()
+            raise asyncio.CancelledError  # nothing after the commit runs
+        await real(app, chat_id, result)
+
+    monkeypatch.setattr(adapter, "deliver", deliver)
+    return kills
+
+
+async def test_an_answer_a_crash_kept_from_going_out_is_sent_at_the_restart_once(
+    client: httpx.AsyncClient,
+    tg_inbox: NotingInbox,
+    db: Database,
+    api: RecordingRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kills = killed_before_the_answer(monkeypatch)
+    await post(client, text_update(1, ANNA, "/start"))
+    await post(client, text_update(2, ANNA, "/khongco"))
+    await tg_inbox.worker().drain()
+    assert kills == []
+    assert texts_to(api, ANNA) == []  # committed, never answered: the window of issue 13
+    first, second = await rows(db)
+    assert (first.status, second.status) == ("replying", "pending")
+    assert first.reply is not None and await identities(db) == 1  # its effects are kept
+    # The restart: the kept answer first, then the person's next update, each once.
+    assert await tg_inbox.worker().drain() == 2
+    answers = texts_to(api, ANNA)
+    assert greetings(api, ANNA) == 1 and answers[0].startswith(T("consent-hello"))
+    assert answers[-1] == T("unknown-command", command="khongco")
+    assert answers.count(T("unknown-command", command="khongco")) == 1
+    assert tg_inbox.order == [1, 2]  # the first was handled once: only its answer was sent again
+    assert [(r.status, r.reply) for r in await rows(db)] == [("handled", None)] * 2
+    assert await tg_inbox.worker().drain() == 0
+    assert len(texts_to(api, ANNA)) == len(answers)
+
+
+async def test_an_ordinary_answer_is_sent_at_once_and_not_kept(
+    client: httpx.AsyncClient, tg_inbox: NotingInbox, db: Database, api: RecordingRequest
+) -> None:
+    await post(client, text_update(1, ANNA, "/khongco"))
+    assert await tg_inbox.worker().drain() == 1
+    assert texts_to(api, ANNA) == [T("unknown-command", command="khongco")]
+    (row,) = await rows(db)
+    assert (row.status, row.reply, row.attempts) == ("handled", None, 1)
+
+
+async def test_an_answer_that_stopped_the_process_every_time_is_given_up(
+    client: httpx.AsyncClient,
+    tg_inbox: NotingInbox,
+    db: Database,
+    api: RecordingRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    killed_before_the_answer(monkeypatch)
+    await post(client, text_update(1, ANNA, "/khongco"))
+    await tg_inbox.worker().drain()
+    async with db.session() as session:
+        # Sent again that often, never settled: each try took the process down with it.
+        await session.execute(update(InboxUpdate).values(attempts=1 + MAX_ATTEMPTS))
+    assert await tg_inbox.worker().drain() == 1
+    assert texts_to(api, ANNA) == []
+    assert [(r.status, r.reply) for r in await rows(db)] == [("handled", None)]

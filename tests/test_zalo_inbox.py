@@ -486,3 +486,31 @@ async def test_a_flood_is_told_once_and_ignored_and_another_person_is_answered(
     assert len(runner.order) == 21  # 20 of u1's and u2's reached the runner; 5 did not
     assert zalo.texts("u2")[0].startswith(start_text())
     assert {row.status for row in await rows(db)} == {"handled"}
+
+
+async def test_an_answer_a_crash_kept_from_going_out_is_sent_at_the_restart_once(
+    zalo, db, core, api
+):
+    """The process stops right after the unit of work of u1's /start committed, before the answer
+    went out (the runner's reply is cancelled, as a dead process would be): at the restart the
+    kept answer is sent, once, before u1's next update is answered."""
+
+    class Killed(ZaloRunner):
+        kills = 1
+
+        async def reply(self, chat_id, result):  # type: ignore[no-untyped-def]
+            if self.kills:
+                self.kills -= 1
+                raise asyncio.CancelledError
+            await super().reply(chat_id, result)
+
+    await zalo.deliver(zalo.text_event("u1", "/start"))
+    await zalo.deliver(zalo.text_event("u1", "/khongco"))
+    await worker(core, Killed(core, api)).drain()
+    assert zalo.texts("u1") == []
+    assert [r.status for r in await rows(db)] == ["replying", "pending"]
+    await worker(core, ZaloRunner(core, api)).drain()
+    texts = zalo.texts("u1")
+    assert greetings(zalo, "u1") == 1 and texts[0].startswith(start_text())
+    assert texts[-1] == T("unknown-command", command="khongco")
+    assert [(r.status, r.reply) for r in await rows(db)] == [("handled", None)] * 2

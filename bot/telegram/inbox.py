@@ -21,12 +21,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, BaseUpdateProcessor
 
 from bot.channels import TELEGRAM
-from bot.inbox import WINDOW, GivenUp, Inbox, InboxWorker, Payload, Within
+from bot.inbox import WINDOW, Answering, GivenUp, Inbox, InboxWorker, Payload, Within
 from bot.replicas import shared
 from bot.replicas.claims import PersonClaims
 from bot.telegram.delivery import core_of_app, output_of
 from bot.updates.order import PersonOrder
-from handlers.core.types import Inbound
+from handlers.core.types import Inbound, Outbound
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,7 @@ class TelegramInbox:
             album_of=album_of,
             too_fast=self.too_fast,
             claims=claims,
+            answering=Answering(self.chat_of, self.answer_again),
         )
 
     async def work(self, stop: asyncio.Event) -> None:
@@ -185,6 +186,20 @@ class TelegramInbox:
         output = output_of(self.application)
         for message in result.messages:
             await output.deliver(chat.id, message)
+
+    def chat_of(self, payload: Payload) -> str | None:
+        """The chat the core's answer to this update goes to (the adapter's, for a message and a
+        button press alike)."""
+        update = Update.de_json(payload, self.application.bot)
+        if update.effective_chat is not None:
+            return str(update.effective_chat.id)
+        return str(update.effective_user.id) if update.effective_user is not None else None
+
+    async def answer_again(self, chat_id: str, messages: list[Outbound]) -> None:
+        """An answer a crash kept from going out, sent as the adapter sends one."""
+        output = output_of(self.application)
+        for message in messages:
+            await output.deliver(chat_id, message)
 
     async def gave_up(self, payload: Payload) -> None:
         """An update that stopped the process during every attempt: the person is told."""

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from bot import http
 from bot.channels import ZALO
-from bot.inbox import MAX_ATTEMPTS, Inbox, InboxWorker, Payload, Within
+from bot.inbox import MAX_ATTEMPTS, Answering, Inbox, InboxWorker, Payload, Within
 from bot.replicas import shared
 from bot.replicas.claims import PersonClaims
 from bot.updates.order import PersonOrder
@@ -141,6 +141,14 @@ def worker(
         )
         await handler.reply(update.chat_id, await core.too_fast(inbound, within=within))
 
+    def chat_of(payload: Payload) -> str | None:
+        update = parse_update(payload)
+        return update.chat_id if update is not None else None
+
+    async def answer_again(chat_id: str, messages: list[Outbound]) -> None:
+        for message in messages:
+            await handler.say(chat_id, message)
+
     return InboxWorker(
         core,
         ZALO,
@@ -150,4 +158,5 @@ def worker(
         order=order or PersonOrder(),
         too_fast=too_fast,
         claims=claims,
+        answering=Answering(chat_of, answer_again),
     )

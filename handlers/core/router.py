@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4000
 FORM_PRESSES = (buttons.FORM.prefix + ":", buttons.DRAFT.prefix + ":")
 T = TypeVar("T")
+# Run last in an update's unit of work with its answer (the inbox marks its row handled and
+# keeps the answer until it was sent), so that both commit with the update or not at all.
+Within = Callable[[AsyncSession, Result], Awaitable[None]]
 
 
 class Core:
@@ -51,11 +54,10 @@ class Core:
         # Every feature's commands, buttons and forms, before the first update.
         registry()
 
-    async def handle(
-        self, inbound: Inbound, *, within: Callable[[AsyncSession], Awaitable[None]] | None = None
-    ) -> Result:
-        """`within` runs last in the update's unit of work, so that what it writes (an inbox
-        row marked handled) commits or rolls back together with the update."""
+    async def handle(self, inbound: Inbound, *, within: Within | None = None) -> Result:
+        """`within` runs last in the update's unit of work, given the answer, so that what it
+        writes (the inbox row marked handled, the answer kept) commits or rolls back together
+        with the update."""
         began, steps = time.perf_counter(), []
         try:
             result = await self._handle_or_explain(inbound, within)
@@ -64,9 +66,7 @@ class Core:
         finally:  # an update that failed took its time too
             self.observer.update_handled(inbound.channel, time.perf_counter() - began, steps)
 
-    async def _handle_or_explain(
-        self, inbound: Inbound, within: Callable[[AsyncSession], Awaitable[None]] | None
-    ) -> Result:
+    async def _handle_or_explain(self, inbound: Inbound, within: Within | None) -> Result:
         try:
             return await self._handle(inbound, within)
         except StaleDataError:
@@ -86,9 +86,7 @@ class Core:
             result.say(self.texts("error-busy"))
             return result
 
-    async def _handle(
-        self, inbound: Inbound, within: Callable[[AsyncSession], Awaitable[None]] | None
-    ) -> Result:
+    async def _handle(self, inbound: Inbound, within: Within | None) -> Result:
         now = self.clock()
         async with self.db.session() as session:
             person = await _person_of(session, inbound, now)
@@ -106,7 +104,7 @@ class Core:
             if inbound.numbered and not inspect(identity).detached:
                 await numbered.remember(ctx)
             if within is not None:
-                await within(session)
+                await within(session, ctx.result)
         for work in ctx.result.after_commit:
             try:
                 await work()
@@ -114,9 +112,7 @@ class Core:
                 log.exception("work after the commit of an update of %s failed", inbound.channel)
         return ctx.result
 
-    async def too_fast(
-        self, inbound: Inbound, *, within: Callable[[AsyncSession], Awaitable[None]] | None = None
-    ) -> Result:
+    async def too_fast(self, inbound: Inbound, *, within: Within | None = None) -> Result:
         """The person sends faster than the flood rule lets through (bot/updates/flood.py):
         they are told, and the question of a form they have open is asked again at once, since
         what they send meanwhile is not read (their next message answers that question)."""
@@ -131,7 +127,7 @@ class Core:
                 if inbound.numbered:
                     await numbered.remember(ctx)
             if within is not None:
-                await within(session)
+                await within(session, ctx.result)
             return ctx.result
 
     async def track_message(self, track: str, channel: str, chat_id: str, message_id: str) -> None:
