@@ -5,12 +5,15 @@ at most `concurrency` requests in flight and settles each one as soon as its req
 Settling is a group commit: the answers that arrive while one write runs (or within
 `settle_delay` while other requests are out) go in the next write, one transaction for many.
 
-Delivery guarantee. Nothing is lost: a claimed message is either settled or, when its sender
-dies, handed back to pending once its claim is older than `lease` (`outbox.recover`). Nothing is
-sent twice, with one exception: a hard crash (kill -9, power loss) between the Bot API accepting
-a message and the commit that records it. That window is one database write plus at most
-`settle_delay` (20 ms) after the answer, and holds the few messages answered in that time;
-each of them may be sent once more after the lease (only while it has attempts left).
+Delivery guarantee. A claimed message is either settled or, when its sender dies, settled by
+the next round anywhere once its claim is older than `lease` (`outbox_claims.recover`). Each request
+is preceded by a committed note of its start, so a dead sender's claim tells the messages that
+never left (back to the queue: nothing lost, nothing doubled) from the few in doubt: those whose
+request had begun and whose outcome was not yet recorded (the request in flight, its answer,
+at most `settle_delay` (20 ms) and the write that records it). A message in doubt may have
+reached the person or not, and the platform offers no idempotency key to find out: reply-like
+messages in doubt are sent again (possibly twice), the others (reminders, nudges, digests,
+broadcasts) are settled as failed (possibly never received).
 A graceful stop (the `stop` event, set on SIGTERM) claims nothing new, hands back what it has not
 started, lets the requests in flight finish and settles them: no duplicate. Timeouts are
 retried, as Telegram has no idempotency key: a request that timed out after Telegram accepted it
@@ -60,6 +63,7 @@ from bot.replicas.rate import SharedRate
 from storage import outbox
 from storage.db import Database
 from storage.outbox import Claimed
+from storage.replicas import outbox_claims
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +202,7 @@ class Sender:
             return 0
         now = self.clock()
         async with self.db.session() as session:
-            recovered = await outbox.recover(
+            recovered = await outbox_claims.recover(
                 session, now=now, lease=self.lease, max_attempts=self.max_attempts
             )
             # Queued for someone who had blocked the bot already: settled, not kept for later.
@@ -243,10 +247,13 @@ class Sender:
                         break  # everything left was handed back
                     await self._wait(later)
                     continue
-                if self.shared_rate is not None and (wait := await self.shared_rate.take()):
+                wait, ours = await self._start(message)
+                if wait:
                     await self._wait(now + wait)  # another process took this moment's place
                     continue
                 work.queue.remove(message)
+                if not ours:
+                    continue  # its claim expired meanwhile and was taken back: not ours to send
                 request = self.pacer.start(message.chat_id, now)
                 work.requests += 1
                 self._requests += 1
@@ -280,6 +287,17 @@ class Sender:
                 [self._op_retry(m, self._at(at), None, count=False) for m, at in deferred]
             )
         return None, later
+
+    async def _start(self, message: Claimed) -> tuple[float, bool]:
+        """Note the message's start in the database before its request goes out (committed),
+        so that after a crash it is known to be in doubt rather than never sent
+        (`outbox_claims.recover`); on a shared database its send slot is taken in the same
+        transaction. Returns the wait for a slot another process took (nothing noted then), and
+        whether the claim is still this sender's."""
+        async with self.db.session() as session:
+            if self.shared_rate is not None and (wait := await self.shared_rate.take_in(session)):
+                return wait, False
+            return 0.0, await outbox_claims.start(session, message=message, now=self.clock())
 
     # --- one message ----------------------------------------------------------------------------
 

@@ -426,6 +426,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     not_before: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
+    # The sender began its request (written before it): a claim found expired with this set is
+    # in doubt (the platform may have taken the message), without it the message never left.
+    started_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     # Not sent by then (a reminder's end of its day): settled as expired, never sent late.

@@ -1,17 +1,19 @@
 """Queueing, reading and settling the outbox. The sender lives in bot/sender.py; this is its
 storage side.
 
-A row goes pending -> sending (claimed by one sender) -> sent | failed | unreachable, or back to
-pending to be tried again later; a pending row with an expiry (a reminder's end of its day) that
-is not sent by then becomes expired, never sent late. None of these functions commit: the
-caller's unit of work does.
+A row goes pending -> sending (claimed by one sender, `claimed_at` its lease) -> sent | failed |
+unreachable, or back to pending to be tried again later; `started_at` is written (committed)
+just before its request goes out, and a claim found expired (its sender died) is settled by
+what it says (storage/replicas/outbox_claims.py). A pending row
+with an expiry (a reminder's end of its day) that is not sent by then becomes expired, never
+sent late. None of these functions commit: the caller's unit of work does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
@@ -44,6 +46,7 @@ class Claimed:
     chat_id: str
     payload: dict[str, Any]
     attempts: int  # including the one just claimed
+    claimed_at: datetime | None = None  # the claim's moment: whose claim it is (`start`)
 
 
 def _error(text: str | None) -> str | None:
@@ -165,7 +168,12 @@ async def claim(
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(select(picked.c.id)), OutboxMessage.status == PENDING)
-            .values(status=SENDING, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+            .values(
+                status=SENDING,
+                claimed_at=now,
+                started_at=None,
+                attempts=OutboxMessage.attempts + 1,
+            )
             .returning(
                 OutboxMessage.id,
                 OutboxMessage.member_id,
@@ -197,7 +205,7 @@ async def claim(
     )
     payloads = await with_texts(session, [row.payload for row in rows])
     return [
-        Claimed(row.id, row.member_id, chats[row.member_id], p, row.attempts)
+        Claimed(row.id, row.member_id, chats[row.member_id], p, row.attempts, now)
         for row, p in zip(rows, payloads, strict=True)
     ]
 
@@ -239,6 +247,7 @@ async def retry_later(
             status=PENDING,
             not_before=not_before,
             claimed_at=None,
+            started_at=None,
             last_error=_error(error) if error else OutboxMessage.last_error,
             attempts=OutboxMessage.attempts - (0 if count_attempt else 1),
         )
@@ -253,7 +262,9 @@ async def release(session: AsyncSession, *, ids: Collection[int]) -> None:
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.status == SENDING)
-        .values(status=PENDING, claimed_at=None, attempts=OutboxMessage.attempts - 1)
+        .values(
+            status=PENDING, claimed_at=None, started_at=None, attempts=OutboxMessage.attempts - 1
+        )
         .execution_options(**_BULK)
     )
 
@@ -362,28 +373,6 @@ async def expire(session: AsyncSession, *, now: datetime) -> int:
             OutboxMessage.expires_at <= now,
         )
         .values(status=EXPIRED, last_error="not sent within its day")
-        .execution_options(**_BULK)
-    )
-    return result.rowcount or 0  # type: ignore[attr-defined]
-
-
-async def recover(
-    session: AsyncSession, *, now: datetime, lease: timedelta, max_attempts: int = 5
-) -> int:
-    """Messages a sender claimed and never settled within the lease (it crashed) go back to
-    pending, or fail when they have used all their attempts. Such a message may have been
-    delivered just before the crash: it can be sent once more. Returns how many were put back."""
-    stale = (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_at < now - lease)
-    await session.execute(
-        update(OutboxMessage)
-        .where(stale, OutboxMessage.attempts >= max_attempts)
-        .values(status=FAILED, last_error="the sender stopped while sending it")
-        .execution_options(**_BULK)
-    )
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(stale)
-        .values(status=PENDING, claimed_at=None)
         .execution_options(**_BULK)
     )
     return result.rowcount or 0  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from storage.migrate import downgrade, pending, upgrade
 from storage.models import Base, Field
 from tests.conftest import PG_URL
 
-HEAD = "0021"  # the newest migration
+HEAD = "0022"  # the newest migration
 
 
 async def test_runs_on_the_configured_backend(db):

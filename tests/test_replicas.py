@@ -303,9 +303,9 @@ async def test_the_send_rate_holds_for_both_replicas_together(db: Database, cloc
     taken: list[float] = []  # when a replica's slot was taken, on the clock
 
     class Noted(SharedRate):
-        async def take(self) -> float:
+        async def take_in(self, session: Any) -> float:
             at = script.seconds()  # the moment whose slot it asks for
-            wait = await super().take()
+            wait = await super().take_in(session)
             if not wait:
                 taken.append(at)
             return wait

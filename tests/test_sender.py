@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from telegram import Bot
 from telegram.error import TimedOut
 
@@ -29,6 +29,7 @@ from bot.sender import (
 from bot.telegram.delivery import telegram_transport
 from storage import outbox
 from storage.models import Identity, Member, OutboxMessage
+from storage.replicas import outbox_claims
 from tests.botapi import RecordingRequest
 from tests.conftest import TOKEN
 
@@ -233,23 +234,46 @@ async def test_two_claims_never_take_the_same_message(db, clock):
     assert len(first) + len(second) == 50
 
 
-async def test_recover_requeues_stale_claims_and_fails_exhausted_ones(db, clock):
-    texts = await crowd(db, clock, 4)
+async def test_recover_sorts_an_expired_claim_by_whether_its_request_began(db, clock):
+    """A claim older than the lease: never started, back to the queue as it was; started (in
+    doubt), a reply-like message is sent again while it has attempts, another is not."""
+    texts = await crowd(db, clock, 5)
+    cases = {  # text: (priority, started, attempts)
+        "m0": (5, False, 1),
+        "m1": (5, True, 1),
+        "m2": (3, True, 1),
+        "m3": (3, True, 5),
+        "m4": (5, True, 1),
+    }
     async with db.session() as session:
-        await outbox.claim(session, channel=CHANNEL, now=clock.now, limit=4)
-        exhausted = await session.scalar(
-            select(OutboxMessage).where(OutboxMessage.key == "test:m1")
-        )
-        exhausted.attempts = 5
+        claimed = await outbox.claim(session, channel=CHANNEL, now=clock.now, limit=5)
+    for message in claimed:
+        priority, started, attempts = cases[message.payload["text"]]
+        async with db.session() as session:
+            if started:
+                assert await outbox_claims.start(session, message=message, now=clock.now)
+            row = await session.get(OutboxMessage, message.id)
+            row.priority, row.attempts = priority, attempts
     clock.advance(minutes=2)
     async with db.session() as session:
-        fresh = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == "test:m3"))
-        fresh.claimed_at = clock.now - timedelta(seconds=10)
+        fresh = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == "test:m4"))
+        fresh.claimed_at = clock.now - timedelta(seconds=10)  # its sender is alive
     async with db.session() as session:
-        assert await outbox.recover(session, now=clock.now, lease=LEASE, max_attempts=5) == 2
+        assert await outbox_claims.recover(session, now=clock.now, lease=LEASE, max_attempts=5) == 2
     state = await rows(db)
-    assert [state[t].status for t in texts] == ["pending", "failed", "pending", "sending"]
-    assert state["m0"].claimed_at is None and state["m0"].attempts == 1
+    assert [(state[t].status, state[t].attempts) for t in texts] == [
+        ("pending", 0),
+        ("failed", 1),
+        ("pending", 1),
+        ("failed", 5),
+        ("sending", 1),
+    ]
+    assert state["m1"].last_error == outbox_claims.IN_DOUBT
+    assert state["m0"].claimed_at is None and state["m2"].started_at is None
+    # A sender whose claim expired and was taken back may not start the message any more.
+    (m0,) = [m for m in claimed if m.payload["text"] == "m0"]
+    async with db.session() as session:
+        assert not await outbox_claims.start(session, message=m0, now=clock.now)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -391,10 +415,17 @@ async def test_slow_answers_cannot_squeeze_more_than_the_rate_into_a_second(db, 
 
 
 @pytest.mark.parametrize("kill_after", [1, 9, 27])
-async def test_killed_sender_loses_nothing_and_repeats_only_what_was_in_flight(
-    db, clock, kill_after
+@pytest.mark.parametrize("priority", [3, 5])
+async def test_a_killed_sender_doubles_or_drops_only_what_was_in_doubt(
+    db, clock, kill_after, priority
 ):
+    """The process dies (SIGKILL) while sending: every message whose request had not begun is
+    sent once afterwards. Those whose request had begun and whose outcome was not recorded (in
+    flight, or accepted and not yet settled) are in doubt: reply-like ones (priority 3) are sent
+    again, possibly a second time; the others (a reminder: 5) are never sent again."""
     texts = await crowd(db, clock, 40)
+    async with db.session() as session:
+        await session.execute(update(OutboxMessage).values(priority=priority))
     script = Script(clock)
     script.latency = 3
     stop = asyncio.Event()
@@ -405,18 +436,25 @@ async def test_killed_sender_loses_nothing_and_repeats_only_what_was_in_flight(
         await runner
 
     state = await rows(db)
-    before_kill = set(script.delivered)
-    in_flight = {t for t in before_kill if state[t].status != outbox.SENT}
-    assert in_flight  # the kill really came between a send and its settling
+    in_doubt = {t for t in texts if state[t].started_at and state[t].status != outbox.SENT}
+    assert set(script.delivered) - {t for t in texts if state[t].status == outbox.SENT} <= in_doubt
+    assert in_doubt & set(script.delivered)  # the kill really came between a send and its settling
     script.on_delivery = None
     clock.advance(seconds=LEASE.total_seconds() + 1)
     await drain(sender(db, script, clock, rate=50.0), db)
 
     counts = Counter(script.delivered)
-    assert set(counts) == set(texts)
-    assert {t for t, n in counts.items() if n != 1} <= in_flight
-    assert all(counts[t] <= 2 for t in in_flight)
-    assert {m.status for m in (await rows(db)).values()} == {outbox.SENT}
+    state = await rows(db)
+    assert all(counts[t] == 1 for t in texts if t not in in_doubt)  # never started: once
+    assert {state[t].status for t in texts if t not in in_doubt} == {outbox.SENT}
+    if priority <= outbox.REPLY_LIKE:
+        assert all(1 <= counts[t] <= 2 for t in in_doubt)
+        assert {state[t].status for t in in_doubt} == {outbox.SENT}
+    else:
+        assert all(counts[t] <= 1 for t in in_doubt)  # never twice; one begun, not sent, is lost
+        assert {(state[t].status, state[t].last_error) for t in in_doubt} == {
+            (outbox.FAILED, outbox_claims.IN_DOUBT)
+        }
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
@@ -447,9 +485,11 @@ async def test_two_senders_share_the_queue_without_duplicates(db, clock):
     # the shared clock while the other waits (in real time) for SQLite's write lock, and an
     # expired lease would rightly hand its claims over.
     alive = timedelta(hours=1)
+    # Each start is a write: one sender may idle through many (fake) seconds while the other,
+    # holding the rest of the queue, waits for SQLite in real time; within the hour either way.
     await asyncio.gather(
-        drain(sender(db, script, clock, batch=7, lease=alive), db),
-        drain(sender(db, script, clock, batch=7, lease=alive), db),
+        drain(sender(db, script, clock, batch=7, lease=alive), db, rounds=3000),
+        drain(sender(db, script, clock, batch=7, lease=alive), db, rounds=3000),
     )
     assert Counter(script.delivered) == Counter(texts)
 

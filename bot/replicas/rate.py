@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from storage.db import Database
 from storage.replicas import leases
 
@@ -31,14 +33,18 @@ class SharedRate:
 
     async def take(self) -> float:
         """Take the slot of now: 0.0 when taken, else the seconds until the next slot."""
+        async with self.db.session() as session:
+            return await self.take_in(session)
+
+    async def take_in(self, session: AsyncSession) -> float:
+        """`take` in the caller's unit of work (the sender notes the message's start with it)."""
         now = self.clock().timestamp()
         slot = math.floor(now * self.rate)
-        async with self.db.session() as session:
-            taken = await leases.take_slot(session, channel=self.channel, slot=slot)
-            if taken and now - self._forgotten >= FORGET_EVERY_SECONDS:
-                self._forgotten = now
-                before = math.floor((now - KEEP_SECONDS) * self.rate)
-                await leases.forget_slots(session, channel=self.channel, before=before)
+        taken = await leases.take_slot(session, channel=self.channel, slot=slot)
+        if taken and now - self._forgotten >= FORGET_EVERY_SECONDS:
+            self._forgotten = now
+            before = math.floor((now - KEEP_SECONDS) * self.rate)
+            await leases.forget_slots(session, channel=self.channel, before=before)
         if taken:
             return 0.0
         return max((slot + 1) / self.rate - now, 1e-6)
