@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     report_template: Path | None = None
     # How many people's updates are handled at once (each person's one at a time, in order).
     concurrent_updates: int = Field(default=16, ge=1, le=1000)
+    # Of those, how many compute their step at once (the core's reads, form and writes; their
+    # answers go out beside, outside this bound): Python does one at a time anyway, and fewer
+    # steps interleaved finish each sooner.
+    concurrent_steps: int = Field(default=4, ge=1, le=1000)
     # Media (docs/zalo.md, "Media and links"): the store's folder, shared by replicas; the
     # largest photo kept; the https address the HTTP server is reached at (without it there are
     # no links); the secret links are signed with; how long a link works.

@@ -39,6 +39,7 @@ def core_config(settings: Settings, clock: Callable[[], datetime] | None = None)
         channels=channels.registry(settings, clock),
         link_pepper=link_pepper(settings),
         report_template=settings.report_template,
+        concurrent_steps=settings.concurrent_steps,
     )
 
 

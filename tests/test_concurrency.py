@@ -212,3 +212,46 @@ async def test_a_database_failure_holds_that_persons_later_updates_in_order(
     assert [r.status for r in await rows(db)] == ["pending", "handled", "pending"]
     assert await worker.drain() == 2  # the next read takes them up, in order
     assert held.started == [2, 1, 3]
+
+
+async def test_at_most_the_step_bound_compute_at_once_the_others_in_the_order_they_came(
+    settings, db, clock, monkeypatch
+) -> None:
+    """DVK_CONCURRENT_STEPS: of the updates handed to the core together, that many compute their
+    step at once; each other one begins when one ends, in the order they came."""
+    from bot.runtime import build_core
+    from handlers.core.types import Inbound
+
+    core = build_core(settings.model_copy(update={"concurrent_steps": 2}), db, clock)
+    real, gates, inside = core._handle, {}, []
+    changed = asyncio.Event()
+
+    async def held(inbound, within):  # type: ignore[no-untyped-def]
+        # Before the step's unit of work: on SQLite a held one would keep the others' out.
+        inside.append(inbound.external_id)
+        changed.set()
+        await gates[inbound.external_id].wait()
+        return await real(inbound, within)
+
+    monkeypatch.setattr(core, "_handle", held)
+    people = [f"p{n}" for n in range(5)]
+    gates.update({person: asyncio.Event() for person in people})
+    steps = [
+        asyncio.ensure_future(core.handle(Inbound("terminal", p, p, text="/help"))) for p in people
+    ]
+
+    async def entered(count: int) -> None:
+        while len(inside) < count:
+            changed.clear()
+            await changed.wait()
+
+    await entered(2)
+    assert inside == ["p0", "p1"] and core.working.locked()
+    gates["p1"].set()
+    await entered(3)
+    assert inside == ["p0", "p1", "p2"]
+    for gate in gates.values():
+        gate.set()
+    results = await asyncio.gather(*steps)
+    assert inside == people
+    assert all(result.messages for result in results)

@@ -104,6 +104,8 @@ class CoreConfig:
     link_pepper: bytes = b"dvk-link-code"
     # The year-end report's Word template (DVK_REPORT_TEMPLATE); None: the one shipped.
     report_template: Path | None = None
+    # How many updates compute their step at once (DVK_CONCURRENT_STEPS, `Core.handle`).
+    concurrent_steps: int = 4
 
     def invite_link(self, channel: str, code: str) -> str:
         return self.channels.invite_link(channel, code)

@@ -5,6 +5,7 @@ checks the role each declares, deals with a form left open, and hands over."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -53,6 +54,10 @@ class Core:
         self.observer = Observer()
         # Every feature's commands, buttons and forms, before the first update.
         registry()
+        # At most this many updates compute their step at once; the others wait their turn here
+        # (in the order they came). The step is Python work between short statements: more of
+        # them interleaved does not finish more a second, it makes each one take longer.
+        self.working = asyncio.Semaphore(config.concurrent_steps)
 
     async def handle(self, inbound: Inbound, *, within: Within | None = None) -> Result:
         """`within` runs last in the update's unit of work, given the answer, so that what it
@@ -60,7 +65,8 @@ class Core:
         with the update."""
         began, steps = time.perf_counter(), []
         try:
-            result = await self._handle_or_explain(inbound, within)
+            async with self.working:
+                result = await self._handle_or_explain(inbound, within)
             steps = result.form_steps
             return result
         finally:  # an update that failed took its time too
