@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage import rules
 from storage.models import Model
@@ -37,21 +38,29 @@ async def assign_model_code(session: AsyncSession, *, model: Model) -> None:
     """Give a new model its code, "MH<id>" — or, if an imported paper record already has that
     code (in any case: "mh12" is MH12 to an import), the first free "MH<id>-<n>"."""
     base = f"MH{model.id}"
-    # The usual case in one indexed look-up: the code in each of its spellings is free.
+    # The usual case in one statement: set when the code in each of its spellings is free.
     spellings = {prefix + str(model.id) for prefix in ("MH", "mh", "Mh", "mH")}
-    code = base
-    if await session.scalar(select(Model.id).where(Model.code.in_(spellings)).limit(1)):
-        taken = set(
-            await session.scalars(
-                select(func.upper(Model.code)).where(
-                    or_(func.upper(Model.code) == base, func.upper(Model.code).like(f"{base}-%"))
-                )
+    taken = select(Model.id).where(Model.code.in_(spellings)).exists()
+    usual = await session.execute(
+        update(Model)
+        .where(Model.id == model.id, ~taken)
+        .values(code=base)
+        .execution_options(synchronize_session=False)
+    )
+    if usual.rowcount:  # type: ignore[attr-defined]
+        set_committed_value(model, "code", base)
+        return
+    used = set(
+        await session.scalars(
+            select(func.upper(Model.code)).where(
+                or_(func.upper(Model.code) == base, func.upper(Model.code).like(f"{base}-%"))
             )
         )
-        n = 1
-        while code in taken:
-            n += 1
-            code = f"{base}-{n}"
+    )
+    code, n = base, 1
+    while code in used:
+        n += 1
+        code = f"{base}-{n}"
     model.code = code
     await session.flush()
 
