@@ -19,7 +19,7 @@ from handlers.shared.charts import drawn, fields_chart
 from handlers.shared.views import indicator_line
 from language import vn
 from storage import rules
-from storage.models import Campaign, Member
+from storage.models import Campaign
 from storage.records.campaigns import campaign_by_code, open_campaign
 from storage.stats import OrganisationStats, organisation_stats
 
@@ -222,10 +222,7 @@ class StatsJob:
 
     async def run(self, io: JobIO) -> None:
         async with io.db.read() as session:
-            # The rights of the moment it runs, not of the moment it was asked for.
-            member = await session.get(Member, self.member_id)
-            if member is None or not member.is_admin:
-                await io.deliver([Outbound(io.t("error-not-allowed"))])
+            if not await io.admin_now(session, self.member_id):
                 return
             campaign = await session.get(Campaign, self.campaign_id) if self.campaign_id else None
             stats = await organisation_stats(

@@ -26,7 +26,7 @@ from handlers.forms.spec import FieldSpec, FormSpec
 from handlers.shared.charts import drawn
 from reports.yearend import Issuer, build_report, gather
 from storage.conversation_state import ConversationContext
-from storage.models import Campaign, Conversation, Member, Unit
+from storage.models import Campaign, Conversation, Unit
 from storage.records.audit import add_audit_entry
 from storage.records.issuers import FIELDS, issuer_of, save_issuer, top_units
 
@@ -192,11 +192,8 @@ class YearEndDraft:
         return str(first) if first == last else f"{first}-{last}"
 
     async def run(self, io: JobIO) -> None:
-        # The rights of the moment it runs, not of the moment it was asked for.
         async with io.db.read() as session:
-            member = await session.get(Member, self.member_id)
-            if member is None or not member.is_admin:
-                await io.deliver([Outbound(io.t("error-not-allowed"))])
+            if not await io.admin_now(session, self.member_id):
                 return
             campaign = None
             if self.campaign_id is not None:

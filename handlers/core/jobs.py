@@ -30,6 +30,7 @@ from language.texts import Texts
 from storage import outbox
 from storage.db import Database
 from storage.media import MediaStore
+from storage.models import Member
 from storage.records import jobs as records
 
 if TYPE_CHECKING:
@@ -84,6 +85,15 @@ class JobIO:
             now=now,
             priority=PRIORITY,
         )
+
+    async def admin_now(self, session: AsyncSession, member_id: int) -> bool:
+        """The rights of the moment the job runs, not of the moment it was asked for: whether
+        the person is an admin now; when not, they are told so (and the job goes no further)."""
+        member = await session.get(Member, member_id)
+        if member is not None and member.is_admin:
+            return True
+        await self.deliver([Outbound(self.t("error-not-allowed"))])
+        return False
 
     async def done(self, session: AsyncSession, result: str) -> None:
         """The job's row settled as done in the job's own unit of work (with what it wrote)."""
