@@ -139,6 +139,12 @@ class Ctx:
         self._admin_read = True
         self._first_conversation = (person.conversation,)
 
+    def person_changed(self) -> None:
+        """The update changed who the person is (a membership made, their identity linked to
+        another member): what it read of them is read again when next asked."""
+        self._memberships, self._coordinated, self._admin_read = None, None, False
+        self.forget("agreed")
+
     async def conversation(self) -> Conversation | None:
         """The person's open form: the first time as read with the person, from the session
         after (a step may have ended one or begun another)."""

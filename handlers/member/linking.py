@@ -53,8 +53,7 @@ async def _redeem(ctx: Ctx, code: str) -> None:
         # The person's roles come with them: their command menu changes on this channel.
         ctx.result.roles_changed.append((ctx.inbound.channel, ctx.inbound.external_id))
         # This identity is now the owner's: what the update read of the person is theirs no more.
-        ctx._memberships, ctx._admin_read = None, False
-        ctx.forget("agreed")
+        ctx.person_changed()
         if owner.full_name:
             ctx.say("link-done", name=owner.full_name)
         else:

@@ -60,7 +60,7 @@ async def join_unit(ctx: Ctx, *, unit_id: int, role: str, invite_id: int | None)
         invite_id=invite_id,
         now=ctx.now,
     )
-    ctx._memberships = None
+    ctx.person_changed()
     await add_audit_entry(
         ctx.session,
         at=ctx.now,
