@@ -51,6 +51,27 @@ NOW = datetime(2026, 11, 26, 2, tzinfo=UTC)
 BUSY: list[str] = []  # steps answered "busy, send it again" (and sent again)
 
 
+async def per_second(
+    once: Callable[[int, int], Awaitable[None]], tasks: int, seconds: float
+) -> float:
+    """`once(k, i)` run by `tasks` concurrent tasks (k), each again and again (i) until
+    `seconds` are over: how many a second."""
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def task(k: int) -> None:
+        nonlocal done
+        for i in itertools.count():
+            if time.perf_counter() >= stop:
+                return
+            await once(k, i)
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(task(k) for k in range(tasks)))
+    return done / (time.perf_counter() - started)
+
+
 async def floor(db: Database, seconds: float) -> float:
     """Transactions per second of 50 tasks doing one indexed SELECT and one UPDATE each."""
     async with db.session() as session:
@@ -63,30 +84,21 @@ async def floor(db: Database, seconds: float) -> float:
             text("INSERT INTO bench_floor (id, code, n) VALUES (:id, :code, 0)"),
             [{"id": i, "code": f"c{i}"} for i in range(FLOOR_ROWS)],
         )
-    done = 0
-    stop = time.perf_counter() + seconds
 
-    async def task(k: int) -> None:
-        nonlocal done
-        for i in itertools.count():
-            if time.perf_counter() >= stop:
-                return
-            row = (k * 20 + i) % FLOOR_ROWS
-            async with db.session() as session:
-                found = await session.scalar(
-                    text("SELECT id FROM bench_floor WHERE code = :code"), {"code": f"c{row}"}
-                )
-                await session.execute(
-                    text("UPDATE bench_floor SET n = n + 1 WHERE id = :id"), {"id": found}
-                )
-            done += 1
+    async def transaction(k: int, i: int) -> None:
+        row = (k * 20 + i) % FLOOR_ROWS
+        async with db.session() as session:
+            found = await session.scalar(
+                text("SELECT id FROM bench_floor WHERE code = :code"), {"code": f"c{row}"}
+            )
+            await session.execute(
+                text("UPDATE bench_floor SET n = n + 1 WHERE id = :id"), {"id": found}
+            )
 
-    started = time.perf_counter()
-    await asyncio.gather(*(task(k) for k in range(PEOPLE)))
-    elapsed = time.perf_counter() - started
+    rate = await per_second(transaction, PEOPLE, seconds)
     async with db.session() as session:
         await session.execute(text("DROP TABLE bench_floor"))
-    return done / elapsed
+    return rate
 
 
 def inbounds(person: str, n: int) -> list[Callable[[Result], Inbound]]:
@@ -168,30 +180,20 @@ async def crowd(
 async def skeleton(db: Database, order: PersonOrder, people: list[str], seconds: float) -> float:
     """Steps a second when a step is only the core's unit of work around a form: the first
     read, the conversation's UPDATE, the commit."""
-    done = 0
-    stop = time.perf_counter() + seconds
 
-    async def person(name: str) -> None:
-        nonlocal done
-        for i in itertools.count():
-            if time.perf_counter() >= stop:
-                return
+    async def step(k: int, i: int) -> None:
+        async def unit_of_work() -> None:
+            async with db.session() as session:
+                found = await read_person(
+                    session, channel="terminal", external_id=people[k], notice_version=NOTICE
+                )
+                assert found is not None and found.conversation is not None
+                conv = found.conversation
+                conv.state = {**conv.state, "page": i % 2}
 
-            async def step(page: int = i % 2) -> None:
-                async with db.session() as session:
-                    found = await read_person(
-                        session, channel="terminal", external_id=name, notice_version=NOTICE
-                    )
-                    assert found is not None and found.conversation is not None
-                    conv = found.conversation
-                    conv.state = {**conv.state, "page": page}
+        await order.submit(people[k], unit_of_work)
 
-            await order.submit(name, step)
-            done += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(person(name) for name in people))
-    return done / (time.perf_counter() - started)
+    return await per_second(step, len(people), seconds)
 
 
 async def opened(core: Core, prefix: str) -> list[str]:
