@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -16,7 +17,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -65,13 +68,45 @@ def _sqlite_connect(busy_timeout: float):  # type: ignore[no-untyped-def]
     return connect
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    # A unit of work that may write takes the write lock when it begins (waiting up to the busy
-    # timeout). A deferred transaction that reads first and writes later fails at once, without
-    # waiting, when another connection wrote in between (SQLITE_BUSY_SNAPSHOT in WAL mode).
-    # Readers take no lock, so they never hold up the writers.
-    read_only = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+class _Writers:
+    """SQLite's write lock, taken in this process in the order asked (one engine's connections).
+
+    SQLite itself does not queue writers: one that finds the lock taken sleeps and tries again
+    (1 ms, 2, 5 … then 100 ms at a time) until its busy timeout, and whoever tries at the right
+    moment wins. Under a stream of writes (a flood being recorded) an unlucky writer lost for
+    more than a second while others kept winning. Here the connections of one engine wait
+    for the lock in turn, in an asyncio lock (first come, first served): SQLite's own wait is
+    left for other processes (`dvk import` beside `dvk run`). A connection holds it from its
+    BEGIN IMMEDIATE until it goes back to the pool, its commit or rollback done. A wait longer
+    than the busy timeout goes on to SQLite's own wait, as before, rather than hang."""
+
+    HELD = "dvk_sqlite_writer"
+
+    def __init__(self, busy_timeout: float) -> None:
+        self.busy_timeout = busy_timeout
+        self.lock = asyncio.Lock()
+
+    def begin(self, connection: Connection) -> None:
+        # A unit of work that may write takes the write lock when it begins (waiting up to the
+        # busy timeout). A deferred transaction that reads first and writes later fails at once,
+        # without waiting, when another connection wrote in between (SQLITE_BUSY_SNAPSHOT in
+        # WAL mode). Readers take no lock, so they never hold up the writers.
+        if connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+            return
+        if not connection.info.get(self.HELD):
+            try:
+                await_only(asyncio.wait_for(self.lock.acquire(), self.busy_timeout))
+            except TimeoutError:
+                pass  # SQLite's own busy wait decides
+            else:
+                connection.info[self.HELD] = True
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def release(self, _dbapi: object, record: ConnectionPoolEntry, *_: object) -> None:
+        """The connection went back to the pool (or was closed): its transaction is over."""
+        if record.info.pop(self.HELD, False):
+            self.lock.release()
 
 
 def make_engine(
@@ -89,8 +124,11 @@ def make_engine(
     kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
+        writers = _Writers(busy_timeout)
         event.listen(engine.sync_engine, "connect", _sqlite_connect(busy_timeout))
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "begin", writers.begin)
+        for returned in ("checkin", "invalidate", "soft_invalidate", "close"):
+            event.listen(engine.sync_engine.pool, returned, writers.release)
     return engine
 
 
