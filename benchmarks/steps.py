@@ -5,7 +5,8 @@ Three parts on the same database in one run:
   of a row (a table of its own, dropped afterwards), as fast as they can;
 - throughput: 50 people registering at once through the real core (the registrations
   benchmark's answers), no pause between steps, handed to it as `dvk run` does (each person's
-  steps in order, at most DVK_CONCURRENT_UPDATES, 16, at once); `ratio` = steps per second /
+  steps in order, at most DVK_CONCURRENT_UPDATES, 16, at once, what start-up loaded kept out of
+  the garbage collector's passes); `ratio` = steps per second /
   floor transactions per second;
 - latency: 50 people, each pausing `--pause` seconds between steps; `p99_ms` of one step;
 - the skeleton, for comparison: the same 50 people, each step only what every step costs
@@ -36,6 +37,7 @@ from sqlalchemy import text
 from benchmarks.registrations import ANSWERS, PRESS
 from bot.config import Settings
 from bot.demo import seed
+from bot.ops.memory import freeze_startup
 from bot.runtime import build_core
 from bot.updates.order import PersonOrder
 from handlers.core.consent import NOTICE_VERSION as NOTICE
@@ -220,6 +222,7 @@ async def main(url: str | None, seconds: float, pause: float) -> None:
         settings = Settings(_env_file=None, database_url=url)
         core = build_core(settings, db, lambda: NOW)
         order = PersonOrder(settings.concurrent_updates)
+        freeze_startup()  # as `dvk run` does before its first update
         await crowd(core, order, "warm", 1, None)
         floor_rate = await floor(db, seconds)
         steps_rate, _ = await crowd(core, order, "fast", seconds, None)

@@ -30,6 +30,7 @@ from bot.config import Settings
 from bot.media_links import Media
 from bot.ops import monitor
 from bot.ops.jobs import stop_at_start, watch_jobs
+from bot.ops.memory import freeze_startup
 from bot.telegram.adapter import ALLOWED_UPDATES
 from bot.telegram.app import build_application, post_init
 from bot.telegram.delivery import core_of_app
@@ -286,6 +287,8 @@ async def serve_channels(
                 media = channels_of(core).media
                 app = http.make_app(routes, media=media, monitor=monitor_routes(core, settings))
                 channels.append(http.serve_until(app, sock, stop))
+        # What is loaded now lives as long as the process: out of the collector's full passes.
+        log.info("%d objects kept out of garbage collection", freeze_startup())
         tasks = [asyncio.create_task(channel) for channel in channels]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

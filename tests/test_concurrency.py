@@ -255,3 +255,22 @@ async def test_at_most_the_step_bound_compute_at_once_the_others_in_the_order_th
     results = await asyncio.gather(*steps)
     assert inside == people
     assert all(result.messages for result in results)
+
+
+def test_what_start_up_loaded_is_kept_out_of_the_collectors_passes():
+    """`dvk run` freezes what it loaded before the first update: the collector's full passes,
+    which stop every update in flight, then look only at what was made since."""
+    import gc
+
+    from bot.ops.memory import freeze_startup
+
+    class Loaded:
+        pass
+
+    loaded = Loaded()
+    try:
+        assert freeze_startup() > 0
+        assert not any(o is loaded for o in gc.get_objects())
+    finally:
+        gc.unfreeze()  # the test process frees what it likes
+    assert any(o is loaded for o in gc.get_objects())

@@ -188,6 +188,9 @@ async def test_dvk_run_serves_zalo_alone_until_sigterm(core, settings, zalo, mon
         runner, "serve", lambda s, c, stop, **kw: real_serve(s, c, stop, client=client, **kw)
     )
     settings = settings.model_copy(update={"telegram_token": None, "zalo_token": SecretStr(TOKEN)})
+    # Not in the test process: what it holds now would never be freed.
+    frozen: list[int] = []
+    monkeypatch.setattr(telegram_run, "freeze_startup", lambda: frozen.append(1) or 0)
     serving = asyncio.create_task(
         telegram_run.serve_channels(settings, core, sock=None, telegram=False)
     )
@@ -201,6 +204,7 @@ async def test_dvk_run_serves_zalo_alone_until_sigterm(core, settings, zalo, mon
     await asyncio.wait_for(serving, 10)
     await client.aclose()
     assert zalo.texts("u1")[0].startswith(T("start-no-invite")[:30])
+    assert frozen == [1]  # what start-up loaded, out of the collector's passes, once
 
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
