@@ -47,6 +47,8 @@ class RecordingRequest(BaseRequest):
         self.files: dict[str, bytes] = {}
         # chat id -> answer (status, body) to every sendMessage to that chat
         self.fail_chats: dict[int, tuple[int, dict[str, Any]]] = {}
+        # While set and not yet released, downloads wait for it (a slow link).
+        self.downloads_held: asyncio.Event | None = None
 
     @property
     def read_timeout(self) -> float | None:
@@ -118,6 +120,8 @@ class RecordingRequest(BaseRequest):
             # A download (File.download_*): python-telegram-bot GETs the file's URL, whose last
             # part is the file path getFile gave: "documents/<file id>".
             self.calls.append(Call("downloadFile", {"file_id": name}))
+            if self.downloads_held is not None:
+                await self.downloads_held.wait()
             if name not in self.files:
                 return 404, b'{"ok": false, "error_code": 404, "description": "Not Found"}'
             return 200, self.files[name]

@@ -670,6 +670,36 @@ async def test_wrong_files_in_the_chat(db, chat, api):
     assert (await stored(db))["units"] == []
 
 
+async def test_the_file_is_downloaded_by_the_job_not_in_the_step(db, chat, api):
+    """A large file over a slow link: the step answers at once and other people go on (their
+    writes too: on SQLite the step would hold the write lock while it downloaded); the download
+    runs in the background. One that fails is said so, and another file is asked for."""
+    admin = await admin_chat(chat)
+    api.downloads_held = asyncio.Event()
+    replies = await asyncio.wait_for(admin.send_document("du-lieu.xlsx", workbook(CLEAN)), 10)
+    assert replies[-1].startswith(RECEIVED)
+    # Someone new meanwhile (their identity is written): answered while the download waits.
+    assert await asyncio.wait_for(chat(4242, "Người mới").send("/start"), 10)
+    assert api.methods().count("downloadFile") == 1
+    api.downloads_held.set()
+    assert (await admin.settle())[len(replies) :] == [DONE]
+    assert await stored(db) == EXPECTED
+
+    # The file is gone from Telegram by the time it is downloaded (a 404).
+    await admin.send("/nhapexcel")
+    api.downloads_held = asyncio.Event()
+    replies = await admin.send_document("mat.xlsx", workbook(CLEAN))
+    assert replies[-1].startswith(RECEIVED)
+    api.files.clear()
+    api.downloads_held.set()
+    [failed] = (await admin.settle())[len(replies) :]
+    assert failed.startswith("⚠️ Không tải được tệp «mat.xlsx»; vui lòng gửi lại.\n\n")
+    assert failed.endswith("Gửi tệp đã sửa, hoặc /huy để thoát.")
+    # The step is still open: the next file is taken.
+    api.downloads_held = None
+    assert await send_file(admin, "du-lieu.xlsx", workbook(CLEAN)) == [AGAIN]
+
+
 async def test_wrong_files_on_the_command_line(db, cli_env, tmp_path, capsys):
     missing = tmp_path / "khong-co.xlsx"
     assert await cli("import", str(missing)) == 1

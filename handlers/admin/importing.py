@@ -4,8 +4,9 @@ Also how an import's problems and outcome are worded, for the chat and for `dvk 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -184,15 +185,11 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
     if fetch is None:
         await again("import-no-download")
         return
-    try:
-        data = await fetch(inbound.file_id)
-    except Exception:  # the channel's own errors (network, an expired file id, ...)
-        log.warning("could not fetch the file %s", name, exc_info=True)
-        await again("import-download-failed", file=name)
-        return
-    if len(data) > MAX_FILE_BYTES:
-        await again("import-too-big", file=name, size=_megabytes(len(data)), max=MAX_FILE_MB)
-        return
+    load = functools.partial(fetch, inbound.file_id)
+    if not ctx.config.channels.takes_files(inbound.channel):
+        # The upload page's bytes are in memory only while this step runs: taken now.
+        given = await load()
+        load = functools.partial(_given, given)
     conversation.touch(ctx, conv)
     await ctx.session.flush()  # the version the cancel button below names
     cancel: Choice | None = None
@@ -201,7 +198,9 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
         cancel = conversation.button(conv, "x", ctx.t("button-cancel"))
     else:  # Zalo: no buttons in what comes through the outbox; its form words still cancel
         again_text = await upload_prompt(ctx)
-    work = ChatImport(ctx.member.id, name, data, again_text, cancel)
+    # Downloaded by the job, not here: a large file over a slow link would hold this update's
+    # unit of work open (SQLite's write lock with it) for as long as it takes.
+    work = ChatImport(ctx.member.id, name, load, again_text, cancel)
     first = ctx.t("import-started", file=name)
     await jobs.start(ctx, Job(JOB_KEY, first, ctx.t("import-busy"), work.run))
 
@@ -215,16 +214,19 @@ class ChatImport:
 
     member_id: int
     file_name: str
-    data: bytes
+    load: Callable[[], Awaitable[bytes]]
     again_text: str
     cancel: Choice | None
 
     async def run(self, io: JobIO) -> None:
         name = self.file_name
         await io.progress(io.t("import-progress-read", file=name), 0.1)
+        data = await self._download(io)
+        if data is None:
+            return
         try:
             # Reading a large workbook takes a while: not on the event loop.
-            rows = await asyncio.to_thread(read_workbook, self.data, name, LIMITS)
+            rows = await asyncio.to_thread(read_workbook, data, name, LIMITS)
             await io.progress(io.t("import-progress-write", file=name), 0.4)
             async with io.db.session() as session:
                 member = await session.get(Member, self.member_id)
@@ -253,6 +255,30 @@ class ChatImport:
                 await io.tell(session, text + "\n\n" + self.again_text, buttons)
                 count = vn.format_number(len(error.problems))
                 await io.done(session, io.t("import-workbook-failed", file=name, count=count))
+
+    async def _download(self, io: JobIO) -> bytes | None:
+        """The file's bytes; None when they could not be had or are too many, the admin told
+        so and the step left open for another file."""
+        name, problem = self.file_name, None
+        try:
+            data = await self.load()
+        except Exception:  # the channel's own errors (network, an expired file id, ...)
+            log.warning("could not fetch the file %s", name, exc_info=True)
+            problem = io.t("import-download-failed", file=name)
+        else:
+            if len(data) <= MAX_FILE_BYTES:
+                return data
+            size = _megabytes(len(data))
+            problem = io.t("import-too-big", file=name, size=size, max=MAX_FILE_MB)
+        async with io.db.session() as session:
+            buttons = [[self.cancel]] if self.cancel else None
+            await io.tell(session, "⚠️ " + problem + "\n\n" + self.again_text, buttons)
+            await io.done(session, problem)
+        return None
+
+
+async def _given(data: bytes) -> bytes:
+    return data
 
 
 COMMANDS: tuple[Command[Any], ...] = (
