@@ -73,6 +73,20 @@ async def test_a_members_start(people, db):
     assert len(statements) <= 1, statements.shown
 
 
+async def test_a_newcomer_agreeing_to_the_notice(people, db, chat):
+    """The «Đồng ý» under the notice an invite link opens: the agreement kept, the code
+    looked at (once), the profile form opened."""
+    newcomer = chat(6200, "Người Mới")
+    newcomer.agrees = False
+    await newcomer.send("/start DEMO-TV")
+    agree = newcomer._consent_button(0)
+    assert agree is not None
+    with counting(db) as statements:
+        replies = await newcomer.press(*agree)
+    assert replies[-1].startswith("Họ và tên"), replies
+    assert len(statements) <= 8, statements.shown
+
+
 async def test_a_registration_step(people, db):
     member, _, _ = people
     await member.send("/dangky")
@@ -159,7 +173,7 @@ async def test_the_reminder_sweep_reads_models_only_when_due_and_queues_in_one_g
     with counting(db) as statements:
         assert await run_sweep(app) == (3, 0)
     assert len([s for s in statements if s.lstrip().upper().startswith("INSERT")]) == 1
-    assert len(statements) <= 7, statements.shown
+    assert len(statements) <= 8, statements.shown
     async with db.session() as session:
         keys = (await session.scalars(select(OutboxMessage.key))).all()
     assert len([key for key in keys if key.startswith("remind:before:")]) == 3

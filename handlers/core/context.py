@@ -205,6 +205,10 @@ class Ctx:
         """What `once(key)` read changed in this update: read it again when next asked."""
         self._memo.pop(key, None)
 
+    def remember(self, key: str, value: object) -> None:
+        """What `once(key)` would read, known because this update just wrote it."""
+        self._memo[key] = value
+
     def say(self, key: str, **params: object) -> None:
         self.result.say(self.t(key, **params))
 

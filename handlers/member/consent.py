@@ -43,7 +43,7 @@ async def answer(ctx: Ctx, conv: Conversation | None, value: ConsentAnswer) -> N
         channel=ctx.inbound.channel,
         now=ctx.now,
     )
-    ctx.forget("agreed")
+    ctx.remember("agreed", True)
     ctx.result.notice = ctx.t("consent-recorded")
     if newcomer:
         await start_command(ctx, value.code)

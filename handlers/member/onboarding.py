@@ -87,11 +87,22 @@ async def welcome(ctx: Ctx, unit_id: int, role: str) -> None:
         ctx.result.say(menu.help_section(ctx.t, Role.STAFF))
 
 
+async def _unit_of(ctx: Ctx, invite: Invite) -> Unit | None:
+    """The invite's unit, read once in the update (`invite_problem` looks at it first)."""
+    return await ctx.once(f"unit:{invite.unit_id}", lambda: ctx.session.get(Unit, invite.unit_id))
+
+
+async def _unit(ctx: Ctx, invite: Invite) -> Unit:
+    unit = await _unit_of(ctx, invite)
+    assert unit is not None  # the invite's foreign key
+    return unit
+
+
 async def invite_problem(ctx: Ctx, invite: Invite | None) -> str | None:
     """Why an invite cannot be used now, if it cannot: also when its unit was deactivated
     (which revokes its invites too; the unit is the better reason to give)."""
     if invite is not None:
-        unit = await ctx.session.get(Unit, invite.unit_id)
+        unit = await _unit_of(ctx, invite)
         if unit is None or not unit.active:
             return "unit_inactive"
     return invite_unusable_reason(invite, now=ctx.now)
@@ -197,7 +208,7 @@ async def start_command(ctx: Ctx, code: str | None) -> None:
             return
         memberships = await ctx.memberships()
         if any(m.unit_id == invite.unit_id and m.role == invite.role for m in memberships):
-            unit = (await units_by_ids(ctx.session, ids=[invite.unit_id]))[invite.unit_id]
+            unit = await _unit(ctx, invite)
             ctx.say("invite-already-member", unit=unit.name)
             return
         if ctx.member.full_name and ctx.member.category:
@@ -208,7 +219,7 @@ async def start_command(ctx: Ctx, code: str | None) -> None:
             await join_unit(ctx, unit_id=invite.unit_id, role=invite.role, invite_id=invite.id)
             await welcome(ctx, invite.unit_id, invite.role)
             return
-        unit = (await units_by_ids(ctx.session, ids=[invite.unit_id]))[invite.unit_id]
+        unit = await _unit(ctx, invite)
         ctx.say("invite-hello", unit=unit.name, role=ctx.t(f"role-{invite.role}"))
         await conversation.start(ctx, "profile", {"invite": invite.code})
         return

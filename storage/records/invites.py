@@ -52,9 +52,10 @@ async def invite_by_code(session: AsyncSession, *, code: str) -> Invite | None:
     key = code_key(code)
     if exact is not None or not key:
         return exact
-    found = await session.scalar(select(Invite).where(Invite.code == key))
-    if found is not None:
-        return found
+    if key != code.strip():  # else just looked for
+        found = await session.scalar(select(Invite).where(Invite.code == key))
+        if found is not None:
+            return found
     loose = func.upper(func.replace(func.replace(Invite.code, "-", ""), " ", ""))
     matches = list((await session.scalars(select(Invite).where(loose == key).limit(2))).all())
     return matches[0] if len(matches) == 1 else None
