@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.demo import seed
+from language import vn
 from storage.models import Conversation, Identity, Member, Model, Target
 
 MEMBER_ID = 4242
@@ -182,6 +183,26 @@ async def test_same_title_twice_in_a_campaign_is_refused(seeded, chat, db):
         "Tên mô hình (ví dụ: «Cải cách hành chính, không để đơn thư khiếu nại»)?"
     )
     assert await count(db, Model) == 1
+
+
+async def test_a_title_taken_after_it_was_typed_is_refused_at_sending(seeded, chat, db):
+    """Between typing the title and sending, a model of that name became theirs (from the other
+    channel they linked, say): the unique constraint refuses it, in the same words as when
+    typing, the summary is shown again and nothing else is kept."""
+    person = await join(chat)
+    await register_quickly(person, "Mô hình đầu tiên")
+    await fill_registration(person, "Chuyển đổi số trong giảng dạy")
+    async with db.session() as session:
+        first = await session.scalar(select(Model))
+        first.title = "Chuyển đổi số trong giảng dạy"
+        first.title_key = vn.title_key(first.title)
+    replies = await person.click("✅ Gửi đăng ký")
+    assert replies[0].startswith(
+        "⚠️ Bạn đã đăng ký mô hình tên «Chuyển đổi số trong giảng dạy» trong đợt này."
+    )
+    assert any("✅ Gửi đăng ký" in label for label in person.buttons())
+    assert await count(db, Model) == 1
+    assert await count(db, Target) == 1  # the first model's only
 
 
 async def register_quickly(person, title: str) -> None:

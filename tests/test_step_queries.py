@@ -101,6 +101,17 @@ async def test_a_registration_step(people, db):
     assert len(statements) <= 4, statements.shown
 
 
+async def test_sending_a_registration(people, db):
+    """The model, its targets, its code, the audit entry and the form's end; the title's
+    uniqueness is the constraint's, not a query of its own."""
+    member, _, _ = people
+    await fill_registration(member, "Số hóa hồ sơ một cửa")
+    with counting(db) as statements:
+        replies = await member.click("✅ Gửi đăng ký")
+    assert replies[0].startswith("✅ Đã gửi đăng ký")
+    assert len(statements) <= 8, statements.shown
+
+
 async def test_a_report_step(people, db):
     member, _, _ = people
     await member.send("/baocao")

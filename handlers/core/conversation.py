@@ -352,13 +352,13 @@ async def on_button(ctx: Ctx, conv: Conversation, action: str) -> None:
     if not await _up_to_date(ctx, conv, answering=kind != "b"):
         return
     form = flow.form_for(conv)
-    env = await form_env(ctx, conv)
     if kind == "ok":
         if engine.current_step(form, conv.state).kind != "summary":
             await render(ctx, conv, note="⚠️ " + ctx.t("error-choice"))
             return
-        await finish(ctx, conv)
+        await finish(ctx, conv)  # the flow checks the answers against what is true now
         return
+    env = await form_env(ctx, conv)
     note = _removal_note(ctx, conv, env, arg) if kind == "gd" else None
     try:
         new_state = await _apply_button(ctx, conv, flow, env, kind, arg)

@@ -197,12 +197,14 @@ class RegistrationFlow(Flow):
         keep = kept.unit_id if kept else None
         if answers["unit"] not in {option.value for option in await my_units(ctx, keep=keep)}:
             raise vn.InputError("error-not-allowed")
-        await self.check(ctx, conv, REGISTRATION.field("title"), answers["title"])
         asked = conv.context.get("questions", [])
         extra_answers = questions.to_stored(asked, answers)
         if conv.context.get("model_id"):
+            await self.check(ctx, conv, REGISTRATION.field("title"), answers["title"])
             await resubmit(ctx, conv.context["model_id"], answers, asked, extra_answers)
             return
+        # A title taken since it was typed: the unique constraint below says so, in the same
+        # words, without a query of its own.
         model = Model(
             campaign_id=conv.context["campaign_id"],
             owner_id=ctx.member.id,
@@ -220,9 +222,10 @@ class RegistrationFlow(Flow):
                 ctx.session.add(model)
                 await ctx.session.flush()
             await assign_model_code(ctx.session, model=model)
-        except IntegrityError as error:
-            # Two submissions racing past the check: the unique constraint decides.
-            raise vn.InputError("error-title-taken", title=answers["title"]) from error
+        except IntegrityError:
+            # The unique constraint: they have a model of that name in this campaign already.
+            await self.check(ctx, conv, REGISTRATION.field("title"), answers["title"])
+            raise
         await add_audit_entry(
             ctx.session,
             at=ctx.now,
