@@ -17,7 +17,8 @@ Counted from what the server accepted:
     python -m benchmarks.fanout [--channel telegram|zalo] [--people 10000] [--limit 300]
                                 [--kill] [--kill-signal TERM|KILL]
                                 [--database-url URL] [--concurrency 4] [--batch 300]
-                                [--lease 10] [--settle-delay 0.02] [--profile PATH]
+                                [--lease 10] [--settle-delay 0.02] [--start-ahead 0.02]
+                                [--profile PATH]
 
 With `--channel zalo` the people have Zalo identities, the server is a local Zalo Bot API
 (benchmarks/fakezalo_server.py: Zalo's 429 names no wait, and the sender then pauses for ten
@@ -170,6 +171,7 @@ def telegram_sender(args: argparse.Namespace, db: Database) -> tuple[Sender, Any
         batch=args.batch,
         lease=timedelta(seconds=args.lease),
         settle_delay=args.settle_delay,
+        start_ahead=args.start_ahead,
     )
     return sender, bot
 
@@ -198,6 +200,7 @@ def zalo_sender(args: argparse.Namespace, db: Database) -> tuple[Sender, Any]:
         batch=args.batch,
         lease=timedelta(seconds=args.lease),
         settle_delay=args.settle_delay,
+        start_ahead=args.start_ahead,
     )
     return sender, api
 
@@ -240,6 +243,7 @@ def spawn(args: argparse.Namespace, url: str, run: str, port: int) -> subprocess
     command += ["--run", run, "--port", str(port), "--limit", str(args.limit)]
     command += ["--concurrency", str(args.concurrency), "--batch", str(args.batch)]
     command += ["--lease", str(args.lease), "--settle-delay", str(args.settle_delay)]
+    command += ["--start-ahead", str(args.start_ahead)]
     return subprocess.Popen(command)
 
 
@@ -317,6 +321,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=300)
     parser.add_argument("--lease", type=float, default=10.0, help="seconds")
     parser.add_argument("--settle-delay", type=float, default=0.02, help="seconds")
+    parser.add_argument("--start-ahead", type=float, default=0.02, help="seconds")
     parser.add_argument("--profile", metavar="PATH", help="cProfile the sender into PATH")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)

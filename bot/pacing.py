@@ -52,6 +52,23 @@ class Pacer:
             at = max(at, sent[0] + 60.0)
         return at
 
+    def upcoming(self, chats: list[str], now: float, horizon: float) -> list[int]:
+        """Of the queued `chats`, in queue order, those likely to start within `horizon` of `now`
+        (positions): one per chat free by then, as many as the schedule spaces into it (at
+        least one). A guess, for noting starts ahead (bot/sender.py): starting decides nothing."""
+        count = max(1, int(horizon / self.spacing + 1e-9))
+        picked: list[int] = []
+        seen: set[str] = set()
+        for i, chat in enumerate(chats):
+            at = self.chat_ready_at(chat)
+            if at is None or at > now + horizon or chat in seen:
+                continue
+            seen.add(chat)
+            picked.append(i)
+            if len(picked) == count:
+                break
+        return picked
+
     def start(self, chat_id: str, now: float) -> Request:
         request = Request(chat_id, now)
         self.recent.append(request)

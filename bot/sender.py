@@ -6,14 +6,17 @@ Settling is a group commit: the answers that arrive while one write runs (or wit
 `settle_delay` while other requests are out) go in the next write, one transaction for many.
 
 Delivery guarantee. A claimed message is either settled or, when its sender dies, settled by
-the next round anywhere once its claim is older than `lease` (`outbox_claims.recover`). Each request
-is preceded by a committed note of its start, so a dead sender's claim tells the messages that
-never left (back to the queue: nothing lost, nothing doubled) from the few in doubt: those whose
-request had begun and whose outcome was not yet recorded (the request in flight, its answer,
-at most `settle_delay` (20 ms) and the write that records it). A message in doubt may have
-reached the person or not, and the platform offers no idempotency key to find out: reply-like
-messages in doubt are sent again (possibly twice), the others (reminders, nudges, digests,
-broadcasts) are settled as failed (possibly never received).
+the next round anywhere once its claim is older than `lease` (`outbox_claims.recover`). No request
+goes out before a committed note of its start, so a dead sender's claim tells the messages never
+noted (back to the queue: nothing lost, nothing doubled) from the few in doubt: those noted and
+whose outcome was not yet recorded. The notes go ahead, several in one commit (`_mark`): those
+the pacer will likely start within `start_ahead` (20 ms: 6 at 300 a second, one at 15), each
+then started at its paced moment; so the doubt spans up to `start_ahead` noted and not started,
+the request in flight, its answer, at most `settle_delay` (20 ms) and the write recording it.
+With a shared rate, each start's note goes with its send slot, one message per transaction. A
+message in doubt may have reached the person or not, and the platform offers no idempotency key
+to find out: reply-like messages in doubt are sent again (possibly twice), the others
+(reminders, nudges, digests, broadcasts) are settled as failed (possibly never received).
 A graceful stop (the `stop` event, set on SIGTERM) claims nothing new, hands back what it has not
 started, lets the requests in flight finish and settles them: no duplicate. Timeouts are
 retried, as Telegram has no idempotency key: a request that timed out after Telegram accepted it
@@ -44,7 +47,6 @@ timeouts): a batch hands back whatever it has not started `lease / 2` after clai
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -60,6 +62,7 @@ from bot.pacing import Pacer, Request
 from bot.quota import QuotaKeeper
 from bot.replicas import shared
 from bot.replicas.rate import SharedRate
+from bot.rounds import Round
 from storage import outbox
 from storage.db import Database
 from storage.outbox import Claimed
@@ -77,24 +80,6 @@ class _Sent:
 
     id: int
     count: int
-
-
-@dataclass
-class _Round:
-    """One claimed batch on its way out."""
-
-    queue: list[Claimed]
-    order: dict[int, int]
-    requests: int = 0  # out to the transport now
-    settled: int = 0
-
-    def put_back(self, message: Claimed) -> None:
-        bisect.insort(self.queue, message, key=lambda m: self.order[m.id])
-
-    def take_member(self, member_id: int) -> list[Claimed]:
-        taken = [m for m in self.queue if m.member_id == member_id]
-        self.queue = [m for m in self.queue if m.member_id != member_id]
-        return taken
 
 
 class Sender:
@@ -117,6 +102,7 @@ class Sender:
         backoff: float = 2.0,
         idle: float = 1.0,
         settle_delay: float = 0.02,
+        start_ahead: float = 0.02,
         monthly_quota: int | None = None,
         quota: QuotaKeeper | None = None,
         on_rate_limited: Callable[[], None] = lambda: None,
@@ -138,6 +124,7 @@ class Sender:
         self.backoff = backoff
         self.idle = idle
         self.settle_delay = settle_delay
+        self.start_ahead = start_ahead
         self._origin = clock()
         self._stop: asyncio.Event | None = None
         self._wakeup: asyncio.Future[None] | None = None
@@ -225,7 +212,7 @@ class Sender:
         return await self._deliver(batch, self._now())
 
     async def _deliver(self, batch: list[Claimed], claimed: float) -> int:
-        work = _Round(list(batch), {m.id: i for i, m in enumerate(batch)})
+        work = Round(list(batch))
         deadline = claimed + self.lease.total_seconds() / 2
         async with asyncio.TaskGroup() as tasks:
             while work.queue or work.requests:
@@ -247,6 +234,9 @@ class Sender:
                         break  # everything left was handed back
                     await self._wait(later)
                     continue
+                if self.shared_rate is None and message.id not in work.marked:
+                    await self._mark(work, message, now)
+                    continue  # the commit took time: choose again, on the clock of now
                 wait, ours = await self._start(message)
                 if wait:
                     await self._wait(now + wait)  # another process took this moment's place
@@ -266,7 +256,7 @@ class Sender:
             )
         return work.settled
 
-    async def _choose(self, work: _Round, now: float) -> tuple[Claimed | None, float | None]:
+    async def _choose(self, work: Round, now: float) -> tuple[Claimed | None, float | None]:
         """The first queued message whose chat is free, else when the next one will be."""
         later: float | None = None
         deferred: list[tuple[Claimed, float]] = []
@@ -288,20 +278,31 @@ class Sender:
             )
         return None, later
 
-    async def _start(self, message: Claimed) -> tuple[float, bool]:
-        """Note the message's start in the database before its request goes out (committed),
-        so that after a crash it is known to be in doubt rather than never sent
-        (`outbox_claims.recover`); on a shared database its send slot is taken in the same
-        transaction. Returns the wait for a slot another process took (nothing noted then), and
-        whether the claim is still this sender's."""
+    async def _mark(self, work: Round, first: Claimed, now: float) -> None:
+        """Note in one commit the start of `first` and of the next messages the pacer will likely
+        start within `start_ahead` (`Pacer.upcoming`), so that after a crash each is known to be
+        in doubt rather than never sent (`outbox_claims.recover`). Each starts later, when the
+        pacer says; one no longer this sender's leaves the round unsent."""
+        picked = work.upcoming(first, self.pacer, now, self.start_ahead)
         async with self.db.session() as session:
-            if self.shared_rate is not None and (wait := await self.shared_rate.take_in(session)):
+            ours = await outbox_claims.start_many(session, messages=picked, now=self.clock())
+        work.noted(picked, ours)
+
+    async def _start(self, message: Claimed) -> tuple[float, bool]:
+        """Without a shared rate: noted already (`_mark`). With one, the message's send slot and
+        its start are taken and noted in one transaction before its request goes out. Returns the
+        wait for a slot another process took (nothing noted then), and whether the claim is
+        still this sender's."""
+        if self.shared_rate is None:
+            return 0.0, True
+        async with self.db.session() as session:
+            if wait := await self.shared_rate.take_in(session):
                 return wait, False
             return 0.0, await outbox_claims.start(session, message=message, now=self.clock())
 
     # --- one message ----------------------------------------------------------------------------
 
-    async def _send(self, message: Claimed, request: Request, work: _Round) -> None:
+    async def _send(self, message: Claimed, request: Request, work: Round) -> None:
         error: Exception | None = None
         accepted: Any = None
         try:

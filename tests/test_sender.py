@@ -411,6 +411,76 @@ async def test_slow_answers_cannot_squeeze_more_than_the_rate_into_a_second(db, 
     assert all(spans[k + 10][0] >= spans[k][1] + 1.0 - EPS for k in range(len(spans) - 10))
 
 
+# --- noting starts ahead ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start_ahead", [0.0, 0.05])
+async def test_starts_are_noted_a_few_in_one_commit_each_before_its_request(
+    db, clock, start_ahead, monkeypatch
+):
+    """The transport looks in the database (another connection: only what is committed) when
+    each request comes: its start is noted already. At 300 a second, one statement in its own
+    commit notes the starts of the next 0.05 s of messages (15); with no horizon, one each."""
+    texts = await crowd(db, clock, 45)
+    script = Script(clock)
+    noted: dict[str, datetime | None] = {}
+    statements: list[int] = []  # how many messages each one noted
+    real = outbox_claims.start_many
+
+    async def counted(session, *, messages, now):  # type: ignore[no-untyped-def]
+        statements.append(len(messages))
+        return await real(session, messages=messages, now=now)
+
+    monkeypatch.setattr(outbox_claims, "start_many", counted)
+
+    async def checking(chat_id: str, payload: dict[str, Any]) -> None:
+        async with db.read() as session:
+            status, started_at = (
+                await session.execute(
+                    select(OutboxMessage.status, OutboxMessage.started_at).where(
+                        OutboxMessage.key == f"test:{payload['text']}"
+                    )
+                )
+            ).one()
+        assert status == outbox.SENDING
+        noted[payload["text"]] = started_at
+        await script(chat_id, payload)
+
+    options = {"rate": 300.0, "concurrency": 4, "batch": 45, "start_ahead": start_ahead}
+    await drain(sender(db, checking, clock, **options), db)
+
+    assert sorted(script.delivered) == sorted(texts)
+    assert None not in noted.values()
+    assert statements == ([15, 15, 15] if start_ahead else [1] * 45)
+    times = sorted(script.times())  # still paced: 1/300 s apart, less what catching up allows
+    assert all(b - a >= 1 / 300 - CATCH_UP - EPS for a, b in itertools.pairwise(times))
+    assert all(times[i + 300] - times[i] >= 1.0 - EPS for i in range(len(times) - 300))
+
+
+async def test_a_failed_note_of_starts_sends_nothing_and_gives_nothing_up(db, clock, monkeypatch):
+    """The commit noting the next starts fails: none of those messages goes out; once the claim
+    expires they are queued again (never started), and sent once each."""
+    texts = await crowd(db, clock, 10)
+    script = Script(clock)
+    real = outbox_claims.start_many
+
+    async def failing(session, **kwargs):  # type: ignore[no-untyped-def]
+        await real(session, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outbox_claims, "start_many", failing)
+    with pytest.raises(ExceptionGroup):
+        await sender(db, script, clock, rate=300.0).run_once()
+    assert script.calls == []
+    state = await rows(db)
+    assert {(m.status, m.started_at) for m in state.values()} == {(outbox.SENDING, None)}
+
+    monkeypatch.setattr(outbox_claims, "start_many", real)
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    await drain(sender(db, script, clock, rate=300.0), db)
+    assert Counter(script.delivered) == Counter(texts)
+
+
 # --- stopping -----------------------------------------------------------------------------------
 
 

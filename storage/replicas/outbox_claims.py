@@ -1,13 +1,14 @@
 """A sender's claim of outbox messages, after the claim itself (`outbox.claim`): the start of
-each message's request, noted before it goes out, and what a claim found expired becomes. See
-docs/outbox.md, "After a hard crash". Keyword-only query functions; they never commit (the
-caller's unit of work does)."""
+each message's request, noted (for a few messages at once) before it goes out, and what a claim
+found expired becomes. See docs/outbox.md, "After a hard crash". Keyword-only query functions;
+they never commit (the caller's unit of work does)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage
@@ -19,20 +20,36 @@ _BULK = {"synchronize_session": False}
 
 
 async def start(session: AsyncSession, *, message: Claimed, now: datetime) -> bool:
-    """The request of a claimed message is about to go out: noted first (the caller commits
-    before it sends). False when the claim is no longer this sender's (it expired and the message
-    was recovered, or claimed again by another): then it must not be sent."""
+    """`start_many` of one message: False when it must not be sent."""
+    return message.id in await start_many(session, messages=[message], now=now)
+
+
+async def start_many(
+    session: AsyncSession, *, messages: Sequence[Claimed], now: datetime
+) -> set[int]:
+    """The requests of these claimed messages are about to go out: noted first, in one statement
+    (the caller commits before it sends any of them). Returns the ids noted; one missing is no
+    longer this sender's (its claim expired and the message was recovered, or claimed again by
+    another): it must not be sent."""
+    claims: dict[datetime | None, list[int]] = {}
+    for message in messages:
+        claims.setdefault(message.claimed_at, []).append(message.id)
+    if not claims:
+        return set()
+    ours = or_(
+        *(
+            OutboxMessage.id.in_(ids) & (OutboxMessage.claimed_at == claimed_at)
+            for claimed_at, ids in claims.items()
+        )
+    )
     result = await session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message.id,
-            OutboxMessage.status == SENDING,
-            OutboxMessage.claimed_at == message.claimed_at,
-        )
+        .where(OutboxMessage.status == SENDING, ours)
         .values(started_at=now)
+        .returning(OutboxMessage.id)
         .execution_options(**_BULK)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return set(result.scalars().all())
 
 
 async def recover(
