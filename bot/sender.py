@@ -11,12 +11,13 @@ goes out before a committed note of its start, so a dead sender's claim tells th
 noted (back to the queue: nothing lost, nothing doubled) from the few in doubt: those noted and
 whose outcome was not yet recorded. The notes go ahead, several in one commit (`_mark`): those
 the pacer will likely start within `start_ahead` (20 ms: 6 at 300 a second, one at 15), each
-then started at its paced moment; so the doubt spans up to `start_ahead` noted and not started,
-the request in flight, its answer, at most `settle_delay` (20 ms) and the write recording it.
-With a shared rate, each start's note goes with its send slot, one message per transaction. A
-message in doubt may have reached the person or not, and the platform offers no idempotency key
-to find out: reply-like messages in doubt are sent again (possibly twice), the others
-(reminders, nudges, digests, broadcasts) are settled as failed (possibly never received).
+then started at its paced moment; so the doubt spans those noted and not started (usually
+`start_ahead`, longer when the requests in flight are at `concurrency` or a flood pause holds
+them back), the request in flight, its answer, at most `settle_delay` (20 ms) and the write
+recording it. With a shared rate, each start's note goes with its send slot, one message per
+transaction. A message in doubt may have reached the person or not, and the platform offers no
+idempotency key to find out: reply-like messages in doubt are sent again (possibly twice), the
+others (reminders, nudges, digests, broadcasts) are settled failed (possibly never received).
 A graceful stop (the `stop` event, set on SIGTERM) claims nothing new, hands back what it has not
 started, lets the requests in flight finish and settles them: no duplicate. Timeouts are
 retried, as Telegram has no idempotency key: a request that timed out after Telegram accepted it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -77,8 +78,12 @@ class _Writers:
     more than a second while others kept winning. Here the connections of one engine wait
     for the lock in turn, in an asyncio lock (first come, first served): SQLite's own wait is
     left for other processes (`dvk import` beside `dvk run`). A connection holds it from its
-    BEGIN IMMEDIATE until it goes back to the pool, its commit or rollback done. A wait longer
-    than the busy timeout goes on to SQLite's own wait, as before, rather than hang."""
+    BEGIN IMMEDIATE until it goes back to the pool (or is detached or closed), its commit or
+    rollback done. A writer that waited the busy timeout for the others of its process is
+    answered busy, as SQLite would have; one that got its turn then waits up to the busy timeout
+    again for another process (`dvk import`) in SQLite's own wait. One engine serves one event
+    loop: the lock belongs to the loop it was first waited on in (every command and test makes
+    its own engine)."""
 
     HELD = "dvk_sqlite_writer"
 
@@ -98,15 +103,26 @@ class _Writers:
             try:
                 await_only(asyncio.wait_for(self.lock.acquire(), self.busy_timeout))
             except TimeoutError:
-                pass  # SQLite's own busy wait decides
-            else:
-                connection.info[self.HELD] = True
+                locked = sqlite3.OperationalError("database is locked")
+                raise OperationalError("BEGIN IMMEDIATE", None, locked) from None
+            connection.info[self.HELD] = asyncio.get_running_loop()
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     def release(self, _dbapi: object, record: ConnectionPoolEntry, *_: object) -> None:
-        """The connection went back to the pool (or was closed): its transaction is over."""
-        if record.info.pop(self.HELD, False):
+        """The connection went back to the pool (or was detached or closed): its transaction is
+        over. A connection dropped without being returned is detached by the garbage collector,
+        which may run on another thread: the lock is then given back in its loop."""
+        loop = record.info.pop(self.HELD, None)
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
             self.lock.release()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(self.lock.release)
 
 
 def make_engine(
@@ -127,7 +143,7 @@ def make_engine(
         writers = _Writers(busy_timeout)
         event.listen(engine.sync_engine, "connect", _sqlite_connect(busy_timeout))
         event.listen(engine.sync_engine, "begin", writers.begin)
-        for returned in ("checkin", "invalidate", "soft_invalidate", "close"):
+        for returned in ("checkin", "invalidate", "soft_invalidate", "close", "detach"):
             event.listen(engine.sync_engine.pool, returned, writers.release)
     return engine
 

@@ -231,3 +231,26 @@ async def test_writers_take_their_turn_in_the_order_they_came(db, clock, seeded)
         assert sorted(actions) == sorted(["turn.first", *(f"turn.{n}" for n in range(10))])
     else:
         assert actions == ["turn.first", *(f"turn.{n}" for n in range(10))]
+
+
+async def test_a_writer_kept_waiting_by_its_own_process_is_answered_busy(database_url):
+    """On SQLite a writer waits for the others of its process at most the busy timeout, then
+    is told busy (as SQLite's own wait would): the person is asked to send again."""
+    database = Database.from_url(database_url, busy_timeout=0.2)
+    try:
+        async with database.session() as holder:
+            await holder.execute(text("UPDATE members SET full_name = full_name"))
+
+            async def second() -> None:
+                async with database.session() as session:
+                    await session.execute(text("UPDATE members SET full_name = full_name"))
+
+            if PG_URL:  # no row in common: PostgreSQL does not make it wait
+                await second()
+                return
+            with pytest.raises(OperationalError) as raised:
+                await second()
+            assert is_busy(raised.value)
+        await second()  # its turn came: written
+    finally:
+        await database.dispose()

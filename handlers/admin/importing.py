@@ -188,7 +188,12 @@ async def receive(ctx: Ctx, conv: Conversation) -> None:
     load = functools.partial(fetch, inbound.file_id)
     if not ctx.config.channels.takes_files(inbound.channel):
         # The upload page's bytes are in memory only while this step runs: taken now.
-        given = await load()
+        try:
+            given = await load()
+        except Exception:
+            log.warning("could not fetch the file %s", name, exc_info=True)
+            await again("import-download-failed", file=name)
+            return
         load = functools.partial(_given, given)
     conversation.touch(ctx, conv)
     await ctx.session.flush()  # the version the cancel button below names

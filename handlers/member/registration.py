@@ -221,11 +221,11 @@ class RegistrationFlow(Flow):
             async with ctx.session.begin_nested():
                 ctx.session.add(model)
                 await ctx.session.flush()
-            await assign_model_code(ctx.session, model=model)
         except IntegrityError:
             # The unique constraint: they have a model of that name in this campaign already.
             await self.check(ctx, conv, REGISTRATION.field("title"), answers["title"])
             raise
+        await assign_model_code(ctx.session, model=model)
         await add_audit_entry(
             ctx.session,
             at=ctx.now,
