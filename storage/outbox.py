@@ -152,10 +152,21 @@ async def claim(
     wanted = [OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, _unexpired(now)]
     if max_priority is not None:
         wanted.append(OutboxMessage.priority <= max_priority)
+    # Reachable on the channel, asked row by row in queue order (a scalar subquery, which
+    # PostgreSQL does not turn into a join): the claim then walks ix_outbox_queue and stops at
+    # `limit`. As a join (or EXISTS) with the statistics of a table that has just grown by a
+    # broadcast (not yet analysed), PostgreSQL drove it from the identities and scanned the whole
+    # queue once per person: 4 s a claim with 10,000 pending, now 80 ms (7 ms analysed).
+    reachable = (
+        select(Identity.id)
+        .where(Identity.member_id == OutboxMessage.member_id, _reachable(channel))
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
+    )
     picked = (
         select(OutboxMessage.id)
-        .join(Identity, Identity.member_id == OutboxMessage.member_id)
-        .where(*wanted, _reachable(channel), goes_to(channel))
+        .where(*wanted, reachable, goes_to(channel))
         .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
         .with_for_update(of=OutboxMessage, skip_locked=True)
