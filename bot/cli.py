@@ -386,7 +386,9 @@ async def demo_seed(url: str, *, own_database: bool = False, quiet: bool = False
         ]
         told = t("cli-demo-created", items=", ".join(made)) if made else t("cli-demo-seeded")
         print(told, file=out)
-        print(t("terminal-demo-try"), file=out)
+        # The names `--as admin | coordinator | member` stand for in the demo's own database;
+        # in one named by DVK_DATABASE_URL the people go by their own.
+        print(t("terminal-demo-try" if own_database else "terminal-demo-try-named"), file=out)
     return 0
 
 

@@ -88,6 +88,10 @@ async def test_demo_seed_refuses_a_seeded_database_someone_joined(
 ) -> None:
     first = await asyncio.to_thread(dvk, tmp_path, "demo-seed", DVK_DATABASE_URL=database_url)
     assert first.returncode == 0, first.stderr
+    # Here `--as coordinator` would be someone new: the demo's people by their own names.
+    assert "dvk chat --as admin (quản trị) | --as phutrach (cán bộ phụ trách) | --as an" in (
+        first.stdout
+    )
     again = await asyncio.to_thread(dvk, tmp_path, "demo-seed", DVK_DATABASE_URL=database_url)
     assert again.returncode == 0, again.stderr
     assert "Dữ liệu thử đã có sẵn, không tạo thêm gì." in again.stdout
