@@ -46,6 +46,45 @@ def test_a_reply_is_read_as_a_number_a_label_or_a_word():
     assert read(numeric, "#1").choice == "f:1:o:k"
     assert read(numeric, "#4").refused == 4
     assert plain("✅ Gửi đăng ký") == "gui dang ky"
+    # A command is never an option, even one of the same name.
+    card = Menu((Choice("✅ Duyệt", "rv:a:1"), Choice("✖ Không duyệt", "rv:r:1")))
+    assert read(card, "duyệt").choice == "rv:a:1"
+    assert read(card, "/duyet").text == "/duyet"
+
+
+async def test_a_command_typed_under_a_card_is_the_command_not_its_option(db, core, clock):
+    """On Zalo a coordinator looks at a registration («✅ Duyệt» is option 1), then types /duyet
+    to see the queue again: the queue is shown again, nothing is approved."""
+    from storage.models import Model
+
+    await seeded(db, clock)
+    an = TerminalChat(core, "an", lambda line: None)
+    for line in (
+        "/dangky",
+        "2",
+        "Sổ tay dân vận điện tử",
+        "9",
+        "Số hóa sổ tay",
+        "Mọi hộ có sổ tay",
+        "sổ tay",
+        "cuốn",
+        "120",
+        "2",
+        "01/12/2026",
+        "30/06/2027",
+        "1",
+    ):
+        await an.say(line)
+    lines: list[str] = []
+    coordinator = TerminalChat(core, "phutrach", lines.append, looks=ZALO)
+    await coordinator.say("/duyet")
+    assert "[1] ✅ Duyệt" in "\n".join(lines)
+    lines.clear()
+    await coordinator.say("/duyet")
+    shown = "\n".join(lines)
+    assert "Sổ tay dân vận điện tử" in shown and "[1] ✅ Duyệt" in shown, shown
+    async with db.session() as session:
+        assert (await session.scalar(select(Model.status))) == "submitted"
 
 
 async def test_a_registration_answered_by_number_label_and_words_as_zalo(db, core, clock):

@@ -69,7 +69,8 @@ def read(menu: Menu | None, text: str) -> Reading:
     word = WORDS.get(plain(text))
     if word is not None:
         return Reading(text=KEYS[word])
-    if menu is None or not menu.options:
+    if menu is None or not menu.options or text.startswith("/"):
+        # A command is a command: "/duyet" is not the «✅ Duyệt» of the last card shown.
         return Reading(text=text)
     number = NUMBER.fullmatch(text)
     if number is not None:
