@@ -122,8 +122,8 @@ async def test_two_coordinators_at_once_one_wins(setup, db, chat):
     await first.click("✅ Duyệt")
     replies = await second.click("✖ Không duyệt")
     assert replies == [
-        "Đăng ký «Chuyển đổi số trong giảng dạy» đã được xử lý trước đó (Đã duyệt) "
-        "Lê Văn Phụ Trách."
+        "Đăng ký «Chuyển đổi số trong giảng dạy» đã được Lê Văn Phụ Trách xử lý trước đó "
+        "(Đã duyệt)."
     ]
     assert await status(db) == "approved"
 
@@ -173,6 +173,18 @@ async def test_the_reason_goes_to_the_registration_it_was_asked_for(setup, db):
     assert statuses == {first: "submitted", second: "returned"}
 
 
+async def test_a_card_decided_meanwhile_by_nobody_in_the_chat(setup, db):
+    """The registration was settled outside the chat (a workbook import, say): the old card
+    says so without naming anyone."""
+    coordinator, _ = setup
+    await coordinator.send("/duyet")
+    async with db.session() as session:
+        model = await session.scalar(select(Model))
+        model.status, model.reviewed_by = "approved", None
+    replies = await coordinator.click("✅ Duyệt")
+    assert replies == ["Đăng ký «Chuyển đổi số trong giảng dạy» đã được xử lý trước đó (Đã duyệt)."]
+
+
 async def test_two_reviewers_pressing_at_the_same_moment(setup, db, chat, api):
     import asyncio
 
@@ -186,7 +198,10 @@ async def test_two_reviewers_pressing_at_the_same_moment(setup, db, chat, api):
     await asyncio.gather(first.press(f"rv:a:{model_id}"), second.press(f"rv:a:{model_id}"))
     texts = [c.params["text"] for c in api.calls[before:] if c.method == "sendMessage"]
     assert "Đã duyệt «Chuyển đổi số trong giảng dạy»." in texts
-    assert any(t.startswith("Đăng ký «Chuyển đổi số trong giảng dạy» đã được xử lý") for t in texts)
+    assert any(
+        t.startswith("Đăng ký «Chuyển đổi số trong giảng dạy» đã được ") and "xử lý trước đó" in t
+        for t in texts
+    )
     assert not any(t.startswith("Đã có lỗi") for t in texts)
     async with db.session() as session:
         actions = (await session.scalars(select(AuditEntry.action))).all()

@@ -89,12 +89,11 @@ async def on_button(ctx: Ctx, action: str, model_id: int) -> None:
 
 async def _already(ctx: Ctx, model: Model) -> None:
     reviewer = await ctx.session.get(Member, model.reviewed_by) if model.reviewed_by else None
-    ctx.say(
-        "review-already",
-        title=model.title,
-        status=ctx.t(f"status-{model.status}"),
-        who=reviewer.full_name if reviewer else "",
-    )
+    status = ctx.t(f"status-{model.status}")
+    if reviewer is not None and reviewer.full_name:
+        ctx.say("review-already-by", title=model.title, status=status, who=reviewer.full_name)
+    else:  # decided by someone since erased, or by an import
+        ctx.say("review-already", title=model.title, status=status)
 
 
 async def decide(ctx: Ctx, model: Model, status: str, note: str | None) -> bool:
