@@ -350,7 +350,11 @@ def _run(settings: Settings) -> int:
     if left:
         print(said("cli-demo-invites", language=settings.language, **left), file=sys.stderr)
         return EXIT_CONFIG
-    db = Database.from_url(settings.database_url, busy_timeout=settings.db_busy_timeout)
+    db = Database.from_url(
+        settings.database_url,
+        busy_timeout=settings.db_busy_timeout,
+        pool_size=settings.db_pool_size,
+    )
     return telegram_run.run(settings, build_core(settings, db))
 
 

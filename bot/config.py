@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # How long a write waits for another connection's lock (SQLite's busy timeout, PostgreSQL's
     # lock_timeout) before the update is rolled back and the person asked to send it again.
     db_busy_timeout: float = Field(default=10.0, gt=0, le=600)
+    # Connections `dvk run` keeps open to the database, opened as needed (storage/db.py,
+    # DEFAULT_POOL_SIZE): replicas times this, plus ten each, within the server's
+    # max_connections.
+    db_pool_size: int = Field(default=20, ge=1, le=500)
     # An unfinished form pauses after this long without an answer; the draft is kept.
     draft_ttl_hours: float = 24.0
     # Reminders: the default local hour, how many days before / after the due date, quiet hours

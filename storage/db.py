@@ -46,6 +46,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 # How long a write waits for another connection's write lock (SQLite) or a row or table lock
 # (PostgreSQL) before the unit of work gives up; the person is then asked to try again.
 DEFAULT_BUSY_TIMEOUT = 10.0
+# Connections a process keeps open, opened only as they are needed (DVK_DB_POOL_SIZE). Ten more
+# may open for a burst beyond it, each closed again as soon as it is returned: on PostgreSQL a
+# server process started and ended for every unit of work of the burst. SQLAlchemy's default,
+# 5, did that whenever more than five units of work were open at once (the core's four steps,
+# the outbox, the inbox, a job), and sixteen at once ran at half the speed of a pool that kept
+# them (docs/benchmarks.md, "Steps").
+DEFAULT_POOL_SIZE = 20
 # Connections of `Database.read()` carry this execution option: they never write.
 READ_ONLY = "dvk_read_only"
 
@@ -126,12 +133,20 @@ class _Writers:
 
 
 def make_engine(
-    url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **kwargs: object
+    url: str,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    **kwargs: object,
 ) -> AsyncEngine:
+    in_memory = False
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        in_memory = not path or path == ":memory:"
+        if not in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not in_memory:  # an in-memory SQLite database is one connection, no pool to size
+        kwargs.setdefault("pool_size", pool_size)
     if url.startswith("postgresql+asyncpg"):
         settings = {"lock_timeout": str(int(busy_timeout * 1000))}
         kwargs.setdefault("connect_args", {"server_settings": settings})
@@ -173,8 +188,14 @@ class Database:
         self.readers = async_sessionmaker(readers, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Database:
-        return cls(make_engine(url, busy_timeout=busy_timeout))
+    def from_url(
+        cls,
+        url: str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> Database:
+        return cls(make_engine(url, busy_timeout=busy_timeout, pool_size=pool_size))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
