@@ -12,7 +12,11 @@ Three parts on the same database in one run:
 - the skeleton, for comparison: the same 50 people, each step only what every step costs
   before any form is run (the step's first read, `read_person`, an UPDATE of the person's
   conversation through the ORM, the commit), handed over the same way; `skeleton_ratio` =
-  those per second / floor transactions per second, printed on the line before the last.
+  those per second / floor transactions per second, printed on the line before the last;
+- the ceiling: the same, with that read and write as plain statements (the first read's own
+  statement giving rows, not ORM objects; the conversation's UPDATE), bounded as the core
+  bounds its steps (DVK_CONCURRENT_STEPS): what no step can go below however its Python is
+  written; `ceiling_ratio` on the line before the last too.
 
     python -m benchmarks.steps [--database-url URL] [--quick] [--seconds 10] [--pause 1]
 
@@ -32,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text, update
 
 from benchmarks.registrations import ANSWERS, PRESS
 from bot.config import Settings
@@ -45,7 +49,8 @@ from handlers.core.router import Core
 from handlers.core.types import Inbound, Result
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.records.people import read_person
+from storage.models import Conversation, Identity, Membership, Unit
+from storage.records.people import _person_statement, read_person
 
 PEOPLE = 50
 FLOOR_ROWS = 1000
@@ -198,6 +203,36 @@ async def skeleton(db: Database, order: PersonOrder, people: list[str], seconds:
     return await per_second(step, len(people), seconds)
 
 
+async def ceiling(
+    db: Database, order: PersonOrder, bound: int, people: list[str], seconds: float
+) -> float:
+    """Steps a second when a step is only the first read and the conversation's UPDATE as plain
+    statements: no ORM object loaded or flushed, no form run."""
+    tables = (Identity, Conversation, Membership, Unit)
+    read = _person_statement().with_only_columns(*(c for t in tables for c in t.__table__.c))
+    conversations = Conversation.__table__
+    write = (
+        update(conversations)
+        .where(conversations.c.member_id == bindparam("member"))
+        .values(state=bindparam("state"), version=conversations.c.version + 1)
+    )
+    working = asyncio.Semaphore(bound)
+    values = {"channel": "terminal", "notice_version": NOTICE}
+
+    async def step(k: int, i: int) -> None:
+        async def unit_of_work() -> None:
+            async with working, db.session() as session:
+                rows = await session.execute(read, {**values, "external_id": people[k]})
+                row = rows.first()
+                assert row is not None
+                state = {**row.state, "page": i % 2}
+                await session.execute(write, {"member": row.member_id, "state": state})
+
+        await order.submit(people[k], unit_of_work)
+
+    return await per_second(step, len(people), seconds)
+
+
 async def opened(core: Core, prefix: str) -> list[str]:
     """50 people each with a registration open half way (the skeleton's conversations)."""
     names = [f"{prefix}-{k}" for k in range(PEOPLE)]
@@ -227,12 +262,17 @@ async def main(url: str | None, seconds: float, pause: float) -> None:
         floor_rate = await floor(db, seconds)
         steps_rate, _ = await crowd(core, order, "fast", seconds, None)
         _, durations = await crowd(core, order, "slow", max(seconds, 3 * pause), pause)
-        bare_rate = await skeleton(db, order, await opened(core, "bare"), seconds)
+        bare = await opened(core, "bare")
+        bare_rate = await skeleton(db, order, bare, seconds)
+        least_rate = await ceiling(db, order, settings.concurrent_steps, bare, seconds)
         await db.dispose()
     durations.sort()
     p99 = durations[int(0.99 * (len(durations) - 1))] * 1000
     print(f"steps={len(durations)} busy_resent={len(BUSY)}")
-    print(f"skeleton_per_s={bare_rate:.0f} skeleton_ratio={bare_rate / floor_rate:.2f}")
+    print(
+        f"skeleton_per_s={bare_rate:.0f} skeleton_ratio={bare_rate / floor_rate:.2f} "
+        f"ceiling_per_s={least_rate:.0f} ceiling_ratio={least_rate / floor_rate:.2f}"
+    )
     print(
         f"db={url.split(':', 1)[0].split('+')[0]} people={PEOPLE} steps_per_s={steps_rate:.0f} "
         f"floor_txn_per_s={floor_rate:.0f} ratio={steps_rate / floor_rate:.2f} p99_ms={p99:.1f}"
