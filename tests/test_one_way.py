@@ -107,6 +107,37 @@ async def test_suadangky_takes_the_code_however_typed(db, clock, chat):
     assert await person.send("/suadangky tùy ý") == ["Không tìm thấy mô hình này."]
 
 
+async def test_suadangky_alone_opens_the_one_to_correct_or_lists_them(db, clock, chat):
+    """Typed without a code: nothing to correct is said so; the one returned registration opens;
+    two are listed to choose from, each opening at its summary."""
+    person = await seeded_member(db, clock, chat)
+    await register_quickly(person, "Bài giảng điện tử")
+    assert await person.send("/suadangky") == [
+        "Bạn không có đăng ký nào bị trả lại để sửa. Xem các mô hình của bạn: /mohinh."
+    ]
+    async with db.session() as session:
+        await session.execute(update(Model).values(status="returned", review_note="Ghi rõ hơn"))
+    replies = await person.send("/suadangky")
+    assert replies[0].startswith("Sửa đăng ký «Bài giảng điện tử». Lý do trả lại: Ghi rõ hơn")
+    assert (await person.send("/huy"))[0].startswith("Đã hủy «Đăng ký mô hình».")
+
+    await register_quickly(person, "Thư viện số")
+    async with db.session() as session:
+        await session.execute(update(Model).values(status="returned", review_note="Ghi rõ hơn"))
+        codes = dict((await session.execute(select(Model.title, Model.code))).all())
+    replies = await person.send("/suadangky")
+    assert replies == [
+        "Bạn có 2 đăng ký cần sửa. Chọn một đăng ký (hoặc gõ /suadangky kèm mã, ví dụ: "
+        "/suadangky MH12):"
+    ]
+    assert person.buttons() == [  # the newest first, as /mohinh lists them
+        f"{codes['Thư viện số']} · Thư viện số",
+        f"{codes['Bài giảng điện tử']} · Bài giảng điện tử",
+    ]
+    replies = await person.click(f"{codes['Thư viện số']} · Thư viện số")
+    assert replies[0].startswith("Sửa đăng ký «Thư viện số».")
+
+
 async def test_one_amount_format_in_donvi_and_thongke(db, clock, chat):
     person = await seeded_member(db, clock, chat)
     await register_houses(person)

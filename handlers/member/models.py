@@ -1,18 +1,18 @@
 """/mohinh: a member's own models, each with its page (details, progress, reports) and what may
-be done with it now (correct and send again, report)."""
+be done with it now (correct and send again, report); /suadangky: a returned one corrected."""
 
 from __future__ import annotations
 
 from handlers.core import buttons
-from handlers.core.commands import Button, Command, Role
+from handlers.core.commands import ID_RE, Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.types import Choice
-from handlers.member.registration import CORRECTABLE
+from handlers.member.registration import CORRECTABLE, start_resubmit
 from handlers.shared.views import answer_lines, model_lines, period_label, progress_text
 from language import vn
 from storage import rules
 from storage.periods import Period
-from storage.records.models import model_code, model_details, models_of
+from storage.records.models import model_by_code, model_code, model_details, models_of
 from storage.records.reports import reports_of
 
 
@@ -75,5 +75,38 @@ async def show_model(ctx: Ctx, model_id: int) -> None:
     ctx.result.say("\n".join(lines), choices)
 
 
-COMMANDS = (Command(("mohinh",), Role.MEMBER, lambda ctx, conv, a: list_models(ctx), shows=True),)
+async def to_correct(ctx: Ctx, args: str) -> int | None:
+    """/suadangky MH12 (any case, "MH-12"; the button's own command carries the id). Typed alone:
+    the person's one registration to correct, or theirs to choose from."""
+    if args:
+        found = int(args) if ID_RE.fullmatch(args) else await model_by_code(ctx.session, text=args)
+        if found is None:
+            ctx.say("model-not-found")
+        return found
+    models = await models_of(ctx.session, owner_id=ctx.member.id)
+    returned = [model for model in models if model.status in CORRECTABLE]
+    if len(returned) == 1:
+        return returned[0].id
+    if not returned:
+        ctx.say("resubmit-none")
+        return None
+    rows = [
+        [Choice(f"{model_code(model)} · {model.title}"[:60], buttons.RESUBMIT(model.id))]
+        for model in returned
+    ]
+    ctx.result.say(ctx.t("resubmit-which", count=len(returned)), rows)
+    return None
+
+
+COMMANDS = (
+    Command(("mohinh",), Role.MEMBER, lambda ctx, conv, a: list_models(ctx), shows=True),
+    Command(
+        ("suadangky",),
+        Role.MEMBER,
+        lambda ctx, conv, model_id: start_resubmit(ctx, model_id),
+        read=to_correct,
+        opens="register",
+        menu=False,  # pressed (a returned registration's button), seldom typed
+    ),
+)
 BUTTONS = (Button(buttons.MODEL, Role.ANYONE, lambda ctx, conv, ref: show_model(ctx, ref.id)),)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from handlers.core import buttons, conversation
-from handlers.core.commands import ID_RE, Button, Command, Role
+from handlers.core.commands import Button, Command, Role
 from handlers.core.context import Ctx
 from handlers.core.flow import Flow, register
 from handlers.core.options import unit_options
@@ -26,7 +26,6 @@ from storage.records.campaigns import open_campaign, registration_campaign
 from storage.records.fields import visible_fields
 from storage.records.models import (
     assign_model_code,
-    model_by_code,
     model_code,
     model_details,
     title_taken,
@@ -425,25 +424,9 @@ async def _corrected(ctx: Ctx, conv: Conversation) -> Model | None:
     return await ctx.session.get(Model, model_id) if model_id else None
 
 
-async def model_named(ctx: Ctx, args: str) -> int | None:
-    """/suadangky MH12 (any case, "MH-12"); the button's own command carries the id."""
-    found = int(args) if ID_RE.fullmatch(args) else await model_by_code(ctx.session, text=args)
-    if found is None:
-        ctx.say("model-not-found")
-    return found
-
-
 COMMANDS = (
     Command(
         ("dangky",), Role.MEMBER, lambda ctx, conv, a: start_registration(ctx), opens="register"
-    ),
-    Command(
-        ("suadangky",),
-        Role.MEMBER,
-        lambda ctx, conv, model_id: start_resubmit(ctx, model_id),
-        read=model_named,
-        opens="register",
-        menu=False,  # pressed (a returned registration's button), seldom typed
     ),
 )
 BUTTONS = (Button(buttons.RESUBMIT, Role.ANYONE, command=lambda ref: f"/suadangky {ref.id}"),)
