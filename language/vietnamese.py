@@ -159,9 +159,18 @@ def _without_unit(text: str, units: Sequence[str]) -> str:
     rest = fold(match["rest"])
     if rest in {fold(unit) for unit in units}:
         return match["num"]
-    if units and _NUMBER_RE.fullmatch(text) is None:
+    amount = _NUMBER_RE.fullmatch(text)
+    if units and amount is None:
         raise InputError("error-number-unit", word=match["rest"].strip(), unit=units[0])
+    if units and amount is not None and amount["cur"] and not _is_money(units):
+        # "50.000.000 đồng" is money: not a count of km, people or houses.
+        raise InputError("error-number-unit", word=amount["cur"], unit=units[0])
     return text
+
+
+def _is_money(units: Sequence[str]) -> bool:
+    money = {fold(word) for word in _CURRENCIES}
+    return any(money & set(fold(unit).split()) for unit in units)
 
 
 def parse_number(

@@ -261,7 +261,7 @@ AT_ENDS_ON = INDIVIDUAL[:-1]
         ("1.061,25", "1061.25"),
         ("0,001", "0.001"),
         ("7", "7"),
-        ("50.000.000 đồng", "50000000"),
+        ("50.000.000", "50000000"),
         ("5 triệu", "5000000"),
         ("130 tỷ", "130000000000"),
         ("10", "10"),
@@ -289,6 +289,12 @@ def test_group_value_numbers(raw: str, stored: str) -> None:
         ("0", "error-number-min", {"min": "0,001"}),
         ("1e5", "error-number-example", {"example": "5 hồ sơ"}),
         ("5 căn", "error-number-unit", {"word": "căn", "unit": "hồ sơ", "example": "5 hồ sơ"}),
+        # Money is not a count of files.
+        (
+            "50.000.000 đồng",
+            "error-number-unit",
+            {"word": "đồng", "unit": "hồ sơ", "example": "5 hồ sơ"},
+        ),
     ],
 )
 def test_group_value_refusals(raw: str, key: str, params: dict[str, Any]) -> None:

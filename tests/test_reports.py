@@ -64,6 +64,7 @@ async def test_report_with_photos_and_bad_input(member, db):
         ("1.5", "⚠️ «1.5» không phải một số theo kiểu Việt Nam: dấu chấm chỉ dùng"),
         ("-3", "⚠️ Không nhận số âm. Hãy gõ một số từ 0 trở lên."),
         ("2 cái", "⚠️ Câu hỏi này tính bằng «bài», không phải «cái»."),
+        ("50.000.000 đồng", "⚠️ Câu hỏi này tính bằng «bài», không phải «đồng»."),
         ("5 😀", "⚠️ Số không hợp lệ"),
     ):
         assert (await member.send(bad))[0].startswith(message), bad
