@@ -551,13 +551,20 @@ def test_skip_optional_field() -> None:
     [
         [],  # name
         [("text", "Nguyễn Văn An"), ("skip",)],  # note
-        [("text", "Nguyễn Văn An"), ("skip",), ("text", "Không")],  # summary
     ],
 )
 def test_skip_required_refused(actions: list[Action]) -> None:
     state = reach(CONTACT, actions)
     error = refusal(engine.skip, CONTACT, state)
     assert (error.key, error.params) == ("error-cannot-skip", {})
+
+
+def test_skip_at_the_summary_points_to_its_buttons() -> None:
+    """The summary asks nothing: «bắt buộc, không bỏ qua được» would name a question there is
+    not."""
+    state = reach(CONTACT, [("text", "Nguyễn Văn An"), ("skip",), ("text", "Không")])
+    error = refusal(engine.skip, CONTACT, state)
+    assert (error.key, error.params) == ("error-use-buttons", {})
 
 
 @pytest.mark.parametrize(

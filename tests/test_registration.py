@@ -227,6 +227,14 @@ async def fill_registration(person, title: str) -> None:
     await person.send("30/06/2027")
 
 
+async def test_skip_at_the_summary_points_to_its_buttons(seeded, chat, db):
+    person = await join(chat)
+    await fill_registration(person, "Bài giảng điện tử")
+    replies = await person.send("/boqua")
+    assert replies[0].startswith("⚠️ Hãy chọn bằng các nút bên dưới.\n📋 Đăng ký mô hình")
+    assert "✅ Gửi đăng ký" in person.buttons()
+
+
 async def test_cancel_discards_the_draft(seeded, chat, db):
     person = await join(chat)
     await person.send("/dangky")

@@ -352,8 +352,8 @@ def skip(form: FormSpec, state: FormState) -> FormState:
     kept = kept_value(state, step)
     if kept is not None:
         return _store(form, state, step, kept[0])
-    if step.kind != "ask" or step.spec is None or step.spec.required:
-        raise vn.InputError("error-cannot-skip")
+    if step.kind != "ask" or step.spec is None or step.spec.required:  # the summary: no question
+        raise vn.InputError("error-use-buttons" if step.kind == "summary" else "error-cannot-skip")
     return _store(form, state, step, None)
 
 
