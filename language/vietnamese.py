@@ -121,6 +121,7 @@ _MULTIPLIERS: dict[str, int] = {
     "ti": 1_000_000_000,
 }
 _CURRENCIES = ("đồng", "dong", "vnđ", "vnd", "đ", "₫")
+_FOLDED_MULTIPLIERS = {fold(word): times for word, times in _MULTIPLIERS.items()}
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -169,8 +170,23 @@ def _without_unit(text: str, units: Sequence[str]) -> str:
 
 
 def _is_money(units: Sequence[str]) -> bool:
-    money = {fold(word) for word in _CURRENCIES}
-    return any(money & set(fold(unit).split()) for unit in units)
+    """A unit in đồng ("đồng", "VNĐ", "đồng tiền mặt") or in amount words ("triệu")."""
+    currencies = {fold(word) for word in _CURRENCIES}
+    return any(
+        currencies & set(fold(unit).split()) or _scale(unit) > 1 for unit in units if unit.strip()
+    )
+
+
+def _scale(unit: str) -> int:
+    """How many of the amount typed one `unit` is, when the unit is made of amount words and a
+    currency only: "triệu đồng" 1,000,000, "tỷ" 1,000,000,000, "đồng" 1; else 1."""
+    scale = 1
+    for word in fold(unit).split():
+        if word in _FOLDED_MULTIPLIERS:
+            scale *= _FOLDED_MULTIPLIERS[word]
+        elif word not in {fold(currency) for currency in _CURRENCIES}:
+            return 1
+    return scale
 
 
 def parse_number(
@@ -201,6 +217,9 @@ def parse_number(
         raise InputError("error-number") from None
     if match["mult"]:
         value *= _MULTIPLIERS[match["mult"]]
+    if units and (match["mult"] or match["cur"]):
+        # An amount in đồng for a question in "triệu đồng": "1,5 tỷ" is 1.500 of them.
+        value /= _scale(units[0])
     if not value.is_finite() or abs(value) >= _MAX_NUMBER:
         raise InputError("error-number")
     value = _tidy(value)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.demo import seed
-from storage.models import Model
+from storage.models import Model, Target
 from tests.conftest import ADMIN_ID
 from tests.test_registration import join, register_quickly
 from tests.test_reports import HANOI_0900_20_NOV, approve_all
@@ -136,6 +136,33 @@ async def test_suadangky_alone_opens_the_one_to_correct_or_lists_them(db, clock,
     ]
     replies = await person.click(f"{codes['Thư viện số']} · Thư viện số")
     assert replies[0].startswith("Sửa đăng ký «Thư viện số».")
+
+
+async def test_an_amount_in_dong_for_a_target_in_millions(db, clock, chat):
+    """A target counted in «triệu đồng» takes the amount as people say it: «2,5 tỷ» is 2.500
+    of them, not 2,5 billion millions; a headcount refuses money."""
+    person = await seeded_member(db, clock, chat)
+    await person.send("/dangky")
+    await person.click("Tập thể")
+    await person.send("Chi bộ Văn phòng")
+    assert (await person.send("50.000.000 đồng"))[0].startswith(
+        "⚠️ Câu hỏi này tính bằng «người», không phải «đồng»."
+    )
+    await person.send("15 người")
+    await person.send("Quỹ khuyến học của chi bộ")
+    await person.click("An sinh xã hội")
+    await person.send("Vận động cán bộ và doanh nghiệp góp quỹ khuyến học")
+    await person.send("Mỗi năm trao học bổng cho học sinh nghèo")
+    await person.send("tiền vận động")
+    await person.send("triệu đồng")
+    await person.send("2,5 tỷ")
+    await person.click("Xong")
+    await person.send("01/12/2026")
+    summary = (await person.send("31/12/2027"))[0]
+    assert "  1. tiền vận động: 2.500 triệu đồng" in summary
+    await person.click("✅ Gửi đăng ký")
+    async with db.session() as session:
+        assert await session.scalar(select(Target.target_value)) == 2500
 
 
 async def test_one_amount_format_in_donvi_and_thongke(db, clock, chat):

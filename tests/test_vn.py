@@ -370,6 +370,15 @@ def test_parse_number_refuses(raw: str) -> None:
         ("50.000 đồng", {"units": ("VNĐ",)}, D(50_000)),
         ("5 triệu đồng", {"units": ("triệu đồng",)}, D(5)),
         ("2 tỷ đồng", {"units": ("đồng",)}, D(2_000_000_000)),
+        # An amount in đồng for a question in "triệu đồng" is counted in millions.
+        ("50 triệu", {"units": ("triệu đồng",)}, D(50)),
+        ("50.000.000 đồng", {"units": ("triệu đồng",)}, D(50)),
+        ("1,5 tỷ", {"units": ("triệu đồng",)}, D(1500)),
+        ("500 nghìn", {"units": ("triệu đồng",)}, D("0.5")),
+        ("50", {"units": ("triệu đồng",)}, D(50)),
+        ("5 triệu đồng", {"units": ("nghìn đồng",)}, D(5000)),
+        ("500 triệu", {"units": ("tỷ đồng",)}, D("0.5")),
+        ("50.000.000 đ", {"units": ("triệu",)}, D(50)),
     ],
 )
 def test_parse_number_limits_accept(raw: str, kwargs: dict, expected: Decimal) -> None:
