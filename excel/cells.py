@@ -95,7 +95,9 @@ class Cells:
             return None
         return value
 
-    def amount(self, header: str) -> Decimal | None:
+    def amount(self, header: str, unit: str | None = None) -> Decimal | None:
+        """A number cell, or text the chat would take ("130 tỷ"), read in the row's `unit` as
+        the chat reads a target's value: "50 triệu" in «triệu đồng» is 50."""
         raw = self.cells.get(header)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             self.problem("import-required", column=header)
@@ -108,7 +110,7 @@ class Cells:
                 value = None
         elif isinstance(raw, str):
             try:
-                value = parse_number(raw, minimum=-_LARGEST)
+                value = parse_number(raw, minimum=-_LARGEST, units=(unit,) if unit else ())
             except InputError:
                 value = None
         if value is None or not value.is_finite() or abs(value) >= _LARGEST:

@@ -239,26 +239,16 @@ def _model(r: Cells) -> ModelRow:
 
 def _target(r: Cells) -> TargetRow:
     h = HEADERS[TARGETS]
-    return TargetRow(
-        r.row,
-        r.code(h[0]),
-        r.text(h[1], max_length=INDICATOR_MAX),
-        r.text(h[2], max_length=MEASURE_MAX),
-        r.amount(h[3]),
-    )
+    code, indicator = r.code(h[0]), r.text(h[1], max_length=INDICATOR_MAX)
+    unit = r.text(h[2], max_length=MEASURE_MAX)
+    return TargetRow(r.row, code, indicator, unit, r.amount(h[3], unit))
 
 
 def _result(r: Cells) -> ResultRow:
     h = HEADERS[RESULTS]
-    return ResultRow(
-        r.row,
-        r.code(h[0]),
-        r.text(h[1], max_length=INDICATOR_MAX),
-        r.text(h[2], max_length=MEASURE_MAX),
-        r.amount(h[3]),
-        r.day(h[4]),
-        r.sheet,
-    )
+    code, indicator = r.code(h[0]), r.text(h[1], max_length=INDICATOR_MAX)
+    unit = r.text(h[2], max_length=MEASURE_MAX)
+    return ResultRow(r.row, code, indicator, unit, r.amount(h[3], unit), r.day(h[4]), r.sheet)
 
 
 def _conference(r: Cells) -> ConferenceRow:

@@ -1042,3 +1042,27 @@ async def test_a_collective_named_with_invisible_fillers_is_refused(db, chat):
     [reply] = await send_file(admin, "du-lieu.xlsx", workbook(sheets))
     assert "Sheet «Đăng ký», dòng 2: «Tên tập thể hoặc cá nhân» không đọc được" in reply
     assert await snapshot(db) == before
+
+
+async def test_a_text_amount_is_read_in_its_rows_unit(db, chat):
+    """As in the chat: «1,5 tỷ» in «triệu đồng» is 1.500 of them, and money is not a count."""
+    sheets = dict(CLEAN)
+    sheets["Kết quả"] = [
+        RESULT_HEAD,
+        ["MH-002", "kinh phí tiết kiệm", "triệu đồng", "1,5 tỷ", "20/07/2026"],
+        ["MH-002", "giờ chờ giảm", "giờ", "2,5", "20/07/2026"],
+    ]
+    admin = await admin_chat(chat)
+    [reply] = await send_file(admin, "du-lieu.xlsx", workbook(sheets))
+    assert "• Kết quả: thêm mới 2, cập nhật 0, giữ nguyên 0" in reply
+    async with db.session() as session:
+        values = sorted((await session.scalars(select(ReportValue.value))).all())
+    assert values == [Decimal("2.5"), Decimal(1500)]
+
+    sheets["Kết quả"] = [
+        RESULT_HEAD,
+        ["MH-002", "giờ chờ giảm", "giờ", "50.000.000 đồng", "21/07/2026"],
+    ]
+    await admin.send("/nhapexcel")
+    [reply] = await send_file(admin, "du-lieu.xlsx", workbook(sheets))
+    assert "Sheet «Kết quả», dòng 2:" in reply and "«50.000.000 đồng» không phải số" in reply
