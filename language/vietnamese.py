@@ -122,6 +122,9 @@ _MULTIPLIERS: dict[str, int] = {
 }
 _CURRENCIES = ("đồng", "dong", "vnđ", "vnd", "đ", "₫")
 _FOLDED_MULTIPLIERS = {fold(word): times for word, times in _MULTIPLIERS.items()}
+# The words of a money unit besides the amount words ("trđ" is "triệu đồng").
+_MONEY_WORDS = frozenset({"dong", "vnd", "d", "trd", "₫"})
+_SPELLED_CURRENCIES = frozenset(_CURRENCIES) - {"đ"}
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -163,28 +166,35 @@ def _without_unit(text: str, units: Sequence[str]) -> str:
     amount = _NUMBER_RE.fullmatch(text)
     if units and amount is None:
         raise InputError("error-number-unit", word=match["rest"].strip(), unit=units[0])
-    if units and amount is not None and amount["cur"] and not _is_money(units):
-        # "50.000.000 đồng" is money: not a count of km, people or houses.
-        raise InputError("error-number-unit", word=amount["cur"], unit=units[0])
+    currency = amount["cur"] if amount is not None else None
+    if currency in _SPELLED_CURRENCIES and units and not any(_is_money(u) for u in units):
+        # "50.000.000 đồng" is money: not a count of km, people or houses. ("9đ" may be a
+        # score, "điểm": "đ" alone is left as it was.)
+        raise InputError("error-number-unit", word=currency, unit=units[0])
     return text
 
 
-def _is_money(units: Sequence[str]) -> bool:
-    """A unit in đồng ("đồng", "VNĐ", "đồng tiền mặt") or in amount words ("triệu")."""
-    currencies = {fold(word) for word in _CURRENCIES}
-    return any(
-        currencies & set(fold(unit).split()) or _scale(unit) > 1 for unit in units if unit.strip()
-    )
+def _unit_words(unit: str) -> list[str]:
+    """A unit's words, folded, up to a "per" ("đồng/tháng" is counted in đồng); punctuation
+    separates them ("tr.đồng", "triệu (VNĐ)")."""
+    return re.findall(r"[^\W_]+|₫", fold(unit.split("/", 1)[0]))
+
+
+def _is_money(unit: str) -> bool:
+    """A unit in đồng ("đồng", "VNĐ", "đồng/tháng", "trđ") or in amount words ("triệu")."""
+    return any(w in _MONEY_WORDS or w in _FOLDED_MULTIPLIERS for w in _unit_words(unit))
 
 
 def _scale(unit: str) -> int:
     """How many of the amount typed one `unit` is, when the unit is made of amount words and a
     currency only: "triệu đồng" 1,000,000, "tỷ" 1,000,000,000, "đồng" 1; else 1."""
     scale = 1
-    for word in fold(unit).split():
+    for word in _unit_words(unit):
         if word in _FOLDED_MULTIPLIERS:
             scale *= _FOLDED_MULTIPLIERS[word]
-        elif word not in {fold(currency) for currency in _CURRENCIES}:
+        elif word == "trd":  # "trđ": triệu đồng
+            scale *= 1_000_000
+        elif word not in _MONEY_WORDS:
             return 1
     return scale
 
@@ -200,6 +210,7 @@ def parse_number(
     """A number written the Vietnamese way, with an amount word ("5 triệu", "130 tỷ đồng") or
     one of the `units` the question expects ("15 người"; the first is named when refused)."""
     text = unicodedata.normalize("NFC", raw).strip().casefold()
+    units = [unit for unit in units if unit.strip()]
     if len(text) <= 64:
         text = _without_unit(text, units)
     match = _NUMBER_RE.fullmatch(text) if len(text) <= 64 else None
@@ -217,9 +228,10 @@ def parse_number(
         raise InputError("error-number") from None
     if match["mult"]:
         value *= _MULTIPLIERS[match["mult"]]
-    if units and (match["mult"] or match["cur"]):
-        # An amount in đồng for a question in "triệu đồng": "1,5 tỷ" is 1.500 of them.
-        value /= _scale(units[0])
+    if units and (match["mult"] or match["cur"]) and _scale(units[0]) > 1:
+        # An amount in đồng for a question in "triệu đồng": "1,5 tỷ" is 1.500 of them, to the
+        # four decimals a figure is kept with.
+        value = (value / _scale(units[0])).quantize(Decimal("0.0001"))
     if not value.is_finite() or abs(value) >= _MAX_NUMBER:
         raise InputError("error-number")
     value = _tidy(value)

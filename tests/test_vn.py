@@ -379,6 +379,18 @@ def test_parse_number_refuses(raw: str) -> None:
         ("5 triệu đồng", {"units": ("nghìn đồng",)}, D(5000)),
         ("500 triệu", {"units": ("tỷ đồng",)}, D("0.5")),
         ("50.000.000 đ", {"units": ("triệu",)}, D(50)),
+        # Units written with a "per", punctuation or an abbreviation.
+        ("50 triệu", {"units": ("triệu đồng/người/năm",)}, D(50)),
+        ("50 triệu đồng", {"units": ("đồng/tháng",)}, D(50_000_000)),
+        ("50.000 đồng", {"units": ("VNĐ/tháng",)}, D(50_000)),
+        ("50.000.000 đồng", {"units": ("trđ",)}, D(50)),
+        ("50 triệu", {"units": ("tr.đồng",)}, D(50)),
+        ("50 triệu đồng", {"units": ("triệu (VNĐ)",)}, D(50)),
+        ("50 triệu", {"units": ("Triệu đồng.",)}, D(50)),
+        ("50 triệu", {"units": ("triệu lượt",)}, D(50_000_000)),  # not money: not scaled
+        ("9đ", {"units": ("điểm",)}, D(9)),  # "đ" alone may be a score
+        ("12.345.678 đồng", {"units": ("triệu đồng",)}, D("12.3457")),  # kept to 4 decimals
+        ("5", {"units": (" ",)}, D(5)),
     ],
 )
 def test_parse_number_limits_accept(raw: str, kwargs: dict, expected: Decimal) -> None:
