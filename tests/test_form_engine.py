@@ -572,7 +572,6 @@ def test_skip_at_the_summary_points_to_its_buttons() -> None:
     [
         (INDIVIDUAL[:1], "title"),
         (INDIVIDUAL[:6], "targets.unit"),
-        (INDIVIDUAL[:8], "targets"),  # the "more" step
     ],
 )
 def test_skip_required_refused_in_registration(actions: list[Action], expected_path: str) -> None:
@@ -580,6 +579,12 @@ def test_skip_required_refused_in_registration(actions: list[Action], expected_p
     assert path(REGISTRATION, state) == expected_path
     error = refusal(engine.skip, REGISTRATION, state)
     assert error.key == "error-cannot-skip"
+
+
+def test_skip_at_a_groups_more_step_points_to_its_buttons() -> None:
+    state = reach(REGISTRATION, INDIVIDUAL[:8])
+    assert engine.current_step(REGISTRATION, state).kind == "more"
+    assert refusal(engine.skip, REGISTRATION, state).key == "error-use-buttons"
 
 
 @pytest.mark.parametrize(
