@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import DateTime, event
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
@@ -139,13 +140,12 @@ def make_engine(
     pool_size: int = DEFAULT_POOL_SIZE,
     **kwargs: object,
 ) -> AsyncEngine:
-    in_memory = False
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        in_memory = not path or path == ":memory:"
-        if not in_memory:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if not in_memory:  # an in-memory SQLite database is one connection, no pool to size
+    parsed = make_url(url)
+    dialect: Any = parsed.get_dialect()  # the pool create_engine will choose for this URL
+    pooled = issubclass(dialect.get_pool_class(parsed), QueuePool)
+    if parsed.get_backend_name() == "sqlite" and pooled and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if pooled:  # not an in-memory SQLite database: one connection, no pool to size
         kwargs.setdefault("pool_size", pool_size)
     if url.startswith("postgresql+asyncpg"):
         settings = {"lock_timeout": str(int(busy_timeout * 1000))}

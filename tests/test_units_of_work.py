@@ -216,6 +216,22 @@ async def test_a_burst_of_units_of_work_keeps_its_connections(database_url):
         await database.dispose()
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite://",
+        "sqlite+aiosqlite:///:memory:",
+    ],
+)
+async def test_an_in_memory_database_is_one_connection_without_a_pool_to_size(url):
+    database = Database.from_url(url)
+    try:
+        async with database.session() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+    finally:
+        await database.dispose()
+
+
 async def test_writers_take_their_turn_in_the_order_they_came(db, clock, seeded):
     """A write waiting for another is served in its turn: ten writers queued behind a unit of
     work commit in the order they asked. On SQLite, whose own wait lets whoever retries at the
