@@ -138,6 +138,23 @@ async def test_suadangky_alone_opens_the_one_to_correct_or_lists_them(db, clock,
     assert replies[0].startswith("Sửa đăng ký «Thư viện số».")
 
 
+async def test_suadangky_while_another_registration_is_open_asks_first(db, clock, chat):
+    """Half way through a new registration, /suadangky is not that form resumed: the person
+    chooses to go on with it or leave it for the correction."""
+    person = await seeded_member(db, clock, chat)
+    await register_quickly(person, "Bài giảng điện tử")
+    async with db.session() as session:
+        await session.execute(update(Model).values(status="returned", review_note="Ghi rõ hơn"))
+    await person.send("/dangky")
+    await person.click("Cá nhân")
+    replies = await person.send("/suadangky")
+    assert replies[0].startswith("Bạn đang nhập dở «Đăng ký mô hình».")
+    replies = await person.click("🗑 Bỏ bản nháp, làm việc mới")
+    assert any(r.startswith("Sửa đăng ký «Bài giảng điện tử».") for r in replies), replies
+    # Typed again while correcting it: the same one, resumed.
+    assert "Đăng ký mô hình — kiểm tra lại" in "\n".join(await person.send("/suadangky"))
+
+
 async def test_an_amount_in_dong_for_a_target_in_millions(db, clock, chat):
     """A target counted in «triệu đồng» takes the amount as people say it: «2,5 tỷ» is 2.500
     of them, not 2,5 billion millions; a headcount refuses money."""

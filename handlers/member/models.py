@@ -106,6 +106,8 @@ COMMANDS = (
         lambda ctx, conv, model_id: start_resubmit(ctx, model_id),
         read=to_correct,
         opens="register",
+        # Another registration open (a new one, or another being corrected) is not this one.
+        same=lambda conv, model_id: conv.context.get("model_id") == model_id,
         menu=False,  # pressed (a returned registration's button), seldom typed
     ),
 )
