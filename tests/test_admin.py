@@ -102,10 +102,13 @@ async def test_admin_commands_are_refused_to_others(chat, db, clock):
     person = chat(9001, "Phụ trách")
     for command in ("/themdonvi", "/taodot", "/cacdonvi"):
         assert await person.send(command) == ["Bạn không có quyền thực hiện việc này."], command
-    # A coordinator may invite members to their own units, but not coordinators.
+    # A coordinator may invite members to their own units, but not coordinators: with one
+    # unit, neither is asked, and the link is for members.
     await person.send("/moi")
-    await person.click("Chi bộ")
-    assert person.buttons() == ["thành viên", "« Quay lại", "✖ Hủy"]
+    assert person.buttons() == ["Bỏ qua »", "✖ Hủy"]
+    await person.click("Bỏ qua »")
+    summary = (await person.click("Bỏ qua »"))[0]
+    assert "• Đơn vị: Chi bộ\n• Vai trò: thành viên\n" in summary
     async with db.session() as session:
         assert await session.scalar(select(Unit).where(Unit.code == "X")) is None
 

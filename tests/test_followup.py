@@ -166,7 +166,12 @@ async def test_invites_show_who_joined_through_them(unit):
         "🔗 DEMO-TV · Chi bộ Văn phòng · thành viên · đã dùng 2/1.000 · hết hạn 17/11/2036",
         "   Nguyễn Văn An, Trần Văn Bảo",
     ]
-    assert replies[1] == "Link mời vào đơn vị nào?"
+    # Their one unit and the one role they may invite to are not asked: shown in the summary.
+    assert replies[1].startswith("Link có hiệu lực bao nhiêu ngày? (bỏ qua: 30 ngày)")
+    await coordinator.click("Bỏ qua »")
+    summary = (await coordinator.click("Bỏ qua »"))[0]
+    assert "• Đơn vị: Chi bộ Văn phòng\n• Vai trò: thành viên\n" in summary
+    assert "✏️ Đơn vị" not in coordinator.buttons() and "✏️ Vai trò" not in coordinator.buttons()
 
 
 async def test_overdue_stays_listed_into_the_next_month_and_ends_with_the_model(unit, clock):

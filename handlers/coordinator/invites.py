@@ -20,6 +20,7 @@ from handlers.shared.invites import audit_revoked
 from handlers.shared.permissions import reviewable_units
 from language import vn
 from storage import rules
+from storage.conversation_state import Answers
 from storage.models import Conversation, Invite, Unit
 from storage.records.audit import add_audit_entry
 from storage.records.invites import create_invite, revoke_invite, usable_invites
@@ -74,6 +75,9 @@ class InviteFlow(Flow):
         return ids is None or bool(ids)
 
     async def env(self, ctx: Ctx, conv: Conversation) -> FormEnv:
+        return await self.choices(ctx)
+
+    async def choices(self, ctx: Ctx) -> FormEnv:
         ids = await self._unit_ids(ctx)
         every = await all_units(ctx.session)
         units = [u for u in every if ids is None or u.id in ids]
@@ -119,7 +123,8 @@ class InviteFlow(Flow):
         )
 
 
-register(InviteFlow())
+FLOW = InviteFlow()
+register(FLOW)
 
 
 def how_to_join(ctx: Ctx, code: str) -> str:
@@ -226,7 +231,14 @@ async def on_press(ctx: Ctx, action: str, invite_id: int) -> None:
 
 async def _invite(ctx: Ctx, conv: Conversation | None, args: str) -> None:
     await show(ctx)
-    await conversation.start(ctx, "invite")
+    # The only unit a coordinator has, and the only role they may invite to, are not asked.
+    env = await FLOW.choices(ctx)
+    only: Answers = {
+        name: options[0].value
+        for name, options in (("unit", env.options["units"]), ("role", env.options["roles"]))
+        if len(options) == 1
+    }
+    await conversation.start(ctx, "invite", answers=only, fixed=tuple(only))
 
 
 COMMANDS = (Command(("moi",), Role.STAFF, _invite, opens="invite"),)
