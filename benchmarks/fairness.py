@@ -106,12 +106,17 @@ def start_bot(
         )
 
 
-async def until_serving(client: httpx.AsyncClient, bot: subprocess.Popen[bytes]) -> None:
-    """Until the webhook answers (a POST without the secret is refused once it is up)."""
+async def until_serving(
+    client: httpx.AsyncClient, bot: subprocess.Popen[bytes], log: Path | None = None
+) -> None:
+    """Until the webhook answers (a POST without the secret is refused once it is up). A bot
+    that stopped first is reported with the end of its `log` (why it would not start)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if bot.poll() is not None:
-            raise SystemExit(f"dvk run stopped (exit {bot.returncode}) before serving")
+            said = await asyncio.to_thread(log.read_text, "utf-8", "replace") if log else ""
+            said = said[-2000:]
+            raise SystemExit(f"{said}\ndvk run stopped (exit {bot.returncode}) before serving")
         try:
             if (await client.post("/telegram", json={})).status_code == 403:
                 return
@@ -178,7 +183,7 @@ async def measure(args: argparse.Namespace, url: str, workdir: Path) -> None:
     base = int(time.time() * 1000) % 1_000_000_000 * 1000
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            await until_serving(client, bot)
+            await until_serving(client, bot, log)
             say(f"dvk run serves on port {port}; flooding {args.flood}, other {args.other}")
             started = time.monotonic()
             flooding = asyncio.create_task(flood(client, base, args.flood))

@@ -156,7 +156,7 @@ class Replicas:
             self.bots[which] = bot
         else:
             self.bots.append(bot)
-        await until_serving(self.clients[which], bot)
+        await until_serving(self.clients[which], bot, self.logs[which])
 
     async def stop(self, which: int, how: signal.Signals) -> None:
         bot = self.bots[which]
