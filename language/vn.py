@@ -164,3 +164,13 @@ def parse_phone(raw: str) -> str:
     if _PHONE_RE.fullmatch(digits) is None:
         raise InputError("error-phone")
     return digits
+
+
+def format_phone(phone: str) -> str:
+    """A stored number the way people write it: "0912 345 678", "024 3825 1234"; anything
+    else (an imported oddity) as it is."""
+    if len(phone) == 10 and phone.isdigit():
+        return f"{phone[:4]} {phone[4:7]} {phone[7:]}"
+    if len(phone) == 11 and phone.isdigit():
+        return f"{phone[:3]} {phone[3:7]} {phone[7:]}"
+    return phone

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from language.vn import format_phone
 from storage import outbox, rules
 from storage.conversation_state import photo_keys
 from storage.inbox import InboxUpdate
@@ -249,7 +250,8 @@ async def erase_person(
     name, phone = (
         await session.execute(select(Member.full_name, Member.phone).where(Member.id == member_id))
     ).one()
-    words = [word for word in (name, phone) if word]
+    # The phone as stored, and as messages to others write it ("0912 345 678").
+    words = [word for word in (name, phone, phone and format_phone(phone)) if word]
     kept = await session.execute(
         update(Commendation)
         .where(

@@ -84,7 +84,8 @@ async def test_name_category_and_phone_are_corrected_from_toi(world, demo, db): 
     await person.choose("✏️ Điện thoại")
     replies = await person.send("12345")
     assert "Số điện thoại không hợp lệ" in replies[-1]  # checked as at joining
-    await person.send("0912 345 678")
+    summary = (await person.send("0912 345 678"))[-1]
+    assert "• Điện thoại: 0912 345 678" in summary  # grouped as people write it
     replies = await person.choose("✅ Lưu thay đổi")
 
     assert replies == ["✅ Đã sửa: Họ và tên, Điện thoại."]

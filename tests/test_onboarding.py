@@ -286,7 +286,7 @@ async def test_who_saw_a_join_requests_phone_is_in_the_audit_log(seeded, chat, d
 
     admin = chat(ADMIN_ID, "Quản trị")
     replies = await admin.send("/yeucau")
-    assert "0912345678" in replies[0]
+    assert "Điện thoại: 0912 345 678" in replies[0]
     async with db.session() as session:
         viewed = (
             await session.scalars(select(AuditEntry).where(AuditEntry.action == "personal.viewed"))

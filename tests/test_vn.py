@@ -14,6 +14,7 @@ from language.vn import (
     format_date,
     format_datetime,
     format_number,
+    format_phone,
     parse_date,
     parse_number,
     parse_phone,
@@ -657,6 +658,18 @@ def test_format_datetime_refuses_naive() -> None:
 )
 def test_parse_phone_accepts(raw: str, expected: str) -> None:
     assert parse_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("0912345678", "0912 345 678"),
+        ("02438251234", "024 3825 1234"),
+        ("12345", "12345"),  # an imported oddity, as it is
+    ],
+)
+def test_a_phone_is_shown_grouped(stored: str, shown: str) -> None:
+    assert format_phone(stored) == shown
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def _request_text(ctx: Ctx, request: JoinRequest, member: Member, unit_name: str
         name=member.full_name or "",
         category=ctx.t(f"category-{member.category}") if member.category else "",
         unit=unit_name,
-        phone=member.phone or ctx.t("form-skipped"),
+        phone=vn.format_phone(member.phone) if member.phone else ctx.t("form-skipped"),
         date=vn.format_datetime(request.created_at, ctx.config.timezone),
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 from handlers.core import buttons
 from handlers.core.context import Ctx
 from handlers.core.types import Choice
+from language import vn
 from storage import outbox, rules
 from storage.models import Unit
 from storage.records.audit import add_audit_entry
@@ -73,7 +74,7 @@ async def join_request_to_reviewers(ctx: Ctx, request_id: int, unit: Unit) -> No
         name=ctx.member.full_name or "",
         category=ctx.t(f"category-{ctx.member.category}") if ctx.member.category else "",
         unit=unit.name,
-        phone=ctx.member.phone or ctx.t("form-skipped"),
+        phone=vn.format_phone(ctx.member.phone) if ctx.member.phone else ctx.t("form-skipped"),
     )
     for member_id in sorted(reviewers):
         await queue(

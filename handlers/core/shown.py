@@ -38,6 +38,8 @@ def value_text(
             return vn.format_amount(Decimal(value), units[0])
         case "date":
             return vn.format_date(date.fromisoformat(value))
+        case "phone":
+            return vn.format_phone(value)
         case "choice":
             for option in env.options_for(spec):
                 if option.value == value:

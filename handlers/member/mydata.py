@@ -38,7 +38,7 @@ def page(ctx: Ctx, record: PersonalRecord) -> list[str]:
         t("me-head"),
         f"• {t('label-full-name')}: {member.full_name or none}",
         f"• {t('label-category')}: {category}",
-        f"• {t('label-phone')}: {member.phone or none}",
+        f"• {t('label-phone')}: {vn.format_phone(member.phone) if member.phone else none}",
     ]
     if member.is_admin:
         lines.append(t("me-admin"))
