@@ -272,6 +272,12 @@ async def serve_channels(
             from bot.zalo import runner
             from bot.zalo.inbox import ZaloInbox
 
+            if not settings.public_url:
+                log.warning(
+                    "Zalo without DVK_PUBLIC_URL: files, charts and the upload page cannot "
+                    "reach Zalo users (docs/zalo.md, 'Media and links')"
+                )
+
             inbox = ZaloInbox(core)
             if settings.zalo_webhook():
                 assert settings.zalo_webhook_secret is not None

@@ -174,7 +174,7 @@ def test_the_httpx_request_log_never_shows_the_token(caplog):
     assert "getUpdates" in caplog.text and TOKEN not in caplog.text
 
 
-async def test_dvk_run_serves_zalo_alone_until_sigterm(core, settings, zalo, monkeypatch):
+async def test_dvk_run_serves_zalo_alone_until_sigterm(core, settings, zalo, monkeypatch, caplog):
     import os
     import signal
 
@@ -205,6 +205,8 @@ async def test_dvk_run_serves_zalo_alone_until_sigterm(core, settings, zalo, mon
     await client.aclose()
     assert zalo.texts("u1")[0].startswith(T("start-no-invite")[:30])
     assert frozen == [1]  # what start-up loaded, out of the collector's passes, once
+    # No DVK_PUBLIC_URL: the operator is told what Zalo users will miss.
+    assert "Zalo without DVK_PUBLIC_URL" in caplog.text
 
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
