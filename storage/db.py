@@ -145,7 +145,7 @@ def make_engine(
     pooled = issubclass(dialect.get_pool_class(parsed), QueuePool)
     if parsed.get_backend_name() == "sqlite" and pooled and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    if pooled:  # not an in-memory SQLite database: one connection, no pool to size
+    if pooled and "poolclass" not in kwargs:  # not in-memory SQLite (one connection)
         kwargs.setdefault("pool_size", pool_size)
     if url.startswith("postgresql+asyncpg"):
         settings = {"lock_timeout": str(int(busy_timeout * 1000))}
