@@ -121,9 +121,9 @@ _MULTIPLIERS: dict[str, int] = {
     "ti": 1_000_000_000,
 }
 _CURRENCIES = ("đồng", "dong", "vnđ", "vnd", "đ", "₫")
-_FOLDED_MULTIPLIERS = {fold(word): times for word, times in _MULTIPLIERS.items()}
-# The words of a money unit besides the amount words ("trđ" is "triệu đồng").
-_MONEY_WORDS = frozenset({"dong", "vnd", "d", "trd", "₫"})
+# What each word of a unit multiplies it by ("trđ" is "triệu đồng"), and its currency words.
+_UNIT_SCALES = {**{fold(word): times for word, times in _MULTIPLIERS.items()}, "trd": 1_000_000}
+_UNIT_CURRENCIES = frozenset(fold(word) for word in _CURRENCIES)
 _SPELLED_CURRENCIES = frozenset(_CURRENCIES) - {"đ"}
 
 
@@ -182,7 +182,7 @@ def _unit_words(unit: str) -> list[str]:
 
 def _is_money(unit: str) -> bool:
     """A unit in đồng ("đồng", "VNĐ", "đồng/tháng", "trđ") or in amount words ("triệu")."""
-    return any(w in _MONEY_WORDS or w in _FOLDED_MULTIPLIERS for w in _unit_words(unit))
+    return any(w in _UNIT_CURRENCIES or w in _UNIT_SCALES for w in _unit_words(unit))
 
 
 def _scale(unit: str) -> int:
@@ -190,11 +190,9 @@ def _scale(unit: str) -> int:
     currency only: "triệu đồng" 1,000,000, "tỷ" 1,000,000,000, "đồng" 1; else 1."""
     scale = 1
     for word in _unit_words(unit):
-        if word in _FOLDED_MULTIPLIERS:
-            scale *= _FOLDED_MULTIPLIERS[word]
-        elif word == "trd":  # "trđ": triệu đồng
-            scale *= 1_000_000
-        elif word not in _MONEY_WORDS:
+        if word in _UNIT_SCALES:
+            scale *= _UNIT_SCALES[word]
+        elif word not in _UNIT_CURRENCIES:
             return 1
     return scale
 
@@ -228,10 +226,11 @@ def parse_number(
         raise InputError("error-number") from None
     if match["mult"]:
         value *= _MULTIPLIERS[match["mult"]]
-    if units and (match["mult"] or match["cur"]) and _scale(units[0]) > 1:
+    scale = _scale(units[0]) if units and (match["mult"] or match["cur"]) else 1
+    if scale > 1:
         # An amount in đồng for a question in "triệu đồng": "1,5 tỷ" is 1.500 of them, to the
         # four decimals a figure is kept with.
-        value = (value / _scale(units[0])).quantize(Decimal("0.0001"))
+        value = (value / scale).quantize(Decimal("0.0001"))
     if not value.is_finite() or abs(value) >= _MAX_NUMBER:
         raise InputError("error-number")
     value = _tidy(value)
