@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.db import DEFAULT_BUSY_TIMEOUT, DEFAULT_POOL_SIZE
 from storage.periods import QuietHours
 
 # A real token looks like "123456789:AAH..." (bot id, colon, 35 url-safe characters).
@@ -61,11 +62,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # How long a write waits for another connection's lock (SQLite's busy timeout, PostgreSQL's
     # lock_timeout) before the update is rolled back and the person asked to send it again.
-    db_busy_timeout: float = Field(default=10.0, gt=0, le=600)
-    # Connections `dvk run` keeps open to the database, opened as needed (storage/db.py,
-    # DEFAULT_POOL_SIZE): replicas times this, plus ten each, within the server's
-    # max_connections.
-    db_pool_size: int = Field(default=20, ge=1, le=500)
+    db_busy_timeout: float = Field(default=DEFAULT_BUSY_TIMEOUT, gt=0, le=600)
+    # Connections `dvk run` keeps open to the database, opened as needed (storage/db.py):
+    # replicas times this, plus ten each, within the server's max_connections.
+    db_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=500)
     # An unfinished form pauses after this long without an answer; the draft is kept.
     draft_ttl_hours: float = 24.0
     # Reminders: the default local hour, how many days before / after the due date, quiet hours
